@@ -1,0 +1,215 @@
+//! Market data: the parquet schema, loading and validation, gap filling, the synthetic
+//! generator and yearly statistics.
+//!
+//! Two shapes of the same table:
+//! - [`RawMarketData`]: what a file holds, optional columns with their nulls.
+//! - [`MarketData`]: every column complete (gaps filled by [`FillRules`]), what the env reads.
+
+mod fill;
+mod parquet_io;
+pub mod stats;
+pub mod synth;
+
+pub use fill::{ColumnFill, FillReport, FillRules};
+pub use parquet_io::{read_parquet, write_parquet};
+
+use std::fmt;
+
+/// Name of the required timestamp column.
+pub const COL_TIME: &str = "interval_start_utc";
+/// Name of the required real-time price column.
+pub const COL_RT: &str = "rt_price";
+
+/// The optional, nullable float64 columns of the schema, in file order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OptionalColumn {
+    /// Day-ahead energy price of the hour ($/MWh).
+    DaPrice,
+    /// Regulation up clearing price ($/MW per hour).
+    AsRegup,
+    /// Regulation down clearing price ($/MW per hour).
+    AsRegdn,
+    /// Responsive Reserve clearing price ($/MW per hour).
+    AsRrs,
+    /// ERCOT Contingency Reserve clearing price ($/MW per hour).
+    AsEcrs,
+    /// Non-Spinning Reserve clearing price ($/MW per hour).
+    AsNspin,
+    /// ERCOT total native load of the hour (MW).
+    SystemLoad,
+    /// Hashprice ($ per PH/s per day).
+    Hashprice,
+}
+
+impl OptionalColumn {
+    /// Every optional column, in file order.
+    pub const ALL: [OptionalColumn; 8] = [
+        OptionalColumn::DaPrice,
+        OptionalColumn::AsRegup,
+        OptionalColumn::AsRegdn,
+        OptionalColumn::AsRrs,
+        OptionalColumn::AsEcrs,
+        OptionalColumn::AsNspin,
+        OptionalColumn::SystemLoad,
+        OptionalColumn::Hashprice,
+    ];
+
+    /// Column name in the parquet file.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptionalColumn::DaPrice => "da_price",
+            OptionalColumn::AsRegup => "as_regup",
+            OptionalColumn::AsRegdn => "as_regdn",
+            OptionalColumn::AsRrs => "as_rrs",
+            OptionalColumn::AsEcrs => "as_ecrs",
+            OptionalColumn::AsNspin => "as_nspin",
+            OptionalColumn::SystemLoad => "system_load_mw",
+            OptionalColumn::Hashprice => "hashprice_usd_per_ph_day",
+        }
+    }
+
+    /// Position in [`OptionalColumn::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A market data table as stored: required columns complete, optional columns nullable.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RawMarketData {
+    /// Settlement point the prices belong to (file metadata `settlement_point`).
+    pub settlement_point: String,
+    /// Start of each 15-minute interval, UTC milliseconds since the epoch.
+    pub interval_start_ms: Vec<i64>,
+    /// Real-time settlement point price of the interval ($/MWh).
+    pub rt_price: Vec<f64>,
+    /// Optional columns indexed like [`OptionalColumn::ALL`]; None where the file had a null,
+    /// and an all-None vector where the file lacks the column.
+    pub optional: [Vec<Option<f64>>; 8],
+}
+
+impl RawMarketData {
+    /// Number of intervals.
+    pub fn len(&self) -> usize {
+        self.interval_start_ms.len()
+    }
+
+    /// True when the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.interval_start_ms.is_empty()
+    }
+
+    /// The values of an optional column.
+    pub fn column(&self, c: OptionalColumn) -> &[Option<f64>] {
+        &self.optional[c.index()]
+    }
+}
+
+/// A complete market data table: every column has a finite value in every interval.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MarketData {
+    /// Settlement point the prices belong to.
+    pub settlement_point: String,
+    /// Start of each 15-minute interval, UTC milliseconds, strictly 15 minutes apart.
+    pub interval_start_ms: Vec<i64>,
+    /// Real-time price of the interval ($/MWh).
+    pub rt_price: Vec<f64>,
+    /// Day-ahead energy price of the hour that holds the interval ($/MWh).
+    pub da_price: Vec<f64>,
+    /// Responsive Reserve clearing price ($/MW per hour).
+    pub as_rrs: Vec<f64>,
+    /// ERCOT Contingency Reserve clearing price ($/MW per hour).
+    pub as_ecrs: Vec<f64>,
+    /// Non-Spinning Reserve clearing price ($/MW per hour).
+    pub as_nspin: Vec<f64>,
+    /// ERCOT native load of the hour (MW).
+    pub system_load_mw: Vec<f64>,
+    /// Hashprice ($ per PH/s per day).
+    pub hashprice: Vec<f64>,
+}
+
+impl MarketData {
+    /// Number of intervals.
+    pub fn len(&self) -> usize {
+        self.interval_start_ms.len()
+    }
+
+    /// True when the table has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.interval_start_ms.is_empty()
+    }
+
+    /// Index of the first interval starting at or after `utc_ms` (may equal `len()`).
+    pub fn index_at(&self, utc_ms: i64) -> usize {
+        self.interval_start_ms.partition_point(|&t| t < utc_ms)
+    }
+
+    /// The intervals `[start, end)` as a new table (used to cut evaluation periods).
+    pub fn slice(&self, start: usize, end: usize) -> MarketData {
+        let end = end.min(self.len());
+        let start = start.min(end);
+        MarketData {
+            settlement_point: self.settlement_point.clone(),
+            interval_start_ms: self.interval_start_ms[start..end].to_vec(),
+            rt_price: self.rt_price[start..end].to_vec(),
+            da_price: self.da_price[start..end].to_vec(),
+            as_rrs: self.as_rrs[start..end].to_vec(),
+            as_ecrs: self.as_ecrs[start..end].to_vec(),
+            as_nspin: self.as_nspin[start..end].to_vec(),
+            system_load_mw: self.system_load_mw[start..end].to_vec(),
+            hashprice: self.hashprice[start..end].to_vec(),
+        }
+    }
+}
+
+/// A data problem, naming the file, the column and the row where it applies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataError {
+    /// File the data came from (or `<memory>`).
+    pub file: String,
+    /// Column concerned, if any.
+    pub column: Option<String>,
+    /// Zero-based row concerned, if any.
+    pub row: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl DataError {
+    /// A new error for `file`, with no column or row yet.
+    pub fn new(file: impl Into<String>, message: impl Into<String>) -> Self {
+        DataError {
+            file: file.into(),
+            column: None,
+            row: None,
+            message: message.into(),
+        }
+    }
+
+    /// The same error, naming a column.
+    pub fn column(mut self, column: impl Into<String>) -> Self {
+        self.column = Some(column.into());
+        self
+    }
+
+    /// The same error, naming a row.
+    pub fn row(mut self, row: usize) -> Self {
+        self.row = Some(row);
+        self
+    }
+}
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(c) = &self.column {
+            write!(f, ", column `{c}`")?;
+        }
+        if let Some(r) = self.row {
+            write!(f, ", row {r}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for DataError {}

@@ -1,0 +1,1 @@
+//! Yearly statistics (stub).

@@ -1,0 +1,1 @@
+//! Synthetic ERCOT-style generator (stub).

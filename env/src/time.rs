@@ -1,0 +1,155 @@
+//! Wall-clock rules: UTC interval timestamps and the US/Central calendar ERCOT runs on.
+//!
+//! Market data is stored in UTC; operating days, 4CP months and peak hours are US/Central.
+//! Conversion goes through the IANA time-zone database (`chrono-tz`), never a fixed offset.
+
+use chrono::{Datelike, NaiveDate, TimeZone, Timelike};
+use chrono_tz::US::Central;
+
+/// Length of one settlement interval in milliseconds (15 minutes).
+pub const INTERVAL_MS: i64 = 15 * 60 * 1000;
+/// Settlement intervals in one hour.
+pub const INTERVALS_PER_HOUR: usize = 4;
+/// Length of one settlement interval in hours.
+pub const INTERVAL_HOURS: f64 = 0.25;
+
+/// The US/Central calendar of one instant, as the policy and the 4CP rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LocalTime {
+    /// Local (US/Central) calendar year.
+    pub year: i32,
+    /// Local month, 1 to 12.
+    pub month: u8,
+    /// Local day of month, 1 to 31.
+    pub day: u8,
+    /// Local hour, 0 to 23.
+    pub hour: u8,
+    /// Local minute, 0 to 59.
+    pub minute: u8,
+    /// Day of week, 0 = Monday to 6 = Sunday.
+    pub weekday: u8,
+    /// Day of the local year, 1 to 366.
+    pub ordinal: u16,
+    /// Local date as days since 1970-01-01 (identifies the operating day).
+    pub day_number: i32,
+}
+
+impl LocalTime {
+    /// True on Monday to Friday.
+    pub fn is_weekday(&self) -> bool {
+        self.weekday < 5
+    }
+
+    /// Minutes since local midnight.
+    pub fn minute_of_day(&self) -> u32 {
+        self.hour as u32 * 60 + self.minute as u32
+    }
+
+    /// Month index that identifies a local month across years (year * 12 + month - 1).
+    pub fn month_key(&self) -> i32 {
+        self.year * 12 + self.month as i32 - 1
+    }
+}
+
+/// US/Central calendar of a UTC instant given in milliseconds since the Unix epoch.
+pub fn local_time(utc_ms: i64) -> LocalTime {
+    let dt = Central.timestamp_millis_opt(utc_ms).single().unwrap_or_else(|| {
+        // A UTC instant always maps to exactly one local time; this branch is unreachable
+        // for in-range timestamps, and out-of-range ones fall back to the epoch.
+        Central.timestamp_millis_opt(0).unwrap()
+    });
+    let date = dt.date_naive();
+    LocalTime {
+        year: dt.year(),
+        month: dt.month() as u8,
+        day: dt.day() as u8,
+        hour: dt.hour() as u8,
+        minute: dt.minute() as u8,
+        weekday: dt.weekday().num_days_from_monday() as u8,
+        ordinal: dt.ordinal() as u16,
+        day_number: (date - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32,
+    }
+}
+
+/// UTC milliseconds of local (US/Central) midnight starting the given date, or None for an
+/// invalid date.
+pub fn local_midnight_utc_ms(date: NaiveDate) -> Option<i64> {
+    let naive = date.and_hms_opt(0, 0, 0)?;
+    // Midnight is never skipped or repeated by US DST rules (they switch at 02:00).
+    Central
+        .from_local_datetime(&naive)
+        .earliest()
+        .map(|dt| dt.timestamp_millis())
+}
+
+/// Parses `YYYY-MM-DD..YYYY-MM-DD` (US/Central dates, end exclusive) into UTC milliseconds.
+pub fn parse_period(text: &str) -> Result<(i64, i64), String> {
+    let (a, b) = text
+        .split_once("..")
+        .ok_or_else(|| format!("period `{text}`: expected START..END, e.g. 2024-01-01..2025-01-01"))?;
+    let parse = |s: &str| {
+        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map_err(|e| format!("period `{text}`: date `{s}` is not YYYY-MM-DD ({e})"))
+    };
+    let (start, end) = (parse(a)?, parse(b)?);
+    if end <= start {
+        return Err(format!("period `{text}`: end {end} is not after start {start}"));
+    }
+    let s = local_midnight_utc_ms(start).ok_or_else(|| format!("period `{text}`: bad start"))?;
+    let e = local_midnight_utc_ms(end).ok_or_else(|| format!("period `{text}`: bad end"))?;
+    Ok((s, e))
+}
+
+/// Formats UTC milliseconds as an RFC 3339 UTC timestamp.
+pub fn format_utc(utc_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(utc_ms)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| format!("{utc_ms}ms"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
+        chrono::Utc
+            .with_ymd_and_hms(y, m, d, h, min, 0)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn central_standard_and_daylight_offsets() {
+        // January: CST = UTC-6.
+        let t = local_time(utc(2024, 1, 15, 18, 0));
+        assert_eq!((t.hour, t.day, t.month), (12, 15, 1));
+        // July: CDT = UTC-5.
+        let t = local_time(utc(2024, 7, 15, 20, 30));
+        assert_eq!((t.hour, t.minute), (15, 30));
+        // Local year boundary: 2024-01-01 05:59 UTC is still 2023-12-31 local.
+        assert_eq!(local_time(utc(2024, 1, 1, 5, 45)).year, 2023);
+        assert_eq!(local_time(utc(2024, 1, 1, 6, 0)).year, 2024);
+    }
+
+    #[test]
+    fn weekday_and_day_number() {
+        // 2024-07-15 is a Monday.
+        let t = local_time(utc(2024, 7, 15, 17, 0));
+        assert_eq!(t.weekday, 0);
+        assert!(t.is_weekday());
+        let next = local_time(utc(2024, 7, 16, 17, 0));
+        assert_eq!(next.day_number, t.day_number + 1);
+    }
+
+    #[test]
+    fn period_parsing_uses_local_midnight() {
+        let (s, e) = parse_period("2024-01-01..2025-01-01").unwrap();
+        assert_eq!(s, utc(2024, 1, 1, 6, 0));
+        assert_eq!(e, utc(2025, 1, 1, 6, 0));
+        let (s, _) = parse_period("2024-07-01..2024-07-02").unwrap();
+        assert_eq!(s, utc(2024, 7, 1, 5, 0));
+        assert!(parse_period("2024-01-01").unwrap_err().contains("START..END"));
+        assert!(parse_period("2024-02-01..2024-01-01").unwrap_err().contains("not after"));
+        assert!(parse_period("2024-13-01..2025-01-01").unwrap_err().contains("2024-13-01"));
+    }
+}
