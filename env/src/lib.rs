@@ -3,6 +3,9 @@
 //!
 //! No ML framework here: everything is plain Rust on f64 money and f32 observations.
 
+pub mod config;
 pub mod data;
 pub mod rng;
+pub mod safety;
+pub mod site;
 pub mod time;

@@ -18,7 +18,9 @@ impl Rng {
     /// A generator for sub-stream `stream` of `seed` (e.g. env `i` of a batch).
     pub fn stream(seed: u64, stream: u64) -> Self {
         let mut r = Rng::new(seed);
-        r.state = r.state.wrapping_add(stream.wrapping_mul(0xA076_1D64_78BD_642F));
+        r.state = r
+            .state
+            .wrapping_add(stream.wrapping_mul(0xA076_1D64_78BD_642F));
         r.next_u64();
         r
     }
@@ -65,8 +67,14 @@ mod tests {
 
     #[test]
     fn same_seed_same_sequence_and_streams_differ() {
-        let a: Vec<u64> = (0..5).map(|_| 0).scan(Rng::new(7), |r, _| Some(r.next_u64())).collect();
-        let b: Vec<u64> = (0..5).map(|_| 0).scan(Rng::new(7), |r, _| Some(r.next_u64())).collect();
+        let a: Vec<u64> = (0..5)
+            .map(|_| 0)
+            .scan(Rng::new(7), |r, _| Some(r.next_u64()))
+            .collect();
+        let b: Vec<u64> = (0..5)
+            .map(|_| 0)
+            .scan(Rng::new(7), |r, _| Some(r.next_u64()))
+            .collect();
         assert_eq!(a, b);
         assert_ne!(Rng::stream(7, 0).next_u64(), Rng::stream(7, 1).next_u64());
     }

@@ -53,11 +53,14 @@ impl LocalTime {
 
 /// US/Central calendar of a UTC instant given in milliseconds since the Unix epoch.
 pub fn local_time(utc_ms: i64) -> LocalTime {
-    let dt = Central.timestamp_millis_opt(utc_ms).single().unwrap_or_else(|| {
-        // A UTC instant always maps to exactly one local time; this branch is unreachable
-        // for in-range timestamps, and out-of-range ones fall back to the epoch.
-        Central.timestamp_millis_opt(0).unwrap()
-    });
+    let dt = Central
+        .timestamp_millis_opt(utc_ms)
+        .single()
+        .unwrap_or_else(|| {
+            // A UTC instant always maps to exactly one local time; this branch is unreachable
+            // for in-range timestamps, and out-of-range ones fall back to the epoch.
+            Central.timestamp_millis_opt(0).unwrap()
+        });
     let date = dt.date_naive();
     LocalTime {
         year: dt.year(),
@@ -84,16 +87,18 @@ pub fn local_midnight_utc_ms(date: NaiveDate) -> Option<i64> {
 
 /// Parses `YYYY-MM-DD..YYYY-MM-DD` (US/Central dates, end exclusive) into UTC milliseconds.
 pub fn parse_period(text: &str) -> Result<(i64, i64), String> {
-    let (a, b) = text
-        .split_once("..")
-        .ok_or_else(|| format!("period `{text}`: expected START..END, e.g. 2024-01-01..2025-01-01"))?;
+    let (a, b) = text.split_once("..").ok_or_else(|| {
+        format!("period `{text}`: expected START..END, e.g. 2024-01-01..2025-01-01")
+    })?;
     let parse = |s: &str| {
         NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
             .map_err(|e| format!("period `{text}`: date `{s}` is not YYYY-MM-DD ({e})"))
     };
     let (start, end) = (parse(a)?, parse(b)?);
     if end <= start {
-        return Err(format!("period `{text}`: end {end} is not after start {start}"));
+        return Err(format!(
+            "period `{text}`: end {end} is not after start {start}"
+        ));
     }
     let s = local_midnight_utc_ms(start).ok_or_else(|| format!("period `{text}`: bad start"))?;
     let e = local_midnight_utc_ms(end).ok_or_else(|| format!("period `{text}`: bad end"))?;
@@ -148,8 +153,20 @@ mod tests {
         assert_eq!(e, utc(2025, 1, 1, 6, 0));
         let (s, _) = parse_period("2024-07-01..2024-07-02").unwrap();
         assert_eq!(s, utc(2024, 7, 1, 5, 0));
-        assert!(parse_period("2024-01-01").unwrap_err().contains("START..END"));
-        assert!(parse_period("2024-02-01..2024-01-01").unwrap_err().contains("not after"));
-        assert!(parse_period("2024-13-01..2025-01-01").unwrap_err().contains("2024-13-01"));
+        assert!(
+            parse_period("2024-01-01")
+                .unwrap_err()
+                .contains("START..END")
+        );
+        assert!(
+            parse_period("2024-02-01..2024-01-01")
+                .unwrap_err()
+                .contains("not after")
+        );
+        assert!(
+            parse_period("2024-13-01..2025-01-01")
+                .unwrap_err()
+                .contains("2024-13-01")
+        );
     }
 }

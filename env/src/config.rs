@@ -1,0 +1,578 @@
+//! The site configuration (`configs/site.toml`): every number of the site and its markets.
+//!
+//! Unknown keys are rejected with their name; [`SiteConfig::validate`] checks ranges and
+//! names the offending field and value. The shipped file is embedded, so
+//! [`SiteConfig::default_site`] works on a machine with no files.
+
+use crate::data::FillRules;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+/// Number of miner tranches the observation and action layouts are built for.
+pub const TRANCHES: usize = 3;
+/// Number of reserve products (RRS, ECRS, Non-Spin).
+pub const RESERVES: usize = 3;
+/// Reserve product names in action, ledger and report order.
+pub const RESERVE_NAMES: [&str; RESERVES] = ["rrs", "ecrs", "nspin"];
+
+/// The shipped site configuration, embedded at build time.
+pub const DEFAULT_SITE_TOML: &str = include_str!("../../configs/site.toml");
+
+/// Whole-site configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Grid connection and market limits.
+    pub grid: GridConfig,
+    /// AI data center.
+    pub ai: AiConfig,
+    /// Bitcoin mining fleet.
+    pub mining: MiningConfig,
+    /// Balance of plant.
+    pub plant: PlantConfig,
+    /// Power contract.
+    pub contract: ContractConfig,
+    /// 4CP transmission charge.
+    pub four_cp: FourCpConfig,
+    /// Ancillary service offers from miner load.
+    pub reserves: ReservesConfig,
+    /// Grid emergency rules.
+    pub emergency: EmergencyConfig,
+    /// Gap filling of optional market data columns.
+    pub data_fill: FillRules,
+}
+
+/// Grid connection and market limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridConfig {
+    /// Settlement point whose prices apply (e.g. HB_WEST).
+    pub settlement_point: String,
+    /// Most power the site may draw (MW).
+    pub import_limit_mw: f64,
+    /// Offer caps by local year, in increasing `from_year`.
+    pub price_caps: Vec<PriceCap>,
+    /// Lowest plausible real-time price ($/MWh).
+    pub price_floor_usd_per_mwh: f64,
+}
+
+/// The system-wide offer cap from a local year on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceCap {
+    /// First local year the cap applies to.
+    pub from_year: i32,
+    /// Cap ($/MWh).
+    pub cap_usd_per_mwh: f64,
+}
+
+/// AI data center.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiConfig {
+    /// Firm inference load at the meter (MW).
+    pub inference_mw: f64,
+    /// Inference revenue per MWh served ($/MWh).
+    pub inference_revenue_usd_per_mwh: f64,
+    /// Penalty per MWh not served, as a multiple of the inference revenue.
+    pub inference_penalty_multiple: f64,
+    /// Flexible training load at full power (MW).
+    pub training_mw: f64,
+    /// Number of equal steps training runs in.
+    pub training_steps: u32,
+    /// Training revenue per MWh run ($/MWh).
+    pub training_revenue_usd_per_mwh: f64,
+    /// Hours of work lost per MW restarted.
+    pub restart_loss_hours: f64,
+    /// Largest training change per interval (MW).
+    pub training_max_ramp_mw_per_interval: f64,
+    /// Intervals training holds after stepping up before it may step down.
+    pub training_min_on_intervals: u32,
+}
+
+/// Bitcoin mining fleet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MiningConfig {
+    /// Pool fee as a fraction of revenue.
+    pub pool_fee: f64,
+    /// Wear cost per MW started ($/MW).
+    pub wear_usd_per_mw_start: f64,
+    /// Largest change of one tranche per interval (MW).
+    pub max_ramp_mw_per_interval: f64,
+    /// The tranches, exactly [`TRANCHES`] of them.
+    pub tranches: Vec<TrancheConfig>,
+}
+
+/// One miner tranche.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrancheConfig {
+    /// Name used in reports.
+    pub name: String,
+    /// Power at full run (MW).
+    pub capacity_mw: f64,
+    /// Efficiency (J/TH).
+    pub efficiency_j_per_th: f64,
+}
+
+/// Balance of plant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlantConfig {
+    /// Always-on load (MW).
+    pub balance_of_plant_mw: f64,
+}
+
+/// The kind of power contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContractKind {
+    /// All energy at the real-time price.
+    Index,
+    /// A fixed-price block; unused block sold back, excess bought at real time.
+    FixedBlock,
+}
+
+/// Power contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractConfig {
+    /// Index or fixed block.
+    pub kind: ContractKind,
+    /// Block size (MW), fixed block only.
+    pub block_mw: f64,
+    /// Block price ($/MWh), fixed block only.
+    pub block_price_usd_per_mwh: f64,
+}
+
+/// 4CP transmission charge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FourCpConfig {
+    /// Annual transmission rate ($/kW-year); each of the four peaks bills a quarter of it.
+    pub rate_usd_per_kw_year: f64,
+    /// Local months (1-12) whose system peak is a coincident peak.
+    pub months: Vec<u8>,
+}
+
+/// Ancillary services from miner load (Controllable Load Resource).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservesConfig {
+    /// Share of running miner load that may be offered, all products together.
+    pub max_offer_fraction: f64,
+    /// Floor of the replacement price for uncovered offers ($/MWh).
+    pub penalty_floor_usd_per_mwh: f64,
+    /// Real-time price at or above which deployments use the scarcity probability ($/MWh).
+    pub scarcity_price_usd_per_mwh: f64,
+    /// Responsive Reserve.
+    pub rrs: ReserveProduct,
+    /// ERCOT Contingency Reserve.
+    pub ecrs: ReserveProduct,
+    /// Non-Spinning Reserve.
+    pub nspin: ReserveProduct,
+}
+
+impl ReservesConfig {
+    /// The products in [`RESERVE_NAMES`] order.
+    pub fn products(&self) -> [&ReserveProduct; RESERVES] {
+        [&self.rrs, &self.ecrs, &self.nspin]
+    }
+}
+
+/// One reserve product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveProduct {
+    /// Whether the site offers it at all.
+    pub enabled: bool,
+    /// Time allowed to drop the load when deployed (minutes).
+    pub response_minutes: f64,
+    /// Deployment probability per interval in normal conditions.
+    pub deploy_probability: f64,
+    /// Deployment probability per interval in scarcity.
+    pub deploy_probability_scarcity: f64,
+}
+
+/// Grid emergency (EEA) rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyConfig {
+    /// EEA when the last known price is at or above this fraction of the cap.
+    pub price_fraction_of_cap: f64,
+    /// Dated emergencies (local dates).
+    pub windows: Vec<EmergencyWindow>,
+    /// Miners stop in an emergency (Texas SB6 large flexible load curtailment).
+    pub curtail_mining: bool,
+    /// Most training may run in an emergency, as a fraction of its full power.
+    pub max_training_fraction: f64,
+    /// Inference stops too (and pays its penalty).
+    pub curtail_inference: bool,
+}
+
+/// A dated emergency window, local dates, end exclusive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyWindow {
+    /// First local date (YYYY-MM-DD).
+    pub start: String,
+    /// Local date after the last one (YYYY-MM-DD).
+    pub end: String,
+    /// What it was.
+    pub name: String,
+}
+
+/// A configuration problem, naming the field and the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl SiteConfig {
+    /// The shipped `configs/site.toml`.
+    pub fn default_site() -> SiteConfig {
+        // The embedded file is tested to parse and validate.
+        SiteConfig::from_toml_str(DEFAULT_SITE_TOML, "configs/site.toml (embedded)")
+            .expect("embedded site config is valid")
+    }
+
+    /// Parses and validates TOML text; `origin` names it in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<SiteConfig, ConfigError> {
+        let cfg: SiteConfig =
+            toml::from_str(text).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        cfg.validate()
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        Ok(cfg)
+    }
+
+    /// Reads, parses and validates a TOML file.
+    pub fn load(path: &Path) -> Result<SiteConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        SiteConfig::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Checks every range; the error names the field and its value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn check(
+            ok: bool,
+            field: &str,
+            value: impl fmt::Debug,
+            rule: &str,
+        ) -> Result<(), ConfigError> {
+            if ok {
+                Ok(())
+            } else {
+                Err(ConfigError(format!("{field} = {value:?}: {rule}")))
+            }
+        }
+        fn nonneg(field: &str, v: f64) -> Result<(), ConfigError> {
+            check(
+                v.is_finite() && v >= 0.0,
+                field,
+                v,
+                "must be a finite number >= 0",
+            )
+        }
+        fn fraction(field: &str, v: f64) -> Result<(), ConfigError> {
+            check((0.0..=1.0).contains(&v), field, v, "must be in [0, 1]")
+        }
+        let g = &self.grid;
+        nonneg("grid.import_limit_mw", g.import_limit_mw)?;
+        check(
+            !g.price_caps.is_empty(),
+            "grid.price_caps",
+            &g.price_caps,
+            "needs at least one entry",
+        )?;
+        for (i, c) in g.price_caps.iter().enumerate() {
+            check(
+                c.cap_usd_per_mwh.is_finite() && c.cap_usd_per_mwh > 0.0,
+                &format!("grid.price_caps[{i}].cap_usd_per_mwh"),
+                c.cap_usd_per_mwh,
+                "must be > 0",
+            )?;
+            if i > 0 {
+                check(
+                    c.from_year > g.price_caps[i - 1].from_year,
+                    &format!("grid.price_caps[{i}].from_year"),
+                    c.from_year,
+                    "must increase",
+                )?;
+            }
+        }
+        check(
+            g.price_floor_usd_per_mwh.is_finite() && g.price_floor_usd_per_mwh < 0.0,
+            "grid.price_floor_usd_per_mwh",
+            g.price_floor_usd_per_mwh,
+            "must be a finite negative number",
+        )?;
+        let a = &self.ai;
+        nonneg("ai.inference_mw", a.inference_mw)?;
+        nonneg(
+            "ai.inference_revenue_usd_per_mwh",
+            a.inference_revenue_usd_per_mwh,
+        )?;
+        nonneg(
+            "ai.inference_penalty_multiple",
+            a.inference_penalty_multiple,
+        )?;
+        nonneg("ai.training_mw", a.training_mw)?;
+        check(
+            a.training_steps >= 1,
+            "ai.training_steps",
+            a.training_steps,
+            "must be >= 1",
+        )?;
+        nonneg(
+            "ai.training_revenue_usd_per_mwh",
+            a.training_revenue_usd_per_mwh,
+        )?;
+        nonneg("ai.restart_loss_hours", a.restart_loss_hours)?;
+        nonneg(
+            "ai.training_max_ramp_mw_per_interval",
+            a.training_max_ramp_mw_per_interval,
+        )?;
+        let m = &self.mining;
+        check(
+            (0.0..1.0).contains(&m.pool_fee),
+            "mining.pool_fee",
+            m.pool_fee,
+            "must be in [0, 1)",
+        )?;
+        nonneg("mining.wear_usd_per_mw_start", m.wear_usd_per_mw_start)?;
+        nonneg(
+            "mining.max_ramp_mw_per_interval",
+            m.max_ramp_mw_per_interval,
+        )?;
+        check(
+            m.tranches.len() == TRANCHES,
+            "mining.tranches",
+            m.tranches.len(),
+            "the observation and action layouts need exactly 3 tranches",
+        )?;
+        for (i, t) in m.tranches.iter().enumerate() {
+            nonneg(&format!("mining.tranches[{i}].capacity_mw"), t.capacity_mw)?;
+            check(
+                t.efficiency_j_per_th.is_finite() && t.efficiency_j_per_th > 0.0,
+                &format!("mining.tranches[{i}].efficiency_j_per_th"),
+                t.efficiency_j_per_th,
+                "must be > 0",
+            )?;
+        }
+        nonneg("plant.balance_of_plant_mw", self.plant.balance_of_plant_mw)?;
+        check(
+            g.import_limit_mw >= self.plant.balance_of_plant_mw + a.inference_mw,
+            "grid.import_limit_mw",
+            g.import_limit_mw,
+            "must cover balance of plant plus inference",
+        )?;
+        nonneg("contract.block_mw", self.contract.block_mw)?;
+        check(
+            self.contract.block_price_usd_per_mwh.is_finite(),
+            "contract.block_price_usd_per_mwh",
+            self.contract.block_price_usd_per_mwh,
+            "must be finite",
+        )?;
+        nonneg(
+            "four_cp.rate_usd_per_kw_year",
+            self.four_cp.rate_usd_per_kw_year,
+        )?;
+        for (i, &mo) in self.four_cp.months.iter().enumerate() {
+            check(
+                (1..=12).contains(&mo),
+                &format!("four_cp.months[{i}]"),
+                mo,
+                "must be 1 to 12",
+            )?;
+        }
+        let r = &self.reserves;
+        fraction("reserves.max_offer_fraction", r.max_offer_fraction)?;
+        nonneg(
+            "reserves.penalty_floor_usd_per_mwh",
+            r.penalty_floor_usd_per_mwh,
+        )?;
+        check(
+            r.scarcity_price_usd_per_mwh.is_finite(),
+            "reserves.scarcity_price_usd_per_mwh",
+            r.scarcity_price_usd_per_mwh,
+            "must be finite",
+        )?;
+        for (name, p) in RESERVE_NAMES.iter().zip(r.products()) {
+            nonneg(
+                &format!("reserves.{name}.response_minutes"),
+                p.response_minutes,
+            )?;
+            fraction(
+                &format!("reserves.{name}.deploy_probability"),
+                p.deploy_probability,
+            )?;
+            fraction(
+                &format!("reserves.{name}.deploy_probability_scarcity"),
+                p.deploy_probability_scarcity,
+            )?;
+        }
+        let e = &self.emergency;
+        check(
+            e.price_fraction_of_cap.is_finite() && e.price_fraction_of_cap > 0.0,
+            "emergency.price_fraction_of_cap",
+            e.price_fraction_of_cap,
+            "must be > 0",
+        )?;
+        fraction("emergency.max_training_fraction", e.max_training_fraction)?;
+        for (i, w) in e.windows.iter().enumerate() {
+            let s = parse_date(&w.start, &format!("emergency.windows[{i}].start"))?;
+            let en = parse_date(&w.end, &format!("emergency.windows[{i}].end"))?;
+            check(
+                en > s,
+                &format!("emergency.windows[{i}].end"),
+                &w.end,
+                "must be after start",
+            )?;
+        }
+        let f = &self.data_fill;
+        for c in crate::data::OptionalColumn::ALL {
+            let v = f.default_for(c);
+            check(
+                v.is_finite(),
+                &format!("data_fill.{}", c.name()),
+                v,
+                "must be finite",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The offer cap in force in a local year.
+    pub fn price_cap(&self, local_year: i32) -> f64 {
+        self.grid
+            .price_caps
+            .iter()
+            .rev()
+            .find(|c| c.from_year <= local_year)
+            .or(self.grid.price_caps.first())
+            .map(|c| c.cap_usd_per_mwh)
+            .unwrap_or(f64::INFINITY)
+    }
+
+    /// Total miner capacity (MW).
+    pub fn miner_capacity_mw(&self) -> f64 {
+        self.mining.tranches.iter().map(|t| t.capacity_mw).sum()
+    }
+
+    /// Break-even power price of each tranche at a hashprice ($/MWh):
+    /// hashprice x (1 - fee) / (0.024 x J/TH).
+    pub fn break_even_usd_per_mwh(&self, hashprice_usd_per_ph_day: f64) -> [f64; TRANCHES] {
+        let mut out = [0.0; TRANCHES];
+        for (o, t) in out.iter_mut().zip(&self.mining.tranches) {
+            *o = hashprice_usd_per_ph_day * (1.0 - self.mining.pool_fee)
+                / (0.024 * t.efficiency_j_per_th);
+        }
+        out
+    }
+
+    /// Emergency windows as local day numbers `[start, end)` (days since 1970-01-01).
+    pub fn emergency_day_ranges(&self) -> Vec<(i32, i32)> {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+        self.emergency
+            .windows
+            .iter()
+            .filter_map(|w| {
+                let s = NaiveDate::parse_from_str(&w.start, "%Y-%m-%d").ok()?;
+                let e = NaiveDate::parse_from_str(&w.end, "%Y-%m-%d").ok()?;
+                Some(((s - epoch).num_days() as i32, (e - epoch).num_days() as i32))
+            })
+            .collect()
+    }
+}
+
+fn parse_date(s: &str, field: &str) -> Result<NaiveDate, ConfigError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| ConfigError(format!("{field} = {s:?}: not a YYYY-MM-DD date ({e})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_parses_and_matches_design() {
+        let c = SiteConfig::default_site();
+        assert_eq!(c.grid.import_limit_mw, 100.0);
+        assert_eq!(c.miner_capacity_mw(), 65.0);
+        assert_eq!(c.price_cap(2021), 9000.0);
+        assert_eq!(c.price_cap(2022), 5000.0);
+        assert_eq!(c.price_cap(1990), 9000.0);
+        // DESIGN.md: at $50/PH/day the tranches break even near $117, $95 and $69 per MWh.
+        let be = c.break_even_usd_per_mwh(50.0);
+        assert!((be[0] - 116.67).abs() < 0.01, "{be:?}");
+        assert!((be[1] - 94.96).abs() < 0.01, "{be:?}");
+        assert!((be[2] - 69.21).abs() < 0.01, "{be:?}");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let text = DEFAULT_SITE_TOML.replace("[plant]", "[plant]\nbogus_knob = 3");
+        let err = SiteConfig::from_toml_str(&text, "x.toml").unwrap_err().0;
+        assert!(err.contains("bogus_knob"), "{err}");
+        assert!(err.contains("x.toml"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_field_and_value() {
+        let cases = [
+            ("pool_fee = 0.02", "pool_fee = 1.5", "mining.pool_fee = 1.5"),
+            (
+                "import_limit_mw = 100.0",
+                "import_limit_mw = 12.0",
+                "grid.import_limit_mw = 12.0",
+            ),
+            (
+                "training_steps = 4",
+                "training_steps = 0",
+                "ai.training_steps = 0",
+            ),
+            (
+                "months = [6, 7, 8, 9]",
+                "months = [6, 13]",
+                "four_cp.months[1] = 13",
+            ),
+            (
+                "start = \"2021-02-14\"",
+                "start = \"2021-02-31\"",
+                "emergency.windows[0].start",
+            ),
+            (
+                "deploy_probability = 0.0005",
+                "deploy_probability = 2.0",
+                "reserves.rrs.deploy_probability = 2.0",
+            ),
+        ];
+        for (from, to, expect) in cases {
+            assert!(DEFAULT_SITE_TOML.contains(from), "{from}");
+            let text = DEFAULT_SITE_TOML.replacen(from, to, 1);
+            let err = SiteConfig::from_toml_str(&text, "s.toml").unwrap_err().0;
+            assert!(err.contains(expect), "{err} should contain {expect}");
+        }
+        let text = DEFAULT_SITE_TOML.replacen("inference_mw = 10.0", "inference_mw = \"ten\"", 1);
+        let err = SiteConfig::from_toml_str(&text, "s.toml").unwrap_err().0;
+        assert!(err.contains("inference_mw"), "{err}");
+    }
+
+    #[test]
+    fn tranche_count_is_checked() {
+        let mut c = SiteConfig::default_site();
+        c.mining.tranches.pop();
+        let err = c.validate().unwrap_err().0;
+        assert!(err.contains("mining.tranches = 2"), "{err}");
+    }
+}
