@@ -7,5 +7,6 @@ pub mod config;
 pub mod data;
 pub mod rng;
 pub mod safety;
+pub mod settlement;
 pub mod site;
 pub mod time;
