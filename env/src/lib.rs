@@ -3,10 +3,23 @@
 //!
 //! No ML framework here: everything is plain Rust on f64 money and f32 observations.
 
+// Fixed-size per-tranche and per-product arrays read clearest with index loops.
+#![allow(clippy::needless_range_loop)]
+
 pub mod config;
 pub mod data;
+pub mod env;
+pub mod market;
+pub mod obs;
 pub mod rng;
 pub mod safety;
 pub mod settlement;
 pub mod site;
 pub mod time;
+
+pub use config::SiteConfig;
+pub use env::{Env, StepInfo, StepResult, VecEnv, Window};
+pub use market::Market;
+pub use obs::{OBS_DIM, OBS_NAMES, Observer, Snapshot};
+pub use settlement::{LEDGER_LINES, Ledger};
+pub use site::{ACTION_DIM, ACTION_NAMES, Action, Dispatch, SiteState};

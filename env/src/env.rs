@@ -1,0 +1,398 @@
+//! The gym-like environment: [`Env`] steps one site through a window of market data;
+//! [`VecEnv`] steps N of them into contiguous f32 buffers with auto-reset.
+//!
+//! A step: the action is checked ([`Action::from_slice`]), projected by the safety layer,
+//! reserve deployments are drawn (seeded), the interval is settled, and the observation of
+//! the next interval is built from what is visible then. Reward = profit in dollars.
+//!
+//! Episodes end by truncation at the window's end, or by termination when the data itself
+//! ends (no next interval exists to observe).
+
+use crate::config::RESERVES;
+use crate::market::Market;
+use crate::obs::{OBS_DIM, OBS_NAMES, Observer};
+use crate::rng::Rng;
+use crate::settlement::Settlement;
+use crate::site::{ACTION_DIM, ACTION_NAMES, Action, ActionError, Dispatch, SiteState};
+use std::sync::Arc;
+
+/// Which intervals episodes cover, as indices into the market data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// Episodes of `len` intervals starting at random inside `[start, end)`.
+    Random {
+        /// First interval an episode may start at.
+        start: usize,
+        /// Exclusive end of the training period.
+        end: usize,
+        /// Episode length in intervals.
+        len: usize,
+    },
+    /// One episode over all of `[start, end)` (an evaluation period).
+    Whole {
+        /// First interval.
+        start: usize,
+        /// Exclusive end.
+        end: usize,
+    },
+}
+
+/// Names and bounds of an observation or action vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Space {
+    /// One name per value.
+    pub names: &'static [&'static str],
+    /// Lower bounds.
+    pub low: Vec<f32>,
+    /// Upper bounds.
+    pub high: Vec<f32>,
+}
+
+impl Space {
+    /// Number of values.
+    pub fn dim(&self) -> usize {
+        self.names.len()
+    }
+}
+
+/// The observation space: unbounded features named by [`OBS_NAMES`].
+pub fn observation_space() -> Space {
+    Space {
+        names: &OBS_NAMES,
+        low: vec![f32::NEG_INFINITY; OBS_DIM],
+        high: vec![f32::INFINITY; OBS_DIM],
+    }
+}
+
+/// The action space: fractions in [0, 1] named by [`ACTION_NAMES`].
+pub fn action_space() -> Space {
+    Space {
+        names: &ACTION_NAMES,
+        low: vec![0.0; ACTION_DIM],
+        high: vec![1.0; ACTION_DIM],
+    }
+}
+
+/// What happened in one step besides the reward.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepInfo {
+    /// Index of the settled interval in the market data.
+    pub index: usize,
+    /// Its start, UTC milliseconds.
+    pub interval_start_ms: i64,
+    /// The projected dispatch that ran.
+    pub dispatch: Dispatch,
+    /// The ledger and the physical outcome.
+    pub settlement: Settlement,
+    /// An emergency was in force.
+    pub emergency: bool,
+    /// Reserve products deployed.
+    pub deployed: [bool; RESERVES],
+}
+
+/// The result of [`Env::step`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepResult {
+    /// Observation of the next interval (zeros when terminated).
+    pub obs: Vec<f32>,
+    /// Profit of the interval in dollars (the ledger's total).
+    pub reward: f64,
+    /// The data ended: there is no next interval.
+    pub terminated: bool,
+    /// The episode window ended; `obs` is a valid next observation to bootstrap from.
+    pub truncated: bool,
+    /// Dispatch, ledger and events of the interval.
+    pub info: StepInfo,
+}
+
+/// A bad env setup: window outside the data or too short.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvError(pub String);
+
+impl std::fmt::Display for EnvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for EnvError {}
+
+/// One simulated site over a window of market data.
+#[derive(Debug, Clone)]
+pub struct Env {
+    market: Arc<Market>,
+    observer: Observer,
+    window: Window,
+    t: usize,
+    end: usize,
+    state: SiteState,
+    rng: Rng,
+}
+
+impl Env {
+    /// An env over `window` of `market`, seeded with `seed`. Call [`Env::reset`] first.
+    pub fn new(market: Arc<Market>, window: Window, seed: u64) -> Result<Env, EnvError> {
+        let n = market.len();
+        match window {
+            Window::Random { start, end, len } => {
+                // Random windows end before the data does, so that every episode is
+                // truncated with a valid next observation.
+                if len == 0 || end > n || start + len > end.min(n.saturating_sub(1)) {
+                    return Err(EnvError(format!(
+                        "window: random episodes of {len} intervals do not fit in [{start}, {end}) of {n} intervals"
+                    )));
+                }
+            }
+            Window::Whole { start, end } => {
+                if start >= end || end > n {
+                    return Err(EnvError(format!(
+                        "window: [{start}, {end}) is empty or outside the {n} intervals of data"
+                    )));
+                }
+            }
+        }
+        let observer = Observer::new(&market.cfg);
+        let state = SiteState::initial(&market.cfg);
+        Ok(Env {
+            market,
+            observer,
+            window,
+            t: 0,
+            end: 0,
+            state,
+            rng: Rng::new(seed),
+        })
+    }
+
+    /// The market this env runs on.
+    pub fn market(&self) -> &Arc<Market> {
+        &self.market
+    }
+
+    /// Index of the interval the next step decides for.
+    pub fn index(&self) -> usize {
+        self.t
+    }
+
+    /// The site's state.
+    pub fn state(&self) -> &SiteState {
+        &self.state
+    }
+
+    /// Reseeds the random stream with sub-stream `stream` of `seed` (how [`VecEnv`] seeds
+    /// env `stream`).
+    pub fn set_rng_stream(&mut self, seed: u64, stream: u64) {
+        self.rng = Rng::stream(seed, stream);
+    }
+
+    /// The observation of the current interval.
+    pub fn observe(&self) -> Vec<f32> {
+        let mut obs = vec![0.0; OBS_DIM];
+        self.observe_into(&mut obs);
+        obs
+    }
+
+    /// Starts an episode; a seed restarts the random stream. Returns the first observation.
+    pub fn reset(&mut self, seed: Option<u64>) -> Vec<f32> {
+        let mut obs = vec![0.0; OBS_DIM];
+        self.reset_into(seed, &mut obs);
+        obs
+    }
+
+    /// [`Env::reset`] writing the observation into `obs` (length [`OBS_DIM`]).
+    pub fn reset_into(&mut self, seed: Option<u64>, obs: &mut [f32]) {
+        if let Some(s) = seed {
+            self.rng = Rng::new(s);
+        }
+        let (start, end) = match self.window {
+            Window::Random { start, end, len } => {
+                let last_start = end.min(self.market.len() - 1) - len;
+                let s = start + self.rng.below((last_start - start + 1) as u64) as usize;
+                (s, s + len)
+            }
+            Window::Whole { start, end } => (start, end),
+        };
+        self.t = start;
+        self.end = end;
+        self.state = SiteState::initial(&self.market.cfg);
+        self.observe_into(obs);
+    }
+
+    /// The observation of the current interval into `obs`.
+    #[inline]
+    pub fn observe_into(&self, obs: &mut [f32]) {
+        let snap = self.market.snapshot(self.t, &self.state);
+        self.observer.observe(&snap, obs);
+    }
+
+    /// Steps with an action in [`ACTION_NAMES`] order.
+    pub fn step(&mut self, action: &[f32]) -> Result<StepResult, ActionError> {
+        let a = Action::from_slice(action)?;
+        let mut obs = vec![0.0; OBS_DIM];
+        let (reward, info, terminated, truncated) = self.step_into(&a, &mut obs);
+        Ok(StepResult {
+            obs,
+            reward,
+            terminated,
+            truncated,
+            info,
+        })
+    }
+
+    /// Steps with a checked action, writing the next observation into `obs`.
+    /// Returns (reward, info, terminated, truncated).
+    #[inline]
+    pub fn step_into(&mut self, a: &Action, obs: &mut [f32]) -> (f64, StepInfo, bool, bool) {
+        let m = &*self.market;
+        let t = self.t;
+        let dispatch = m.projector.project(a, &self.state, m.projection_context(t));
+        let p = m.deploy_probability(t);
+        let mut deployed = [false; RESERVES];
+        for (d, prob) in deployed.iter_mut().zip(p) {
+            // Always draw, so the random stream does not depend on the actions.
+            *d = self.rng.uniform() < prob;
+        }
+        let settlement = m
+            .settler
+            .settle(&dispatch, &self.state, &m.interval_market(t, deployed));
+        let info = StepInfo {
+            index: t,
+            interval_start_ms: m.data.interval_start_ms[t],
+            dispatch,
+            settlement,
+            emergency: m.emergency[t],
+            deployed,
+        };
+        self.state = self.state.after(&dispatch, &m.cfg);
+        self.t += 1;
+        let done = self.t >= self.end;
+        let terminated = done && self.t >= m.len();
+        if terminated {
+            obs[..OBS_DIM].fill(0.0);
+        } else {
+            self.observe_into(obs);
+        }
+        (
+            settlement.ledger.total(),
+            info,
+            terminated,
+            done && !terminated,
+        )
+    }
+}
+
+/// N envs stepped together into contiguous buffers, auto-resetting finished episodes.
+///
+/// Env `i` is seeded with the stream `i` of the batch seed, so a `VecEnv` gives exactly the
+/// results of stepping the same envs one by one.
+#[derive(Debug, Clone)]
+pub struct VecEnv {
+    envs: Vec<Env>,
+    obs: Vec<f32>,
+    final_obs: Vec<f32>,
+    rewards: Vec<f32>,
+    terminated: Vec<bool>,
+    truncated: Vec<bool>,
+    episode_return: Vec<f64>,
+    finished: Vec<f64>,
+}
+
+impl VecEnv {
+    /// `n` envs over `window`, seeded from `seed`, each reset.
+    pub fn new(
+        market: Arc<Market>,
+        window: Window,
+        n: usize,
+        seed: u64,
+    ) -> Result<VecEnv, EnvError> {
+        let mut envs = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut e = Env::new(market.clone(), window, 0)?;
+            e.set_rng_stream(seed, i as u64);
+            envs.push(e);
+        }
+        let mut v = VecEnv {
+            obs: vec![0.0; n * OBS_DIM],
+            final_obs: vec![0.0; n * OBS_DIM],
+            rewards: vec![0.0; n],
+            terminated: vec![false; n],
+            truncated: vec![false; n],
+            episode_return: vec![0.0; n],
+            finished: Vec::new(),
+            envs,
+        };
+        for (e, o) in v.envs.iter_mut().zip(v.obs.chunks_exact_mut(OBS_DIM)) {
+            e.reset_into(None, o);
+        }
+        Ok(v)
+    }
+
+    /// Number of envs.
+    pub fn len(&self) -> usize {
+        self.envs.len()
+    }
+
+    /// True when there are no envs.
+    pub fn is_empty(&self) -> bool {
+        self.envs.is_empty()
+    }
+
+    /// Steps every env with its slice of `actions` (N x [`ACTION_DIM`], row-major).
+    /// Finished envs are reset: `obs` holds their new first observation and `final_obs`
+    /// the observation their episode ended on (for bootstrapping truncated episodes).
+    pub fn step(&mut self, actions: &[f32]) -> Result<(), ActionError> {
+        let n = self.envs.len();
+        if actions.len() != n * ACTION_DIM {
+            return Err(ActionError(format!(
+                "actions has {} values, expected {n} envs x {ACTION_DIM}",
+                actions.len()
+            )));
+        }
+        for (i, a) in actions.chunks_exact(ACTION_DIM).enumerate() {
+            let a = Action::from_slice(a).map_err(|e| ActionError(format!("env {i}: {e}")))?;
+            let o = &mut self.obs[i * OBS_DIM..(i + 1) * OBS_DIM];
+            let (r, _, term, trunc) = self.envs[i].step_into(&a, o);
+            self.rewards[i] = r as f32;
+            self.terminated[i] = term;
+            self.truncated[i] = trunc;
+            self.episode_return[i] += r;
+            if term || trunc {
+                self.final_obs[i * OBS_DIM..(i + 1) * OBS_DIM].copy_from_slice(o);
+                self.envs[i].reset_into(None, o);
+                self.finished.push(self.episode_return[i]);
+                self.episode_return[i] = 0.0;
+            }
+        }
+        Ok(())
+    }
+
+    /// Observations, N x [`OBS_DIM`], row-major.
+    pub fn obs(&self) -> &[f32] {
+        &self.obs
+    }
+
+    /// Observations the last finished episodes ended on (rows of envs that just finished).
+    pub fn final_obs(&self) -> &[f32] {
+        &self.final_obs
+    }
+
+    /// Rewards of the last step.
+    pub fn rewards(&self) -> &[f32] {
+        &self.rewards
+    }
+
+    /// Terminated flags of the last step.
+    pub fn terminated(&self) -> &[bool] {
+        &self.terminated
+    }
+
+    /// Truncated flags of the last step.
+    pub fn truncated(&self) -> &[bool] {
+        &self.truncated
+    }
+
+    /// Returns of the episodes finished since the last call, in finishing order.
+    pub fn take_finished_returns(&mut self) -> Vec<f64> {
+        std::mem::take(&mut self.finished)
+    }
+}

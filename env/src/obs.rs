@@ -1,0 +1,252 @@
+//! Observation features: one function, [`Observer::observe`], from a plain [`Snapshot`] of
+//! what is visible at decision time. The env builds snapshots from its data
+//! ([`crate::market::Market::snapshot`]); the live server builds them from a request.
+//! Both get the same features, to the bit.
+
+use crate::config::{RESERVES, SiteConfig, TRANCHES};
+use crate::site::SiteState;
+use crate::time::LocalTime;
+
+/// Real-time prices a snapshot carries (24 hours of intervals).
+pub const RT_HISTORY: usize = 96;
+/// Day-ahead prices a snapshot carries at most, from the decision interval on (24 hours).
+pub const DA_HORIZON: usize = 96;
+/// Scale of system load features (MW).
+pub const LOAD_SCALE_MW: f64 = 80_000.0;
+
+/// Number of observation features.
+pub const OBS_DIM: usize = 42;
+
+/// Feature names, in order. Prices are in $100/MWh unless the name says `slog` (a signed
+/// log: sign(x) ln(1 + |x| / 25)), which keeps spikes to the cap in a small range.
+pub const OBS_NAMES: [&str; OBS_DIM] = [
+    "rt_last",
+    "rt_last_slog",
+    "rt_mean_1h",
+    "rt_mean_4h",
+    "rt_mean_24h",
+    "rt_max_24h_slog",
+    "rt_min_24h",
+    "rt_std_4h",
+    "rt_last_over_cap",
+    "da_now",
+    "da_mean_next_4h",
+    "da_max_published_slog",
+    "da_now_minus_rt_last",
+    "rrs_price_slog",
+    "ecrs_price_slog",
+    "nspin_price_slog",
+    "hashprice",
+    "break_even_0",
+    "break_even_1",
+    "break_even_2",
+    "margin_0",
+    "margin_1",
+    "margin_2",
+    "system_load",
+    "load_over_mtd_peak",
+    "four_cp_month",
+    "weekday",
+    "peak_window",
+    "hour_sin",
+    "hour_cos",
+    "season_sin",
+    "season_cos",
+    "emergency",
+    "tranche_0_on",
+    "tranche_1_on",
+    "tranche_2_on",
+    "training_on",
+    "training_hold",
+    "offer_rrs",
+    "offer_ecrs",
+    "offer_nspin",
+    "hour_start",
+];
+
+/// Everything a decision for one interval may see. Plain data: the env fills it from
+/// history, the server from a request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Snapshot<'a> {
+    /// Start of the interval decided for, UTC milliseconds.
+    pub interval_start_ms: i64,
+    /// Its US/Central calendar.
+    pub local: LocalTime,
+    /// Real-time prices of the intervals before it, oldest first (at most [`RT_HISTORY`]
+    /// are used; may be empty).
+    pub rt_history: &'a [f64],
+    /// Published day-ahead prices of this interval and the ones after it (may be empty).
+    pub da_prices: &'a [f64],
+    /// Reserve prices of the current hour: RRS, ECRS, Non-Spin ($/MW per hour).
+    pub reserve_prices: [f64; RESERVES],
+    /// Hashprice of the last complete day ($/PH/day).
+    pub hashprice: f64,
+    /// Last published hourly system load (MW).
+    pub system_load_mw: f64,
+    /// Highest published system load of the local month so far (MW).
+    pub system_load_mtd_peak_mw: f64,
+    /// An emergency notice is in force.
+    pub emergency: bool,
+    /// The site's state.
+    pub state: SiteState,
+}
+
+/// Builds observation vectors for one site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observer {
+    fee: f64,
+    efficiency: [f64; TRANCHES],
+    capacity: [f64; TRANCHES],
+    training_mw: f64,
+    min_on: f64,
+    caps: Vec<(i32, f64)>,
+    four_cp_months: Vec<u8>,
+}
+
+#[inline]
+fn slog(x: f64) -> f64 {
+    let y = (x.abs() / 25.0).ln_1p();
+    if x < 0.0 { -y } else { y }
+}
+
+impl Observer {
+    /// Observation constants of a validated site config.
+    pub fn new(cfg: &SiteConfig) -> Observer {
+        let mut efficiency = [1.0; TRANCHES];
+        let mut capacity = [0.0; TRANCHES];
+        for (i, t) in cfg.mining.tranches.iter().enumerate().take(TRANCHES) {
+            efficiency[i] = t.efficiency_j_per_th;
+            capacity[i] = t.capacity_mw;
+        }
+        Observer {
+            fee: cfg.mining.pool_fee,
+            efficiency,
+            capacity,
+            training_mw: cfg.ai.training_mw,
+            min_on: cfg.ai.training_min_on_intervals.max(1) as f64,
+            caps: cfg
+                .grid
+                .price_caps
+                .iter()
+                .map(|c| (c.from_year, c.cap_usd_per_mwh))
+                .collect(),
+            four_cp_months: cfg.four_cp.months.clone(),
+        }
+    }
+
+    fn cap(&self, year: i32) -> f64 {
+        let mut cap = self.caps.first().map(|c| c.1).unwrap_or(f64::INFINITY);
+        for &(y, c) in &self.caps {
+            if y <= year {
+                cap = c;
+            }
+        }
+        cap
+    }
+
+    /// Writes the [`OBS_NAMES`] features of `s` into `out` (length [`OBS_DIM`]).
+    pub fn observe(&self, s: &Snapshot<'_>, out: &mut [f32]) {
+        let out: &mut [f32; OBS_DIM] = (&mut out[..OBS_DIM]).try_into().expect("OBS_DIM slice");
+        let hist = &s.rt_history[s.rt_history.len().saturating_sub(RT_HISTORY)..];
+        let da_now = s.da_prices.first().copied();
+        // With no history yet (first interval of the data), the day-ahead price stands in.
+        let last = hist.last().copied().or(da_now).unwrap_or(0.0);
+        let mean_of = |k: usize| -> f64 {
+            let w = &hist[hist.len().saturating_sub(k)..];
+            if w.is_empty() {
+                last
+            } else {
+                w.iter().sum::<f64>() / w.len() as f64
+            }
+        };
+        let (mut max24, mut min24) = (last, last);
+        for &x in hist {
+            if x > max24 {
+                max24 = x;
+            }
+            if x < min24 {
+                min24 = x;
+            }
+        }
+        let mean4 = mean_of(16);
+        let w4 = &hist[hist.len().saturating_sub(16)..];
+        let std4 = if w4.is_empty() {
+            0.0
+        } else {
+            (w4.iter().map(|x| (x - mean4) * (x - mean4)).sum::<f64>() / w4.len() as f64).sqrt()
+        };
+        let da_now = da_now.unwrap_or(last);
+        let da4 = &s.da_prices[..s.da_prices.len().min(16)];
+        let da_mean4 = if da4.is_empty() {
+            da_now
+        } else {
+            da4.iter().sum::<f64>() / da4.len() as f64
+        };
+        let da_max = s.da_prices.iter().copied().fold(da_now, f64::max);
+        let cap = self.cap(s.local.year);
+
+        out[0] = (last / 100.0) as f32;
+        out[1] = slog(last) as f32;
+        out[2] = (mean_of(4) / 100.0) as f32;
+        out[3] = (mean4 / 100.0) as f32;
+        out[4] = (mean_of(96) / 100.0) as f32;
+        out[5] = slog(max24) as f32;
+        out[6] = (min24 / 100.0) as f32;
+        out[7] = (std4 / 100.0) as f32;
+        out[8] = (last / cap) as f32;
+        out[9] = (da_now / 100.0) as f32;
+        out[10] = (da_mean4 / 100.0) as f32;
+        out[11] = slog(da_max) as f32;
+        out[12] = ((da_now - last) / 100.0) as f32;
+        for p in 0..RESERVES {
+            out[13 + p] = slog(s.reserve_prices[p]) as f32;
+        }
+        out[16] = (s.hashprice / 100.0) as f32;
+        for i in 0..TRANCHES {
+            let be = s.hashprice * (1.0 - self.fee) / (0.024 * self.efficiency[i]);
+            out[17 + i] = (be / 100.0) as f32;
+            out[20 + i] = ((be - last) / 100.0) as f32;
+        }
+        out[23] = (s.system_load_mw / LOAD_SCALE_MW) as f32;
+        out[24] = if s.system_load_mtd_peak_mw > 0.0 {
+            (s.system_load_mw / s.system_load_mtd_peak_mw) as f32
+        } else {
+            1.0
+        };
+        let l = &s.local;
+        let cp_month = self.four_cp_months.contains(&l.month);
+        out[25] = cp_month as u8 as f32;
+        out[26] = l.is_weekday() as u8 as f32;
+        out[27] = (cp_month && l.is_weekday() && (15..18).contains(&l.hour)) as u8 as f32;
+        let day_angle = std::f64::consts::TAU * l.minute_of_day() as f64 / 1440.0;
+        out[28] = day_angle.sin() as f32;
+        out[29] = day_angle.cos() as f32;
+        let year_angle = std::f64::consts::TAU * (l.ordinal as f64 - 1.0) / 365.25;
+        out[30] = year_angle.sin() as f32;
+        out[31] = year_angle.cos() as f32;
+        out[32] = s.emergency as u8 as f32;
+        let st = &s.state;
+        for i in 0..TRANCHES {
+            out[33 + i] = if self.capacity[i] > 0.0 {
+                (st.tranche_mw[i] / self.capacity[i]) as f32
+            } else {
+                0.0
+            };
+        }
+        out[36] = if self.training_mw > 0.0 {
+            (st.training_mw / self.training_mw) as f32
+        } else {
+            0.0
+        };
+        out[37] = (st.training_hold as f64 / self.min_on) as f32;
+        let miner_cap: f64 = self.capacity.iter().sum();
+        for p in 0..RESERVES {
+            out[38 + p] = if miner_cap > 0.0 {
+                (st.offer_mw[p] / miner_cap) as f32
+            } else {
+                0.0
+            };
+        }
+        out[41] = (s.interval_start_ms.div_euclid(crate::time::INTERVAL_MS) % 4 == 0) as u8 as f32;
+    }
+}

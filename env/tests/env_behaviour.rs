@@ -1,0 +1,289 @@
+//! The env's contracts: accounting identity, no look-ahead, VecEnv = Env one by one,
+//! seeded reproducibility, clear errors.
+
+mod common;
+
+use common::{JULY_2023_MS, toy_data};
+use powermix_env::data::MarketData;
+use powermix_env::env::{Env, VecEnv, Window};
+use powermix_env::rng::Rng;
+use powermix_env::time::{INTERVAL_MS, local_time};
+use powermix_env::{ACTION_DIM, Market, OBS_DIM, SiteConfig};
+use proptest::prelude::*;
+use std::sync::Arc;
+
+fn market(data: MarketData) -> Arc<Market> {
+    Arc::new(Market::new(data, SiteConfig::default_site()))
+}
+
+fn random_actions(seed: u64, n: usize) -> Vec<[f32; ACTION_DIM]> {
+    let mut r = Rng::new(seed);
+    (0..n)
+        .map(|_| std::array::from_fn(|_| (r.uniform() * 1.2 - 0.1) as f32))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Every step: reward = sum of the ledger lines, and revenue - cost = reward.
+    #[test]
+    fn reward_is_the_ledger_total_every_step(seed in 0u64..1000) {
+        let m = market(toy_data(JULY_2023_MS, 10, seed));
+        let mut env = Env::new(m.clone(), Window::Whole { start: 0, end: m.len() }, seed).unwrap();
+        env.reset(Some(seed));
+        for a in random_actions(seed, m.len()) {
+            let r = env.step(&a).unwrap();
+            let lines = r.info.settlement.ledger.lines();
+            let revenue: f64 = lines.iter().filter(|x| **x > 0.0).sum();
+            let cost: f64 = lines.iter().filter(|x| **x < 0.0).map(|x| -x).sum();
+            prop_assert_eq!(r.reward, lines.iter().sum::<f64>());
+            prop_assert!((revenue - cost - r.reward).abs() <= 1e-9 * (1.0 + revenue + cost));
+            prop_assert!(r.obs.iter().all(|x| x.is_finite()));
+            if r.terminated || r.truncated { break; }
+        }
+    }
+}
+
+/// Is data interval `u` published at the start of interval `t`? (An independent statement of
+/// DESIGN.md's rules, not the env's code.)
+fn published(data: &MarketData, t: usize, u: usize, kind: &str) -> bool {
+    let ts = data.interval_start_ms[t];
+    let tu = data.interval_start_ms[u];
+    match kind {
+        "rt" => u < t,
+        // An hour's load is published when that hour ends.
+        "load" => tu - tu.rem_euclid(4 * INTERVAL_MS) + 4 * INTERVAL_MS <= ts,
+        "hashprice" => tu < ts - ts.rem_euclid(96 * INTERVAL_MS),
+        "day_ahead" => {
+            let (lt, lu) = (local_time(ts), local_time(tu));
+            lu.day_number <= lt.day_number
+                || (lu.day_number == lt.day_number + 1 && lt.minute_of_day() >= 13 * 60 + 30)
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// Perturbs every value not published at `t` (scaled and shifted, so nothing stays equal).
+fn perturb_unpublished(data: &MarketData, t: usize, seed: u64) -> MarketData {
+    let mut p = data.clone();
+    let mut r = Rng::new(seed);
+    for u in 0..data.len() {
+        let mut bump = |x: &mut f64| *x = *x * (1.5 + r.uniform()) + 100.0 + 50.0 * r.uniform();
+        if !published(data, t, u, "rt") {
+            bump(&mut p.rt_price[u]);
+        }
+        if !published(data, t, u, "load") {
+            bump(&mut p.system_load_mw[u]);
+        }
+        if !published(data, t, u, "hashprice") {
+            bump(&mut p.hashprice[u]);
+        }
+        if !published(data, t, u, "day_ahead") {
+            bump(&mut p.da_price[u]);
+            bump(&mut p.as_rrs[u]);
+            bump(&mut p.as_ecrs[u]);
+            bump(&mut p.as_nspin[u]);
+        }
+    }
+    p
+}
+
+/// Runs `actions` from the window start up to interval `t` and returns the observation at t.
+fn obs_at(m: Arc<Market>, t: usize, actions: &[[f32; ACTION_DIM]], seed: u64) -> Vec<f32> {
+    let mut env = Env::new(
+        m.clone(),
+        Window::Whole {
+            start: 0,
+            end: m.len(),
+        },
+        seed,
+    )
+    .unwrap();
+    let mut obs = env.reset(Some(seed));
+    for a in &actions[..t] {
+        obs = env.step(a).unwrap().obs;
+    }
+    assert_eq!(env.index(), t);
+    obs
+}
+
+#[test]
+fn observation_does_not_change_when_unpublished_data_does() {
+    let data = toy_data(JULY_2023_MS, 5, 3);
+    let actions = random_actions(9, data.len());
+    let base = market(data.clone());
+    // Every hour of day 2 and 3 at several minutes, around midnight and DA publication.
+    let mut checked = 0;
+    for t in (96..4 * 96).step_by(7) {
+        let want = obs_at(base.clone(), t, &actions, 5);
+        let perturbed = market(perturb_unpublished(&data, t, t as u64));
+        let got = obs_at(perturbed, t, &actions, 5);
+        let a: Vec<u32> = want.iter().map(|x| x.to_bits()).collect();
+        let b: Vec<u32> = got.iter().map(|x| x.to_bits()).collect();
+        assert_eq!(a, b, "observation at t={t} changed with unpublished data");
+        checked += 1;
+    }
+    assert!(checked > 30);
+}
+
+#[test]
+fn the_look_ahead_test_can_fail() {
+    // Sanity of the test itself: perturbing a published value does change the observation.
+    let data = toy_data(JULY_2023_MS, 3, 4);
+    let actions = random_actions(2, data.len());
+    let t = 150;
+    let want = obs_at(market(data.clone()), t, &actions, 5);
+    let mut p = data.clone();
+    p.rt_price[t - 1] += 10.0;
+    assert_ne!(want, obs_at(market(p), t, &actions, 5));
+    let mut p = data.clone();
+    p.da_price[t] += 10.0;
+    assert_ne!(want, obs_at(market(p), t, &actions, 5));
+}
+
+#[test]
+fn vec_env_equals_envs_stepped_one_by_one() {
+    let m = market(toy_data(JULY_2023_MS, 20, 1));
+    let window = Window::Random {
+        start: 0,
+        end: m.len(),
+        len: 96,
+    };
+    let n = 5;
+    let mut v = VecEnv::new(m.clone(), window, n, 42).unwrap();
+    let mut singles: Vec<Env> = (0..n)
+        .map(|i| {
+            let mut e = Env::new(m.clone(), window, 0).unwrap();
+            e.reset(Some(0));
+            e.set_rng_stream(42, i as u64);
+            e.reset(None);
+            e
+        })
+        .collect();
+    let mut single_obs: Vec<Vec<f32>> = singles.iter().map(|e| e.observe()).collect();
+    for (i, o) in single_obs.iter().enumerate() {
+        assert_eq!(&v.obs()[i * OBS_DIM..(i + 1) * OBS_DIM], &o[..]);
+    }
+    let acts = random_actions(7, 300 * n);
+    let mut resets = 0;
+    for k in 0..300 {
+        let batch: Vec<f32> = acts[k * n..(k + 1) * n].iter().flatten().copied().collect();
+        v.step(&batch).unwrap();
+        for i in 0..n {
+            let r = singles[i].step(&acts[k * n + i]).unwrap();
+            assert_eq!(v.rewards()[i], r.reward as f32);
+            assert_eq!(v.truncated()[i], r.truncated);
+            assert_eq!(v.terminated()[i], r.terminated);
+            if r.truncated || r.terminated {
+                resets += 1;
+                assert_eq!(&v.final_obs()[i * OBS_DIM..(i + 1) * OBS_DIM], &r.obs[..]);
+                single_obs[i] = singles[i].reset(None);
+            } else {
+                single_obs[i] = r.obs;
+            }
+            assert_eq!(&v.obs()[i * OBS_DIM..(i + 1) * OBS_DIM], &single_obs[i][..]);
+        }
+    }
+    assert_eq!(
+        resets,
+        3 * n,
+        "each env finishes a 96-interval episode 3 times in 300 steps"
+    );
+    assert_eq!(v.take_finished_returns().len(), 3 * n);
+}
+
+#[test]
+fn same_seed_same_episode_other_seed_other_start() {
+    let m = market(toy_data(JULY_2023_MS, 30, 2));
+    let window = Window::Random {
+        start: 0,
+        end: m.len(),
+        len: 200,
+    };
+    let run = |seed| {
+        let mut e = Env::new(m.clone(), window, 0).unwrap();
+        e.reset(Some(seed));
+        let start = e.index();
+        let total: f64 = random_actions(1, 200)
+            .iter()
+            .map(|a| e.step(a).unwrap().reward)
+            .sum();
+        (start, total)
+    };
+    assert_eq!(run(11), run(11));
+    let starts: std::collections::HashSet<usize> = (0..10).map(|s| run(s).0).collect();
+    assert!(starts.len() > 5);
+}
+
+#[test]
+fn whole_window_over_all_data_terminates_and_partial_truncates() {
+    let m = market(toy_data(JULY_2023_MS, 2, 2));
+    let mut e = Env::new(
+        m.clone(),
+        Window::Whole {
+            start: 0,
+            end: m.len(),
+        },
+        0,
+    )
+    .unwrap();
+    e.reset(None);
+    let a = [1.0f32; ACTION_DIM];
+    for _ in 0..m.len() - 1 {
+        let r = e.step(&a).unwrap();
+        assert!(!r.terminated && !r.truncated);
+    }
+    let r = e.step(&a).unwrap();
+    assert!(r.terminated && !r.truncated);
+    let mut e = Env::new(m.clone(), Window::Whole { start: 10, end: 20 }, 0).unwrap();
+    e.reset(None);
+    let last = (0..10).map(|_| e.step(&a).unwrap()).last().unwrap();
+    assert!(last.truncated && !last.terminated);
+}
+
+#[test]
+fn bad_windows_and_actions_are_named() {
+    let m = market(toy_data(JULY_2023_MS, 2, 2));
+    let n = m.len();
+    let e = Env::new(
+        m.clone(),
+        Window::Whole {
+            start: 5,
+            end: n + 1,
+        },
+        0,
+    )
+    .unwrap_err();
+    assert!(e.0.contains("outside"), "{e}");
+    let e = Env::new(
+        m.clone(),
+        Window::Random {
+            start: 0,
+            end: n,
+            len: n,
+        },
+        0,
+    )
+    .unwrap_err();
+    assert!(e.0.contains("do not fit"), "{e}");
+    let mut env = Env::new(m.clone(), Window::Whole { start: 0, end: n }, 0).unwrap();
+    env.reset(None);
+    let err = env
+        .step(&[0.5, 0.5, f32::NAN, 0.5, 0.0, 0.0, 0.0])
+        .unwrap_err();
+    assert!(err.0.contains("mining_tranche_2"), "{err}");
+    let mut v = VecEnv::new(
+        m,
+        Window::Random {
+            start: 0,
+            end: n,
+            len: 10,
+        },
+        2,
+        0,
+    )
+    .unwrap();
+    let err = v.step(&[0.5; 7]).unwrap_err();
+    assert!(err.0.contains("expected 2 envs x 7"), "{err}");
+}
