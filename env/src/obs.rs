@@ -17,25 +17,26 @@ pub const LOAD_SCALE_MW: f64 = 80_000.0;
 /// Number of observation features.
 pub const OBS_DIM: usize = 42;
 
-/// Feature names, in order. Prices are in $100/MWh unless the name says `slog` (a signed
-/// log: sign(x) ln(1 + |x| / 25)), which keeps spikes to the cap in a small range.
+/// Feature names, in order. Prices are in $100/MWh unless the name says `sq` (squashed:
+/// x / (|x| + 100) for energy prices, x / (|x| + 50) for reserve prices), which keeps
+/// spikes to the cap in a small range.
 pub const OBS_NAMES: [&str; OBS_DIM] = [
     "rt_last",
-    "rt_last_slog",
+    "rt_last_sq",
     "rt_mean_1h",
     "rt_mean_4h",
     "rt_mean_24h",
-    "rt_max_24h_slog",
+    "rt_max_24h_sq",
     "rt_min_24h",
     "rt_std_4h",
     "rt_last_over_cap",
     "da_now",
     "da_mean_next_4h",
-    "da_max_published_slog",
+    "da_max_published_sq",
     "da_now_minus_rt_last",
-    "rrs_price_slog",
-    "ecrs_price_slog",
-    "nspin_price_slog",
+    "rrs_price_sq",
+    "ecrs_price_sq",
+    "nspin_price_sq",
     "hashprice",
     "break_even_0",
     "break_even_1",
@@ -101,12 +102,52 @@ pub struct Observer {
     min_on: f64,
     caps: Vec<(i32, f64)>,
     four_cp_months: Vec<u8>,
+    /// sin and cos of the time of day, by minute of the day.
+    day_table: Vec<[f32; 2]>,
+    /// sin and cos of the season, by day of the year (1 = index 0).
+    season_table: Vec<[f32; 2]>,
+}
+
+/// Sum, min and max of a slice, in four lanes so that the loop vectorises. The summation
+/// order is fixed, so results are the same bits on every call.
+struct LaneStats {
+    sum: f64,
+    min: f64,
+    max: f64,
 }
 
 #[inline]
-fn slog(x: f64) -> f64 {
-    let y = (x.abs() / 25.0).ln_1p();
-    if x < 0.0 { -y } else { y }
+fn lane_stats(xs: &[f64]) -> LaneStats {
+    let mut sum = [0.0f64; 4];
+    let mut min = [f64::INFINITY; 4];
+    let mut max = [f64::NEG_INFINITY; 4];
+    let chunks = xs.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        let c: &[f64; 4] = c.try_into().expect("chunks of 4");
+        for k in 0..4 {
+            sum[k] += c[k];
+            min[k] = if c[k] < min[k] { c[k] } else { min[k] };
+            max[k] = if c[k] > max[k] { c[k] } else { max[k] };
+        }
+    }
+    for (k, &x) in rest.iter().enumerate() {
+        sum[k] += x;
+        min[k] = if x < min[k] { x } else { min[k] };
+        max[k] = if x > max[k] { x } else { max[k] };
+    }
+    LaneStats {
+        sum: (sum[0] + sum[1]) + (sum[2] + sum[3]),
+        min: min[0].min(min[1]).min(min[2].min(min[3])),
+        max: max[0].max(max[1]).max(max[2].max(max[3])),
+    }
+}
+
+/// Squashes a price into (-1, 1): x / (|x| + scale). Monotone, cheap, and spikes to the cap
+/// stay distinguishable from ordinary prices.
+#[inline]
+fn squash(x: f64, scale: f64) -> f64 {
+    x / (x.abs() + scale)
 }
 
 impl Observer {
@@ -131,6 +172,18 @@ impl Observer {
                 .map(|c| (c.from_year, c.cap_usd_per_mwh))
                 .collect(),
             four_cp_months: cfg.four_cp.months.clone(),
+            day_table: (0..1440)
+                .map(|m| {
+                    let a = std::f64::consts::TAU * m as f64 / 1440.0;
+                    [a.sin() as f32, a.cos() as f32]
+                })
+                .collect(),
+            season_table: (0..366)
+                .map(|d| {
+                    let a = std::f64::consts::TAU * d as f64 / 365.25;
+                    [a.sin() as f32, a.cos() as f32]
+                })
+                .collect(),
         }
     }
 
@@ -151,55 +204,37 @@ impl Observer {
         let da_now = s.da_prices.first().copied();
         // With no history yet (first interval of the data), the day-ahead price stands in.
         let last = hist.last().copied().or(da_now).unwrap_or(0.0);
-        let mean_of = |k: usize| -> f64 {
-            let w = &hist[hist.len().saturating_sub(k)..];
-            if w.is_empty() {
-                last
-            } else {
-                w.iter().sum::<f64>() / w.len() as f64
-            }
-        };
-        let (mut max24, mut min24) = (last, last);
-        for &x in hist {
-            if x > max24 {
-                max24 = x;
-            }
-            if x < min24 {
-                min24 = x;
-            }
-        }
-        let mean4 = mean_of(16);
+        let mean_of = |w: &[f64]| if w.is_empty() { last } else { w.iter().sum::<f64>() / w.len() as f64 };
+        let h24 = lane_stats(hist);
+        let mean24 = if hist.is_empty() { last } else { h24.sum / hist.len() as f64 };
+        let (max24, min24) = (h24.max.max(last), h24.min.min(last));
         let w4 = &hist[hist.len().saturating_sub(16)..];
-        let std4 = if w4.is_empty() {
-            0.0
-        } else {
-            (w4.iter().map(|x| (x - mean4) * (x - mean4)).sum::<f64>() / w4.len() as f64).sqrt()
-        };
+        let mean4 = mean_of(w4);
+        let mut var4 = 0.0;
+        for x in w4 {
+            var4 += (x - mean4) * (x - mean4);
+        }
+        let std4 = if w4.is_empty() { 0.0 } else { (var4 / w4.len() as f64).sqrt() };
         let da_now = da_now.unwrap_or(last);
-        let da4 = &s.da_prices[..s.da_prices.len().min(16)];
-        let da_mean4 = if da4.is_empty() {
-            da_now
-        } else {
-            da4.iter().sum::<f64>() / da4.len() as f64
-        };
-        let da_max = s.da_prices.iter().copied().fold(da_now, f64::max);
+        let da_mean4 = if s.da_prices.is_empty() { da_now } else { mean_of(&s.da_prices[..s.da_prices.len().min(16)]) };
+        let da_max = lane_stats(s.da_prices).max.max(da_now);
         let cap = self.cap(s.local.year);
 
         out[0] = (last / 100.0) as f32;
-        out[1] = slog(last) as f32;
-        out[2] = (mean_of(4) / 100.0) as f32;
+        out[1] = squash(last, 100.0) as f32;
+        out[2] = (mean_of(&hist[hist.len().saturating_sub(4)..]) / 100.0) as f32;
         out[3] = (mean4 / 100.0) as f32;
-        out[4] = (mean_of(96) / 100.0) as f32;
-        out[5] = slog(max24) as f32;
+        out[4] = (mean24 / 100.0) as f32;
+        out[5] = squash(max24, 100.0) as f32;
         out[6] = (min24 / 100.0) as f32;
         out[7] = (std4 / 100.0) as f32;
         out[8] = (last / cap) as f32;
         out[9] = (da_now / 100.0) as f32;
         out[10] = (da_mean4 / 100.0) as f32;
-        out[11] = slog(da_max) as f32;
+        out[11] = squash(da_max, 100.0) as f32;
         out[12] = ((da_now - last) / 100.0) as f32;
         for p in 0..RESERVES {
-            out[13 + p] = slog(s.reserve_prices[p]) as f32;
+            out[13 + p] = squash(s.reserve_prices[p], 50.0) as f32;
         }
         out[16] = (s.hashprice / 100.0) as f32;
         for i in 0..TRANCHES {
@@ -218,12 +253,12 @@ impl Observer {
         out[25] = cp_month as u8 as f32;
         out[26] = l.is_weekday() as u8 as f32;
         out[27] = (cp_month && l.is_weekday() && (15..18).contains(&l.hour)) as u8 as f32;
-        let day_angle = std::f64::consts::TAU * l.minute_of_day() as f64 / 1440.0;
-        out[28] = day_angle.sin() as f32;
-        out[29] = day_angle.cos() as f32;
-        let year_angle = std::f64::consts::TAU * (l.ordinal as f64 - 1.0) / 365.25;
-        out[30] = year_angle.sin() as f32;
-        out[31] = year_angle.cos() as f32;
+        let day = &self.day_table[(l.minute_of_day() as usize).min(1439)];
+        out[28] = day[0];
+        out[29] = day[1];
+        let season = &self.season_table[(l.ordinal as usize).clamp(1, 366) - 1];
+        out[30] = season[0];
+        out[31] = season[1];
         out[32] = s.emergency as u8 as f32;
         let st = &s.state;
         for i in 0..TRANCHES {

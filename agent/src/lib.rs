@@ -1,0 +1,19 @@
+//! powermix-agent: the policies that decide a site's dispatch.
+//!
+//! Every policy maps a [`Snapshot`] (what is visible at decision time) to an [`Action`];
+//! the env or the server then applies the shared safety projection. Rule-based policies
+//! live in [`rules`]; they are the baselines of the evaluation and the server's fallback.
+
+pub mod rules;
+
+use powermix_env::{Action, Snapshot};
+
+/// A dispatch policy.
+pub trait Policy {
+    /// The policy's name in reports.
+    fn name(&self) -> &str;
+    /// The action for the interval described by `snap`.
+    fn act(&mut self, snap: &Snapshot<'_>) -> Action;
+}
+
+pub use rules::{AlwaysOn, Expert, ExpertParams, Threshold, rule_policy};

@@ -1,0 +1,278 @@
+//! Rule-based policies: `always-on`, `threshold` and `expert` (see DESIGN.md).
+
+use crate::Policy;
+use powermix_env::config::{ConfigError, RESERVES, SiteConfig, TRANCHES};
+use powermix_env::{Action, Snapshot};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The shipped `configs/expert.toml`, embedded.
+pub const DEFAULT_EXPERT_TOML: &str = include_str!("../../configs/expert.toml");
+
+/// The last known real-time price of a snapshot (the day-ahead price when no history).
+fn last_price(s: &Snapshot<'_>) -> f64 {
+    s.rt_history
+        .last()
+        .or(s.da_prices.first())
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// Everything at full power, no reserve offers.
+#[derive(Debug, Clone, Default)]
+pub struct AlwaysOn;
+
+impl Policy for AlwaysOn {
+    fn name(&self) -> &str {
+        "always-on"
+    }
+    fn act(&mut self, _: &Snapshot<'_>) -> Action {
+        Action::ALL_ON
+    }
+}
+
+/// Each tranche runs when the last price is below its break-even (from the last complete
+/// day's hashprice); training runs unless the last price is above its revenue per MWh.
+#[derive(Debug, Clone)]
+pub struct Threshold {
+    cfg: SiteConfig,
+}
+
+impl Threshold {
+    /// The threshold rules for a site.
+    pub fn new(cfg: &SiteConfig) -> Threshold {
+        Threshold { cfg: cfg.clone() }
+    }
+}
+
+impl Policy for Threshold {
+    fn name(&self) -> &str {
+        "threshold"
+    }
+    fn act(&mut self, s: &Snapshot<'_>) -> Action {
+        let p = last_price(s);
+        let be = self.cfg.break_even_usd_per_mwh(s.hashprice);
+        Action {
+            tranche: be.map(|b| if p < b { 1.0 } else { 0.0 }),
+            training: if p > self.cfg.ai.training_revenue_usd_per_mwh { 0.0 } else { 1.0 },
+            offer: [0.0; RESERVES],
+        }
+    }
+}
+
+/// Parameters of the expert rules (`configs/expert.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpertParams {
+    /// Hysteresis band around each break-even ($/MWh).
+    pub hysteresis_usd_per_mwh: f64,
+    /// Training stops above this last price ($/MWh).
+    pub training_stop_price_usd_per_mwh: f64,
+    /// Load share of the month-to-date peak that signals a likely 4CP.
+    pub four_cp_load_ratio: f64,
+    /// First local hour of the 4CP watch.
+    pub four_cp_start_hour: u8,
+    /// Local hour the 4CP watch ends (exclusive).
+    pub four_cp_end_hour: u8,
+    /// Whether to offer reserves.
+    pub offer_reserves: bool,
+    /// A tranche stays on for reserves when best reserve price >= factor x its loss.
+    pub reserve_margin_factor: f64,
+}
+
+impl ExpertParams {
+    /// The shipped parameters.
+    pub fn default_params() -> ExpertParams {
+        ExpertParams::from_toml_str(DEFAULT_EXPERT_TOML, "configs/expert.toml (embedded)")
+            .expect("embedded expert config is valid")
+    }
+
+    /// Parses and checks TOML text; `origin` names it in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<ExpertParams, ConfigError> {
+        let p: ExpertParams =
+            toml::from_str(text).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        let bad = |f: &str, v: f64| ConfigError(format!("{origin}: {f} = {v}: out of range"));
+        if !(p.hysteresis_usd_per_mwh.is_finite() && p.hysteresis_usd_per_mwh >= 0.0) {
+            return Err(bad("hysteresis_usd_per_mwh", p.hysteresis_usd_per_mwh));
+        }
+        if !(0.0..=1.5).contains(&p.four_cp_load_ratio) {
+            return Err(bad("four_cp_load_ratio", p.four_cp_load_ratio));
+        }
+        if p.four_cp_end_hour > 24 || p.four_cp_start_hour > p.four_cp_end_hour {
+            return Err(bad("four_cp_end_hour", p.four_cp_end_hour as f64));
+        }
+        if !p.reserve_margin_factor.is_finite() || p.reserve_margin_factor < 0.0 {
+            return Err(bad("reserve_margin_factor", p.reserve_margin_factor));
+        }
+        Ok(p)
+    }
+
+    /// Reads a parameter file.
+    pub fn load(path: &Path) -> Result<ExpertParams, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        ExpertParams::from_toml_str(&text, &path.display().to_string())
+    }
+}
+
+/// What a good operator does by hand: break-even thresholds with hysteresis, 4CP avoidance
+/// on likely peak afternoons, reserve offers when they beat the mining margin, training
+/// curtailed only in extreme prices or likely peaks, and emergency curtailment.
+///
+/// Stateless: the hysteresis reads which tranches ran last interval from the snapshot's
+/// site state, so the same snapshot always gives the same action (live = backtest).
+#[derive(Debug, Clone)]
+pub struct Expert {
+    cfg: SiteConfig,
+    p: ExpertParams,
+}
+
+impl Expert {
+    /// The expert rules for a site with the given parameters.
+    pub fn new(cfg: &SiteConfig, p: ExpertParams) -> Expert {
+        Expert { cfg: cfg.clone(), p }
+    }
+
+    /// True when the interval is a likely 4CP: a 4CP month, a weekday, the watch hours,
+    /// and load near the month's peak so far.
+    pub fn likely_peak(&self, s: &Snapshot<'_>) -> bool {
+        let l = &s.local;
+        self.cfg.four_cp.months.contains(&l.month)
+            && l.is_weekday()
+            && (self.p.four_cp_start_hour..self.p.four_cp_end_hour).contains(&l.hour)
+            && s.system_load_mtd_peak_mw > 0.0
+            && s.system_load_mw >= self.p.four_cp_load_ratio * s.system_load_mtd_peak_mw
+    }
+}
+
+impl Policy for Expert {
+    fn name(&self) -> &str {
+        "expert"
+    }
+
+    fn act(&mut self, s: &Snapshot<'_>) -> Action {
+        if s.emergency {
+            return Action::default();
+        }
+        let price = last_price(s);
+        let da = s.da_prices.first().copied().unwrap_or(price);
+        let be = self.cfg.break_even_usd_per_mwh(s.hashprice);
+        let peak = self.likely_peak(s);
+        let (best_p, best_price) = s
+            .reserve_prices
+            .iter()
+            .copied()
+            .enumerate()
+            .fold((0, f64::MIN), |a, (i, x)| if x > a.1 { (i, x) } else { a });
+        let mut tranche = [0.0; TRANCHES];
+        let mut calm = true;
+        for i in 0..TRANCHES {
+            let cap = self.cfg.mining.tranches[i].capacity_mw;
+            let was_on = cap > 0.0 && s.state.tranche_mw[i] > 0.5 * cap;
+            let band = if was_on { self.p.hysteresis_usd_per_mwh } else { -self.p.hysteresis_usd_per_mwh };
+            let mining_pays = price < be[i] + band;
+            let loss = (price - be[i]).max(0.0);
+            let reserves_pay = self.p.offer_reserves
+                && best_price > 0.0
+                && best_price >= self.p.reserve_margin_factor * loss
+                && da < be[i];
+            if !peak && (mining_pays || reserves_pay) {
+                tranche[i] = 1.0;
+                calm &= price < be[i] && da < be[i];
+            }
+        }
+        let mut offer = [0.0; RESERVES];
+        if self.p.offer_reserves && calm && !peak && best_price > 0.0 {
+            offer[best_p] = 1.0;
+        }
+        let training = if peak || price > self.p.training_stop_price_usd_per_mwh { 0.0 } else { 1.0 };
+        Action { tranche, training, offer }
+    }
+}
+
+/// A rule-based policy by name: `always-on`, `threshold` or `expert`.
+pub fn rule_policy(name: &str, cfg: &SiteConfig, expert: &ExpertParams) -> Option<Box<dyn Policy>> {
+    match name {
+        "always-on" => Some(Box::new(AlwaysOn)),
+        "threshold" => Some(Box::new(Threshold::new(cfg))),
+        "expert" => Some(Box::new(Expert::new(cfg, expert.clone()))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use powermix_env::SiteState;
+    use powermix_env::time::local_time;
+
+    fn snap<'a>(cfg: &SiteConfig, hist: &'a [f64], da: &'a [f64], utc_ms: i64) -> Snapshot<'a> {
+        Snapshot {
+            interval_start_ms: utc_ms,
+            local: local_time(utc_ms),
+            rt_history: hist,
+            da_prices: da,
+            reserve_prices: [10.0, 5.0, 1.0],
+            hashprice: 50.0,
+            system_load_mw: 60_000.0,
+            system_load_mtd_peak_mw: 80_000.0,
+            emergency: false,
+            state: SiteState::initial(cfg),
+        }
+    }
+
+    // 2024-07-15 (a Monday) 21:00 UTC = 16:00 CDT.
+    const MON_4PM: i64 = 1_721_077_200_000;
+
+    #[test]
+    fn threshold_runs_tranches_below_break_even() {
+        let cfg = SiteConfig::default_site();
+        let mut p = Threshold::new(&cfg);
+        // Break-evens at $50/PH/day: 116.7, 95.0, 69.2.
+        let a = p.act(&snap(&cfg, &[30.0, 100.0], &[40.0], MON_4PM));
+        assert_eq!(a.tranche, [1.0, 0.0, 0.0]);
+        assert_eq!(a.training, 1.0);
+        let a = p.act(&snap(&cfg, &[2000.0], &[40.0], MON_4PM));
+        assert_eq!(a.tranche, [0.0; 3]);
+        assert_eq!(a.training, 0.0);
+    }
+
+    #[test]
+    fn expert_hysteresis_avoids_flapping() {
+        let cfg = SiteConfig::default_site();
+        let mut p = Expert::new(&cfg, ExpertParams::default_params());
+        // Price 72: 2.8 above tranche 2's break-even (69.2), inside the band of 8.
+        let mut s = snap(&cfg, &[72.0], &[40.0], MON_4PM);
+        s.system_load_mw = 10_000.0;
+        s.reserve_prices = [0.0; 3];
+        assert_eq!(p.act(&s).tranche[2], 1.0, "running tranche stays on inside the band");
+        s.state.tranche_mw[2] = 0.0;
+        assert_eq!(p.act(&s).tranche[2], 0.0, "stopped tranche stays off inside the band");
+    }
+
+    #[test]
+    fn expert_avoids_likely_four_cp_and_obeys_emergency() {
+        let cfg = SiteConfig::default_site();
+        let mut p = Expert::new(&cfg, ExpertParams::default_params());
+        let mut s = snap(&cfg, &[30.0], &[40.0], MON_4PM);
+        s.system_load_mw = 79_000.0;
+        let a = p.act(&s);
+        assert_eq!(a.tranche, [0.0; 3]);
+        assert_eq!(a.training, 0.0);
+        s.system_load_mw = 60_000.0;
+        let a = p.act(&s);
+        assert_eq!(a.tranche, [1.0; 3]);
+        assert_eq!(a.offer, [1.0, 0.0, 0.0], "calm hour: offer into the best-paid product");
+        s.emergency = true;
+        assert_eq!(p.act(&s), Action::default());
+    }
+
+    #[test]
+    fn expert_params_errors_name_the_field() {
+        let t = DEFAULT_EXPERT_TOML.replace("four_cp_load_ratio = 0.96", "four_cp_load_ratio = 7.0");
+        let e = ExpertParams::from_toml_str(&t, "e.toml").unwrap_err().0;
+        assert!(e.contains("four_cp_load_ratio = 7"), "{e}");
+        let t = DEFAULT_EXPERT_TOML.replace("offer_reserves = true", "offer_reserves = true\nfoo = 1");
+        assert!(ExpertParams::from_toml_str(&t, "e.toml").unwrap_err().0.contains("foo"));
+    }
+}

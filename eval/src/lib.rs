@@ -1,0 +1,114 @@
+//! powermix-eval: backtests every policy through the same [`Env`], so that every dollar is
+//! counted by the same settlement code, and scores them side by side.
+
+use powermix_agent::Policy;
+use powermix_env::env::{Env, EnvError, Window};
+use powermix_env::{Ledger, Market};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// The result of one policy over one period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score {
+    /// Policy name.
+    pub policy: String,
+    /// Total profit ($).
+    pub profit_usd: f64,
+    /// Each ledger line summed over the period ($).
+    pub ledger: Ledger,
+    /// Energy the site drew (MWh).
+    pub energy_mwh: f64,
+    /// Profit per MWh drawn ($/MWh).
+    pub profit_per_mwh: f64,
+    /// AI energy served (inference + training) over AI capacity, 0 to 1.
+    pub ai_uptime: f64,
+    /// Site load in the 4CP intervals, peak-weighted (MW summed over the peaks).
+    pub four_cp_load_mw: f64,
+    /// Intervals settled.
+    pub intervals: usize,
+    /// Profit of each interval, in order ($).
+    #[serde(skip)]
+    pub interval_profit: Vec<f64>,
+}
+
+/// Runs `policy` over intervals `[start, end)` of `market`, deployments seeded by `seed`.
+pub fn backtest(
+    market: &Arc<Market>,
+    start: usize,
+    end: usize,
+    policy: &mut dyn Policy,
+    seed: u64,
+) -> Result<Score, EnvError> {
+    let mut env = Env::new(market.clone(), Window::Whole { start, end }, seed)?;
+    let mut obs = vec![0.0; powermix_env::OBS_DIM];
+    env.reset_into(Some(seed), &mut obs);
+    let cfg = &market.cfg;
+    let ai_cap = cfg.ai.inference_mw + cfg.ai.training_mw;
+    let mut ledger = Ledger::default();
+    let (mut energy, mut ai, mut cp) = (0.0, 0.0, 0.0);
+    let mut interval_profit = Vec::with_capacity(end - start);
+    loop {
+        let action = policy.act(&market.snapshot(env.index(), env.state()));
+        let (reward, info, terminated, truncated) = env.step_into(&action, &mut obs);
+        let s = &info.settlement;
+        ledger.add(&s.ledger);
+        energy += s.site_load_mw * powermix_env::time::INTERVAL_HOURS;
+        ai += info.dispatch.inference_mw + info.dispatch.training_mw;
+        cp += s.site_load_mw * market.four_cp_weight[info.index];
+        interval_profit.push(reward);
+        if terminated || truncated {
+            break;
+        }
+    }
+    let n = interval_profit.len();
+    let profit = ledger.total();
+    Ok(Score {
+        policy: policy.name().to_string(),
+        profit_usd: profit,
+        ledger,
+        energy_mwh: energy,
+        profit_per_mwh: if energy > 0.0 { profit / energy } else { 0.0 },
+        ai_uptime: if ai_cap > 0.0 { ai / (ai_cap * n as f64) } else { 1.0 },
+        four_cp_load_mw: cp,
+        intervals: n,
+        interval_profit,
+    })
+}
+
+/// A table of scores, one row per policy, ledger lines as columns (in $ thousands).
+pub fn format_table(scores: &[Score]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = write!(out, "{:<12} {:>12}", "policy", "profit_k$");
+    for name in powermix_env::LEDGER_LINES {
+        let _ = write!(out, " {:>10}", abbreviate(name));
+    }
+    let _ = writeln!(out, " {:>8} {:>7} {:>8}", "$/MWh", "ai_up", "4cp_MW");
+    for s in scores {
+        let _ = write!(out, "{:<12} {:>12.1}", s.policy, s.profit_usd / 1e3);
+        for (_, v) in s.ledger.named() {
+            let _ = write!(out, " {:>10.1}", v / 1e3);
+        }
+        let _ = writeln!(
+            out,
+            " {:>8.2} {:>7.3} {:>8.1}",
+            s.profit_per_mwh, s.ai_uptime, s.four_cp_load_mw
+        );
+    }
+    out
+}
+
+fn abbreviate(line: &str) -> &str {
+    match line {
+        "training_restart_loss" => "restart",
+        "inference_penalty" => "inf_pen",
+        "reserve_revenue" => "res_rev",
+        "reserve_penalty" => "res_pen",
+        "four_cp_charge" => "four_cp",
+        "mining_revenue" => "mining",
+        "power_credits" => "credits",
+        "ai_revenue" => "ai_rev",
+        "energy_cost" => "energy",
+        other => other,
+    }
+}
