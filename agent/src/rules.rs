@@ -54,7 +54,11 @@ impl Policy for Threshold {
         let be = self.cfg.break_even_usd_per_mwh(s.hashprice);
         Action {
             tranche: be.map(|b| if p < b { 1.0 } else { 0.0 }),
-            training: if p > self.cfg.ai.training_revenue_usd_per_mwh { 0.0 } else { 1.0 },
+            training: if p > self.cfg.ai.training_revenue_usd_per_mwh {
+                0.0
+            } else {
+                1.0
+            },
             offer: [0.0; RESERVES],
         }
     }
@@ -130,7 +134,10 @@ pub struct Expert {
 impl Expert {
     /// The expert rules for a site with the given parameters.
     pub fn new(cfg: &SiteConfig, p: ExpertParams) -> Expert {
-        Expert { cfg: cfg.clone(), p }
+        Expert {
+            cfg: cfg.clone(),
+            p,
+        }
     }
 
     /// True when the interval is a likely 4CP: a 4CP month, a weekday, the watch hours,
@@ -169,7 +176,11 @@ impl Policy for Expert {
         for i in 0..TRANCHES {
             let cap = self.cfg.mining.tranches[i].capacity_mw;
             let was_on = cap > 0.0 && s.state.tranche_mw[i] > 0.5 * cap;
-            let band = if was_on { self.p.hysteresis_usd_per_mwh } else { -self.p.hysteresis_usd_per_mwh };
+            let band = if was_on {
+                self.p.hysteresis_usd_per_mwh
+            } else {
+                -self.p.hysteresis_usd_per_mwh
+            };
             let mining_pays = price < be[i] + band;
             let loss = (price - be[i]).max(0.0);
             let reserves_pay = self.p.offer_reserves
@@ -185,8 +196,16 @@ impl Policy for Expert {
         if self.p.offer_reserves && calm && !peak && best_price > 0.0 {
             offer[best_p] = 1.0;
         }
-        let training = if peak || price > self.p.training_stop_price_usd_per_mwh { 0.0 } else { 1.0 };
-        Action { tranche, training, offer }
+        let training = if peak || price > self.p.training_stop_price_usd_per_mwh {
+            0.0
+        } else {
+            1.0
+        };
+        Action {
+            tranche,
+            training,
+            offer,
+        }
     }
 }
 
@@ -245,9 +264,17 @@ mod tests {
         let mut s = snap(&cfg, &[72.0], &[40.0], MON_4PM);
         s.system_load_mw = 10_000.0;
         s.reserve_prices = [0.0; 3];
-        assert_eq!(p.act(&s).tranche[2], 1.0, "running tranche stays on inside the band");
+        assert_eq!(
+            p.act(&s).tranche[2],
+            1.0,
+            "running tranche stays on inside the band"
+        );
         s.state.tranche_mw[2] = 0.0;
-        assert_eq!(p.act(&s).tranche[2], 0.0, "stopped tranche stays off inside the band");
+        assert_eq!(
+            p.act(&s).tranche[2],
+            0.0,
+            "stopped tranche stays off inside the band"
+        );
     }
 
     #[test]
@@ -262,17 +289,28 @@ mod tests {
         s.system_load_mw = 60_000.0;
         let a = p.act(&s);
         assert_eq!(a.tranche, [1.0; 3]);
-        assert_eq!(a.offer, [1.0, 0.0, 0.0], "calm hour: offer into the best-paid product");
+        assert_eq!(
+            a.offer,
+            [1.0, 0.0, 0.0],
+            "calm hour: offer into the best-paid product"
+        );
         s.emergency = true;
         assert_eq!(p.act(&s), Action::default());
     }
 
     #[test]
     fn expert_params_errors_name_the_field() {
-        let t = DEFAULT_EXPERT_TOML.replace("four_cp_load_ratio = 0.96", "four_cp_load_ratio = 7.0");
+        let t =
+            DEFAULT_EXPERT_TOML.replace("four_cp_load_ratio = 0.96", "four_cp_load_ratio = 7.0");
         let e = ExpertParams::from_toml_str(&t, "e.toml").unwrap_err().0;
         assert!(e.contains("four_cp_load_ratio = 7"), "{e}");
-        let t = DEFAULT_EXPERT_TOML.replace("offer_reserves = true", "offer_reserves = true\nfoo = 1");
-        assert!(ExpertParams::from_toml_str(&t, "e.toml").unwrap_err().0.contains("foo"));
+        let t =
+            DEFAULT_EXPERT_TOML.replace("offer_reserves = true", "offer_reserves = true\nfoo = 1");
+        assert!(
+            ExpertParams::from_toml_str(&t, "e.toml")
+                .unwrap_err()
+                .0
+                .contains("foo")
+        );
     }
 }

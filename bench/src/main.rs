@@ -19,7 +19,10 @@ use std::time::Instant;
 const USAGE: &str = "usage: bench env [--json]";
 
 fn synthetic_market() -> Arc<Market> {
-    Arc::new(Market::new(synth::synthetic_year(2024, 7), SiteConfig::default_site()))
+    Arc::new(Market::new(
+        synth::synthetic_year(2024, 7),
+        SiteConfig::default_site(),
+    ))
 }
 
 /// A pool of random actions (drawn once, so the timing measures the env, not the RNG).
@@ -31,14 +34,19 @@ fn action_pool(rows: usize, seed: u64) -> Vec<f32> {
 fn bench_env() -> serde_json::Value {
     let market = synthetic_market();
     let n_envs = 64;
-    let window = Window::Random { start: 0, end: market.len(), len: 96 * 14 };
+    let window = Window::Random {
+        start: 0,
+        end: market.len(),
+        len: 96 * 14,
+    };
     let mut venv = VecEnv::new(market.clone(), window, n_envs, 1).expect("bench window fits");
     let pool_rows = 1024;
     let pool = action_pool(pool_rows * n_envs, 2);
     // Warm up, then step in rounds until a second has passed.
     for k in 0..200 {
         let off = (k % pool_rows) * n_envs * ACTION_DIM;
-        venv.step(&pool[off..off + n_envs * ACTION_DIM]).expect("valid actions");
+        venv.step(&pool[off..off + n_envs * ACTION_DIM])
+            .expect("valid actions");
     }
     let started = Instant::now();
     let mut steps = 0u64;
@@ -46,7 +54,8 @@ fn bench_env() -> serde_json::Value {
     while started.elapsed().as_secs_f64() < 1.5 {
         for _ in 0..256 {
             let off = (k % pool_rows) * n_envs * ACTION_DIM;
-            venv.step(&pool[off..off + n_envs * ACTION_DIM]).expect("valid actions");
+            venv.step(&pool[off..off + n_envs * ACTION_DIM])
+                .expect("valid actions");
             k += 1;
             steps += n_envs as u64;
         }
@@ -63,8 +72,15 @@ fn bench_env() -> serde_json::Value {
     let mut best = f64::INFINITY;
     let mut profit = 0.0;
     for _ in 0..5 {
-        let mut env = Env::new(market.clone(), Window::Whole { start: 0, end: market.len() }, 5)
-            .expect("whole year");
+        let mut env = Env::new(
+            market.clone(),
+            Window::Whole {
+                start: 0,
+                end: market.len(),
+            },
+            5,
+        )
+        .expect("whole year");
         let mut obs = vec![0.0; OBS_DIM];
         let t0 = Instant::now();
         env.reset_into(Some(5), &mut obs);
@@ -92,7 +108,10 @@ fn bench_env() -> serde_json::Value {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
-    let which = args.iter().find(|a| !a.starts_with("--")).map(String::as_str);
+    let which = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .map(String::as_str);
     let v = match which {
         Some("env") => bench_env(),
         _ => {

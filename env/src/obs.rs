@@ -204,9 +204,19 @@ impl Observer {
         let da_now = s.da_prices.first().copied();
         // With no history yet (first interval of the data), the day-ahead price stands in.
         let last = hist.last().copied().or(da_now).unwrap_or(0.0);
-        let mean_of = |w: &[f64]| if w.is_empty() { last } else { w.iter().sum::<f64>() / w.len() as f64 };
+        let mean_of = |w: &[f64]| {
+            if w.is_empty() {
+                last
+            } else {
+                w.iter().sum::<f64>() / w.len() as f64
+            }
+        };
         let h24 = lane_stats(hist);
-        let mean24 = if hist.is_empty() { last } else { h24.sum / hist.len() as f64 };
+        let mean24 = if hist.is_empty() {
+            last
+        } else {
+            h24.sum / hist.len() as f64
+        };
         let (max24, min24) = (h24.max.max(last), h24.min.min(last));
         let w4 = &hist[hist.len().saturating_sub(16)..];
         let mean4 = mean_of(w4);
@@ -214,9 +224,17 @@ impl Observer {
         for x in w4 {
             var4 += (x - mean4) * (x - mean4);
         }
-        let std4 = if w4.is_empty() { 0.0 } else { (var4 / w4.len() as f64).sqrt() };
+        let std4 = if w4.is_empty() {
+            0.0
+        } else {
+            (var4 / w4.len() as f64).sqrt()
+        };
         let da_now = da_now.unwrap_or(last);
-        let da_mean4 = if s.da_prices.is_empty() { da_now } else { mean_of(&s.da_prices[..s.da_prices.len().min(16)]) };
+        let da_mean4 = if s.da_prices.is_empty() {
+            da_now
+        } else {
+            mean_of(&s.da_prices[..s.da_prices.len().min(16)])
+        };
         let da_max = lane_stats(s.da_prices).max.max(da_now);
         let cap = self.cap(s.local.year);
 

@@ -68,7 +68,11 @@ pub fn backtest(
         ledger,
         energy_mwh: energy,
         profit_per_mwh: if energy > 0.0 { profit / energy } else { 0.0 },
-        ai_uptime: if ai_cap > 0.0 { ai / (ai_cap * n as f64) } else { 1.0 },
+        ai_uptime: if ai_cap > 0.0 {
+            ai / (ai_cap * n as f64)
+        } else {
+            1.0
+        },
         four_cp_load_mw: cp,
         intervals: n,
         interval_profit,

@@ -213,3 +213,40 @@ impl fmt::Display for DataError {
 }
 
 impl std::error::Error for DataError {}
+
+/// Reads, validates and fills a market data parquet file: the one loading path of every
+/// binary (`evaluate`, `train`, `serve`, `bench`).
+pub fn load_market_data(
+    path: &std::path::Path,
+    rules: &FillRules,
+) -> Result<(MarketData, FillReport), DataError> {
+    let raw = read_parquet(path)?;
+    MarketData::from_raw(&raw, rules).map_err(|mut e| {
+        e.file = path.display().to_string();
+        e
+    })
+}
+
+impl FillReport {
+    /// One line: how many values each optional column had filled.
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = OptionalColumn::ALL
+            .iter()
+            .zip(&self.columns)
+            .filter(|(_, c)| c.carried_forward + c.defaulted > 0)
+            .map(|(col, c)| {
+                format!(
+                    "{} {} carried forward, {} defaulted",
+                    col.name(),
+                    c.carried_forward,
+                    c.defaulted
+                )
+            })
+            .collect();
+        if parts.is_empty() {
+            "no gaps filled".to_string()
+        } else {
+            format!("filled: {}", parts.join("; "))
+        }
+    }
+}

@@ -56,12 +56,16 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--data" => a.data = Some(value()?.into()),
             "--period" => a.period = Some(value()?),
-            "--policies" => a.policies = value()?.split(',').map(|s| s.trim().to_string()).collect(),
+            "--policies" => {
+                a.policies = value()?.split(',').map(|s| s.trim().to_string()).collect()
+            }
             "--site" => a.site = Some(value()?.into()),
             "--expert" => a.expert = Some(value()?.into()),
             "--seed" => {
                 let v = value()?;
-                a.seed = v.parse().map_err(|_| format!("--seed {v}: not a whole number"))?;
+                a.seed = v
+                    .parse()
+                    .map_err(|_| format!("--seed {v}: not a whole number"))?;
             }
             "--json" => a.json = Some(value()?.into()),
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
@@ -83,7 +87,12 @@ fn run() -> Result<(), String> {
     let data = match &args.data {
         Some(p) => {
             let (d, report) = load_market_data(p, &cfg.data_fill).map_err(|e| e.to_string())?;
-            eprintln!("{}: {} intervals; {}", p.display(), d.len(), report.summary());
+            eprintln!(
+                "{}: {} intervals; {}",
+                p.display(),
+                d.len(),
+                report.summary()
+            );
             d
         }
         None => synth::synthetic_year(2024, 7),
@@ -111,7 +120,9 @@ fn run() -> Result<(), String> {
         let mut policy = rule_policy(name, &cfg, &expert).ok_or_else(|| {
             format!("unknown policy `{name}`; known: always-on, threshold, expert")
         })?;
-        scores.push(backtest(&market, start, end, policy.as_mut(), args.seed).map_err(|e| e.to_string())?);
+        scores.push(
+            backtest(&market, start, end, policy.as_mut(), args.seed).map_err(|e| e.to_string())?,
+        );
     }
     println!(
         "{} {} to {} ({} intervals), ledger in $ thousands",
