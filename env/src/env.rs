@@ -10,7 +10,7 @@
 
 use crate::config::RESERVES;
 use crate::market::Market;
-use crate::obs::{OBS_DIM, OBS_NAMES, Observer};
+use crate::obs::{OBS_DIM, OBS_NAMES};
 use crate::rng::Rng;
 use crate::settlement::Settlement;
 use crate::site::{ACTION_DIM, ACTION_NAMES, Action, ActionError, Dispatch, SiteState};
@@ -121,7 +121,6 @@ impl std::error::Error for EnvError {}
 #[derive(Debug, Clone)]
 pub struct Env {
     market: Arc<Market>,
-    observer: Observer,
     window: Window,
     t: usize,
     end: usize,
@@ -151,11 +150,9 @@ impl Env {
                 }
             }
         }
-        let observer = Observer::new(&market.cfg);
         let state = SiteState::initial(&market.cfg);
         Ok(Env {
             market,
-            observer,
             window,
             t: 0,
             end: 0,
@@ -221,8 +218,7 @@ impl Env {
     /// The observation of the current interval into `obs`.
     #[inline]
     pub fn observe_into(&self, obs: &mut [f32]) {
-        let snap = self.market.snapshot(self.t, &self.state);
-        self.observer.observe(&snap, obs);
+        self.market.observe_into(self.t, &self.state, obs);
     }
 
     /// Steps with an action in [`ACTION_NAMES`] order.

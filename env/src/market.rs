@@ -10,7 +10,7 @@
 
 use crate::config::{RESERVES, SiteConfig};
 use crate::data::MarketData;
-use crate::obs::{DA_HORIZON, RT_HISTORY, Snapshot};
+use crate::obs::{DA_HORIZON, MARKET_FEATURES, Observer, RT_HISTORY, Snapshot};
 use crate::safety::{ProjectionContext, Projector};
 use crate::settlement::{IntervalMarket, Settler};
 use crate::site::SiteState;
@@ -44,6 +44,11 @@ pub struct Market {
     pub hashprice_seen: Vec<f64>,
     /// Exclusive end of the day-ahead prices published at each interval's start.
     pub da_visible_end: Vec<usize>,
+    /// Market features of each interval ([`Observer::observe_market`] of its snapshot),
+    /// `len() x MARKET_FEATURES`, computed once: they do not depend on the site state.
+    pub market_features: Vec<f32>,
+    /// The observation builder of this site.
+    pub observer: Observer,
     /// The safety projection of this site.
     pub projector: Projector,
     /// The settlement of this site.
@@ -89,7 +94,9 @@ impl Market {
             })
             .collect();
         let da_visible_end = day_ahead_visible_end(&local);
-        Market {
+        let mut m = Market {
+            market_features: Vec::new(),
+            observer: Observer::new(&cfg),
             projector: Projector::new(&cfg),
             settler: Settler::new(&cfg),
             cfg,
@@ -101,7 +108,25 @@ impl Market {
             load_mtd_peak,
             hashprice_seen,
             da_visible_end,
+        };
+        let state = SiteState::initial(&m.cfg);
+        let mut features = vec![0.0; n * MARKET_FEATURES];
+        for (t, out) in features.chunks_exact_mut(MARKET_FEATURES).enumerate() {
+            m.observer.observe_market(&m.snapshot(t, &state), out);
         }
+        m.market_features = features;
+        m
+    }
+
+    /// The full observation of interval `t` with the site in `state`: the cached market
+    /// features plus the state features, the same bits as
+    /// `observer.observe(&snapshot(t, state))`.
+    #[inline]
+    pub fn observe_into(&self, t: usize, state: &SiteState, out: &mut [f32]) {
+        out[..MARKET_FEATURES]
+            .copy_from_slice(&self.market_features[t * MARKET_FEATURES..(t + 1) * MARKET_FEATURES]);
+        self.observer
+            .observe_state(state, self.data.interval_start_ms[t], &mut out[MARKET_FEATURES..]);
     }
 
     /// Number of intervals.

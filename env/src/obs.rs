@@ -16,6 +16,9 @@ pub const LOAD_SCALE_MW: f64 = 80_000.0;
 
 /// Number of observation features.
 pub const OBS_DIM: usize = 42;
+/// Features `0..MARKET_FEATURES` depend only on the market snapshot (not on the site state);
+/// the env computes them once per interval with [`Observer::observe_market`].
+pub const MARKET_FEATURES: usize = 33;
 
 /// Feature names, in order. Prices are in $100/MWh unless the name says `sq` (squashed:
 /// x / (|x| + 100) for energy prices, x / (|x| + 50) for reserve prices), which keeps
@@ -199,7 +202,14 @@ impl Observer {
 
     /// Writes the [`OBS_NAMES`] features of `s` into `out` (length [`OBS_DIM`]).
     pub fn observe(&self, s: &Snapshot<'_>, out: &mut [f32]) {
-        let out: &mut [f32; OBS_DIM] = (&mut out[..OBS_DIM]).try_into().expect("OBS_DIM slice");
+        self.observe_market(s, &mut out[..MARKET_FEATURES]);
+        self.observe_state(&s.state, s.interval_start_ms, &mut out[MARKET_FEATURES..OBS_DIM]);
+    }
+
+    /// Writes the market features (`0..MARKET_FEATURES`) of `s` into `out`.
+    pub fn observe_market(&self, s: &Snapshot<'_>, out: &mut [f32]) {
+        let out: &mut [f32; MARKET_FEATURES] =
+            (&mut out[..MARKET_FEATURES]).try_into().expect("MARKET_FEATURES slice");
         let hist = &s.rt_history[s.rt_history.len().saturating_sub(RT_HISTORY)..];
         let da_now = s.da_prices.first().copied();
         // With no history yet (first interval of the data), the day-ahead price stands in.
@@ -278,28 +288,35 @@ impl Observer {
         out[30] = season[0];
         out[31] = season[1];
         out[32] = s.emergency as u8 as f32;
-        let st = &s.state;
+    }
+
+    /// Writes the site-state features (`MARKET_FEATURES..OBS_DIM`) into `out`, which holds
+    /// `OBS_DIM - MARKET_FEATURES` values.
+    #[inline]
+    pub fn observe_state(&self, st: &SiteState, interval_start_ms: i64, out: &mut [f32]) {
+        const N: usize = OBS_DIM - MARKET_FEATURES;
+        let out: &mut [f32; N] = (&mut out[..N]).try_into().expect("state feature slice");
         for i in 0..TRANCHES {
-            out[33 + i] = if self.capacity[i] > 0.0 {
+            out[i] = if self.capacity[i] > 0.0 {
                 (st.tranche_mw[i] / self.capacity[i]) as f32
             } else {
                 0.0
             };
         }
-        out[36] = if self.training_mw > 0.0 {
+        out[3] = if self.training_mw > 0.0 {
             (st.training_mw / self.training_mw) as f32
         } else {
             0.0
         };
-        out[37] = (st.training_hold as f64 / self.min_on) as f32;
+        out[4] = (st.training_hold as f64 / self.min_on) as f32;
         let miner_cap: f64 = self.capacity.iter().sum();
         for p in 0..RESERVES {
-            out[38 + p] = if miner_cap > 0.0 {
+            out[5 + p] = if miner_cap > 0.0 {
                 (st.offer_mw[p] / miner_cap) as f32
             } else {
                 0.0
             };
         }
-        out[41] = (s.interval_start_ms.div_euclid(crate::time::INTERVAL_MS) % 4 == 0) as u8 as f32;
+        out[8] = (interval_start_ms.div_euclid(crate::time::INTERVAL_MS) % 4 == 0) as u8 as f32;
     }
 }

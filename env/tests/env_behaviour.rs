@@ -287,3 +287,24 @@ fn bad_windows_and_actions_are_named() {
     let err = v.step(&[0.5; 7]).unwrap_err();
     assert!(err.0.contains("expected 2 envs x 7"), "{err}");
 }
+
+#[test]
+fn cached_observation_equals_the_snapshot_function_bit_for_bit() {
+    // The env serves cached market features; the server calls Observer::observe on a
+    // snapshot. Both must give the same bits for any state.
+    let m = market(toy_data(JULY_2023_MS, 4, 8));
+    let mut r = Rng::new(3);
+    for t in (0..m.len()).step_by(5) {
+        let mut state = powermix_env::SiteState::initial(&m.cfg);
+        state.tranche_mw = [30.0 * r.uniform(), 20.0 * r.uniform(), 15.0 * r.uniform()];
+        state.training_mw = 5.0 * (r.below(5) as f64);
+        state.training_hold = r.below(3) as u32;
+        state.offer_mw = [10.0 * r.uniform(), 0.0, 5.0 * r.uniform()];
+        let mut cached = vec![0.0; OBS_DIM];
+        m.observe_into(t, &state, &mut cached);
+        let mut direct = vec![0.0; OBS_DIM];
+        m.observer.observe(&m.snapshot(t, &state), &mut direct);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&cached), bits(&direct), "t={t}");
+    }
+}
