@@ -125,8 +125,11 @@ impl Market {
     pub fn observe_into(&self, t: usize, state: &SiteState, out: &mut [f32]) {
         out[..MARKET_FEATURES]
             .copy_from_slice(&self.market_features[t * MARKET_FEATURES..(t + 1) * MARKET_FEATURES]);
-        self.observer
-            .observe_state(state, self.data.interval_start_ms[t], &mut out[MARKET_FEATURES..]);
+        self.observer.observe_state(
+            state,
+            self.data.interval_start_ms[t],
+            &mut out[MARKET_FEATURES..],
+        );
     }
 
     /// Number of intervals.

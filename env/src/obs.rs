@@ -203,13 +203,18 @@ impl Observer {
     /// Writes the [`OBS_NAMES`] features of `s` into `out` (length [`OBS_DIM`]).
     pub fn observe(&self, s: &Snapshot<'_>, out: &mut [f32]) {
         self.observe_market(s, &mut out[..MARKET_FEATURES]);
-        self.observe_state(&s.state, s.interval_start_ms, &mut out[MARKET_FEATURES..OBS_DIM]);
+        self.observe_state(
+            &s.state,
+            s.interval_start_ms,
+            &mut out[MARKET_FEATURES..OBS_DIM],
+        );
     }
 
     /// Writes the market features (`0..MARKET_FEATURES`) of `s` into `out`.
     pub fn observe_market(&self, s: &Snapshot<'_>, out: &mut [f32]) {
-        let out: &mut [f32; MARKET_FEATURES] =
-            (&mut out[..MARKET_FEATURES]).try_into().expect("MARKET_FEATURES slice");
+        let out: &mut [f32; MARKET_FEATURES] = (&mut out[..MARKET_FEATURES])
+            .try_into()
+            .expect("MARKET_FEATURES slice");
         let hist = &s.rt_history[s.rt_history.len().saturating_sub(RT_HISTORY)..];
         let da_now = s.da_prices.first().copied();
         // With no history yet (first interval of the data), the day-ahead price stands in.
