@@ -48,9 +48,10 @@ const NEGATIVE_SIGMA: f64 = 0.9;
 const OU_PHI: f64 = 0.95;
 const OU_SD: f64 = 0.28;
 
-/// ERCOT's system-wide offer cap of a year: $9,000/MWh until 2021, $5,000 since 2022.
+/// ERCOT's system-wide offer cap of a year, from the shipped site config's `price_caps`
+/// ($9,000/MWh until 2021, $5,000 since 2022): one table for the generator and the env.
 pub fn price_cap(year: i32) -> f64 {
-    if year >= 2022 { 5000.0 } else { 9000.0 }
+    crate::config::SiteConfig::default_site().price_cap(year)
 }
 
 /// Generates local (US/Central) year `year`, from local midnight of January 1 to local
