@@ -232,6 +232,7 @@ mod tests {
             rt_history: hist,
             da_prices: da,
             reserve_prices: [10.0, 5.0, 1.0],
+            reserve_price_windows: [&[10.0], &[5.0], &[1.0]],
             hashprice: 50.0,
             system_load_mw: 60_000.0,
             system_load_mtd_peak_mw: 80_000.0,

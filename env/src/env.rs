@@ -242,12 +242,8 @@ impl Env {
         let m = &*self.market;
         let t = self.t;
         let dispatch = m.projector.project(a, &self.state, m.projection_context(t));
-        let p = m.deploy_probability(t);
-        let mut deployed = [false; RESERVES];
-        for (d, prob) in deployed.iter_mut().zip(p) {
-            // Always draw, so the random stream does not depend on the actions.
-            *d = self.rng.uniform() < prob;
-        }
+        // Always three draws, so the random stream does not depend on the actions.
+        let deployed = m.draw_deployments(t, &mut self.rng);
         let settlement = m
             .settler
             .settle(&dispatch, &self.state, &m.interval_market(t, deployed));

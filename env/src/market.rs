@@ -152,12 +152,18 @@ impl Market {
     #[inline]
     pub fn snapshot(&self, t: usize, state: &SiteState) -> Snapshot<'_> {
         let d = &self.data;
+        let published = t..self.da_visible_end[t].min(t + DA_HORIZON);
         Snapshot {
             interval_start_ms: d.interval_start_ms[t],
             local: self.local[t],
             rt_history: &d.rt_price[t.saturating_sub(RT_HISTORY)..t],
-            da_prices: &d.da_price[t..self.da_visible_end[t].min(t + DA_HORIZON)],
+            da_prices: &d.da_price[published.clone()],
             reserve_prices: [d.as_rrs[t], d.as_ecrs[t], d.as_nspin[t]],
+            reserve_price_windows: [
+                &d.as_rrs[published.clone()],
+                &d.as_ecrs[published.clone()],
+                &d.as_nspin[published],
+            ],
             hashprice: self.hashprice_seen[t],
             system_load_mw: self.load_seen[t],
             system_load_mtd_peak_mw: self.load_mtd_peak[t],
@@ -186,6 +192,27 @@ impl Market {
             four_cp_weight: self.four_cp_weight[t],
             deployed,
         }
+    }
+
+    /// The reserve deployments an env seeded with `seed` draws over a whole window
+    /// `[start, end)`: three uniform draws per interval, independent of the actions. The
+    /// perfect-foresight oracle plans with them; [`crate::env::Env::step_into`] draws the same.
+    pub fn deployment_draws(&self, start: usize, end: usize, seed: u64) -> Vec<[bool; RESERVES]> {
+        let mut rng = crate::rng::Rng::new(seed);
+        (start..end.min(self.len()))
+            .map(|t| self.draw_deployments(t, &mut rng))
+            .collect()
+    }
+
+    /// Draws the deployments of interval `t` from `rng` (always three draws).
+    #[inline]
+    pub fn draw_deployments(&self, t: usize, rng: &mut crate::rng::Rng) -> [bool; RESERVES] {
+        let p = self.deploy_probability(t);
+        let mut deployed = [false; RESERVES];
+        for (d, prob) in deployed.iter_mut().zip(p) {
+            *d = rng.uniform() < prob;
+        }
+        deployed
     }
 
     /// Probability that each reserve product is deployed in interval `t` (1 in an

@@ -83,6 +83,9 @@ pub struct Snapshot<'a> {
     pub da_prices: &'a [f64],
     /// Reserve prices of the current hour: RRS, ECRS, Non-Spin ($/MW per hour).
     pub reserve_prices: [f64; RESERVES],
+    /// Published reserve prices per product from this interval on, aligned with
+    /// `da_prices` (same length); planners use them, the features use `reserve_prices`.
+    pub reserve_price_windows: [&'a [f64]; RESERVES],
     /// Hashprice of the last complete day ($/PH/day).
     pub hashprice: f64,
     /// Last published hourly system load (MW).

@@ -308,3 +308,22 @@ fn cached_observation_equals_the_snapshot_function_bit_for_bit() {
         assert_eq!(bits(&cached), bits(&direct), "t={t}");
     }
 }
+
+#[test]
+fn deployment_draws_are_the_ones_the_env_makes() {
+    let m = market(toy_data(JULY_2023_MS, 10, 6));
+    let (start, end) = (37, m.len());
+    let want = m.deployment_draws(start, end, 99);
+    let mut env = Env::new(m.clone(), Window::Whole { start, end }, 0).unwrap();
+    env.reset(Some(99));
+    let mut got = Vec::new();
+    for a in random_actions(4, end - start) {
+        let r = env.step(&a).unwrap();
+        got.push(r.info.deployed);
+    }
+    assert_eq!(got, want);
+    assert!(
+        want.iter().flatten().any(|&d| d),
+        "the toy data's spikes bring deployments"
+    );
+}

@@ -1,0 +1,1 @@
+//! The dispatch linear program shared by the oracle and the day-ahead MPC (stub).

@@ -1,0 +1,1 @@
+//! The day-ahead MPC policy (stub).

@@ -1,0 +1,1 @@
+//! The perfect-foresight oracle (stub).
