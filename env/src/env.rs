@@ -237,7 +237,7 @@ impl Env {
 
     /// Steps with a checked action, writing the next observation into `obs`.
     /// Returns (reward, info, terminated, truncated).
-    #[inline]
+    #[inline(always)]
     pub fn step_into(&mut self, a: &Action, obs: &mut [f32]) -> (f64, StepInfo, bool, bool) {
         let m = &*self.market;
         let t = self.t;

@@ -93,6 +93,7 @@ impl Projector {
     }
 
     /// Projects `action` from `state` onto the feasible set (see the module doc).
+    #[inline]
     pub fn project(&self, action: &Action, state: &SiteState, ctx: ProjectionContext) -> Dispatch {
         let em = ctx.emergency;
         let inference = if em && self.curtail_inference {

@@ -183,6 +183,7 @@ impl Settler {
     }
 
     /// Settles dispatch `d`, run from state `prev`, in market interval `m`.
+    #[inline]
     ///
     /// Reserves: offers are covered by running miner MW in product order (RRS, ECRS,
     /// Non-Spin); covered MW earn the hour's price for the interval, uncovered MW pay
@@ -198,7 +199,8 @@ impl Settler {
         let mut covered = [0.0; RESERVES];
         let mut uncovered = [0.0; RESERVES];
         let mut drop = 0.0;
-        for p in 0..RESERVES {
+        let any_offer = d.offer_mw.iter().any(|&o| o > 0.0);
+        for p in 0..if any_offer { RESERVES } else { 0 } {
             let offer = d.offer_mw[p].max(0.0);
             covered[p] = offer.min(running);
             uncovered[p] = offer - covered[p];
@@ -211,7 +213,11 @@ impl Settler {
         }
         let mut tranche = d.tranche_mw;
         let mut left = drop;
-        for &i in &self.drop_order {
+        for &i in if drop > 0.0 {
+            &self.drop_order[..]
+        } else {
+            &[]
+        } {
             let cut = tranche[i].min(left);
             tranche[i] -= cut;
             left -= cut;
