@@ -1,9 +1,11 @@
 //! powermix-eval: backtests every policy through the same [`Env`], so that every dollar is
 //! counted by the same settlement code, and scores them side by side.
 
+pub mod harness;
 pub mod lp;
 pub mod mpc;
 pub mod oracle;
+pub mod report;
 
 use powermix_agent::Policy;
 use powermix_env::env::{Env, EnvError, Window};
@@ -43,9 +45,28 @@ pub struct Score {
     pub four_cp_load_mw: f64,
     /// Intervals settled.
     pub intervals: usize,
-    /// Profit of each interval, in order ($).
+    /// What happened in each interval (for charts), not serialised.
     #[serde(skip)]
-    pub interval_profit: Vec<f64>,
+    pub trace: Trace,
+}
+
+/// Per-interval record of a backtest, one entry per settled interval.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Trace {
+    /// Index of the first interval in the market data.
+    pub start: usize,
+    /// Profit of each interval ($).
+    pub profit: Vec<f64>,
+    /// AI inference load (MW).
+    pub inference_mw: Vec<f32>,
+    /// AI training load (MW).
+    pub training_mw: Vec<f32>,
+    /// Miner load per tranche after deployments (MW).
+    pub tranche_mw: Vec<[f32; 3]>,
+    /// Reserve offers in force, all products (MW).
+    pub offered_mw: Vec<f32>,
+    /// Site load after deployments (MW).
+    pub site_load_mw: Vec<f32>,
 }
 
 /// Runs `policy` over intervals `[start, end)` of `market`, deployments seeded by `seed`.
@@ -63,7 +84,10 @@ pub fn backtest(
     let ai_cap = cfg.ai.inference_mw + cfg.ai.training_mw;
     let mut ledger = Ledger::default();
     let (mut energy, mut ai, mut cp) = (0.0, 0.0, 0.0);
-    let mut interval_profit = Vec::with_capacity(end - start);
+    let mut trace = Trace {
+        start,
+        ..Trace::default()
+    };
     loop {
         let action = policy.act(&market.snapshot(env.index(), env.state()));
         let (reward, info, terminated, truncated) = env.step_into(&action, &mut obs);
@@ -72,12 +96,17 @@ pub fn backtest(
         energy += s.site_load_mw * powermix_env::time::INTERVAL_HOURS;
         ai += info.dispatch.inference_mw + info.dispatch.training_mw;
         cp += s.site_load_mw * market.four_cp_weight[info.index];
-        interval_profit.push(reward);
+        trace.profit.push(reward);
+        trace.inference_mw.push(info.dispatch.inference_mw as f32);
+        trace.training_mw.push(info.dispatch.training_mw as f32);
+        trace.tranche_mw.push(s.tranche_mw.map(|x| x as f32));
+        trace.offered_mw.push(info.dispatch.offered_mw() as f32);
+        trace.site_load_mw.push(s.site_load_mw as f32);
         if terminated || truncated {
             break;
         }
     }
-    let n = interval_profit.len();
+    let n = trace.profit.len();
     let profit = ledger.total();
     Ok(Score {
         policy: policy.name().to_string(),
@@ -92,7 +121,7 @@ pub fn backtest(
         },
         four_cp_load_mw: cp,
         intervals: n,
-        interval_profit,
+        trace,
     })
 }
 

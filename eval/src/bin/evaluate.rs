@@ -1,30 +1,38 @@
-//! `evaluate`: backtests policies on a period and prints their ledgers side by side.
+//! `evaluate`: scores policies on a period against always-on and the perfect-foresight
+//! oracle, overall and per regime of weeks.
 //!
 //! ```text
 //! cargo run --release --bin evaluate -- [--data FILE] [--period 2024-01-01..2025-01-01]
-//!     [--policies always-on,threshold,expert] [--site configs/site.toml]
-//!     [--expert configs/expert.toml] [--seed 7] [--json OUT]
+//!     [--policies always-on,threshold,expert,day-ahead-mpc,oracle] [--site configs/site.toml]
+//!     [--expert configs/expert.toml] [--seed 7] [--json OUT] [--report DIR] [--no-weeks]
 //! ```
-//! With no `--data` it runs on the embedded synthetic year (2024, seed 7).
+//! With no `--data` it runs on the embedded synthetic year (2024, seed 7). Exit codes: 0 ok,
+//! 2 bad input, 3 a policy beat the oracle (a bug).
 
-use powermix_agent::rules::{ExpertParams, rule_policy};
+use powermix_agent::rules::ExpertParams;
 use powermix_env::data::{load_market_data, synth};
 use powermix_env::time::{format_utc, parse_period};
 use powermix_env::{Market, SiteConfig};
-use powermix_eval::{backtest, format_table};
+use powermix_eval::harness::{EvalRequest, KNOWN_POLICIES, evaluate, format_evaluation};
+use powermix_eval::report::write_report;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 const USAGE: &str = "usage: evaluate [--data FILE] [--period START..END] [--policies a,b,...]
-                [--site FILE] [--expert FILE] [--seed N] [--json OUT]
+                [--site FILE] [--expert FILE] [--seed N] [--json OUT] [--report DIR]
+                [--no-weeks]
   --data      market data parquet (default: the embedded synthetic year 2024)
   --period    US/Central dates, end exclusive (default: all of the data)
-  --policies  comma-separated: always-on, threshold, expert (default: all)
+  --policies  comma-separated, from: always-on, threshold, expert, day-ahead-mpc, oracle
+              (default: all of them)
+  --checkpoint DIR  a trained policy (arrives with PPO training)
   --site      site config TOML (default: the embedded configs/site.toml)
   --expert    expert rule parameters TOML (default: the embedded configs/expert.toml)
   --seed      seed of reserve deployment draws (default 7)
-  --json      also write the scores as JSON to this file";
+  --json      also write the results as one JSON object to this file
+  --report    also write report.md and PNG charts into this folder
+  --no-weeks  skip the per-week regime scores (faster)";
 
 struct Args {
     data: Option<PathBuf>,
@@ -34,17 +42,21 @@ struct Args {
     expert: Option<PathBuf>,
     seed: u64,
     json: Option<PathBuf>,
+    report: Option<PathBuf>,
+    weeks: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         data: None,
         period: None,
-        policies: vec!["always-on".into(), "threshold".into(), "expert".into()],
+        policies: KNOWN_POLICIES.iter().map(|s| s.to_string()).collect(),
         site: None,
         expert: None,
         seed: 7,
         json: None,
+        report: None,
+        weeks: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -68,13 +80,21 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|_| format!("--seed {v}: not a whole number"))?;
             }
             "--json" => a.json = Some(value()?.into()),
+            "--report" => a.report = Some(value()?.into()),
+            "--no-weeks" => a.weeks = false,
+            "--checkpoint" => {
+                let v = value()?;
+                return Err(format!(
+                    "--checkpoint {v}: trained policies are not available yet (they arrive with PPO training)"
+                ));
+            }
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
         }
     }
     Ok(a)
 }
 
-fn run() -> Result<(), String> {
+fn run() -> Result<bool, String> {
     let args = parse_args()?;
     let cfg = match &args.site {
         Some(p) => SiteConfig::load(p).map_err(|e| e.to_string())?,
@@ -115,38 +135,49 @@ fn run() -> Result<(), String> {
         }
         None => (0, market.len()),
     };
-    let mut scores = Vec::new();
-    for name in &args.policies {
-        let mut policy = rule_policy(name, &cfg, &expert).ok_or_else(|| {
-            format!("unknown policy `{name}`; known: always-on, threshold, expert")
-        })?;
-        scores.push(
-            backtest(&market, start, end, policy.as_mut(), args.seed).map_err(|e| e.to_string())?,
-        );
-    }
+    let label = args.period.clone().unwrap_or_else(|| "all".into());
+    let ev = evaluate(EvalRequest {
+        market: &market,
+        start,
+        end,
+        policies: &args.policies,
+        expert: &expert,
+        seed: args.seed,
+        period: &label,
+        by_week: args.weeks,
+    })
+    .map_err(|e| e.to_string())?;
     println!(
-        "{} {} to {} ({} intervals), ledger in $ thousands",
+        "{} {} to {} ({} intervals), money in $ thousands",
         market.data.settlement_point,
         format_utc(market.data.interval_start_ms[start]),
         format_utc(market.data.interval_start_ms[end - 1] + powermix_env::time::INTERVAL_MS),
         end - start
     );
-    print!("{}", format_table(&scores));
+    print!("{}", format_evaluation(&ev));
     if let Some(path) = &args.json {
-        let v = serde_json::json!({
-            "period": args.period.clone().unwrap_or_else(|| "all".into()),
-            "settlement_point": market.data.settlement_point,
-            "results": scores,
-        });
-        let text = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?;
+        let text = serde_json::to_string_pretty(&ev).map_err(|e| e.to_string())?;
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
     }
-    Ok(())
+    if let Some(dir) = &args.report {
+        let files = write_report(dir, &market, &ev).map_err(|e| e.to_string())?;
+        eprintln!("wrote {} in {}", files.join(", "), dir.display());
+    }
+    if !ev.oracle_breaches.is_empty() {
+        eprintln!("BUG: a policy beat the perfect-foresight oracle:");
+        for b in &ev.oracle_breaches {
+            eprintln!("  {b}");
+        }
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 fn main() -> ExitCode {
     match run() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(3),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)

@@ -1,0 +1,393 @@
+//! The evaluation harness: every policy on the same period, the same env and the same
+//! settlement, scored against always-on and the perfect-foresight oracle, overall and per
+//! regime of weeks.
+//!
+//! Value captured = (profit - profit of always-on) / (profit of oracle - profit of
+//! always-on). Regimes are sets of whole local weeks from the period's start (the last one
+//! may be shorter): calm weeks (no interval above $1,000), scarcity weeks (any above),
+//! 4CP weeks (any day in a 4CP month) and one regime per configured emergency window the
+//! period overlaps (2021: Winter Storm Uri). Every policy, always-on and the oracle are run
+//! afresh on each week, so a week's value captured uses that week's oracle.
+
+use crate::{EvalError, Score, backtest};
+use powermix_agent::Policy;
+use powermix_agent::rules::{ExpertParams, rule_policy};
+use powermix_env::{Ledger, Market};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Policy names the harness knows.
+pub const KNOWN_POLICIES: [&str; 5] = [
+    "always-on",
+    "threshold",
+    "expert",
+    "day-ahead-mpc",
+    "oracle",
+];
+
+/// Real-time price above which a week counts as a scarcity week ($/MWh).
+pub const SCARCITY_PRICE: f64 = 1000.0;
+
+/// How policies are built for a window.
+pub struct PolicyFactory<'a> {
+    /// The market and site.
+    pub market: &'a Arc<Market>,
+    /// Parameters of the expert rules.
+    pub expert: &'a ExpertParams,
+    /// Seed of the deployment draws (the oracle plans with the same draws).
+    pub seed: u64,
+}
+
+impl PolicyFactory<'_> {
+    /// A fresh policy `name` for intervals `[start, end)`.
+    pub fn make(&self, name: &str, start: usize, end: usize) -> Result<Box<dyn Policy>, EvalError> {
+        let cfg = &self.market.cfg;
+        if let Some(p) = rule_policy(name, cfg, self.expert) {
+            return Ok(p);
+        }
+        match name {
+            "day-ahead-mpc" => Ok(Box::new(crate::mpc::DayAheadMpc::new(cfg))),
+            "oracle" => crate::oracle::oracle_policy(self.market, start, end, self.seed),
+            _ => Err(EvalError(format!(
+                "unknown policy `{name}`; known: {}",
+                KNOWN_POLICIES.join(", ")
+            ))),
+        }
+    }
+
+    /// Backtests a fresh policy `name` on `[start, end)`.
+    pub fn run(&self, name: &str, start: usize, end: usize) -> Result<Score, EvalError> {
+        let mut p = self.make(name, start, end)?;
+        let mut score = backtest(self.market, start, end, p.as_mut(), self.seed)
+            .map_err(|e| EvalError(e.to_string()))?;
+        score.policy = name.to_string();
+        Ok(score)
+    }
+}
+
+/// Scores of one policy in one regime.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegimeScore {
+    /// Weeks in the regime.
+    pub weeks: usize,
+    /// The policy's profit over those weeks ($).
+    pub profit_usd: f64,
+    /// Always-on's profit over the same weeks ($).
+    pub always_on_usd: f64,
+    /// The oracle's profit over the same weeks ($).
+    pub oracle_usd: f64,
+    /// (profit - always-on) / (oracle - always-on); None when the oracle gains nothing.
+    pub value_captured: Option<f64>,
+}
+
+/// One policy's result over the period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyResult {
+    /// Policy name.
+    pub policy: String,
+    /// Total profit ($).
+    pub profit_usd: f64,
+    /// (profit - always-on) / (oracle - always-on); None when the oracle gains nothing.
+    pub value_captured: Option<f64>,
+    /// Each ledger line ($).
+    pub ledger: Ledger,
+    /// Energy drawn (MWh).
+    pub energy_mwh: f64,
+    /// Profit per MWh drawn ($/MWh).
+    pub profit_per_mwh: f64,
+    /// Share of AI capacity served.
+    pub ai_uptime: f64,
+    /// Site load in the 4CP intervals, peak-weighted (MW summed over the peaks).
+    pub four_cp_load_mw: f64,
+    /// Reserve capacity revenue ($).
+    pub reserve_revenue_usd: f64,
+    /// Reserve non-performance penalties ($, negative).
+    pub reserve_penalty_usd: f64,
+    /// Scores per regime of weeks.
+    pub regimes: BTreeMap<String, RegimeScore>,
+    /// The full-period backtest (trace for charts).
+    #[serde(skip)]
+    pub score: Score,
+}
+
+/// Everything the harness found for one period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// The period as asked (or "all").
+    pub period: String,
+    /// Settlement point of the data.
+    pub settlement_point: String,
+    /// First interval index.
+    pub start: usize,
+    /// Exclusive end index.
+    pub end: usize,
+    /// One entry per requested policy, in the order asked.
+    pub results: Vec<PolicyResult>,
+    /// Policies (or weeks) where a policy beat the oracle: always a bug.
+    pub oracle_breaches: Vec<String>,
+}
+
+/// A week of the period: `[start, end)` and its regime names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Week {
+    /// First interval.
+    pub start: usize,
+    /// Exclusive end.
+    pub end: usize,
+    /// Regimes it belongs to.
+    pub regimes: Vec<String>,
+}
+
+/// Splits `[start, end)` into local weeks and classifies them.
+pub fn weeks(market: &Market, start: usize, end: usize) -> Vec<Week> {
+    let mut out = Vec::new();
+    if start >= end {
+        return out;
+    }
+    let first_day = market.local[start].day_number;
+    let windows = market.cfg.emergency_day_ranges();
+    let mut s = start;
+    while s < end {
+        let week_no = (market.local[s].day_number - first_day) / 7;
+        let mut e = s;
+        while e < end && (market.local[e].day_number - first_day) / 7 == week_no {
+            e += 1;
+        }
+        let scarce = market.data.rt_price[s..e]
+            .iter()
+            .any(|&p| p > SCARCITY_PRICE);
+        let mut regimes = vec![
+            if scarce {
+                "scarcity_weeks"
+            } else {
+                "calm_weeks"
+            }
+            .to_string(),
+        ];
+        if (s..e).any(|t| market.cfg.four_cp.months.contains(&market.local[t].month)) {
+            regimes.push("four_cp_weeks".into());
+        }
+        let (d0, d1) = (market.local[s].day_number, market.local[e - 1].day_number);
+        for (w, &(ws, we)) in market.cfg.emergency.windows.iter().zip(&windows) {
+            if d0 < we && ws <= d1 {
+                regimes.push(regime_name(&w.name));
+            }
+        }
+        out.push(Week {
+            start: s,
+            end: e,
+            regimes,
+        });
+        s = e;
+    }
+    out
+}
+
+/// `Winter Storm Uri` -> `winter_storm_uri_week`.
+fn regime_name(window: &str) -> String {
+    let slug: Vec<String> = window
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_ascii_lowercase())
+        .collect();
+    format!("{}_week", slug.join("_"))
+}
+
+fn value_captured(profit: f64, always_on: f64, oracle: f64) -> Option<f64> {
+    let headroom = oracle - always_on;
+    (headroom.abs() > 1e-6).then(|| (profit - always_on) / headroom)
+}
+
+/// Tolerance of the oracle check: LP tolerances, never more than a dollar or 1e-9 of it.
+fn beats(profit: f64, oracle: f64) -> bool {
+    profit > oracle + 1.0f64.max(oracle.abs() * 1e-9)
+}
+
+/// What to evaluate.
+#[derive(Clone, Copy)]
+pub struct EvalRequest<'a> {
+    /// Market and site.
+    pub market: &'a Arc<Market>,
+    /// First interval.
+    pub start: usize,
+    /// Exclusive end.
+    pub end: usize,
+    /// Policy names, in report order.
+    pub policies: &'a [String],
+    /// Expert rule parameters.
+    pub expert: &'a ExpertParams,
+    /// Seed of the deployment draws.
+    pub seed: u64,
+    /// The period's label in reports.
+    pub period: &'a str,
+    /// Also score every week, for the regimes.
+    pub by_week: bool,
+}
+
+/// Evaluates the request's policies; with `by_week`, also per regime.
+pub fn evaluate(req: EvalRequest<'_>) -> Result<Evaluation, EvalError> {
+    let EvalRequest {
+        market,
+        start,
+        end,
+        policies,
+        expert,
+        seed,
+        period,
+        by_week,
+    } = req;
+    for p in policies {
+        if !KNOWN_POLICIES.contains(&p.as_str()) {
+            return Err(EvalError(format!(
+                "unknown policy `{p}`; known: {}",
+                KNOWN_POLICIES.join(", ")
+            )));
+        }
+    }
+    let f = PolicyFactory {
+        market,
+        expert,
+        seed,
+    };
+    let mut cache: BTreeMap<String, Score> = BTreeMap::new();
+    for name in ["always-on", "oracle"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(policies.iter().cloned())
+    {
+        if let std::collections::btree_map::Entry::Vacant(e) = cache.entry(name) {
+            let score = f.run(e.key(), start, end)?;
+            e.insert(score);
+        }
+    }
+    let always_on = cache["always-on"].profit_usd;
+    let oracle = cache["oracle"].profit_usd;
+    let mut breaches = Vec::new();
+    for (name, s) in &cache {
+        if name != "oracle" && beats(s.profit_usd, oracle) {
+            breaches.push(format!(
+                "{name} made ${:.0} over the period, more than the oracle's ${oracle:.0}",
+                s.profit_usd
+            ));
+        }
+    }
+
+    // Per week.
+    let mut regime_sums: BTreeMap<String, BTreeMap<String, RegimeScore>> = BTreeMap::new();
+    if by_week {
+        for w in weeks(market, start, end) {
+            let a = f.run("always-on", w.start, w.end)?.profit_usd;
+            let o = f.run("oracle", w.start, w.end)?.profit_usd;
+            for name in policies {
+                let p = match name.as_str() {
+                    "always-on" => a,
+                    "oracle" => o,
+                    _ => f.run(name, w.start, w.end)?.profit_usd,
+                };
+                if name != "oracle" && beats(p, o) {
+                    breaches.push(format!(
+                        "{name} made ${p:.0} in the week from interval {}, more than the oracle's ${o:.0}",
+                        w.start
+                    ));
+                }
+                for r in &w.regimes {
+                    let e = regime_sums
+                        .entry(name.clone())
+                        .or_default()
+                        .entry(r.clone())
+                        .or_insert(RegimeScore {
+                            weeks: 0,
+                            profit_usd: 0.0,
+                            always_on_usd: 0.0,
+                            oracle_usd: 0.0,
+                            value_captured: None,
+                        });
+                    e.weeks += 1;
+                    e.profit_usd += p;
+                    e.always_on_usd += a;
+                    e.oracle_usd += o;
+                }
+            }
+        }
+    }
+
+    let results = policies
+        .iter()
+        .map(|name| {
+            let s = cache[name].clone();
+            let regimes = regime_sums
+                .remove(name)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(r, mut score)| {
+                    score.value_captured =
+                        value_captured(score.profit_usd, score.always_on_usd, score.oracle_usd);
+                    (r, score)
+                })
+                .collect();
+            PolicyResult {
+                policy: name.clone(),
+                profit_usd: s.profit_usd,
+                value_captured: value_captured(s.profit_usd, always_on, oracle),
+                ledger: s.ledger,
+                energy_mwh: s.energy_mwh,
+                profit_per_mwh: s.profit_per_mwh,
+                ai_uptime: s.ai_uptime,
+                four_cp_load_mw: s.four_cp_load_mw,
+                reserve_revenue_usd: s.ledger.reserve_revenue,
+                reserve_penalty_usd: s.ledger.reserve_penalty,
+                regimes,
+                score: s,
+            }
+        })
+        .collect();
+    Ok(Evaluation {
+        period: period.to_string(),
+        settlement_point: market.data.settlement_point.clone(),
+        start,
+        end,
+        results,
+        oracle_breaches: breaches,
+    })
+}
+
+/// The results as a text table (money in $ thousands), then one line per regime.
+pub fn format_evaluation(ev: &Evaluation) -> String {
+    use std::fmt::Write;
+    let scores: Vec<Score> = ev.results.iter().map(|r| r.score.clone()).collect();
+    let mut out = crate::format_table(&scores);
+    let _ = writeln!(
+        out,
+        "\nvalue captured = (profit - always-on) / (oracle - always-on)"
+    );
+    let regimes: Vec<String> = {
+        let mut v: Vec<String> = ev
+            .results
+            .iter()
+            .flat_map(|r| r.regimes.keys().cloned())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let _ = write!(out, "{:<14} {:>9}", "policy", "overall");
+    for r in &regimes {
+        let _ = write!(out, " {:>22}", r);
+    }
+    let _ = writeln!(out);
+    let fmt_vc = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into());
+    for r in &ev.results {
+        let _ = write!(out, "{:<14} {:>9}", r.policy, fmt_vc(r.value_captured));
+        for name in &regimes {
+            let cell = r
+                .regimes
+                .get(name)
+                .map(|s| format!("{} ({}w)", fmt_vc(s.value_captured), s.weeks))
+                .unwrap_or_else(|| "-".into());
+            let _ = write!(out, " {cell:>22}");
+        }
+        let _ = writeln!(out);
+    }
+    out
+}
