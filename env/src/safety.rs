@@ -104,17 +104,17 @@ impl Projector {
 
         // Training, in whole steps.
         let prev_steps = if self.step_mw > 0.0 {
-            ((state.training_mw / self.step_mw).round().max(0.0) as u32).min(self.steps)
+            round_nonneg(state.training_mw / self.step_mw).min(self.steps)
         } else {
             0
         };
-        let want = (clamp01(action.training) * self.steps as f64).round() as u32;
+        let want = round_nonneg(clamp01(action.training) * self.steps as f64);
         let mut train_lo = prev_steps.saturating_sub(self.ramp_steps);
         if state.training_hold > 0 {
             train_lo = prev_steps;
         }
         let train_hi = (prev_steps + self.ramp_steps).min(self.steps);
-        let mut train = want.clamp(train_lo, train_hi);
+        let mut train = want.max(train_lo).min(train_hi);
         if em {
             // An emergency only ever lowers load.
             train = train.min(self.emergency_steps).min(prev_steps);
@@ -127,10 +127,10 @@ impl Projector {
         let mut hi = [0.0; TRANCHES];
         for i in 0..TRANCHES {
             let cap = self.capacity[i];
-            let prev = state.tranche_mw[i].clamp(0.0, cap);
+            let prev = state.tranche_mw[i].max(0.0).min(cap);
             lo[i] = (prev - self.miner_ramp).max(0.0);
             hi[i] = (prev + self.miner_ramp).min(cap);
-            m[i] = (clamp01(action.tranche[i]) * cap).clamp(lo[i], hi[i]);
+            m[i] = (clamp01(action.tranche[i]) * cap).max(lo[i]).min(hi[i]);
             if em && self.curtail_mining {
                 m[i] = 0.0;
                 lo[i] = 0.0;
@@ -249,9 +249,17 @@ impl Projector {
     }
 }
 
+/// [0, 1] clamp with NaN to 0, branch-free on the usual path (no assertion like f64::clamp).
 #[inline]
 fn clamp01(x: f64) -> f64 {
-    if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) }
+    if x.is_nan() { 0.0 } else { x.max(0.0).min(1.0) }
+}
+
+/// Rounds a value to the nearest whole number of steps (halves up); negatives and NaN give
+/// 0. Integer conversion instead of f64::round, which is a library call on baseline x86-64.
+#[inline]
+fn round_nonneg(x: f64) -> u32 {
+    if x > 0.0 { (x + 0.5) as u32 } else { 0 }
 }
 
 #[cfg(test)]
