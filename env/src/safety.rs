@@ -251,6 +251,7 @@ impl Projector {
 
 /// [0, 1] clamp with NaN to 0, branch-free on the usual path (no assertion like f64::clamp).
 #[inline]
+#[allow(clippy::manual_clamp)]
 fn clamp01(x: f64) -> f64 {
     if x.is_nan() { 0.0 } else { x.max(0.0).min(1.0) }
 }
