@@ -2,21 +2,26 @@
 //!
 //! ```text
 //! cargo run --release --bin bench -- env [--json]
+//! cargo run --release --bin bench -- oracle [--json]
 //! ```
 //! - `env`: `env_steps_per_sec` (64 envs in a VecEnv, random actions, one thread, at least
 //!   one second of stepping) and `year_rollout_ms` (one env over one synthetic year, best
 //!   of 5 runs).
+//! - `oracle`: `oracle_year_seconds` (the perfect-foresight LP over one synthetic year,
+//!   built and solved, wall clock), the LP's size, solver iterations and objective, and the
+//!   profit of its schedule replayed through the env.
 
 use powermix_env::data::synth;
 use powermix_env::env::{Env, VecEnv, Window};
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Action, Market, OBS_DIM, SiteConfig};
+use powermix_eval::oracle::{Scheduled, oracle_plan};
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-const USAGE: &str = "usage: bench env [--json]";
+const USAGE: &str = "usage: bench env|oracle [--json]";
 
 fn synthetic_market() -> Arc<Market> {
     Arc::new(Market::new(
@@ -105,6 +110,32 @@ fn bench_env() -> serde_json::Value {
     })
 }
 
+fn bench_oracle() -> Result<serde_json::Value, String> {
+    let market = synthetic_market();
+    let (start, end, seed) = (0, market.len(), 1);
+    let t0 = Instant::now();
+    let plan = oracle_plan(&market, start, end, seed).map_err(|e| e.0)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let stats = plan.stats.clone();
+    let objective = plan.objective_usd;
+    let mut replay = Scheduled::from_plan("oracle", &market, start, plan);
+    let score = powermix_eval::backtest(&market, start, end, &mut replay, seed).map_err(|e| e.0)?;
+    Ok(serde_json::json!({
+        "bench": "oracle",
+        "oracle_year_seconds": secs,
+        "build_seconds": stats.build_seconds,
+        "solve_seconds": stats.solve_seconds,
+        "year_intervals": market.len(),
+        "variables": stats.variables,
+        "constraints": stats.constraints,
+        "nonzeros": stats.nonzeros,
+        "iterations": stats.iterations,
+        "status": stats.status,
+        "objective_usd": objective.round(),
+        "replayed_profit_usd": score.profit_usd.round(),
+    }))
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
@@ -114,6 +145,13 @@ fn main() -> ExitCode {
         .map(String::as_str);
     let v = match which {
         Some("env") => bench_env(),
+        Some("oracle") => match bench_oracle() {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("bench oracle: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -1,1 +1,563 @@
-//! The dispatch linear program shared by the oracle and the day-ahead MPC (stub).
+//! The dispatch linear program shared by the perfect-foresight oracle ([`crate::oracle`]) and
+//! the day-ahead MPC ([`crate::mpc`]), solved with clarabel (interior point, sparse).
+//!
+//! Given the site config, the state the site starts from and the facts of each interval
+//! ([`PlanInterval`]), [`solve_plan`] maximises the profit that [`powermix_env::settlement`]
+//! would book, over a continuous relaxation of the site:
+//!
+//! Per interval `t` (h = 0.25 h), variables
+//! - `m[i,t]` in `[0, cap_i]`: miner MW of tranche `i` before deployments (what the safety
+//!   projection dispatches);
+//! - `tr[t]` in `[0, training_mw]`: AI training MW, continuous (the env runs whole steps);
+//! - `u[t] >= tr[t] - tr[t-1]`, `u >= 0`: training MW restarted, each losing
+//!   `restart_loss_hours x training_revenue`;
+//! - `w[i,t] >= m[i,t] - m[i,t-1]`, `w >= 0`: miner MW started, each costing the wear
+//!   (exact, per tranche, as settlement counts it);
+//! - `d[i,t]` in `[0, m[i,t]]` only in intervals with a deployment: miner MW dropped, with
+//!   `sum_i d[i,t]` equal to the MW offered in the deployed products;
+//!
+//! and per clock hour `H` (UTC-hour aligned, offers made at its first interval and held)
+//! `o[p,H] >= 0` for each enabled product with a positive price in the hour. Coverage:
+//! `sum_p o[p,H] <= max_offer_fraction x sum_i m[i,t0(H)]` at the hour's first interval and
+//! `<= sum_i m[i,t]` at every other one. Interconnect:
+//! `bop + inference + tr[t] + sum_i m[i,t] <= import_limit` (only written when it can bind;
+//! likewise the ramp limits).
+//!
+//! Emergencies mirror [`powermix_env::safety`]: miners stop (when configured), so their
+//! pre-deployment load equals the held offers (all deployed, capacity still paid, miner
+//! consumption 0); training is capped at the emergency fraction (whole steps) and never
+//! raised; no offers are made at an hour start in an emergency; inference is curtailed when
+//! configured (with its penalty).
+//!
+//! What the relaxation drops (so the LP objective is an upper bound of what its schedule
+//! earns through the env): training steps (continuous here) and the training minimum-on hold.
+//! The objective is solved in $ thousands (better scaled) and reported in dollars, constant
+//! terms included (inference, balance of plant, fixed-block term), so that
+//! [`Plan::objective_usd`] is comparable with a backtest's profit.
+
+use crate::EvalError;
+use clarabel::algebra::CscMatrix;
+use clarabel::solver::{
+    DefaultSettingsBuilder, DefaultSolver, IPSolver, SolverStatus, SupportedConeT,
+};
+use powermix_env::config::{ContractKind, RESERVES, SiteConfig, TRANCHES};
+use powermix_env::time::{INTERVAL_HOURS, INTERVAL_MS, INTERVALS_PER_HOUR};
+use powermix_env::{Action, SiteState};
+use std::time::Instant;
+
+/// Milliseconds in one clock hour.
+const HOUR_MS: i64 = INTERVAL_MS * INTERVALS_PER_HOUR as i64;
+/// The objective is solved in $ thousands.
+const SCALE: f64 = 1e-3;
+/// Fractions this close to 0 or 1 are snapped (solver noise, not decisions).
+const SNAP: f64 = 1e-6;
+
+/// What the LP is told about one 15-minute interval.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PlanInterval {
+    /// Start of the interval, UTC milliseconds (on the 15-minute grid).
+    pub interval_start_ms: i64,
+    /// Real-time price (or its forecast) ($/MWh).
+    pub rt_price: f64,
+    /// Reserve prices RRS, ECRS, Non-Spin ($/MW per hour).
+    pub reserve_price: [f64; RESERVES],
+    /// Hashprice settled on the interval ($ per PH/s per day).
+    pub hashprice: f64,
+    /// Share of a 4CP peak billed on the interval (or its expectation).
+    pub four_cp_weight: f64,
+    /// Reserve products deployed in the interval.
+    pub deployed: [bool; RESERVES],
+    /// An emergency (EEA) is in force: the projection's emergency rules apply, and every
+    /// held offer is deployed.
+    pub emergency: bool,
+}
+
+/// Size and outcome of one LP solve.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LpStats {
+    /// Number of variables.
+    pub variables: usize,
+    /// Number of constraint rows (bounds included: clarabel has no separate bounds).
+    pub constraints: usize,
+    /// Nonzeros of the constraint matrix.
+    pub nonzeros: usize,
+    /// Interior-point iterations.
+    pub iterations: u32,
+    /// Solver status (`Solved` or `AlmostSolved` when a plan is returned).
+    pub status: String,
+    /// Seconds spent building the matrices.
+    pub build_seconds: f64,
+    /// Seconds spent in the solver (setup, equilibration, factorisations, iterations).
+    pub solve_seconds: f64,
+}
+
+/// The LP's schedule: one action per interval and the profit the LP expects.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    /// One action per interval, fractions in [0, 1]: tranche MW over capacity, training MW
+    /// over training capacity, and at each hour's first interval the offers as shares of
+    /// `max_offer_fraction x` running miner load (what the projection reads); offers are 0
+    /// at other intervals (ignored by the projection).
+    pub actions: Vec<Action>,
+    /// The LP's profit over the intervals ($), constant terms included.
+    pub objective_usd: f64,
+    /// Size and outcome of the solve.
+    pub stats: LpStats,
+}
+
+/// Builder of a sparse LP `min c'x s.t. A_eq x = b_eq, A_le x <= b_le`.
+#[derive(Default)]
+struct Builder {
+    cost: Vec<f64>,
+    eq: Vec<(u32, u32, f64)>,
+    eq_b: Vec<f64>,
+    le: Vec<(u32, u32, f64)>,
+    le_b: Vec<f64>,
+}
+
+impl Builder {
+    /// A new variable `x >= 0` (and `x <= ub` when given) with objective cost `c`.
+    fn var(&mut self, c: f64, ub: Option<f64>) -> usize {
+        let j = self.cost.len();
+        self.cost.push(c);
+        self.le(&[(j, -1.0)], 0.0);
+        if let Some(ub) = ub {
+            self.le(&[(j, 1.0)], ub);
+        }
+        j
+    }
+
+    fn le(&mut self, terms: &[(usize, f64)], rhs: f64) {
+        let r = self.le_b.len() as u32;
+        for &(j, a) in terms {
+            self.le.push((r, j as u32, a));
+        }
+        self.le_b.push(rhs);
+    }
+
+    fn eq(&mut self, terms: &[(usize, f64)], rhs: f64) {
+        let r = self.eq_b.len() as u32;
+        for &(j, a) in terms {
+            self.eq.push((r, j as u32, a));
+        }
+        self.eq_b.push(rhs);
+    }
+
+    /// The constraint matrix in CSC, equality rows first, and the right-hand side.
+    fn matrix(&self) -> (CscMatrix<f64>, Vec<f64>) {
+        let n = self.cost.len();
+        let n_eq = self.eq_b.len();
+        let m = n_eq + self.le_b.len();
+        let nnz = self.eq.len() + self.le.len();
+        let mut colptr = vec![0usize; n + 1];
+        for &(_, j, _) in self.eq.iter().chain(&self.le) {
+            colptr[j as usize + 1] += 1;
+        }
+        for j in 0..n {
+            colptr[j + 1] += colptr[j];
+        }
+        let mut next = colptr.clone();
+        let mut rowval = vec![0usize; nnz];
+        let mut nzval = vec![0.0; nnz];
+        // Rows are created in increasing order, so a stable bucket fill by column keeps the
+        // row indices of each column sorted.
+        let eq = self.eq.iter().map(|&(r, j, a)| (r as usize, j, a));
+        let le = self.le.iter().map(|&(r, j, a)| (r as usize + n_eq, j, a));
+        for (r, j, a) in eq.chain(le) {
+            let k = next[j as usize];
+            rowval[k] = r;
+            nzval[k] = a;
+            next[j as usize] += 1;
+        }
+        let mut b = Vec::with_capacity(m);
+        b.extend_from_slice(&self.eq_b);
+        b.extend_from_slice(&self.le_b);
+        (CscMatrix::new(m, n, colptr, rowval, nzval), b)
+    }
+}
+
+/// Offers in force over one hour: LP variables (per enabled product with a positive price)
+/// or the constant offers held from the initial state (a window starting mid-hour).
+#[derive(Debug, Clone, Copy)]
+enum Offers {
+    Vars([Option<usize>; RESERVES]),
+    Const([f64; RESERVES]),
+}
+
+fn check_inputs(
+    cfg: &SiteConfig,
+    initial: &SiteState,
+    intervals: &[PlanInterval],
+) -> Result<(), EvalError> {
+    cfg.validate()
+        .map_err(|e| EvalError(format!("dispatch LP: site config: {e}")))?;
+    let bad = |k: usize, what: &str, v: f64| {
+        EvalError(format!(
+            "dispatch LP: interval {k} (start {} ms): {what} = {v} is not finite",
+            intervals[k].interval_start_ms
+        ))
+    };
+    for (k, iv) in intervals.iter().enumerate() {
+        if iv.interval_start_ms.rem_euclid(INTERVAL_MS) != 0 {
+            return Err(EvalError(format!(
+                "dispatch LP: interval {k} starts at {} ms, not on the 15-minute grid",
+                iv.interval_start_ms
+            )));
+        }
+        if k > 0 && iv.interval_start_ms != intervals[k - 1].interval_start_ms + INTERVAL_MS {
+            return Err(EvalError(format!(
+                "dispatch LP: interval {k} starts at {} ms, not 15 minutes after interval {}",
+                iv.interval_start_ms,
+                k - 1
+            )));
+        }
+        if !iv.rt_price.is_finite() {
+            return Err(bad(k, "rt_price", iv.rt_price));
+        }
+        for (p, &x) in iv.reserve_price.iter().enumerate() {
+            if !x.is_finite() {
+                return Err(bad(k, &format!("reserve_price[{p}]"), x));
+            }
+        }
+        if !iv.hashprice.is_finite() {
+            return Err(bad(k, "hashprice", iv.hashprice));
+        }
+        if !(iv.four_cp_weight.is_finite() && iv.four_cp_weight >= 0.0) {
+            return Err(EvalError(format!(
+                "dispatch LP: interval {k}: four_cp_weight = {} must be a finite number >= 0",
+                iv.four_cp_weight
+            )));
+        }
+    }
+    let state_ok = initial.tranche_mw.iter().all(|x| x.is_finite())
+        && initial.training_mw.is_finite()
+        && initial.offer_mw.iter().all(|x| x.is_finite());
+    if !state_ok {
+        return Err(EvalError(format!(
+            "dispatch LP: initial state has a non-finite value: {initial:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Solves the dispatch LP (see the module doc) over `intervals`, starting from `initial`.
+///
+/// Errors (never panics): an invalid config, intervals off the 15-minute grid or not
+/// consecutive, non-finite inputs, or a solver status other than `Solved`/`AlmostSolved`
+/// (the error names the status). No intervals give an empty plan.
+pub fn solve_plan(
+    cfg: &SiteConfig,
+    initial: &SiteState,
+    intervals: &[PlanInterval],
+) -> Result<Plan, EvalError> {
+    check_inputs(cfg, initial, intervals)?;
+    let n = intervals.len();
+    if n == 0 {
+        return Ok(Plan::default());
+    }
+    let built = Instant::now();
+    let h = INTERVAL_HOURS;
+    let ai = &cfg.ai;
+    let cap: [f64; TRANCHES] = std::array::from_fn(|i| cfg.mining.tranches[i].capacity_mw);
+    let cap_total: f64 = cap.iter().sum();
+    // $ of mining revenue per MW and interval per $/PH/day of hashprice.
+    let mine_per_hp: [f64; TRANCHES] = std::array::from_fn(|i| {
+        1e3 / cfg.mining.tranches[i].efficiency_j_per_th * (1.0 - cfg.mining.pool_fee) * h / 24.0
+    });
+    let cp_per_mw = cfg.four_cp.rate_usd_per_kw_year * 1000.0 / 4.0;
+    let train_rev = ai.training_revenue_usd_per_mwh;
+    let restart_cost = ai.restart_loss_hours * train_rev;
+    let steps = ai.training_steps.max(1) as f64;
+    let step_mw = ai.training_mw / steps;
+    let em_train_cap = ((cfg.emergency.max_training_fraction * steps) + 1e-9).floor() * step_mw;
+    let train_ramp = ((ai.training_max_ramp_mw_per_interval / step_mw.max(1e-12)) + 1e-9)
+        .floor()
+        .min(steps)
+        * step_mw;
+    let miner_ramp = cfg.mining.max_ramp_mw_per_interval;
+    let wear = cfg.mining.wear_usd_per_mw_start;
+    let bop = cfg.plant.balance_of_plant_mw;
+    let f_offer = cfg.reserves.max_offer_fraction;
+    let enabled = cfg.reserves.products().map(|p| p.enabled);
+    let inference_penalty = ai.inference_revenue_usd_per_mwh * ai.inference_penalty_multiple;
+
+    // Initial state, clamped the way the projection reads it.
+    let m_init: [f64; TRANCHES] = std::array::from_fn(|i| initial.tranche_mw[i].clamp(0.0, cap[i]));
+    let tr_init = initial.training_mw.clamp(0.0, ai.training_mw);
+    let held_init = {
+        let mut o = initial.offer_mw.map(|x| x.max(0.0));
+        let total: f64 = o.iter().sum();
+        if total > cap_total && total > 0.0 {
+            o.iter_mut().for_each(|x| *x *= cap_total / total);
+        }
+        o
+    };
+
+    let mut b = Builder::default();
+    let mut constant = 0.0;
+    let mut m_idx = vec![[0usize; TRANCHES]; n];
+    let mut tr_idx = vec![0usize; n];
+    let mut hour_offers: Vec<(usize, Offers)> = Vec::new(); // (first interval, offers)
+    let mut offers = Offers::Const(held_init);
+    for (t, iv) in intervals.iter().enumerate() {
+        let em = iv.emergency;
+        let curtail = em && cfg.emergency.curtail_mining;
+        let inference = if em && cfg.emergency.curtail_inference {
+            0.0
+        } else {
+            ai.inference_mw
+        };
+        // $ per MW of site load in this interval: energy at the marginal (real-time) price
+        // and the 4CP charge.
+        let load_cost = iv.rt_price * h + cp_per_mw * iv.four_cp_weight;
+        constant += inference * ai.inference_revenue_usd_per_mwh * h
+            - (ai.inference_mw - inference) * inference_penalty * h
+            - (bop + inference) * load_cost;
+        if cfg.contract.kind == ContractKind::FixedBlock {
+            // energy_cost + power_credits = -B h block_price - (load - B) h rt.
+            constant +=
+                cfg.contract.block_mw * h * (iv.rt_price - cfg.contract.block_price_usd_per_mwh);
+        }
+        let margin: [f64; TRANCHES] =
+            std::array::from_fn(|i| mine_per_hp[i] * iv.hashprice - load_cost);
+
+        // The hour's offers.
+        let hour_start = iv.interval_start_ms.rem_euclid(HOUR_MS) == 0;
+        let hour_end = (t + INTERVALS_PER_HOUR
+            - (iv.interval_start_ms.rem_euclid(HOUR_MS) / INTERVAL_MS) as usize)
+            .min(n);
+        if hour_start {
+            offers = if em {
+                Offers::Const([0.0; RESERVES])
+            } else {
+                let mut v = [None; RESERVES];
+                for p in 0..RESERVES {
+                    let revenue: f64 = intervals[t..hour_end]
+                        .iter()
+                        .map(|x| x.reserve_price[p] * h)
+                        .sum();
+                    if enabled[p] && revenue > 0.0 && f_offer > 0.0 && cap_total > 0.0 {
+                        v[p] = Some(b.var(-revenue * SCALE, None));
+                    }
+                }
+                Offers::Vars(v)
+            };
+            hour_offers.push((t, offers));
+        } else if let Offers::Const(o) = offers {
+            for p in 0..RESERVES {
+                constant += o[p] * iv.reserve_price[p] * h;
+            }
+        }
+
+        // Miners, training, restarts, wear.
+        let m: [usize; TRANCHES] = std::array::from_fn(|i| {
+            let c = if curtail { 0.0 } else { -margin[i] * SCALE };
+            b.var(c, Some(cap[i]))
+        });
+        m_idx[t] = m;
+        let tr_cap = if em {
+            em_train_cap.min(ai.training_mw)
+        } else {
+            ai.training_mw
+        };
+        let tr = b.var(-(train_rev * h - load_cost) * SCALE, Some(tr_cap));
+        tr_idx[t] = tr;
+        let prev_tr = if t > 0 { Some(tr_idx[t - 1]) } else { None };
+        // Restart: tr - tr_prev - u <= 0.
+        let u = b.var(restart_cost * SCALE, None);
+        match prev_tr {
+            Some(p) => b.le(&[(tr, 1.0), (p, -1.0), (u, -1.0)], 0.0),
+            None => b.le(&[(tr, 1.0), (u, -1.0)], tr_init),
+        }
+        if em {
+            // Training is never raised in an emergency.
+            match prev_tr {
+                Some(p) => b.le(&[(tr, 1.0), (p, -1.0)], 0.0),
+                None => b.le(&[(tr, 1.0)], tr_init),
+            }
+        } else if train_ramp < ai.training_mw {
+            match prev_tr {
+                Some(p) => {
+                    b.le(&[(tr, 1.0), (p, -1.0)], train_ramp);
+                    b.le(&[(tr, -1.0), (p, 1.0)], train_ramp);
+                }
+                None => {
+                    b.le(&[(tr, 1.0)], tr_init + train_ramp);
+                    b.le(&[(tr, -1.0)], train_ramp - tr_init);
+                }
+            }
+        }
+        for i in 0..TRANCHES {
+            let prev = if t > 0 { Some(m_idx[t - 1][i]) } else { None };
+            if wear > 0.0 {
+                let w = b.var(wear * SCALE, None);
+                match prev {
+                    Some(p) => b.le(&[(m[i], 1.0), (p, -1.0), (w, -1.0)], 0.0),
+                    None => b.le(&[(m[i], 1.0), (w, -1.0)], m_init[i]),
+                }
+            }
+            if miner_ramp < cap[i] {
+                match prev {
+                    Some(p) => {
+                        b.le(&[(m[i], 1.0), (p, -1.0)], miner_ramp);
+                        if !curtail {
+                            b.le(&[(m[i], -1.0), (p, 1.0)], miner_ramp);
+                        }
+                    }
+                    None => {
+                        b.le(&[(m[i], 1.0)], m_init[i] + miner_ramp);
+                        if !curtail {
+                            b.le(&[(m[i], -1.0)], miner_ramp - m_init[i]);
+                        }
+                    }
+                }
+            }
+        }
+
+        // Interconnect, only when it can bind.
+        let headroom = cfg.grid.import_limit_mw - bop - inference;
+        if tr_cap + cap_total > headroom + 1e-9 {
+            b.le(
+                &[(tr, 1.0), (m[0], 1.0), (m[1], 1.0), (m[2], 1.0)],
+                headroom.max(0.0),
+            );
+        }
+
+        // Coverage of the hour's offers by running miners, and deployments.
+        let mut row: Vec<(usize, f64)> = Vec::with_capacity(TRANCHES + RESERVES);
+        let (offer_vars, offer_const) = match offers {
+            Offers::Vars(v) => (v, [0.0; RESERVES]),
+            Offers::Const(o) => ([None; RESERVES], o),
+        };
+        let const_total: f64 = offer_const.iter().sum();
+        let any_var = offer_vars.iter().any(Option::is_some);
+        let miner_share = if hour_start { f_offer } else { 1.0 };
+        if curtail {
+            // Miners run exactly the held offers, all dropped: sum m = sum o.
+            row.extend(m.iter().map(|&j| (j, 1.0)));
+            row.extend(offer_vars.iter().flatten().map(|&j| (j, -1.0)));
+            b.eq(&row, const_total);
+            continue;
+        }
+        if any_var || const_total > 0.0 {
+            row.extend(m.iter().map(|&j| (j, -miner_share)));
+            row.extend(offer_vars.iter().flatten().map(|&j| (j, 1.0)));
+            b.le(&row, -const_total);
+        }
+        let deployed: [bool; RESERVES] = std::array::from_fn(|p| iv.deployed[p] || em);
+        let dep_vars: Vec<usize> = (0..RESERVES)
+            .filter(|&p| deployed[p])
+            .filter_map(|p| offer_vars[p])
+            .collect();
+        let dep_const: f64 = (0..RESERVES)
+            .filter(|&p| deployed[p])
+            .map(|p| offer_const[p])
+            .sum();
+        if !dep_vars.is_empty() || dep_const > 0.0 {
+            // Dropped MW per tranche: lost margin, d <= m, sum d = deployed offers.
+            row.clear();
+            for i in 0..TRANCHES {
+                let d = b.var(margin[i] * SCALE, None);
+                b.le(&[(d, 1.0), (m[i], -1.0)], 0.0);
+                row.push((d, 1.0));
+            }
+            row.extend(dep_vars.iter().map(|&j| (j, -1.0)));
+            b.eq(&row, dep_const);
+        }
+    }
+
+    let (a, rhs) = b.matrix();
+    let stats_base = LpStats {
+        variables: b.cost.len(),
+        constraints: rhs.len(),
+        nonzeros: a.nzval.len(),
+        build_seconds: built.elapsed().as_secs_f64(),
+        ..LpStats::default()
+    };
+    let cones = [
+        SupportedConeT::ZeroConeT(b.eq_b.len()),
+        SupportedConeT::NonnegativeConeT(b.le_b.len()),
+    ];
+    let settings = DefaultSettingsBuilder::default()
+        .verbose(false)
+        .max_iter(200)
+        .build()
+        .map_err(|e| EvalError(format!("dispatch LP: solver settings: {e:?}")))?;
+    let p = CscMatrix::<f64>::zeros((stats_base.variables, stats_base.variables));
+    let solving = Instant::now();
+    let mut solver = DefaultSolver::new(&p, &b.cost, &a, &rhs, &cones, settings)
+        .map_err(|e| EvalError(format!("dispatch LP: solver setup failed: {e:?}")))?;
+    solver.solve();
+    let sol = &solver.solution;
+    let stats = LpStats {
+        iterations: sol.iterations,
+        status: format!("{:?}", sol.status),
+        solve_seconds: solving.elapsed().as_secs_f64(),
+        ..stats_base
+    };
+    if !matches!(
+        sol.status,
+        SolverStatus::Solved | SolverStatus::AlmostSolved
+    ) {
+        return Err(EvalError(format!(
+            "dispatch LP over {n} intervals not solved: solver status {} after {} iterations \
+             ({} variables, {} constraints)",
+            stats.status, stats.iterations, stats.variables, stats.constraints
+        )));
+    }
+    let x = &sol.x;
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(EvalError(
+            "dispatch LP: the solver returned a non-finite solution".into(),
+        ));
+    }
+    let objective_usd = constant - b.cost.iter().zip(x).map(|(c, v)| c * v).sum::<f64>() / SCALE;
+
+    // The schedule as actions.
+    let snap = |v: f64| {
+        let v = v.clamp(0.0, 1.0);
+        if v < SNAP {
+            0.0
+        } else if v > 1.0 - SNAP {
+            1.0
+        } else {
+            v
+        }
+    };
+    let mut actions: Vec<Action> = (0..n)
+        .map(|t| Action {
+            tranche: std::array::from_fn(|i| {
+                if cap[i] > 0.0 {
+                    snap(x[m_idx[t][i]] / cap[i])
+                } else {
+                    0.0
+                }
+            }),
+            training: if ai.training_mw > 0.0 {
+                snap(x[tr_idx[t]] / ai.training_mw)
+            } else {
+                0.0
+            },
+            offer: [0.0; RESERVES],
+        })
+        .collect();
+    for &(t, o) in &hour_offers {
+        if let Offers::Vars(v) = o {
+            let available = f_offer * m_idx[t].iter().map(|&j| x[j].max(0.0)).sum::<f64>();
+            for p in 0..RESERVES {
+                if let Some(j) = v[p] {
+                    actions[t].offer[p] = if available > 1e-9 {
+                        snap(x[j] / available)
+                    } else {
+                        0.0
+                    };
+                }
+            }
+        }
+    }
+    Ok(Plan {
+        actions,
+        objective_usd,
+        stats,
+    })
+}
