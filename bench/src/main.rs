@@ -131,6 +131,7 @@ fn bench_oracle() -> Result<serde_json::Value, String> {
         "nonzeros": stats.nonzeros,
         "iterations": stats.iterations,
         "status": stats.status,
+        "retried_with_refinement": stats.retried,
         "objective_usd": objective.round(),
         "replayed_profit_usd": score.profit_usd.round(),
     }))
