@@ -601,3 +601,243 @@ pub fn solve_plan(
         stats,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use powermix_env::safety::{ProjectionContext, Projector};
+    use powermix_env::settlement::{IntervalMarket, Settler};
+
+    /// 2024-07-15 05:00 UTC, an hour start.
+    const T0: i64 = 1_721_019_600_000;
+
+    fn iv(k: i64, rt: f64) -> PlanInterval {
+        PlanInterval {
+            interval_start_ms: T0 + k * INTERVAL_MS,
+            rt_price: rt,
+            reserve_price: [0.0; RESERVES],
+            hashprice: 50.0,
+            four_cp_weight: 0.0,
+            deployed: [false; RESERVES],
+            emergency: false,
+        }
+    }
+
+    /// Runs the plan through the shared projection and settlement, as the env does.
+    fn replay(cfg: &SiteConfig, initial: &SiteState, ivs: &[PlanInterval], plan: &Plan) -> f64 {
+        let proj = Projector::new(cfg);
+        let settler = Settler::new(cfg);
+        let mut s = *initial;
+        let mut total = 0.0;
+        for (iv, a) in ivs.iter().zip(&plan.actions) {
+            let ctx = ProjectionContext {
+                emergency: iv.emergency,
+                hour_start: iv.interval_start_ms.rem_euclid(HOUR_MS) == 0,
+            };
+            let d = proj.project(a, &s, ctx);
+            let m = IntervalMarket {
+                rt_price: iv.rt_price,
+                reserve_price: iv.reserve_price,
+                hashprice: iv.hashprice,
+                four_cp_weight: iv.four_cp_weight,
+                deployed: if iv.emergency {
+                    [true; RESERVES]
+                } else {
+                    iv.deployed
+                },
+            };
+            total += settler.settle(&d, &s, &m).ledger.total();
+            s = s.after(&d, cfg);
+        }
+        total
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-6 * (1.0 + b.abs()) + 1e-3
+    }
+
+    #[test]
+    fn eight_intervals_break_even_and_a_4cp_interval() {
+        // Hashprice $50/PH/day: break-evens 116.7 (s21), 95.0 (s19xp), 69.2 (s19) $/MWh.
+        // Each tranche runs when the price is below its break-even; the 4CP interval
+        // (weight 1: $16,750 per MW) stops every miner and training (20 MW x 16,750 is far
+        // more than the 20 MW x 0.5 h x $1,200 restart), which restarts right after.
+        let cfg = SiteConfig::default_site();
+        let init = SiteState::initial(&cfg);
+        let prices = [30.0, 80.0, 110.0, 200.0, 30.0, 30.0, 30.0, 30.0];
+        let mut ivs: Vec<PlanInterval> = (0..8).map(|k| iv(k, prices[k as usize])).collect();
+        ivs[4].four_cp_weight = 1.0;
+        let plan = solve_plan(&cfg, &init, &ivs).unwrap();
+        let tranches: Vec<[f64; 3]> = plan.actions.iter().map(|a| a.tranche).collect();
+        assert_eq!(
+            tranches,
+            vec![
+                [1.0, 1.0, 1.0],
+                [1.0, 1.0, 0.0],
+                [1.0, 0.0, 0.0],
+                [0.0, 0.0, 0.0],
+                [0.0, 0.0, 0.0],
+                [1.0, 1.0, 1.0],
+                [1.0, 1.0, 1.0],
+                [1.0, 1.0, 1.0],
+            ]
+        );
+        let training: Vec<f64> = plan.actions.iter().map(|a| a.training).collect();
+        assert_eq!(training, vec![1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0]);
+        assert!(plan.actions.iter().all(|a| a.offer == [0.0; 3]));
+        // The LP books exactly what settlement books for its schedule.
+        let settled = replay(&cfg, &init, &ivs, &plan);
+        assert!(
+            close(plan.objective_usd, settled),
+            "{} vs {settled}",
+            plan.objective_usd
+        );
+        // By hand: a running MW of tranche i earns its break-even price x 0.25 h; the 4CP
+        // interval bills 15 MW (plant + inference) x $16,750; training restarts 20 MW at t5
+        // ($12,000) and the 65 MW of miners restart there too ($1/MW wear).
+        let be = cfg.break_even_usd_per_mwh(50.0);
+        let caps = [30.0, 20.0, 15.0];
+        let mut hand = -15.0 * 16_750.0 - 12_000.0 - 65.0;
+        for t in 0..8 {
+            let mut load = 15.0 + 20.0 * training[t];
+            hand += 10.0 * 1500.0 * 0.25 + 20.0 * training[t] * 1200.0 * 0.25;
+            for i in 0..3 {
+                load += caps[i] * tranches[t][i];
+                hand += caps[i] * tranches[t][i] * be[i] * 0.25;
+            }
+            hand -= load * prices[t] * 0.25;
+        }
+        assert!(
+            close(plan.objective_usd, hand),
+            "{} vs {hand}",
+            plan.objective_usd
+        );
+        assert_eq!(plan.stats.status, "Solved");
+    }
+
+    #[test]
+    fn reserve_offer_keeps_the_efficient_tranche_on_through_a_price_spike() {
+        // One hour at $200/MWh, RRS at $100/MW-h: a running s21 MW loses
+        // (200 - 116.7) x 0.25 = $20.8 an interval but earns 100 x 0.25 = $25 offered; an
+        // s19xp MW would lose $26.3: so s21 stays on and is offered whole, the rest stops.
+        let cfg = SiteConfig::default_site();
+        let init = SiteState::initial(&cfg);
+        let mut ivs: Vec<PlanInterval> = (0..4).map(|k| iv(k, 200.0)).collect();
+        for x in &mut ivs {
+            x.reserve_price = [100.0, 0.0, 0.0];
+        }
+        let plan = solve_plan(&cfg, &init, &ivs).unwrap();
+        for a in &plan.actions {
+            assert_eq!(a.tranche, [1.0, 0.0, 0.0]);
+            assert_eq!(a.training, 1.0);
+        }
+        assert_eq!(plan.actions[0].offer, [1.0, 0.0, 0.0]);
+        let settled = replay(&cfg, &init, &ivs, &plan);
+        assert!(close(plan.objective_usd, settled));
+
+        // Known deployment at t2: offered MW are dropped then (energy saved, capacity still
+        // paid), so offering pays more: every tranche now earns more from the offer (4 x $25
+        // per MW) than it loses running the 3 other intervals, and the whole fleet is offered.
+        let mut dep = ivs.clone();
+        dep[2].deployed = [true, false, false];
+        let plan_d = solve_plan(&cfg, &init, &dep).unwrap();
+        assert_eq!(plan_d.actions[0].offer, [1.0, 0.0, 0.0]);
+        assert_eq!(plan_d.actions[0].tranche, [1.0, 1.0, 1.0]);
+        let loss = cfg.break_even_usd_per_mwh(50.0).map(|b| (200.0 - b) * 0.25);
+        let with: f64 = (0..3)
+            .map(|i| cfg.mining.tranches[i].capacity_mw * (100.0 - 3.0 * loss[i]))
+            .sum();
+        let without = 30.0 * (100.0 - 4.0 * loss[0]);
+        let gain = plan_d.objective_usd - plan.objective_usd;
+        assert!(close(gain, with - without), "{gain} vs {}", with - without);
+        assert!(close(
+            plan_d.objective_usd,
+            replay(&cfg, &init, &dep, &plan_d)
+        ));
+
+        // An emergency at t2: miners stop (the offer is deployed and paid), training stops
+        // and stays off at t3 (a $12,000 restart for $5,000 of margin).
+        let mut em = ivs.clone();
+        em[2].emergency = true;
+        let plan_e = solve_plan(&cfg, &init, &em).unwrap();
+        let training: Vec<f64> = plan_e.actions.iter().map(|a| a.training).collect();
+        assert_eq!(training, vec![1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(plan_e.actions[0].offer, [1.0, 0.0, 0.0]);
+        assert!(close(
+            plan_e.objective_usd,
+            replay(&cfg, &init, &em, &plan_e)
+        ));
+    }
+
+    #[test]
+    fn an_emergency_hour_start_makes_no_offers() {
+        let cfg = SiteConfig::default_site();
+        let init = SiteState::initial(&cfg);
+        let mut ivs: Vec<PlanInterval> = (0..8).map(|k| iv(k, 40.0)).collect();
+        for x in &mut ivs {
+            x.reserve_price = [50.0, 40.0, 30.0];
+        }
+        ivs[0].emergency = true;
+        let plan = solve_plan(&cfg, &init, &ivs).unwrap();
+        assert_eq!(plan.actions[0].offer, [0.0; 3]);
+        // The next hour offers the whole running fleet in the best-paid product.
+        assert_eq!(plan.actions[4].offer, [1.0, 0.0, 0.0]);
+        assert!(close(plan.objective_usd, replay(&cfg, &init, &ivs, &plan)));
+    }
+
+    #[test]
+    fn fixed_block_objective_includes_the_block_term() {
+        let mut cfg = SiteConfig::default_site();
+        cfg.contract.kind = ContractKind::FixedBlock;
+        let init = SiteState::initial(&cfg);
+        let ivs: Vec<PlanInterval> = [20.0, 150.0, -10.0, 60.0]
+            .iter()
+            .enumerate()
+            .map(|(k, &p)| iv(k as i64, p))
+            .collect();
+        let plan = solve_plan(&cfg, &init, &ivs).unwrap();
+        assert!(close(plan.objective_usd, replay(&cfg, &init, &ivs, &plan)));
+    }
+
+    #[test]
+    fn bad_inputs_are_errors_not_panics() {
+        let cfg = SiteConfig::default_site();
+        let init = SiteState::initial(&cfg);
+        let mut ivs: Vec<PlanInterval> = (0..4).map(|k| iv(k, 40.0)).collect();
+        ivs[2].rt_price = f64::NAN;
+        let e = solve_plan(&cfg, &init, &ivs).unwrap_err().0;
+        assert!(e.contains("interval 2") && e.contains("rt_price"), "{e}");
+        let mut ivs: Vec<PlanInterval> = (0..4).map(|k| iv(k, 40.0)).collect();
+        ivs[3].interval_start_ms += INTERVAL_MS;
+        let e = solve_plan(&cfg, &init, &ivs).unwrap_err().0;
+        assert!(e.contains("not 15 minutes after"), "{e}");
+        ivs[3].interval_start_ms += 7;
+        let e = solve_plan(&cfg, &init, &ivs).unwrap_err().0;
+        assert!(e.contains("15-minute grid"), "{e}");
+        let mut bad = cfg.clone();
+        bad.mining.pool_fee = 2.0;
+        let e = solve_plan(&bad, &init, &ivs[..1]).unwrap_err().0;
+        assert!(e.contains("pool_fee"), "{e}");
+        let s = SiteState {
+            training_mw: f64::INFINITY,
+            ..init
+        };
+        assert!(solve_plan(&cfg, &s, &ivs[..1]).is_err());
+        assert_eq!(solve_plan(&cfg, &init, &[]).unwrap().actions.len(), 0);
+        let stats = LpStats {
+            iterations: 200,
+            variables: 10,
+            constraints: 20,
+            retried: true,
+            ..LpStats::default()
+        };
+        let e = check_status(SolverStatus::MaxIterations, &stats, 4)
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("MaxIterations") && e.contains("refinement"),
+            "{e}"
+        );
+        assert!(check_status(SolverStatus::AlmostSolved, &stats, 4).is_ok());
+    }
+}
