@@ -377,8 +377,8 @@ pub fn solve_plan(
             };
             hour_offers.push((t, offers));
         } else if let Offers::Const(o) = offers {
-            for p in 0..RESERVES {
-                constant += o[p] * iv.reserve_price[p] * h;
+            for (o_p, price) in o.iter().zip(iv.reserve_price) {
+                constant += o_p * price * h;
             }
         }
 
@@ -584,8 +584,8 @@ pub fn solve_plan(
     for &(t, o) in &hour_offers {
         if let Offers::Vars(v) = o {
             let available = f_offer * m_idx[t].iter().map(|&j| x[j].max(0.0)).sum::<f64>();
-            for p in 0..RESERVES {
-                if let Some(j) = v[p] {
+            for (p, j) in v.iter().enumerate() {
+                if let &Some(j) = j {
                     actions[t].offer[p] = if available > 1e-9 {
                         snap(x[j] / available)
                     } else {
