@@ -7,7 +7,7 @@ use powermix_env::data::synth;
 use powermix_env::time::parse_period;
 use powermix_env::{Market, SiteConfig};
 use powermix_eval::mpc::DayAheadMpc;
-use powermix_eval::oracle::{Scheduled, oracle_plan};
+use powermix_eval::oracle::{Scheduled, oracle_plan, oracle_policy};
 use powermix_eval::{Score, backtest};
 use std::sync::{Arc, OnceLock};
 
@@ -105,6 +105,18 @@ fn oracle_window_starting_mid_hour() {
     let m = market(2024);
     let start = day_index(&m, 2024, 3, 5) + 2;
     check_oracle(&m, start, start + 3 * 96 + 1, 9);
+}
+
+#[test]
+fn oracle_policy_replays_the_plan() {
+    let m = market(2024);
+    let start = day_index(&m, 2024, 8, 5);
+    let end = start + 2 * 96;
+    let plan = oracle_plan(&m, start, end, 4).unwrap();
+    let mut p = oracle_policy(&m, start, end, 4).unwrap();
+    assert_eq!(p.name(), "oracle");
+    let s = backtest(&m, start, end, p.as_mut(), 4).unwrap();
+    assert!((s.profit_usd - plan.objective_usd).abs() < 1e-6 * plan.objective_usd.abs() + 1.0);
 }
 
 #[test]
