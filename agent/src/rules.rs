@@ -72,8 +72,10 @@ pub struct ExpertParams {
     pub hysteresis_usd_per_mwh: f64,
     /// Training stops above this last price ($/MWh).
     pub training_stop_price_usd_per_mwh: f64,
-    /// Load share of the month-to-date peak that signals a likely 4CP.
+    /// Load share of the month-to-date peak that signals a likely 4CP (miners stop).
     pub four_cp_load_ratio: f64,
+    /// Load share of the month-to-date peak at which AI training stops too.
+    pub four_cp_training_load_ratio: f64,
     /// First local hour of the 4CP watch.
     pub four_cp_start_hour: u8,
     /// Local hour the 4CP watch ends (exclusive).
@@ -101,6 +103,12 @@ impl ExpertParams {
         }
         if !(0.0..=1.5).contains(&p.four_cp_load_ratio) {
             return Err(bad("four_cp_load_ratio", p.four_cp_load_ratio));
+        }
+        if !(0.0..=1.5).contains(&p.four_cp_training_load_ratio) {
+            return Err(bad(
+                "four_cp_training_load_ratio",
+                p.four_cp_training_load_ratio,
+            ));
         }
         if p.four_cp_end_hour > 24 || p.four_cp_start_hour > p.four_cp_end_hour {
             return Err(bad("four_cp_end_hour", p.four_cp_end_hour as f64));
@@ -140,15 +148,15 @@ impl Expert {
         }
     }
 
-    /// True when the interval is a likely 4CP: a 4CP month, a weekday, the watch hours,
-    /// and load near the month's peak so far.
-    pub fn likely_peak(&self, s: &Snapshot<'_>) -> bool {
+    /// True when the interval is a likely 4CP at `ratio`: a 4CP month, a weekday, the watch
+    /// hours, and load at least `ratio` of the month's peak so far.
+    pub fn likely_peak(&self, s: &Snapshot<'_>, ratio: f64) -> bool {
         let l = &s.local;
         self.cfg.four_cp.months.contains(&l.month)
             && l.is_weekday()
             && (self.p.four_cp_start_hour..self.p.four_cp_end_hour).contains(&l.hour)
             && s.system_load_mtd_peak_mw > 0.0
-            && s.system_load_mw >= self.p.four_cp_load_ratio * s.system_load_mtd_peak_mw
+            && s.system_load_mw >= ratio * s.system_load_mtd_peak_mw
     }
 }
 
@@ -164,7 +172,8 @@ impl Policy for Expert {
         let price = last_price(s);
         let da = s.da_prices.first().copied().unwrap_or(price);
         let be = self.cfg.break_even_usd_per_mwh(s.hashprice);
-        let peak = self.likely_peak(s);
+        let peak = self.likely_peak(s, self.p.four_cp_load_ratio);
+        let training_peak = self.likely_peak(s, self.p.four_cp_training_load_ratio);
         let (best_p, best_price) = s
             .reserve_prices
             .iter()
@@ -196,7 +205,7 @@ impl Policy for Expert {
         if self.p.offer_reserves && calm && !peak && best_price > 0.0 {
             offer[best_p] = 1.0;
         }
-        let training = if peak || price > self.p.training_stop_price_usd_per_mwh {
+        let training = if training_peak || price > self.p.training_stop_price_usd_per_mwh {
             0.0
         } else {
             1.0
@@ -283,10 +292,14 @@ mod tests {
         let cfg = SiteConfig::default_site();
         let mut p = Expert::new(&cfg, ExpertParams::default_params());
         let mut s = snap(&cfg, &[30.0], &[40.0], MON_4PM);
-        s.system_load_mw = 79_000.0;
+        // 97.5 % of the month's peak so far: miners stop, training (worth more) goes on.
+        s.system_load_mw = 78_000.0;
         let a = p.act(&s);
         assert_eq!(a.tranche, [0.0; 3]);
-        assert_eq!(a.training, 0.0);
+        assert_eq!(a.training, 1.0);
+        // 99.5 %: training stops too.
+        s.system_load_mw = 79_600.0;
+        assert_eq!(p.act(&s).training, 0.0);
         s.system_load_mw = 60_000.0;
         let a = p.act(&s);
         assert_eq!(a.tranche, [1.0; 3]);
