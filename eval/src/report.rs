@@ -95,7 +95,7 @@ pub fn write_report(
         md.push('\n');
     }
     md.push_str(&format!(
-        "## Cumulative profit\n\n![cumulative profit]({cum})\n\n## Dispatch in the week with the highest prices\n\n{} to {}.\n\n",
+        "## Cumulative profit above always-on\n\n![cumulative profit]({cum})\n\n## Dispatch in the week with the highest prices\n\n{} to {}.\n\n",
         format_utc(market.data.interval_start_ms[ws]),
         format_utc(market.data.interval_start_ms[we - 1] + powermix_env::time::INTERVAL_MS)
     ));
@@ -113,6 +113,13 @@ pub fn write_report(
 fn cumulative_chart(path: &Path, ev: &Evaluation) -> Result<(), EvalError> {
     let root = BitMapBackend::new(path, (1200, 700)).into_drawing_area();
     root.fill(&WHITE).map_err(chart_err("cumulative"))?;
+    // Profit over always-on shows what each policy adds; the raw totals are dominated by the
+    // AI revenue every policy shares.
+    let base: Option<&Vec<f64>> = ev
+        .results
+        .iter()
+        .find(|r| r.policy == "always-on")
+        .map(|r| &r.score.trace.profit);
     let series: Vec<(String, Vec<(f64, f64)>)> = ev
         .results
         .iter()
@@ -125,7 +132,7 @@ fn cumulative_chart(path: &Path, ev: &Evaluation) -> Result<(), EvalError> {
                 .iter()
                 .enumerate()
                 .map(|(i, p)| {
-                    acc += p;
+                    acc += p - base.map_or(0.0, |b| b[i]);
                     (i as f64 / 96.0, acc / 1e6)
                 })
                 .collect();
@@ -138,16 +145,27 @@ fn cumulative_chart(path: &Path, ev: &Evaluation) -> Result<(), EvalError> {
         .flat_map(|s| s.1.iter().map(|p| p.1))
         .fold((0.0f64, 0.0f64), |(a, b), y| (a.min(y), b.max(y)));
     let mut chart = ChartBuilder::on(&root)
-        .caption("Cumulative profit", ("sans-serif", 28))
+        .caption(
+            if base.is_some() {
+                "Cumulative profit above always-on"
+            } else {
+                "Cumulative profit"
+            },
+            ("sans-serif", 28),
+        )
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(80)
-        .build_cartesian_2d(0.0..days.max(1.0), lo..hi.max(lo + 1.0) * 1.02)
+        .build_cartesian_2d(0.0..days.max(1.0), lo..hi)
         .map_err(chart_err("cumulative"))?;
     chart
         .configure_mesh()
         .x_desc("days from period start")
-        .y_desc("profit ($ million)")
+        .y_desc(if base.is_some() {
+            "profit - always-on ($ million)"
+        } else {
+            "profit ($ million)"
+        })
         .label_style(("sans-serif", 16))
         .draw()
         .map_err(chart_err("cumulative"))?;
