@@ -137,7 +137,9 @@ pub fn format_table(scores: &[Score]) -> String {
     for s in scores {
         let _ = write!(out, "{:<12} {:>12.1}", s.policy, s.profit_usd / 1e3);
         for (_, v) in s.ledger.named() {
-            let _ = write!(out, " {:>10.1}", v / 1e3);
+            // Solver dust (a few cents) prints as 0.0, not -0.0.
+            let k = if (v / 1e3).abs() < 0.05 { 0.0 } else { v / 1e3 };
+            let _ = write!(out, " {k:>10.1}");
         }
         let _ = writeln!(
             out,
