@@ -44,6 +44,9 @@ pub struct Market {
     pub hashprice_seen: Vec<f64>,
     /// Exclusive end of the day-ahead prices published at each interval's start.
     pub da_visible_end: Vec<usize>,
+    /// Deployment probability of each reserve product in each interval (hidden from
+    /// policies), see [`Market::deploy_probability`].
+    pub deploy_probability: Vec<[f64; RESERVES]>,
     /// Market features of each interval ([`Observer::observe_market`] of its snapshot),
     /// `len() x MARKET_FEATURES`, computed once: they do not depend on the site state.
     pub market_features: Vec<f32>,
@@ -65,7 +68,7 @@ impl Market {
             .map(|&t| local_time(t))
             .collect();
         let em_days = cfg.emergency_day_ranges();
-        let emergency = (0..n)
+        let emergency: Vec<bool> = (0..n)
             .map(|t| {
                 let by_day = em_days
                     .iter()
@@ -94,7 +97,11 @@ impl Market {
             })
             .collect();
         let da_visible_end = day_ahead_visible_end(&local);
+        let deploy_probability = (0..n)
+            .map(|t| deploy_probability(&cfg, data.rt_price[t], emergency[t]))
+            .collect();
         let mut m = Market {
+            deploy_probability,
             market_features: Vec::new(),
             observer: Observer::new(&cfg),
             projector: Projector::new(&cfg),
@@ -207,31 +214,30 @@ impl Market {
     /// Draws the deployments of interval `t` from `rng` (always three draws).
     #[inline]
     pub fn draw_deployments(&self, t: usize, rng: &mut crate::rng::Rng) -> [bool; RESERVES] {
-        let p = self.deploy_probability(t);
+        let p = self.deploy_probability[t];
         let mut deployed = [false; RESERVES];
         for (d, prob) in deployed.iter_mut().zip(p) {
             *d = rng.uniform() < prob;
         }
         deployed
     }
+}
 
-    /// Probability that each reserve product is deployed in interval `t` (1 in an
-    /// emergency: ERCOT deploys reserves before it sheds load).
-    #[inline]
-    pub fn deploy_probability(&self, t: usize) -> [f64; RESERVES] {
-        if self.emergency[t] {
-            return [1.0; RESERVES];
-        }
-        let r = &self.cfg.reserves;
-        let scarce = self.data.rt_price[t] >= r.scarcity_price_usd_per_mwh;
-        r.products().map(|p| {
-            if scarce {
-                p.deploy_probability_scarcity
-            } else {
-                p.deploy_probability
-            }
-        })
+/// Probability that each reserve product is deployed in an interval with real-time price
+/// `rt` (1 in an emergency: ERCOT deploys reserves before it sheds load).
+fn deploy_probability(cfg: &SiteConfig, rt: f64, emergency: bool) -> [f64; RESERVES] {
+    if emergency {
+        return [1.0; RESERVES];
     }
+    let r = &cfg.reserves;
+    let scarce = rt >= r.scarcity_price_usd_per_mwh;
+    r.products().map(|p| {
+        if scarce {
+            p.deploy_probability_scarcity
+        } else {
+            p.deploy_probability
+        }
+    })
 }
 
 /// 4CP weights: in each configured local month, the intervals tied at the month's highest
