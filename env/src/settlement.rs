@@ -526,3 +526,87 @@ mod tests {
         assert!(close(s.settle(&d, &prev, &market(10.0)).ledger.wear, -20.0));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_dispatch() -> impl Strategy<Value = Dispatch> {
+        (
+            0.0f64..=10.0,
+            0.0f64..=20.0,
+            proptest::array::uniform3(0.0f64..=1.0),
+            proptest::array::uniform3(0.0f64..=30.0),
+        )
+            .prop_map(|(inf, tr, f, o)| Dispatch {
+                inference_mw: inf,
+                training_mw: tr,
+                tranche_mw: [30.0 * f[0], 20.0 * f[1], 15.0 * f[2]],
+                offer_mw: o,
+            })
+    }
+
+    fn arb_market() -> impl Strategy<Value = IntervalMarket> {
+        (
+            -250.0f64..9000.0,
+            proptest::array::uniform3(0.0f64..500.0),
+            20.0f64..500.0,
+            prop_oneof![Just(0.0), Just(0.25), Just(1.0)],
+            proptest::array::uniform3(any::<bool>()),
+        )
+            .prop_map(|(rt, rp, hp, w, dep)| IntervalMarket {
+                rt_price: rt,
+                reserve_price: rp,
+                hashprice: hp,
+                four_cp_weight: w,
+                deployed: dep,
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Physical and money invariants of one settled interval.
+        #[test]
+        fn settlement_invariants(d in arb_dispatch(), m in arb_market(), prev in arb_dispatch()) {
+            let cfg = SiteConfig::default_site();
+            let s = Settler::new(&cfg);
+            let prev = SiteState { tranche_mw: prev.tranche_mw, training_mw: prev.training_mw, ..SiteState::default() };
+            let r = s.settle(&d, &prev, &m);
+            let l = r.ledger;
+            // Coverage splits every offer; covered MW never exceed running miners.
+            for p in 0..RESERVES {
+                prop_assert!((r.covered_mw[p] + r.uncovered_mw[p] - d.offer_mw[p]).abs() < 1e-9);
+            }
+            prop_assert!(r.covered_mw.iter().sum::<f64>() <= d.miner_mw() + 1e-9);
+            // Drops come out of running miners and only for deployed products.
+            prop_assert!(r.dropped_mw <= d.miner_mw() + 1e-9);
+            let deployed_cover: f64 = (0..RESERVES).filter(|&p| m.deployed[p]).map(|p| r.covered_mw[p]).sum();
+            prop_assert!((r.dropped_mw - deployed_cover).abs() < 1e-9);
+            prop_assert!((r.tranche_mw.iter().sum::<f64>() - (d.miner_mw() - r.dropped_mw)).abs() < 1e-9);
+            prop_assert!((r.site_load_mw - (5.0 + d.inference_mw + d.training_mw + d.miner_mw() - r.dropped_mw)).abs() < 1e-9);
+            // Energy at the real-time price; costs never positive, revenues never negative.
+            prop_assert!((l.energy_cost + r.site_load_mw * 0.25 * m.rt_price).abs() < 1e-6);
+            prop_assert!(l.inference_penalty <= 0.0 && l.training_restart_loss <= 0.0);
+            prop_assert!(l.reserve_penalty <= 0.0 && l.four_cp_charge <= 0.0 && l.wear <= 0.0);
+            prop_assert!(l.ai_revenue >= 0.0 && l.mining_revenue >= 0.0 && l.reserve_revenue >= 0.0);
+            prop_assert_eq!(l.total(), l.lines().iter().sum::<f64>());
+        }
+
+        /// A fixed block changes the books, not the margin: fixed-block energy plus credits
+        /// equals index energy plus block x (rt - block price) x 0.25 h.
+        #[test]
+        fn fixed_block_differs_from_index_by_a_constant(d in arb_dispatch(), m in arb_market()) {
+            let index = SiteConfig::default_site();
+            let mut fixed = index.clone();
+            fixed.contract.kind = ContractKind::FixedBlock;
+            let prev = SiteState::default();
+            let a = Settler::new(&index).settle(&d, &prev, &m).ledger;
+            let b = Settler::new(&fixed).settle(&d, &prev, &m).ledger;
+            let shift = fixed.contract.block_mw * 0.25 * (m.rt_price - fixed.contract.block_price_usd_per_mwh);
+            prop_assert!(((b.energy_cost + b.power_credits) - (a.energy_cost + shift)).abs() < 1e-6 * (1.0 + shift.abs()));
+            prop_assert!((b.total() - (a.total() + shift)).abs() < 1e-6 * (1.0 + a.total().abs()));
+        }
+    }
+}
