@@ -249,10 +249,10 @@ impl Env {
             .settle(&dispatch, &self.state, &m.interval_market(t, deployed));
         let info = StepInfo {
             index: t,
-            interval_start_ms: m.data.interval_start_ms[t],
+            interval_start_ms: m.facts[t].interval_start_ms,
             dispatch,
             settlement,
-            emergency: m.emergency[t],
+            emergency: m.facts[t].ctx.emergency,
             deployed,
         };
         self.state = self.state.after(&dispatch, &m.cfg);

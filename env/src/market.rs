@@ -44,9 +44,9 @@ pub struct Market {
     pub hashprice_seen: Vec<f64>,
     /// Exclusive end of the day-ahead prices published at each interval's start.
     pub da_visible_end: Vec<usize>,
-    /// Deployment probability of each reserve product in each interval (hidden from
-    /// policies), see [`Market::deploy_probability`].
-    pub deploy_probability: Vec<[f64; RESERVES]>,
+    /// What a step reads of each interval, packed together so that a step touches one or
+    /// two cache lines of it (hidden from policies: it holds the interval's own price).
+    pub facts: Vec<IntervalFacts>,
     /// Market features of each interval ([`Observer::observe_market`] of its snapshot),
     /// `len() x MARKET_FEATURES`, computed once: they do not depend on the site state.
     pub market_features: Vec<f32>,
@@ -97,11 +97,24 @@ impl Market {
             })
             .collect();
         let da_visible_end = day_ahead_visible_end(&local);
-        let deploy_probability = (0..n)
-            .map(|t| deploy_probability(&cfg, data.rt_price[t], emergency[t]))
+        let facts = (0..n)
+            .map(|t| IntervalFacts {
+                rt_price: data.rt_price[t],
+                reserve_price: [data.as_rrs[t], data.as_ecrs[t], data.as_nspin[t]],
+                hashprice: data.hashprice[t],
+                four_cp_weight: four_cp_weight[t],
+                deploy_probability: deploy_probability(&cfg, data.rt_price[t], emergency[t]),
+                interval_start_ms: data.interval_start_ms[t],
+                ctx: ProjectionContext {
+                    emergency: emergency[t],
+                    hour_start: data.interval_start_ms[t].div_euclid(INTERVAL_MS)
+                        % INTERVALS_PER_HOUR as i64
+                        == 0,
+                },
+            })
             .collect();
         let mut m = Market {
-            deploy_probability,
+            facts,
             market_features: Vec::new(),
             observer: Observer::new(&cfg),
             projector: Projector::new(&cfg),
@@ -134,7 +147,7 @@ impl Market {
             .copy_from_slice(&self.market_features[t * MARKET_FEATURES..(t + 1) * MARKET_FEATURES]);
         self.observer.observe_state(
             state,
-            self.data.interval_start_ms[t],
+            self.facts[t].interval_start_ms,
             &mut out[MARKET_FEATURES..],
         );
     }
@@ -152,7 +165,7 @@ impl Market {
     /// True when interval `t` is the first of an hour (reserve offers are made).
     #[inline]
     pub fn hour_start(&self, t: usize) -> bool {
-        (self.data.interval_start_ms[t].div_euclid(INTERVAL_MS)) % INTERVALS_PER_HOUR as i64 == 0
+        self.facts[t].ctx.hour_start
     }
 
     /// What a decision for interval `t` may see, with the site in `state`.
@@ -182,21 +195,18 @@ impl Market {
     /// The projection context of interval `t`.
     #[inline]
     pub fn projection_context(&self, t: usize) -> ProjectionContext {
-        ProjectionContext {
-            emergency: self.emergency[t],
-            hour_start: self.hour_start(t),
-        }
+        self.facts[t].ctx
     }
 
     /// Settlement inputs of interval `t` with the given deployments.
     #[inline]
     pub fn interval_market(&self, t: usize, deployed: [bool; RESERVES]) -> IntervalMarket {
-        let d = &self.data;
+        let f = &self.facts[t];
         IntervalMarket {
-            rt_price: d.rt_price[t],
-            reserve_price: [d.as_rrs[t], d.as_ecrs[t], d.as_nspin[t]],
-            hashprice: d.hashprice[t],
-            four_cp_weight: self.four_cp_weight[t],
+            rt_price: f.rt_price,
+            reserve_price: f.reserve_price,
+            hashprice: f.hashprice,
+            four_cp_weight: f.four_cp_weight,
             deployed,
         }
     }
@@ -214,13 +224,32 @@ impl Market {
     /// Draws the deployments of interval `t` from `rng` (always three draws).
     #[inline]
     pub fn draw_deployments(&self, t: usize, rng: &mut crate::rng::Rng) -> [bool; RESERVES] {
-        let p = self.deploy_probability[t];
+        let p = self.facts[t].deploy_probability;
         let mut deployed = [false; RESERVES];
         for (d, prob) in deployed.iter_mut().zip(p) {
             *d = rng.uniform() < prob;
         }
         deployed
     }
+}
+
+/// The facts of one interval a step reads, packed in one struct.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntervalFacts {
+    /// Real-time price ($/MWh).
+    pub rt_price: f64,
+    /// Reserve prices of the hour, RRS, ECRS, Non-Spin ($/MW per hour).
+    pub reserve_price: [f64; RESERVES],
+    /// Hashprice of the interval ($/PH/day).
+    pub hashprice: f64,
+    /// Share of a 4CP peak billed on the interval.
+    pub four_cp_weight: f64,
+    /// Deployment probability per reserve product.
+    pub deploy_probability: [f64; RESERVES],
+    /// Interval start, UTC milliseconds.
+    pub interval_start_ms: i64,
+    /// Emergency and hour-start flags for the projection.
+    pub ctx: ProjectionContext,
 }
 
 /// Probability that each reserve product is deployed in an interval with real-time price
