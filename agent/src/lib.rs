@@ -3,8 +3,10 @@
 //! Every policy maps a [`Snapshot`] (what is visible at decision time) to an [`Action`];
 //! the env or the server then applies the shared safety projection. Rule-based policies
 //! live in [`rules`]; they are the baselines of the evaluation and the server's fallback.
+//! [`serve`] is the inference server (the `serve` binary).
 
 pub mod rules;
+pub mod serve;
 
 use powermix_env::{Action, Snapshot};
 

@@ -1,0 +1,646 @@
+//! The decision function: request -> [`Snapshot`] -> policy or expert fallback -> safety
+//! projection -> expected ledger. One function for HTTP, `--stdin`, tests and the bench.
+//!
+//! Every piece of it is the env's own code: the snapshot is the struct `Market::snapshot`
+//! builds, observations come from [`Observer`], every action passes
+//! [`Projector::project`], and the expected ledger is [`Settler::settle`].
+
+use super::loader::{LoadError, LoadErrorKind, LoadedPolicy, TrainingStats};
+use super::request::{
+    Checked, DecideRequest, Problem, Problems, Rejection, ReserveMw, check, from_value,
+    parse_body,
+};
+use crate::Policy;
+use crate::rules::{Expert, ExpertParams};
+use powermix_env::config::{RESERVES, SiteConfig};
+use powermix_env::obs::{OBS_DIM, OBS_NAMES, Observer};
+use powermix_env::safety::{ProjectionContext, Projector};
+use powermix_env::settlement::{IntervalMarket, Ledger, Settler};
+use powermix_env::site::{ACTION_NAMES, Action, Dispatch};
+use powermix_env::time::{INTERVAL_MS, INTERVALS_PER_HOUR, format_utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The server's version (the crate version), in every answer and the audit log.
+pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why an answer came from the fallback (the expert rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// No checkpoint at the configured directory.
+    NoCheckpoint,
+    /// A checkpoint is there but did not load or validate, or the policy failed.
+    CheckpointDamaged,
+    /// The request had missing, mistyped or out-of-range values (listed in `problems`).
+    InvalidInput,
+    /// The snapshot is too old, or too far from the interval it decides for.
+    StaleSnapshot,
+    /// An observation feature lies far outside the policy's training statistics.
+    OutOfDistribution,
+    /// The policy returned a NaN or infinite action value.
+    NonFiniteOutput,
+    /// An emergency notice is in force: the rules curtail as the grid orders.
+    Emergency,
+}
+
+impl Reason {
+    /// Every reason, in metrics order.
+    pub const ALL: [Reason; 7] = [
+        Reason::NoCheckpoint,
+        Reason::CheckpointDamaged,
+        Reason::InvalidInput,
+        Reason::StaleSnapshot,
+        Reason::OutOfDistribution,
+        Reason::NonFiniteOutput,
+        Reason::Emergency,
+    ];
+
+    /// The machine-readable code (`no_checkpoint`, ...).
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::NoCheckpoint => "no_checkpoint",
+            Reason::CheckpointDamaged => "checkpoint_damaged",
+            Reason::InvalidInput => "invalid_input",
+            Reason::StaleSnapshot => "stale_snapshot",
+            Reason::OutOfDistribution => "out_of_distribution",
+            Reason::NonFiniteOutput => "non_finite_output",
+            Reason::Emergency => "emergency",
+        }
+    }
+
+    /// Index in [`Reason::ALL`].
+    pub fn index(self) -> usize {
+        Reason::ALL.iter().position(|&r| r == self).unwrap_or(0)
+    }
+}
+
+/// Who decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The loaded primary policy.
+    Policy,
+    /// The expert rules.
+    Fallback,
+}
+
+impl Source {
+    /// `policy` or `fallback`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Source::Policy => "policy",
+            Source::Fallback => "fallback",
+        }
+    }
+}
+
+/// The projected dispatch in MW.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerMw {
+    /// AI inference (MW).
+    pub inference: f64,
+    /// AI training (MW).
+    pub training: f64,
+    /// Miners per tranche (MW), before any reserve deployment.
+    pub tranches: [f64; 3],
+    /// Reserve offers in force this interval per product (MW).
+    pub reserve_offers: ReserveMw,
+}
+
+/// The ledger the env expects for the answer: every line of [`Ledger`] by name, and the
+/// total (see [`Decider`] for the assumptions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpectedLedger {
+    /// The lines, `energy_cost` to `wear`.
+    #[serde(flatten)]
+    pub lines: Ledger,
+    /// Their sum ($).
+    pub total: f64,
+}
+
+/// The answer to one decision request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// The interval decided for (RFC 3339 UTC).
+    pub interval_start_utc: String,
+    /// The projected dispatch.
+    pub mw: AnswerMw,
+    /// Site load with balance of plant (MW).
+    pub site_load_mw: f64,
+    /// The ledger the env expects for this dispatch ($ per line).
+    pub expected_ledger: ExpectedLedger,
+    /// `policy` or `fallback`.
+    pub source: Source,
+    /// Why it fell back (null when the policy decided).
+    pub reason: Option<Reason>,
+    /// In words: who decided and why.
+    pub message: String,
+    /// For `invalid_input`: the fields at fault (at most 20).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
+    /// The loaded model (null when none is loaded).
+    pub model_id: Option<String>,
+    /// Time taken by the decision, microseconds.
+    pub elapsed_us: u64,
+    /// Server version.
+    pub server_version: String,
+}
+
+impl Answer {
+    /// The projected dispatch of the answer.
+    pub fn dispatch(&self) -> Dispatch {
+        Dispatch {
+            inference_mw: self.mw.inference,
+            training_mw: self.mw.training,
+            tranche_mw: self.mw.tranches,
+            offer_mw: self.mw.reserve_offers.to_array(),
+        }
+    }
+}
+
+/// A source of "now" for the age checks.
+pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// A clock set by hand (tests).
+#[derive(Debug, Default)]
+pub struct FixedClock(pub AtomicI64);
+
+impl FixedClock {
+    /// A clock at `ms`.
+    pub fn new(ms: i64) -> FixedClock {
+        FixedClock(AtomicI64::new(ms))
+    }
+
+    /// Moves the clock.
+    pub fn set(&self, ms: i64) {
+        self.0.store(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What "now" is for the age check.
+#[derive(Clone)]
+pub enum TimeSource {
+    /// A clock (the system clock in production).
+    Clock(Arc<dyn Clock>),
+    /// Replays: "now" is each request's own `snapshot_time_utc` (the age check passes; the
+    /// interval-versus-snapshot check still applies). The default of `--stdin`.
+    Replay,
+}
+
+impl TimeSource {
+    /// The system clock.
+    pub fn system() -> TimeSource {
+        TimeSource::Clock(Arc::new(SystemClock))
+    }
+}
+
+impl std::fmt::Debug for TimeSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TimeSource::Clock(c) => write!(f, "Clock(now = {})", format_utc(c.now_ms())),
+            TimeSource::Replay => f.write_str("Replay"),
+        }
+    }
+}
+
+/// Time limits of a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeLimits {
+    /// Oldest accepted snapshot relative to "now", and latest an interval may start before
+    /// the snapshot was assembled (ms). Default 20 minutes.
+    pub max_age_ms: i64,
+    /// Furthest ahead of the snapshot an interval may start (ms). Default 60 minutes.
+    pub max_lead_ms: i64,
+    /// How far a snapshot time may lie after "now" (clock skew, ms). Default 5 minutes.
+    pub max_skew_ms: i64,
+}
+
+impl Default for TimeLimits {
+    fn default() -> TimeLimits {
+        TimeLimits {
+            max_age_ms: 20 * 60_000,
+            max_lead_ms: 60 * 60_000,
+            max_skew_ms: 5 * 60_000,
+        }
+    }
+}
+
+/// A loaded primary policy, ready to serve.
+struct Model {
+    policy: Mutex<Box<dyn Policy + Send>>,
+    model_id: String,
+    stats: Option<TrainingStats>,
+}
+
+/// The primary slot: a model, or why there is none.
+enum Primary {
+    Loaded(Model),
+    Missing { reason: Reason, message: String },
+}
+
+/// What serves decisions now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrimaryStatus {
+    /// The loaded model, if any.
+    pub model_id: Option<String>,
+    /// Why there is none (`no_checkpoint` or `checkpoint_damaged`).
+    pub reason: Option<Reason>,
+    /// In words.
+    pub message: String,
+}
+
+fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Decides: holds the site's config, the env's observer, projector and settler, the
+/// expert fallback and the swappable primary policy. Keeps no state between requests
+/// besides the loaded policy.
+///
+/// The expected ledger settles the projected dispatch from the request's site state with:
+/// the day-ahead price of interval t as the price forecast (the last real-time price when
+/// there is no day-ahead price), the reserve prices of the current hour, the request's
+/// hashprice, no 4CP weight (peaks are known only after the month) and no reserve
+/// deployment.
+pub struct Decider {
+    cfg: SiteConfig,
+    observer: Observer,
+    projector: Projector,
+    settler: Settler,
+    expert: Mutex<Expert>,
+    limits: TimeLimits,
+    time: TimeSource,
+    primary: RwLock<Arc<Primary>>,
+}
+
+impl std::fmt::Debug for Decider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decider")
+            .field("limits", &self.limits)
+            .field("time", &self.time)
+            .field("primary", &self.status())
+            .finish()
+    }
+}
+
+impl Decider {
+    /// A decider with no primary policy yet (`no_checkpoint` until one is installed).
+    pub fn new(
+        cfg: SiteConfig,
+        expert: ExpertParams,
+        limits: TimeLimits,
+        time: TimeSource,
+    ) -> Decider {
+        Decider {
+            observer: Observer::new(&cfg),
+            projector: Projector::new(&cfg),
+            settler: Settler::new(&cfg),
+            expert: Mutex::new(Expert::new(&cfg, expert)),
+            cfg,
+            limits,
+            time,
+            primary: RwLock::new(Arc::new(Primary::Missing {
+                reason: Reason::NoCheckpoint,
+                message: "no checkpoint loaded".into(),
+            })),
+        }
+    }
+
+    /// The site config.
+    pub fn config(&self) -> &SiteConfig {
+        &self.cfg
+    }
+
+    /// The time limits.
+    pub fn limits(&self) -> TimeLimits {
+        self.limits
+    }
+
+    fn current(&self) -> Arc<Primary> {
+        self.primary
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// What serves now: the model id, or why the fallback does.
+    pub fn status(&self) -> PrimaryStatus {
+        match &*self.current() {
+            Primary::Loaded(m) => PrimaryStatus {
+                model_id: Some(m.model_id.clone()),
+                reason: None,
+                message: format!("policy {} loaded", m.model_id),
+            },
+            Primary::Missing { reason, message } => PrimaryStatus {
+                model_id: None,
+                reason: Some(*reason),
+                message: message.clone(),
+            },
+        }
+    }
+
+    /// Installs the result of a load. A loaded policy (with valid stats) replaces the
+    /// current one; a failure never replaces a loaded policy (it keeps serving) but does
+    /// replace the reason of a missing one. Returns the new model id, or the failure.
+    pub fn install(&self, loaded: Result<LoadedPolicy, LoadError>) -> Result<String, LoadError> {
+        let loaded = loaded.and_then(|lp| {
+            match lp.stats.as_ref().map(|s| s.validate()) {
+                Some(Err(e)) => Err(LoadError {
+                    kind: LoadErrorKind::Damaged,
+                    message: format!("checkpoint {}: {e}", lp.model_id),
+                }),
+                _ => Ok(lp),
+            }
+        });
+        let mut slot = self.primary.write().unwrap_or_else(|e| e.into_inner());
+        match loaded {
+            Ok(lp) => {
+                let id = lp.model_id.clone();
+                *slot = Arc::new(Primary::Loaded(Model {
+                    policy: Mutex::new(lp.policy),
+                    model_id: lp.model_id,
+                    stats: lp.stats,
+                }));
+                Ok(id)
+            }
+            Err(e) => {
+                if let Primary::Missing { .. } = **slot {
+                    *slot = Arc::new(Primary::Missing {
+                        reason: match e.kind {
+                            LoadErrorKind::NoCheckpoint => Reason::NoCheckpoint,
+                            LoadErrorKind::Damaged => Reason::CheckpointDamaged,
+                        },
+                        message: e.message.clone(),
+                    });
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Decides for a raw body (413/400/422 rejections as [`parse_body`] and
+    /// [`from_value`] say).
+    pub fn decide_body(&self, body: &[u8]) -> Result<Answer, Rejection> {
+        let t0 = Instant::now();
+        let v = parse_body(body)?;
+        self.decide_value_since(&v, t0)
+    }
+
+    /// Decides for a parsed JSON body.
+    pub fn decide_value(&self, v: &Value) -> Result<Answer, Rejection> {
+        self.decide_value_since(v, Instant::now())
+    }
+
+    /// [`Decider::decide_value`] timing from `t0`.
+    pub fn decide_value_since(&self, v: &Value, t0: Instant) -> Result<Answer, Rejection> {
+        let (req, problems) = from_value(v)?;
+        self.decide_inner(&req, problems, t0)
+    }
+
+    /// Decides for a typed request (in-process callers; the same checks apply).
+    pub fn decide_request(&self, req: &DecideRequest) -> Result<Answer, Rejection> {
+        self.decide_inner(req, Problems::default(), Instant::now())
+    }
+
+    /// The stale-snapshot message, if any; a snapshot time in the future of the clock is
+    /// an input problem.
+    fn time_check(&self, c: &mut Checked<'_>) -> Option<String> {
+        let snap = c.snapshot_time_ms?;
+        let now = match &self.time {
+            TimeSource::Clock(clock) => clock.now_ms(),
+            TimeSource::Replay => snap,
+        };
+        let min = |ms: i64| ms as f64 / 60_000.0;
+        let lim = &self.limits;
+        if snap - now > lim.max_skew_ms {
+            c.problems.push(
+                "snapshot_time_utc",
+                format!("{:?}", format_utc(snap)),
+                format!(
+                    "is {:.1} minutes after the server clock ({}); limit {:.1}: check both clocks",
+                    min(snap - now),
+                    format_utc(now),
+                    min(lim.max_skew_ms)
+                ),
+            );
+            return None;
+        }
+        if now - snap > lim.max_age_ms {
+            return Some(format!(
+                "stale snapshot: assembled at {}, {:.1} minutes before the server clock ({}); limit {:.1} minutes",
+                format_utc(snap),
+                min(now - snap),
+                format_utc(now),
+                min(lim.max_age_ms)
+            ));
+        }
+        let lead = c.interval_start_ms - snap;
+        if lead > lim.max_lead_ms {
+            return Some(format!(
+                "stale snapshot: interval {} starts {:.1} minutes after the snapshot ({}); limit {:.1}: send a snapshot closer to the interval",
+                format_utc(c.interval_start_ms),
+                min(lead),
+                format_utc(snap),
+                min(lim.max_lead_ms)
+            ));
+        }
+        if -lead > lim.max_age_ms {
+            return Some(format!(
+                "stale snapshot: interval {} started {:.1} minutes before the snapshot ({}); limit {:.1}: the interval is over",
+                format_utc(c.interval_start_ms),
+                min(-lead),
+                format_utc(snap),
+                min(lim.max_age_ms)
+            ));
+        }
+        None
+    }
+
+    fn decide_inner(
+        &self,
+        req: &DecideRequest,
+        problems: Problems,
+        t0: Instant,
+    ) -> Result<Answer, Rejection> {
+        let mut c = check(req, &self.cfg, problems)?;
+        let stale = self.time_check(&mut c);
+        let snap = c.snapshot();
+        let primary = self.current();
+        let model_id = match &*primary {
+            Primary::Loaded(m) => Some(m.model_id.clone()),
+            Primary::Missing { .. } => None,
+        };
+
+        let mut fallback: Option<(Reason, String)> = if !c.problems.is_empty() {
+            Some((
+                Reason::InvalidInput,
+                format!(
+                    "invalid input: {}; the expert rules decided on the repaired snapshot",
+                    c.problems.summary()
+                ),
+            ))
+        } else if let Some(m) = stale {
+            Some((
+                Reason::StaleSnapshot,
+                format!("{m}; the expert rules decided"),
+            ))
+        } else if c.emergency {
+            let notice = req
+                .emergency
+                .as_ref()
+                .map(|e| e.notice.as_str())
+                .unwrap_or("");
+            Some((
+                Reason::Emergency,
+                format!("emergency notice in force ({notice}): the expert rules and the safety projection curtail as ordered"),
+            ))
+        } else {
+            None
+        };
+
+        let mut action = None;
+        if fallback.is_none() {
+            match &*primary {
+                Primary::Missing { reason, message } => {
+                    fallback = Some((*reason, format!("{message}; the expert rules decided")));
+                }
+                Primary::Loaded(model) => {
+                    if let Some(stats) = &model.stats {
+                        let mut obs = [0.0f32; OBS_DIM];
+                        self.observer.observe(&snap, &mut obs);
+                        if let Some((i, z)) = stats.outlier(&obs) {
+                            fallback = Some((
+                                Reason::OutOfDistribution,
+                                format!(
+                                    "observation {} = {} is {z:.1} standard deviations from its training mean (limit {}); the expert rules decided",
+                                    OBS_NAMES[i], obs[i], stats.z_limit
+                                ),
+                            ));
+                        }
+                    }
+                    if fallback.is_none() {
+                        let out = catch_unwind(AssertUnwindSafe(|| lock(&model.policy).act(&snap)));
+                        match out {
+                            Ok(a) => match a.to_array_f64().iter().position(|x| !x.is_finite()) {
+                                None => action = Some(a),
+                                Some(i) => {
+                                    fallback = Some((
+                                        Reason::NonFiniteOutput,
+                                        format!(
+                                            "the policy returned {} = {}; the expert rules decided",
+                                            ACTION_NAMES[i],
+                                            a.to_array_f64()[i]
+                                        ),
+                                    ))
+                                }
+                            },
+                            Err(_) => {
+                                fallback = Some((
+                                    Reason::CheckpointDamaged,
+                                    format!(
+                                        "policy {} failed (panicked); the expert rules decided",
+                                        model.model_id
+                                    ),
+                                ))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        let (source, reason, message, action) = match (action, fallback) {
+            (Some(a), _) => (
+                Source::Policy,
+                None,
+                format!("decided by policy {}", model_id.as_deref().unwrap_or("?")),
+                a,
+            ),
+            (None, f) => {
+                let (r, m) = f.unwrap_or((Reason::CheckpointDamaged, "no decision".into()));
+                (Source::Fallback, Some(r), m, lock(&self.expert).act(&snap))
+            }
+        };
+
+        let ctx = ProjectionContext {
+            emergency: snap.emergency,
+            hour_start: c.interval_start_ms.div_euclid(INTERVAL_MS) % INTERVALS_PER_HOUR as i64
+                == 0,
+        };
+        let d = self.projector.project(&action, &snap.state, ctx);
+        let market = IntervalMarket {
+            rt_price: c.price_forecast(),
+            reserve_price: snap.reserve_prices,
+            hashprice: snap.hashprice,
+            four_cp_weight: 0.0,
+            deployed: [false; RESERVES],
+        };
+        let settled = self.settler.settle(&d, &snap.state, &market);
+        Ok(Answer {
+            interval_start_utc: format_utc(c.interval_start_ms),
+            mw: AnswerMw {
+                inference: d.inference_mw,
+                training: d.training_mw,
+                tranches: d.tranche_mw,
+                reserve_offers: ReserveMw::from_array(d.offer_mw),
+            },
+            site_load_mw: settled.site_load_mw,
+            expected_ledger: ExpectedLedger {
+                lines: settled.ledger,
+                total: settled.ledger.total(),
+            },
+            source,
+            reason,
+            message,
+            problems: std::mem::take(&mut c.problems.list),
+            model_id,
+            elapsed_us: t0.elapsed().as_micros() as u64,
+            server_version: SERVER_VERSION.to_string(),
+        })
+    }
+}
+
+trait ActionValues {
+    fn to_array_f64(&self) -> [f64; 7];
+}
+
+impl ActionValues for Action {
+    fn to_array_f64(&self) -> [f64; 7] {
+        [
+            self.tranche[0],
+            self.tranche[1],
+            self.tranche[2],
+            self.training,
+            self.offer[0],
+            self.offer[1],
+            self.offer[2],
+        ]
+    }
+}

@@ -1,0 +1,157 @@
+//! The pluggable primary policy: what a checkpoint directory loads into.
+//!
+//! The server asks a [`Loader`] for a [`LoadedPolicy`] at start, on `POST /v1/reload` and
+//! on SIGHUP. [`load_primary`] is the default loader; until the checkpoint format of PPO
+//! training (issue 4) exists it finds no loadable checkpoint and says why, and the server
+//! answers with the expert fallback. Hooking up the trained policy is one change in
+//! [`load_primary`]: call `crate::checkpoint::load_checkpoint(dir)` and wrap its policy.
+
+use crate::Policy;
+use powermix_env::OBS_DIM;
+use powermix_env::config::SiteConfig;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Observation statistics of the training data, for the out-of-distribution check: a
+/// feature more than `z_limit` standard deviations from its training mean makes the server
+/// fall back (`out_of_distribution`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingStats {
+    /// Mean of each observation feature ([`OBS_DIM`] values, `OBS_NAMES` order).
+    pub mean: Vec<f64>,
+    /// Standard deviation of each feature (values <= 0 skip the feature).
+    pub std: Vec<f64>,
+    /// Largest accepted |z| of any feature.
+    pub z_limit: f64,
+}
+
+impl TrainingStats {
+    /// Checks the layout: [`OBS_DIM`] finite means and standard deviations, a positive limit.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.mean.len() != OBS_DIM || self.std.len() != OBS_DIM {
+            return Err(format!(
+                "training stats have {} means and {} standard deviations, expected {OBS_DIM}",
+                self.mean.len(),
+                self.std.len()
+            ));
+        }
+        if !self
+            .mean
+            .iter()
+            .chain(&self.std)
+            .all(|x| x.is_finite())
+            || !(self.z_limit.is_finite() && self.z_limit > 0.0)
+        {
+            return Err("training stats must be finite with a positive z limit".into());
+        }
+        Ok(())
+    }
+
+    /// The first feature outside the limit: (index, z).
+    pub fn outlier(&self, obs: &[f32]) -> Option<(usize, f64)> {
+        for (i, &x) in obs.iter().enumerate().take(OBS_DIM) {
+            let (m, s) = (self.mean[i], self.std[i]);
+            if s > 0.0 {
+                let z = (x as f64 - m) / s;
+                if !z.is_finite() || z.abs() > self.z_limit {
+                    return Some((i, z));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A loaded primary policy.
+pub struct LoadedPolicy {
+    /// The policy.
+    pub policy: Box<dyn Policy + Send>,
+    /// Identifies the model in answers, metrics and the audit log (e.g. run name + hash).
+    pub model_id: String,
+    /// Training observation statistics, when the checkpoint has them.
+    pub stats: Option<TrainingStats>,
+}
+
+impl fmt::Debug for LoadedPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedPolicy")
+            .field("policy", &self.policy.name())
+            .field("model_id", &self.model_id)
+            .field("stats", &self.stats.is_some())
+            .finish()
+    }
+}
+
+/// Why no policy was loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadErrorKind {
+    /// There is no checkpoint at the directory (reason `no_checkpoint`).
+    NoCheckpoint,
+    /// Something is there but does not load or validate (reason `checkpoint_damaged`).
+    Damaged,
+}
+
+/// A failed load: the kind and a message naming the file and the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    /// No checkpoint, or a damaged one.
+    pub kind: LoadErrorKind,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Loads a checkpoint directory for a site: the pluggable part of the server.
+pub type Loader = Arc<dyn Fn(&Path, &SiteConfig) -> Result<LoadedPolicy, LoadError> + Send + Sync>;
+
+/// The message of a directory without a checkpoint.
+pub const NO_CHECKPOINT_YET: &str = "checkpoint support arrives with PPO training (issue 4)";
+
+/// The default loader. Today: a directory without `meta.json` is `no_checkpoint`; one with
+/// a `meta.json` is `checkpoint_damaged` ("not a checkpoint this build can load").
+///
+/// Issue 4 replaces the second branch with
+/// `crate::checkpoint::load_checkpoint(dir)` (layout checks included), returning
+/// `LoadedPolicy { policy, model_id, stats }` with the checkpoint's normalisation
+/// statistics as [`TrainingStats`].
+pub fn load_primary(dir: &Path, _cfg: &SiteConfig) -> Result<LoadedPolicy, LoadError> {
+    let meta = dir.join("meta.json");
+    if !meta.is_file() {
+        let what = if dir.is_dir() {
+            "has no meta.json"
+        } else {
+            "does not exist"
+        };
+        return Err(LoadError {
+            kind: LoadErrorKind::NoCheckpoint,
+            message: format!("no checkpoint: {} {what}; {NO_CHECKPOINT_YET}", dir.display()),
+        });
+    }
+    let detail = match std::fs::read(&meta) {
+        Err(e) => format!("cannot read it: {e}"),
+        Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Err(e) => format!("not valid JSON: {e}"),
+            Ok(_) => "no loader for this checkpoint format in this build".into(),
+        },
+    };
+    Err(LoadError {
+        kind: LoadErrorKind::Damaged,
+        message: format!(
+            "not a checkpoint: {}: {detail} ({NO_CHECKPOINT_YET})",
+            meta.display()
+        ),
+    })
+}
+
+/// [`load_primary`] as a [`Loader`].
+pub fn default_loader() -> Loader {
+    Arc::new(load_primary)
+}

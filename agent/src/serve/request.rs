@@ -1,0 +1,946 @@
+//! The body of `POST /v1/decide`: parsing, validation, and the [`Snapshot`] it becomes.
+//!
+//! Three outcomes for a body:
+//! - it cannot be used at all (not JSON, not an object, no usable `interval_start_utc`):
+//!   a [`Rejection`] (HTTP 400 or 422) naming the problem;
+//! - it is usable but some values are missing, of the wrong type or out of range: a list of
+//!   [`Problem`]s (field, value, rule) and a *repaired* snapshot that the fallback decides
+//!   on (see [`check`] for the repair of each field); the answer says `invalid_input`;
+//! - it is valid: the snapshot carries exactly the request's values, the same
+//!   [`Snapshot`] that `Market::snapshot` builds in a backtest.
+
+use chrono::DateTime;
+use powermix_env::config::{RESERVES, SiteConfig, TRANCHES};
+use powermix_env::obs::{DA_HORIZON, RT_HISTORY, Snapshot};
+use powermix_env::site::SiteState;
+use powermix_env::time::{INTERVAL_MS, LocalTime, format_utc, local_time};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+/// Most problems an answer lists (the count of all of them is given too).
+pub const MAX_PROBLEMS: usize = 20;
+
+/// Largest request body accepted (bytes); larger ones get HTTP 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Highest plausible hashprice ($/PH/day); the all-time high is below $1,000.
+pub const MAX_HASHPRICE: f64 = 100_000.0;
+
+/// What the operator's system knows at decision time (the JSON body of `POST /v1/decide`).
+/// Field docs with units: README section "Serving" and `serve --example-request`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecideRequest {
+    /// Start of the 15-minute interval decided for, RFC 3339 (UTC), on the 15-minute grid.
+    pub interval_start_utc: String,
+    /// When the operator's system assembled the snapshot, RFC 3339; used for the age check.
+    pub snapshot_time_utc: String,
+    /// Recent real-time prices ($/MWh), oldest first; the last one is interval t-1. The
+    /// last 96 are used; may be empty.
+    pub rt_prices: Vec<f64>,
+    /// Published day-ahead prices ($/MWh) from interval t on, one per 15-minute interval;
+    /// at least one; the first 96 are used.
+    pub day_ahead_prices: Vec<f64>,
+    /// Published reserve prices ($/MW per hour) from interval t on, aligned with
+    /// `day_ahead_prices`; the first is the current hour's.
+    pub reserve_prices: ReserveWindows,
+    /// Hashprice of the last complete UTC day ($ per PH/s per day).
+    pub hashprice_usd_per_ph_day: f64,
+    /// Last published hourly ERCOT system load (MW).
+    pub system_load_mw: f64,
+    /// Highest published system load of the local month so far (MW).
+    pub system_load_mtd_peak_mw: f64,
+    /// The site's state: what ran in the last interval and the reserve offers of the hour.
+    pub site: SiteIn,
+    /// An emergency (EEA) notice, or null.
+    pub emergency: Option<EmergencyNotice>,
+}
+
+/// Published reserve prices per product ($/MW per hour), one per 15-minute interval.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReserveWindows {
+    /// Responsive Reserve.
+    pub rrs: Vec<f64>,
+    /// ERCOT Contingency Reserve.
+    pub ecrs: Vec<f64>,
+    /// Non-Spinning Reserve.
+    pub nspin: Vec<f64>,
+}
+
+/// MW per reserve product.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReserveMw {
+    /// Responsive Reserve (MW).
+    pub rrs: f64,
+    /// ERCOT Contingency Reserve (MW).
+    pub ecrs: f64,
+    /// Non-Spinning Reserve (MW).
+    pub nspin: f64,
+}
+
+impl ReserveMw {
+    /// The values in RRS, ECRS, Non-Spin order.
+    pub fn to_array(self) -> [f64; RESERVES] {
+        [self.rrs, self.ecrs, self.nspin]
+    }
+
+    /// From values in RRS, ECRS, Non-Spin order.
+    pub fn from_array(a: [f64; RESERVES]) -> ReserveMw {
+        ReserveMw {
+            rrs: a[0],
+            ecrs: a[1],
+            nspin: a[2],
+        }
+    }
+}
+
+/// The site's state as the request carries it ([`SiteState`] with named offers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteIn {
+    /// Miner load per tranche in the last interval (MW), exactly 3 values.
+    pub tranche_mw: Vec<f64>,
+    /// AI training load in the last interval (MW).
+    pub training_mw: f64,
+    /// Intervals training must still hold before it may step down.
+    pub training_hold: u32,
+    /// Reserve offers of the current hour (MW).
+    pub offer_mw: ReserveMw,
+}
+
+impl SiteIn {
+    /// The request form of a [`SiteState`].
+    pub fn from_state(s: &SiteState) -> SiteIn {
+        SiteIn {
+            tranche_mw: s.tranche_mw.to_vec(),
+            training_mw: s.training_mw,
+            training_hold: s.training_hold,
+            offer_mw: ReserveMw::from_array(s.offer_mw),
+        }
+    }
+}
+
+/// An emergency notice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmergencyNotice {
+    /// The notice is in force.
+    pub active: bool,
+    /// Its text, for the audit log.
+    #[serde(default)]
+    pub notice: String,
+}
+
+/// One problem of a usable request: the field (JSON path), its value, and the rule broken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    /// JSON path of the field, e.g. `rt_prices[3]` or `site.training_mw`.
+    pub field: String,
+    /// The value found (compact JSON, shortened), or `missing`.
+    pub value: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// A body the server cannot decide on at all: HTTP status, a machine-readable code, the
+/// field at fault if any, and a message naming the problem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// HTTP status (400, 404, 405, 408, 409, 411, 413, 422, 500, 503).
+    pub status: u16,
+    /// Machine-readable code, e.g. `bad_json`, `body_too_large`, `invalid_field`.
+    pub error: String,
+    /// The field at fault, when there is one.
+    pub field: Option<String>,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl Rejection {
+    /// A rejection without a field.
+    pub fn new(status: u16, error: &str, message: impl Into<String>) -> Rejection {
+        Rejection {
+            status,
+            error: error.into(),
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    /// A 422 naming a field.
+    pub fn field(field: &str, message: impl Into<String>) -> Rejection {
+        Rejection {
+            status: 422,
+            error: "invalid_field".into(),
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    /// The rejection as a JSON body.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            format!(
+                "{{\"status\":{},\"error\":\"internal\",\"field\":null,\"message\":\"\"}}",
+                self.status
+            )
+        })
+    }
+}
+
+/// The problems found in one request, each field at most once, at most [`MAX_PROBLEMS`]
+/// kept (all counted).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Problems {
+    /// The problems kept.
+    pub list: Vec<Problem>,
+    /// How many were found in all.
+    pub total: usize,
+}
+
+impl Problems {
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// True when `field` or a field containing it (`site` for `site.training_mw`) already
+    /// has a problem.
+    fn covers(&self, field: &str) -> bool {
+        self.list.iter().any(|p| {
+            field == p.field
+                || (field.starts_with(p.field.as_str())
+                    && matches!(field.as_bytes().get(p.field.len()), Some(b'.' | b'[')))
+        })
+    }
+
+    /// Records a problem unless the field already has one.
+    pub fn push(&mut self, field: &str, value: String, problem: impl Into<String>) {
+        if self.covers(field) {
+            return;
+        }
+        self.total += 1;
+        if self.list.len() < MAX_PROBLEMS {
+            self.list.push(Problem {
+                field: field.into(),
+                value,
+                problem: problem.into(),
+            });
+        }
+    }
+
+    /// A one-line summary: the first problem and how many more.
+    pub fn summary(&self) -> String {
+        match self.list.first() {
+            None => String::new(),
+            Some(p) => {
+                let more = if self.total > 1 {
+                    format!(" (and {} more)", self.total - 1)
+                } else {
+                    String::new()
+                };
+                format!("{} = {}: {}{more}", p.field, p.value, p.problem)
+            }
+        }
+    }
+}
+
+/// A value as compact JSON, shortened to 60 characters.
+fn show(v: &Value) -> String {
+    let s = v.to_string();
+    shorten(s)
+}
+
+fn shorten(s: String) -> String {
+    if s.len() <= 60 {
+        return s;
+    }
+    let mut end = 57;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+fn show_f64(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x}")
+    } else {
+        format!("{x} (not a finite number)")
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+const MISSING: &str = "missing";
+
+fn path(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// A number field; NaN (with a problem) when missing or not a number.
+fn number(obj: &Map<String, Value>, parent: &str, key: &str, p: &mut Problems) -> f64 {
+    match obj.get(key) {
+        None => {
+            p.push(&path(parent, key), MISSING.into(), "required number");
+            f64::NAN
+        }
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+        Some(v) => {
+            p.push(
+                &path(parent, key),
+                show(v),
+                format!("expected a number, got {}", type_name(v)),
+            );
+            f64::NAN
+        }
+    }
+}
+
+/// An array of numbers; elements that are not numbers become NaN with a problem.
+fn numbers(obj: &Map<String, Value>, parent: &str, key: &str, p: &mut Problems) -> Vec<f64> {
+    let field = path(parent, key);
+    match obj.get(key) {
+        None => {
+            p.push(&field, MISSING.into(), "required array of numbers");
+            Vec::new()
+        }
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+                _ => {
+                    p.push(
+                        &format!("{field}[{i}]"),
+                        show(v),
+                        format!("expected a number, got {}", type_name(v)),
+                    );
+                    f64::NAN
+                }
+            })
+            .collect(),
+        Some(v) => {
+            p.push(
+                &field,
+                show(v),
+                format!("expected an array of numbers, got {}", type_name(v)),
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// An object field; an empty map (with a problem) when missing or not an object.
+fn object<'v>(
+    obj: &'v Map<String, Value>,
+    parent: &str,
+    key: &str,
+    p: &mut Problems,
+) -> Cow<'v, Map<String, Value>> {
+    match obj.get(key) {
+        Some(Value::Object(m)) => Cow::Borrowed(m),
+        None => {
+            p.push(&path(parent, key), MISSING.into(), "required object");
+            Cow::Owned(Map::new())
+        }
+        Some(v) => {
+            p.push(
+                &path(parent, key),
+                show(v),
+                format!("expected an object, got {}", type_name(v)),
+            );
+            Cow::Owned(Map::new())
+        }
+    }
+}
+
+fn string(obj: &Map<String, Value>, key: &str, p: &mut Problems) -> String {
+    match obj.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        None => {
+            p.push(key, MISSING.into(), "required RFC 3339 timestamp string");
+            String::new()
+        }
+        Some(v) => {
+            p.push(
+                key,
+                show(v),
+                format!("expected an RFC 3339 timestamp string, got {}", type_name(v)),
+            );
+            String::new()
+        }
+    }
+}
+
+/// Reads a parsed JSON body into a [`DecideRequest`]. Missing or mistyped values are
+/// recorded in `problems` and replaced by placeholders that [`check`] repairs. Rejects a
+/// body that is not an object or has no usable `interval_start_utc` (HTTP 422).
+pub fn from_value(v: &Value) -> Result<(DecideRequest, Problems), Rejection> {
+    let Some(obj) = v.as_object() else {
+        return Err(Rejection::field(
+            "(body)",
+            format!(
+                "the body must be a JSON object (see `serve --example-request`), got {}",
+                type_name(v)
+            ),
+        ));
+    };
+    let interval_start_utc = match obj.get("interval_start_utc") {
+        Some(Value::String(s)) => s.clone(),
+        None => {
+            return Err(Rejection::field(
+                "interval_start_utc",
+                "interval_start_utc is missing: the answer must name the interval it decides for \
+                 (RFC 3339 UTC, e.g. \"2024-07-15T20:00:00Z\")",
+            ));
+        }
+        Some(other) => {
+            return Err(Rejection::field(
+                "interval_start_utc",
+                format!(
+                    "interval_start_utc = {}: expected an RFC 3339 timestamp string, got {}",
+                    show(other),
+                    type_name(other)
+                ),
+            ));
+        }
+    };
+    let mut p = Problems::default();
+    let snapshot_time_utc = string(obj, "snapshot_time_utc", &mut p);
+    let rt_prices = numbers(obj, "", "rt_prices", &mut p);
+    let day_ahead_prices = numbers(obj, "", "day_ahead_prices", &mut p);
+    let rp = object(obj, "", "reserve_prices", &mut p);
+    let reserve_prices = ReserveWindows {
+        rrs: numbers(&rp, "reserve_prices", "rrs", &mut p),
+        ecrs: numbers(&rp, "reserve_prices", "ecrs", &mut p),
+        nspin: numbers(&rp, "reserve_prices", "nspin", &mut p),
+    };
+    let hashprice_usd_per_ph_day = number(obj, "", "hashprice_usd_per_ph_day", &mut p);
+    let system_load_mw = number(obj, "", "system_load_mw", &mut p);
+    let system_load_mtd_peak_mw = number(obj, "", "system_load_mtd_peak_mw", &mut p);
+    let so = object(obj, "", "site", &mut p);
+    let tranche_mw = numbers(&so, "site", "tranche_mw", &mut p);
+    let training_mw = number(&so, "site", "training_mw", &mut p);
+    let training_hold = match so.get("training_hold") {
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(h) if h <= u32::MAX as u64 => h as u32,
+            _ => {
+                p.push(
+                    "site.training_hold",
+                    n.to_string(),
+                    "must be a whole number of intervals >= 0",
+                );
+                0
+            }
+        },
+        None => {
+            p.push("site.training_hold", MISSING.into(), "required whole number");
+            0
+        }
+        Some(v) => {
+            p.push(
+                "site.training_hold",
+                show(v),
+                format!("expected a whole number, got {}", type_name(v)),
+            );
+            0
+        }
+    };
+    let oo = object(&so, "site", "offer_mw", &mut p);
+    let offer_mw = ReserveMw {
+        rrs: number(&oo, "site.offer_mw", "rrs", &mut p),
+        ecrs: number(&oo, "site.offer_mw", "ecrs", &mut p),
+        nspin: number(&oo, "site.offer_mw", "nspin", &mut p),
+    };
+    // An unreadable notice counts as an active one (the conservative reading).
+    let unreadable = Some(EmergencyNotice {
+        active: true,
+        notice: "(unreadable emergency field)".into(),
+    });
+    let emergency = match obj.get("emergency") {
+        Some(Value::Null) => None,
+        Some(Value::Object(m)) => {
+            let notice = match m.get("notice") {
+                Some(Value::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            match m.get("active") {
+                Some(Value::Bool(active)) => Some(EmergencyNotice {
+                    active: *active,
+                    notice,
+                }),
+                other => {
+                    p.push(
+                        "emergency.active",
+                        other.map(show).unwrap_or_else(|| MISSING.into()),
+                        "expected true or false (an unreadable notice counts as active)",
+                    );
+                    unreadable
+                }
+            }
+        }
+        None => {
+            p.push(
+                "emergency",
+                MISSING.into(),
+                "required: null or {\"active\": true, \"notice\": \"...\"} (a missing notice counts as active)",
+            );
+            unreadable
+        }
+        Some(v) => {
+            p.push(
+                "emergency",
+                show(v),
+                format!(
+                    "expected null or an object, got {} (an unreadable notice counts as active)",
+                    type_name(v)
+                ),
+            );
+            unreadable
+        }
+    };
+    Ok((
+        DecideRequest {
+            interval_start_utc,
+            snapshot_time_utc,
+            rt_prices,
+            day_ahead_prices,
+            reserve_prices,
+            hashprice_usd_per_ph_day,
+            system_load_mw,
+            system_load_mtd_peak_mw,
+            site: SiteIn {
+                tranche_mw,
+                training_mw,
+                training_hold,
+                offer_mw,
+            },
+            emergency,
+        },
+        p,
+    ))
+}
+
+/// Parses a request body: HTTP 413 when larger than [`MAX_BODY_BYTES`], 400 when it is not
+/// JSON (the message gives line and column), 422 when it is not a usable object.
+pub fn parse_body(body: &[u8]) -> Result<Value, Rejection> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Rejection::new(
+            413,
+            "body_too_large",
+            format!(
+                "the body has {} bytes; the limit is {MAX_BODY_BYTES}",
+                body.len()
+            ),
+        ));
+    }
+    serde_json::from_slice::<Value>(body).map_err(|e| {
+        Rejection::new(
+            400,
+            "bad_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })
+}
+
+/// Parses an RFC 3339 timestamp into UTC milliseconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
+/// A validated (or repaired) request, ready to become a [`Snapshot`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked<'a> {
+    /// Interval decided for, UTC milliseconds (floored to the grid when it was off it).
+    pub interval_start_ms: i64,
+    /// Its US/Central calendar.
+    pub local: LocalTime,
+    /// When the snapshot was assembled, UTC milliseconds (None when unreadable).
+    pub snapshot_time_ms: Option<i64>,
+    /// Real-time prices used (at most [`RT_HISTORY`], the last ones).
+    pub rt: Cow<'a, [f64]>,
+    /// Day-ahead prices used (at most [`DA_HORIZON`]).
+    pub da: Cow<'a, [f64]>,
+    /// Reserve price windows used, aligned with `da`.
+    pub reserves: [Cow<'a, [f64]>; RESERVES],
+    /// Hashprice used.
+    pub hashprice: f64,
+    /// System load used.
+    pub system_load_mw: f64,
+    /// Month-to-date peak used.
+    pub system_load_mtd_peak_mw: f64,
+    /// An emergency notice is active.
+    pub emergency: bool,
+    /// The site state used.
+    pub state: SiteState,
+    /// Everything found wrong (empty for a valid request).
+    pub problems: Problems,
+}
+
+impl Checked<'_> {
+    /// The snapshot the policy sees: the same struct `Market::snapshot` builds.
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        Snapshot {
+            interval_start_ms: self.interval_start_ms,
+            local: self.local,
+            rt_history: &self.rt,
+            da_prices: &self.da,
+            reserve_prices: [0, 1, 2].map(|p| self.reserves[p].first().copied().unwrap_or(0.0)),
+            reserve_price_windows: [&self.reserves[0], &self.reserves[1], &self.reserves[2]],
+            hashprice: self.hashprice,
+            system_load_mw: self.system_load_mw,
+            system_load_mtd_peak_mw: self.system_load_mtd_peak_mw,
+            emergency: self.emergency,
+            state: self.state,
+        }
+    }
+
+    /// The price the expected ledger settles at: the day-ahead price of the interval (the
+    /// last real-time price when there is none, 0 with neither).
+    pub fn price_forecast(&self) -> f64 {
+        self.da
+            .first()
+            .or(self.rt.last())
+            .copied()
+            .unwrap_or(0.0)
+    }
+}
+
+/// Checks prices in `[lo, hi]`; problems name each bad element. Returns the index of the
+/// first and the last bad element.
+fn check_prices(
+    xs: &[f64],
+    field: &str,
+    lo: f64,
+    hi: f64,
+    unit: &str,
+    p: &mut Problems,
+) -> Option<(usize, usize)> {
+    let mut bad: Option<(usize, usize)> = None;
+    for (i, &x) in xs.iter().enumerate() {
+        if !(x.is_finite() && x >= lo && x <= hi) {
+            bad = Some(match bad {
+                None => (i, i),
+                Some((first, _)) => (first, i),
+            });
+            p.push(
+                &format!("{field}[{i}]"),
+                show_f64(x),
+                format!("must be a finite price in [{lo}, {hi}] {unit}"),
+            );
+        }
+    }
+    bad
+}
+
+/// Validates a request against the site config and repairs what is wrong. Errors only when
+/// `interval_start_utc` is not an RFC 3339 timestamp (HTTP 422). Repairs, each recorded as a
+/// [`Problem`]:
+/// - an interval off the 15-minute grid is floored to it;
+/// - real-time prices: only those after the last bad one are used;
+/// - day-ahead and reserve prices: only those before the first bad one, all windows cut to
+///   the shortest (a missing current reserve price counts as 0: no offers);
+/// - hashprice, system load and its peak: the site config's `[data_fill]` defaults (what the
+///   env uses for missing data);
+/// - site state: finite values are clamped into range; missing ones are the initial state
+///   (everything running, training not held, no offers);
+/// - an unreadable emergency notice counts as active.
+pub fn check<'a>(
+    req: &'a DecideRequest,
+    cfg: &SiteConfig,
+    mut p: Problems,
+) -> Result<Checked<'a>, Rejection> {
+    let raw_ms = parse_time(&req.interval_start_utc).ok_or_else(|| {
+        Rejection::field(
+            "interval_start_utc",
+            format!(
+                "interval_start_utc = {:?}: not an RFC 3339 timestamp (e.g. \"2024-07-15T20:00:00Z\")",
+                req.interval_start_utc
+            ),
+        )
+    })?;
+    let interval_start_ms = raw_ms.div_euclid(INTERVAL_MS) * INTERVAL_MS;
+    if interval_start_ms != raw_ms {
+        p.push(
+            "interval_start_utc",
+            format!("{:?}", req.interval_start_utc),
+            format!(
+                "not on the 15-minute grid (:00, :15, :30, :45 with zero seconds); decided for {}",
+                format_utc(interval_start_ms)
+            ),
+        );
+    }
+    let snapshot_time_ms = parse_time(&req.snapshot_time_utc);
+    if snapshot_time_ms.is_none() {
+        p.push(
+            "snapshot_time_utc",
+            format!("{:?}", req.snapshot_time_utc),
+            "not an RFC 3339 timestamp (e.g. \"2024-07-15T19:58:30Z\")",
+        );
+    }
+    let local = local_time(interval_start_ms);
+
+    // Price bounds: the site's floor and the cap of the interval's local year (near New
+    // Year, the higher of the caps of the years the windows touch).
+    let lo = cfg.grid.price_floor_usd_per_mwh;
+    let mut hi = cfg.price_cap(local.year);
+    if local.ordinal <= 2 {
+        hi = hi.max(cfg.price_cap(local.year - 1));
+    }
+    if local.ordinal >= 364 {
+        hi = hi.max(cfg.price_cap(local.year + 1));
+    }
+
+    // Real-time prices: the valid suffix, the last RT_HISTORY of it.
+    let rt_all = &req.rt_prices[..];
+    let rt_start = match check_prices(rt_all, "rt_prices", lo, hi, "$/MWh", &mut p) {
+        Some((_, last_bad)) => last_bad + 1,
+        None => 0,
+    };
+    let rt = &rt_all[rt_start.max(rt_all.len().saturating_sub(RT_HISTORY))..];
+
+    // Day-ahead and reserve windows: the valid prefix, aligned.
+    let da_all = &req.day_ahead_prices[..];
+    if da_all.is_empty() && !p.covers("day_ahead_prices") {
+        p.push(
+            "day_ahead_prices",
+            "[]".into(),
+            "needs at least 1 value (the day-ahead price of the interval decided for)",
+        );
+    }
+    let mut len = match check_prices(da_all, "day_ahead_prices", lo, hi, "$/MWh", &mut p) {
+        Some((first_bad, _)) => first_bad,
+        None => da_all.len(),
+    };
+    let windows = [
+        (&req.reserve_prices.rrs, "reserve_prices.rrs"),
+        (&req.reserve_prices.ecrs, "reserve_prices.ecrs"),
+        (&req.reserve_prices.nspin, "reserve_prices.nspin"),
+    ];
+    for (w, field) in windows {
+        if w.len() != da_all.len() {
+            p.push(
+                field,
+                format!("{} values", w.len()),
+                format!(
+                    "must have as many values as day_ahead_prices ({}), aligned from interval t on",
+                    da_all.len()
+                ),
+            );
+        }
+        let ok = match check_prices(w, field, 0.0, hi, "$/MW-h", &mut p) {
+            Some((first_bad, _)) => first_bad,
+            None => w.len(),
+        };
+        len = len.min(ok);
+    }
+    let len = len.min(DA_HORIZON);
+    let da = &da_all[..len];
+    let reserves = [
+        Cow::Borrowed(&req.reserve_prices.rrs[..len]),
+        Cow::Borrowed(&req.reserve_prices.ecrs[..len]),
+        Cow::Borrowed(&req.reserve_prices.nspin[..len]),
+    ];
+
+    // Scalars.
+    let fill = &cfg.data_fill;
+    let mut scalar = |x: f64, field: &str, ok: bool, rule: &str, default: f64| {
+        if ok {
+            x
+        } else {
+            p.push(field, show_f64(x), rule.to_string());
+            default
+        }
+    };
+    let h = req.hashprice_usd_per_ph_day;
+    let hashprice = scalar(
+        h,
+        "hashprice_usd_per_ph_day",
+        h.is_finite() && h > 0.0 && h <= MAX_HASHPRICE,
+        "must be a finite hashprice in (0, 100000] $/PH/day",
+        fill.hashprice_usd_per_ph_day,
+    );
+    let l = req.system_load_mw;
+    let system_load_mw = scalar(
+        l,
+        "system_load_mw",
+        l.is_finite() && l >= 0.0,
+        "must be a finite load >= 0 MW",
+        fill.system_load_mw,
+    );
+    let pk = req.system_load_mtd_peak_mw;
+    let system_load_mtd_peak_mw = scalar(
+        pk,
+        "system_load_mtd_peak_mw",
+        pk.is_finite() && pk >= 0.0,
+        "must be a finite load >= 0 MW",
+        fill.system_load_mw,
+    );
+
+    // Site state.
+    let initial = SiteState::initial(cfg);
+    let s = &req.site;
+    let mut state = initial;
+    if s.tranche_mw.len() != TRANCHES {
+        p.push(
+            "site.tranche_mw",
+            format!("{} values", s.tranche_mw.len()),
+            "must have exactly 3 values (MW per tranche)",
+        );
+    }
+    let mut mw = |x: f64, field: String, hi: f64, missing: f64| -> f64 {
+        if x.is_finite() && (0.0..=hi + 1e-9).contains(&x) {
+            x
+        } else {
+            p.push(
+                &field,
+                show_f64(x),
+                format!("must be a finite power in [0, {hi}] MW"),
+            );
+            if x.is_finite() { x.max(0.0).min(hi) } else { missing }
+        }
+    };
+    for i in 0..TRANCHES {
+        let cap = cfg.mining.tranches[i].capacity_mw;
+        state.tranche_mw[i] = match s.tranche_mw.get(i) {
+            Some(&x) => mw(x, format!("site.tranche_mw[{i}]"), cap, cap),
+            None => cap,
+        };
+    }
+    state.training_mw = mw(
+        s.training_mw,
+        "site.training_mw".into(),
+        cfg.ai.training_mw,
+        initial.training_mw,
+    );
+    let miner_cap = cfg.miner_capacity_mw();
+    let offers = s.offer_mw.to_array();
+    for (k, name) in ["rrs", "ecrs", "nspin"].iter().enumerate() {
+        state.offer_mw[k] = mw(offers[k], format!("site.offer_mw.{name}"), miner_cap, 0.0);
+    }
+    let max_hold = cfg.ai.training_min_on_intervals;
+    state.training_hold = if s.training_hold <= max_hold {
+        s.training_hold
+    } else {
+        p.push(
+            "site.training_hold",
+            s.training_hold.to_string(),
+            format!("must be <= ai.training_min_on_intervals ({max_hold})"),
+        );
+        max_hold
+    };
+
+    let emergency = req.emergency.as_ref().is_some_and(|e| e.active);
+    Ok(Checked {
+        interval_start_ms,
+        local,
+        snapshot_time_ms,
+        rt: Cow::Borrowed(rt),
+        da: Cow::Borrowed(da),
+        reserves,
+        hashprice,
+        system_load_mw,
+        system_load_mtd_peak_mw,
+        emergency,
+        state,
+        problems: p,
+    })
+}
+
+/// A valid example request for the interval starting at the next 15-minute boundary at or
+/// after `now_ms`, assembled at `now_ms` (what `serve --example-request` prints).
+pub fn example_request(now_ms: i64) -> DecideRequest {
+    let interval = (now_ms + INTERVAL_MS - 1).div_euclid(INTERVAL_MS) * INTERVAL_MS;
+    let snap = now_ms.div_euclid(1000) * 1000;
+    DecideRequest {
+        interval_start_utc: format_utc(interval),
+        snapshot_time_utc: format_utc(snap),
+        rt_prices: vec![31.2, 28.75, 35.1, 42.0, 39.5, 36.25, 33.0, 30.8],
+        day_ahead_prices: vec![34.5, 34.5, 34.5, 34.5, 38.9, 38.9, 38.9, 38.9],
+        reserve_prices: ReserveWindows {
+            rrs: vec![6.2, 6.2, 6.2, 6.2, 7.1, 7.1, 7.1, 7.1],
+            ecrs: vec![3.4, 3.4, 3.4, 3.4, 4.0, 4.0, 4.0, 4.0],
+            nspin: vec![1.1, 1.1, 1.1, 1.1, 1.3, 1.3, 1.3, 1.3],
+        },
+        hashprice_usd_per_ph_day: 48.5,
+        system_load_mw: 61_250.0,
+        system_load_mtd_peak_mw: 78_900.0,
+        site: SiteIn {
+            tranche_mw: vec![30.0, 20.0, 15.0],
+            training_mw: 20.0,
+            training_hold: 0,
+            offer_mw: ReserveMw::default(),
+        },
+        emergency: None,
+    }
+}
+
+/// The field docs printed by `serve --example-request` (on stderr; the JSON goes to
+/// stdout). The README's "Serving" section carries the same text.
+pub const FIELD_DOCS: &str = "\
+POST /v1/decide body (JSON object; all fields required, unknown fields ignored):
+  interval_start_utc        RFC 3339 UTC start of the 15-minute interval decided for (t), on the grid
+  snapshot_time_utc         RFC 3339 time the operator's system assembled this snapshot (age check)
+  rt_prices                 real-time prices $/MWh, oldest first, the last is interval t-1; last 96 used; may be []
+  day_ahead_prices          published day-ahead prices $/MWh, one per 15-min interval from t on; >= 1; first 96 used
+  reserve_prices.rrs|ecrs|nspin  published reserve prices $/MW-h from t on, same length as day_ahead_prices
+  hashprice_usd_per_ph_day  hashprice of the last complete UTC day, $ per PH/s per day
+  system_load_mw            last published hourly ERCOT system load, MW
+  system_load_mtd_peak_mw   highest published system load of the local month so far, MW
+  site.tranche_mw           [3] miner MW per tranche that ran in interval t-1
+  site.training_mw          AI training MW that ran in interval t-1
+  site.training_hold        intervals training must still hold before it may step down (0..=min-on)
+  site.offer_mw.rrs|ecrs|nspin  reserve offers of the current hour, MW
+  emergency                 null, or {\"active\": true, \"notice\": \"EEA1 ...\"} when ERCOT declared an emergency
+Prices must lie in [grid.price_floor_usd_per_mwh, cap of the interval's local year]; reserve prices in [0, cap].
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_is_valid_and_on_the_grid() {
+        let cfg = SiteConfig::default_site();
+        let now = 1_721_073_650_000; // 2024-07-15T20:00:50Z
+        let req = example_request(now);
+        assert_eq!(req.interval_start_utc, "2024-07-15T20:15:00Z");
+        let v = serde_json::to_value(&req).unwrap();
+        let (r2, p) = from_value(&v).unwrap();
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(r2, req);
+        let c = check(&r2, &cfg, p).unwrap();
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        assert_eq!(c.da.len(), 8);
+    }
+
+    #[test]
+    fn problems_name_fields_and_dedupe() {
+        let cfg = SiteConfig::default_site();
+        let mut v = serde_json::to_value(example_request(0)).unwrap();
+        v["rt_prices"][2] = Value::String("NaN".into());
+        v["site"] = Value::Bool(true);
+        v["day_ahead_prices"][0] = serde_json::json!(1e9);
+        let (req, p) = from_value(&v).unwrap();
+        let c = check(&req, &cfg, p).unwrap();
+        let fields: Vec<&str> = c.problems.list.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["rt_prices[2]", "site", "day_ahead_prices[0]"]);
+        assert_eq!(c.rt.len(), 5, "the valid suffix after the bad price");
+        assert!(c.da.is_empty());
+        assert_eq!(c.state, SiteState::initial(&cfg));
+    }
+}
