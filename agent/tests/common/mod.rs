@@ -1,0 +1,121 @@
+//! Shared helpers of the serve tests: a test checkpoint loader and services built on it.
+#![allow(dead_code)]
+
+use powermix_agent::Policy;
+use powermix_agent::rules::{Expert, ExpertParams};
+use powermix_agent::serve::{
+    Decider, LoadError, LoadErrorKind, LoadedPolicy, Loader, TimeLimits, TimeSource,
+    TrainingStats,
+};
+use powermix_env::{Action, OBS_DIM, SiteConfig, Snapshot};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A policy that always asks for the same action (or panics).
+pub struct ConstPolicy {
+    pub action: Action,
+    pub panic: bool,
+}
+
+impl Policy for ConstPolicy {
+    fn name(&self) -> &str {
+        "const"
+    }
+    fn act(&mut self, _: &Snapshot<'_>) -> Action {
+        if self.panic {
+            panic!("test policy panics on purpose");
+        }
+        self.action
+    }
+}
+
+/// The expert rules as a "trained" policy (for backtests through the policy path).
+pub struct ExpertAsPolicy(pub Expert);
+
+impl Policy for ExpertAsPolicy {
+    fn name(&self) -> &str {
+        "expert-as-policy"
+    }
+    fn act(&mut self, s: &Snapshot<'_>) -> Action {
+        self.0.act(s)
+    }
+}
+
+/// A test checkpoint format: `meta.json` with
+/// `{"model_id": "...", "kind": "const" | "nan" | "panic" | "expert", "action": [7 numbers],
+///   "stats": {"std": x, "z_limit": z}}` (stats optional: mean 0 and the same std for
+/// every feature). No meta.json: no_checkpoint; anything else wrong: damaged.
+pub fn test_loader() -> Loader {
+    Arc::new(|dir: &Path, cfg: &SiteConfig| {
+        let meta = dir.join("meta.json");
+        if !meta.is_file() {
+            return Err(LoadError {
+                kind: LoadErrorKind::NoCheckpoint,
+                message: format!("no checkpoint at {}", dir.display()),
+            });
+        }
+        let damaged = |m: String| LoadError {
+            kind: LoadErrorKind::Damaged,
+            message: format!("{}: {m}", meta.display()),
+        };
+        let text = std::fs::read_to_string(&meta).map_err(|e| damaged(e.to_string()))?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| damaged(e.to_string()))?;
+        let model_id = v["model_id"]
+            .as_str()
+            .ok_or_else(|| damaged("no model_id".into()))?
+            .to_string();
+        let action = match v["action"].as_array() {
+            Some(a) if a.len() == 7 => {
+                let f: Vec<f32> = a.iter().map(|x| x.as_f64().unwrap_or(0.0) as f32).collect();
+                Action::from_slice(&f).map_err(|e| damaged(e.0))?
+            }
+            _ => Action::ALL_ON,
+        };
+        let policy: Box<dyn Policy + Send> = match v["kind"].as_str() {
+            Some("const") => Box::new(ConstPolicy { action, panic: false }),
+            Some("nan") => Box::new(ConstPolicy {
+                action: Action { training: f64::NAN, ..action },
+                panic: false,
+            }),
+            Some("panic") => Box::new(ConstPolicy { action, panic: true }),
+            Some("expert") => Box::new(ExpertAsPolicy(Expert::new(cfg, ExpertParams::default_params()))),
+            other => return Err(damaged(format!("unknown kind {other:?}"))),
+        };
+        let stats = v.get("stats").filter(|s| !s.is_null()).map(|s| TrainingStats {
+            mean: vec![0.0; OBS_DIM],
+            std: vec![s["std"].as_f64().unwrap_or(1.0); OBS_DIM],
+            z_limit: s["z_limit"].as_f64().unwrap_or(5.0),
+        });
+        Ok(LoadedPolicy { policy, model_id, stats })
+    })
+}
+
+/// A fresh temporary directory under the target dir.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let base = std::env::temp_dir().join(format!("powermix-serve-tests-{}", std::process::id()));
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let k = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let d = base.join(format!("{name}-{k}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// Writes a test checkpoint's meta.json.
+pub fn write_meta(dir: &Path, meta: &Value) {
+    std::fs::write(dir.join("meta.json"), meta.to_string()).expect("write meta.json");
+}
+
+/// A decider on the default site with the given clock and a policy from a test meta.json
+/// (None: no checkpoint).
+pub fn decider(time: TimeSource, meta: Option<Value>) -> Decider {
+    let cfg = SiteConfig::default_site();
+    let d = Decider::new(cfg.clone(), ExpertParams::default_params(), TimeLimits::default(), time);
+    if let Some(m) = meta {
+        let dir = temp_dir(&format!("decider-{}", m["model_id"].as_str().unwrap_or("x")));
+        write_meta(&dir, &m);
+        d.install(test_loader()(&dir, &cfg)).expect("test checkpoint loads");
+    }
+    d
+}

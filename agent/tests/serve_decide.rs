@@ -1,0 +1,213 @@
+//! The decision function: the example request decides, and every fallback reason is
+//! triggered by a crafted request and named.
+
+mod common;
+
+use common::{decider, temp_dir, test_loader};
+use powermix_agent::serve::request::{DecideRequest, EmergencyNotice};
+use powermix_agent::serve::{
+    Answer, FixedClock, LoadErrorKind, Reason, Source, TimeSource, example_request, load_primary,
+};
+use powermix_env::SiteConfig;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// 2024-07-15T20:00:50Z: the example's interval is 20:15 (a Monday, 15:15 CDT).
+const NOW: i64 = 1_721_073_650_000;
+
+fn clock() -> TimeSource {
+    TimeSource::Clock(Arc::new(FixedClock::new(NOW)))
+}
+
+fn body(req: &DecideRequest) -> Vec<u8> {
+    serde_json::to_vec(req).unwrap()
+}
+
+fn with(f: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let mut v = serde_json::to_value(example_request(NOW)).unwrap();
+    f(&mut v);
+    serde_json::to_vec(&v).unwrap()
+}
+
+fn assert_feasible(a: &Answer) {
+    let cfg = SiteConfig::default_site();
+    assert!(a.site_load_mw <= cfg.grid.import_limit_mw + 1e-9, "{a:?}");
+    assert!(a.expected_ledger.total.is_finite());
+    let offered = a.mw.reserve_offers.rrs + a.mw.reserve_offers.ecrs + a.mw.reserve_offers.nspin;
+    assert!(offered <= a.mw.tranches.iter().sum::<f64>() + 1e-9);
+}
+
+fn const_meta(id: &str) -> Value {
+    json!({"model_id": id, "kind": "const", "action": [1, 1, 0, 1, 0, 0, 0]})
+}
+
+#[test]
+fn example_request_decides_with_the_fallback_when_no_checkpoint() {
+    let d = decider(clock(), None);
+    let a = d.decide_body(&body(&example_request(NOW))).unwrap();
+    assert_eq!(a.source, Source::Fallback);
+    assert_eq!(a.reason, Some(Reason::NoCheckpoint));
+    assert_eq!(a.interval_start_utc, "2024-07-15T20:15:00Z");
+    assert!(a.problems.is_empty());
+    assert_feasible(&a);
+    // The JSON names every ledger line and the total.
+    let v: Value = serde_json::to_value(&a).unwrap();
+    for line in powermix_env::LEDGER_LINES.iter().chain(&["total"]) {
+        assert!(v["expected_ledger"][*line].is_number(), "{line}");
+    }
+    assert_eq!(v["reason"], "no_checkpoint");
+    assert!(v["model_id"].is_null());
+}
+
+#[test]
+fn default_loader_says_no_checkpoint_or_not_a_checkpoint() {
+    let cfg = SiteConfig::default_site();
+    let dir = temp_dir("default-loader");
+    let e = load_primary(&dir.join("missing"), &cfg).unwrap_err();
+    assert_eq!(e.kind, LoadErrorKind::NoCheckpoint);
+    assert!(e.message.contains("issue 4"), "{}", e.message);
+    std::fs::write(dir.join("meta.json"), "{not json").unwrap();
+    let e = load_primary(&dir, &cfg).unwrap_err();
+    assert_eq!(e.kind, LoadErrorKind::Damaged);
+    assert!(e.message.contains("not a checkpoint"), "{}", e.message);
+    std::fs::write(dir.join("meta.json"), "{}").unwrap();
+    let e = load_primary(&dir, &cfg).unwrap_err();
+    assert_eq!(e.kind, LoadErrorKind::Damaged);
+}
+
+#[test]
+fn a_loaded_policy_decides() {
+    let d = decider(clock(), Some(const_meta("run-a")));
+    let a = d.decide_body(&body(&example_request(NOW))).unwrap();
+    assert_eq!(a.source, Source::Policy);
+    assert_eq!(a.reason, None);
+    assert_eq!(a.model_id.as_deref(), Some("run-a"));
+    assert_eq!(a.mw.tranches, [30.0, 20.0, 0.0]);
+    assert_feasible(&a);
+}
+
+#[test]
+fn every_fallback_reason_is_triggered_and_named() {
+    let cfg = SiteConfig::default_site();
+    // no_checkpoint
+    let a = decider(clock(), None).decide_body(&body(&example_request(NOW))).unwrap();
+    assert_eq!(a.reason, Some(Reason::NoCheckpoint));
+
+    // checkpoint_damaged: a meta.json the loader refuses.
+    let dir = temp_dir("damaged");
+    std::fs::write(dir.join("meta.json"), "{\"model_id\": 3}").unwrap();
+    let d = decider(clock(), None);
+    assert!(d.install(test_loader()(&dir, &cfg)).is_err());
+    let a = d.decide_body(&body(&example_request(NOW))).unwrap();
+    assert_eq!(a.reason, Some(Reason::CheckpointDamaged));
+    assert!(a.message.contains("meta.json"), "{}", a.message);
+    // A policy that panics counts as damaged too.
+    let d = decider(clock(), Some(json!({"model_id": "p", "kind": "panic"})));
+    let a = d.decide_body(&body(&example_request(NOW))).unwrap();
+    assert_eq!(a.reason, Some(Reason::CheckpointDamaged));
+
+    let d = decider(clock(), Some(const_meta("run-b")));
+    // invalid_input, with the field named.
+    let a = d.decide_body(&with(|v| v["rt_prices"][1] = json!(-301.0))).unwrap();
+    assert_eq!(a.reason, Some(Reason::InvalidInput));
+    assert_eq!(a.problems[0].field, "rt_prices[1]");
+    assert!(a.message.contains("rt_prices[1] = -301"), "{}", a.message);
+    assert_eq!(a.model_id.as_deref(), Some("run-b"));
+
+    // stale_snapshot: 25 minutes old.
+    let a = d
+        .decide_body(&with(|v| {
+            v["snapshot_time_utc"] = json!("2024-07-15T19:35:50Z");
+        }))
+        .unwrap();
+    assert_eq!(a.reason, Some(Reason::StaleSnapshot));
+    assert!(a.message.contains("limit 20.0 minutes"), "{}", a.message);
+    // ... or an interval far from its snapshot.
+    let a = d.decide_body(&with(|v| v["interval_start_utc"] = json!("2024-07-15T23:00:00Z"))).unwrap();
+    assert_eq!(a.reason, Some(Reason::StaleSnapshot));
+
+    // emergency
+    let mut req = example_request(NOW);
+    req.emergency = Some(EmergencyNotice {
+        active: true,
+        notice: "EEA2 in effect".into(),
+    });
+    let a = d.decide_body(&body(&req)).unwrap();
+    assert_eq!(a.reason, Some(Reason::Emergency));
+    assert!(a.message.contains("EEA2"), "{}", a.message);
+    assert_eq!(a.mw.tranches, [0.0; 3], "miners curtailed");
+    assert_eq!(a.mw.training, 0.0, "training curtailed (max_training_fraction 0)");
+    assert_eq!(a.mw.inference, 10.0, "inference stays");
+    // An inactive notice is no emergency.
+    req.emergency = Some(EmergencyNotice { active: false, notice: String::new() });
+    assert_eq!(d.decide_body(&body(&req)).unwrap().source, Source::Policy);
+
+    // non_finite_output
+    let d = decider(clock(), Some(json!({"model_id": "n", "kind": "nan"})));
+    let a = d.decide_body(&body(&example_request(NOW))).unwrap();
+    assert_eq!(a.reason, Some(Reason::NonFiniteOutput));
+    assert!(a.message.contains("ai_training = NaN"), "{}", a.message);
+
+    // out_of_distribution (only when the policy provides training stats)
+    let d = decider(clock(), Some(json!({"model_id": "o", "kind": "const", "stats": {"std": 1e-3, "z_limit": 5.0}})));
+    let a = d.decide_body(&body(&example_request(NOW))).unwrap();
+    assert_eq!(a.reason, Some(Reason::OutOfDistribution));
+    assert!(a.message.contains("standard deviations"), "{}", a.message);
+    let d = decider(clock(), Some(json!({"model_id": "i", "kind": "const", "stats": {"std": 1e6, "z_limit": 5.0}})));
+    assert_eq!(d.decide_body(&body(&example_request(NOW))).unwrap().source, Source::Policy);
+}
+
+#[test]
+fn invalid_values_are_named_with_their_value() {
+    let d = decider(clock(), None);
+    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+        (Box::new(|v| v["day_ahead_prices"][0] = json!(5000.01)), "day_ahead_prices[0]"),
+        (Box::new(|v| v["day_ahead_prices"] = json!([])), "day_ahead_prices"),
+        (Box::new(|v| v["reserve_prices"]["ecrs"] = json!([1.0])), "reserve_prices.ecrs"),
+        (Box::new(|v| v["reserve_prices"]["nspin"][2] = json!(-1.0)), "reserve_prices.nspin[2]"),
+        (Box::new(|v| v["hashprice_usd_per_ph_day"] = json!("48")), "hashprice_usd_per_ph_day"),
+        (Box::new(|v| v["system_load_mw"] = json!(-5.0)), "system_load_mw"),
+        (Box::new(|v| { v.as_object_mut().unwrap().remove("system_load_mtd_peak_mw"); }), "system_load_mtd_peak_mw"),
+        (Box::new(|v| v["site"]["tranche_mw"] = json!([30.0, 20.0])), "site.tranche_mw"),
+        (Box::new(|v| v["site"]["tranche_mw"][0] = json!(-1.0)), "site.tranche_mw[0]"),
+        (Box::new(|v| v["site"]["training_mw"] = json!(25.0)), "site.training_mw"),
+        (Box::new(|v| v["site"]["training_hold"] = json!(-1)), "site.training_hold"),
+        (Box::new(|v| v["site"]["training_hold"] = json!(9)), "site.training_hold"),
+        (Box::new(|v| v["site"]["offer_mw"]["rrs"] = json!(1e300)), "site.offer_mw.rrs"),
+        (Box::new(|v| v["interval_start_utc"] = json!("2024-07-15T20:07:00Z")), "interval_start_utc"),
+        (Box::new(|v| v["snapshot_time_utc"] = json!("yesterday")), "snapshot_time_utc"),
+        (Box::new(|v| v["snapshot_time_utc"] = json!("2024-07-15T21:00:00Z")), "snapshot_time_utc"),
+        (Box::new(|v| v["emergency"] = json!("no")), "emergency"),
+        (Box::new(|v| v["emergency"] = json!({"notice": "x"})), "emergency.active"),
+    ];
+    for (f, field) in cases {
+        let a = d.decide_body(&with(|v| f(v))).unwrap();
+        assert_eq!(a.reason, Some(Reason::InvalidInput), "{field}: {}", a.message);
+        assert_eq!(a.problems[0].field, field, "{:?}", a.problems);
+        assert!(a.message.contains(field), "{}", a.message);
+        assert_feasible(&a);
+    }
+}
+
+#[test]
+fn unusable_bodies_are_rejected_naming_the_problem() {
+    let d = decider(clock(), None);
+    let e = d.decide_body(b"{\"interval_start_utc\": ").unwrap_err();
+    assert_eq!((e.status, e.error.as_str()), (400, "bad_json"));
+    assert!(e.message.contains("line 1 column"), "{}", e.message);
+    let e = d.decide_body(b"[1, 2]").unwrap_err();
+    assert_eq!(e.status, 422);
+    let e = d.decide_body(&with(|v| { v.as_object_mut().unwrap().remove("interval_start_utc"); })).unwrap_err();
+    assert_eq!((e.status, e.field.as_deref()), (422, Some("interval_start_utc")));
+    let e = d.decide_body(&with(|v| v["interval_start_utc"] = json!("noon"))).unwrap_err();
+    assert!(e.message.contains("\"noon\""), "{}", e.message);
+    let e = d.decide_body(&vec![b' '; 70_000]).unwrap_err();
+    assert_eq!(e.status, 413);
+    // A number JSON cannot hold as f64.
+    let text = String::from_utf8(with(|_| {})).unwrap();
+    let huge = text.replace("\"system_load_mw\":61250.0", "\"system_load_mw\":1e999");
+    assert_ne!(huge, text);
+    let e = d.decide_body(huge.as_bytes()).unwrap_err();
+    assert_eq!(e.status, 400);
+    assert!(e.message.contains("out of range"), "{}", e.message);
+}
