@@ -131,12 +131,20 @@ fn backtest_equals_live_to_the_bit() {
             training_hold: req.site.training_hold,
             offer_mw: req.site.offer_mw.to_array(),
         };
-        assert_eq!(checked.snapshot(), m.snapshot(t, &state), "snapshot at t={t}");
+        assert_eq!(
+            checked.snapshot(),
+            m.snapshot(t, &state),
+            "snapshot at t={t}"
+        );
 
         let want = bits(&run.env_dispatch[k]);
         let a = fallback.decide_body(&body).unwrap();
         assert_eq!(a.source, Source::Fallback);
-        let expect_reason = if m.emergency[t] { Reason::Emergency } else { Reason::NoCheckpoint };
+        let expect_reason = if m.emergency[t] {
+            Reason::Emergency
+        } else {
+            Reason::NoCheckpoint
+        };
         assert_eq!(a.reason, Some(expect_reason), "t={t}: {}", a.message);
         assert_eq!(bits(&a.dispatch()), want, "fallback dispatch at t={t}");
 
@@ -174,7 +182,11 @@ fn stdin_replay_equals_backtest_to_the_bit() {
         input.push(b'\n');
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_serve"))
-        .args(["--stdin", "--checkpoint", "/nonexistent/powermix-checkpoint"])
+        .args([
+            "--stdin",
+            "--checkpoint",
+            "/nonexistent/powermix-checkpoint",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -184,14 +196,29 @@ fn stdin_replay_equals_backtest_to_the_bit() {
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
     assert_eq!(lines.len(), picked.len());
     for (line, &k) in lines.iter().zip(&picked) {
         let a: Answer = serde_json::from_str(line).unwrap();
         let t = start + k;
-        assert_eq!(a.interval_start_utc, format_utc(m.data.interval_start_ms[t]));
-        assert!(matches!(a.reason, Some(Reason::NoCheckpoint | Reason::Emergency)), "{}", a.message);
-        assert_eq!(bits(&a.dispatch()), bits(&run.env_dispatch[k]), "stdin dispatch at t={t}");
+        assert_eq!(
+            a.interval_start_utc,
+            format_utc(m.data.interval_start_ms[t])
+        );
+        assert!(
+            matches!(a.reason, Some(Reason::NoCheckpoint | Reason::Emergency)),
+            "{}",
+            a.message
+        );
+        assert_eq!(
+            bits(&a.dispatch()),
+            bits(&run.env_dispatch[k]),
+            "stdin dispatch at t={t}"
+        );
     }
 }

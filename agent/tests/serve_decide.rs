@@ -90,7 +90,9 @@ fn a_loaded_policy_decides() {
 fn every_fallback_reason_is_triggered_and_named() {
     let cfg = SiteConfig::default_site();
     // no_checkpoint
-    let a = decider(clock(), None).decide_body(&body(&example_request(NOW))).unwrap();
+    let a = decider(clock(), None)
+        .decide_body(&body(&example_request(NOW)))
+        .unwrap();
     assert_eq!(a.reason, Some(Reason::NoCheckpoint));
 
     // checkpoint_damaged: a meta.json the loader refuses.
@@ -108,7 +110,9 @@ fn every_fallback_reason_is_triggered_and_named() {
 
     let d = decider(clock(), Some(const_meta("run-b")));
     // invalid_input, with the field named.
-    let a = d.decide_body(&with(|v| v["rt_prices"][1] = json!(-301.0))).unwrap();
+    let a = d
+        .decide_body(&with(|v| v["rt_prices"][1] = json!(-301.0)))
+        .unwrap();
     assert_eq!(a.reason, Some(Reason::InvalidInput));
     assert_eq!(a.problems[0].field, "rt_prices[1]");
     assert!(a.message.contains("rt_prices[1] = -301"), "{}", a.message);
@@ -123,7 +127,11 @@ fn every_fallback_reason_is_triggered_and_named() {
     assert_eq!(a.reason, Some(Reason::StaleSnapshot));
     assert!(a.message.contains("limit 20.0 minutes"), "{}", a.message);
     // ... or an interval far from its snapshot.
-    let a = d.decide_body(&with(|v| v["interval_start_utc"] = json!("2024-07-15T23:00:00Z"))).unwrap();
+    let a = d
+        .decide_body(&with(|v| {
+            v["interval_start_utc"] = json!("2024-07-15T23:00:00Z")
+        }))
+        .unwrap();
     assert_eq!(a.reason, Some(Reason::StaleSnapshot));
 
     // emergency
@@ -136,10 +144,16 @@ fn every_fallback_reason_is_triggered_and_named() {
     assert_eq!(a.reason, Some(Reason::Emergency));
     assert!(a.message.contains("EEA2"), "{}", a.message);
     assert_eq!(a.mw.tranches, [0.0; 3], "miners curtailed");
-    assert_eq!(a.mw.training, 0.0, "training curtailed (max_training_fraction 0)");
+    assert_eq!(
+        a.mw.training, 0.0,
+        "training curtailed (max_training_fraction 0)"
+    );
     assert_eq!(a.mw.inference, 10.0, "inference stays");
     // An inactive notice is no emergency.
-    req.emergency = Some(EmergencyNotice { active: false, notice: String::new() });
+    req.emergency = Some(EmergencyNotice {
+        active: false,
+        notice: String::new(),
+    });
     assert_eq!(d.decide_body(&body(&req)).unwrap().source, Source::Policy);
 
     // non_finite_output
@@ -149,40 +163,108 @@ fn every_fallback_reason_is_triggered_and_named() {
     assert!(a.message.contains("ai_training = NaN"), "{}", a.message);
 
     // out_of_distribution (only when the policy provides training stats)
-    let d = decider(clock(), Some(json!({"model_id": "o", "kind": "const", "stats": {"std": 1e-3, "z_limit": 5.0}})));
+    let d = decider(
+        clock(),
+        Some(json!({"model_id": "o", "kind": "const", "stats": {"std": 1e-3, "z_limit": 5.0}})),
+    );
     let a = d.decide_body(&body(&example_request(NOW))).unwrap();
     assert_eq!(a.reason, Some(Reason::OutOfDistribution));
     assert!(a.message.contains("standard deviations"), "{}", a.message);
-    let d = decider(clock(), Some(json!({"model_id": "i", "kind": "const", "stats": {"std": 1e6, "z_limit": 5.0}})));
-    assert_eq!(d.decide_body(&body(&example_request(NOW))).unwrap().source, Source::Policy);
+    let d = decider(
+        clock(),
+        Some(json!({"model_id": "i", "kind": "const", "stats": {"std": 1e6, "z_limit": 5.0}})),
+    );
+    assert_eq!(
+        d.decide_body(&body(&example_request(NOW))).unwrap().source,
+        Source::Policy
+    );
 }
 
 #[test]
 fn invalid_values_are_named_with_their_value() {
     let d = decider(clock(), None);
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
-        (Box::new(|v| v["day_ahead_prices"][0] = json!(5000.01)), "day_ahead_prices[0]"),
-        (Box::new(|v| v["day_ahead_prices"] = json!([])), "day_ahead_prices"),
-        (Box::new(|v| v["reserve_prices"]["ecrs"] = json!([1.0])), "reserve_prices.ecrs"),
-        (Box::new(|v| v["reserve_prices"]["nspin"][2] = json!(-1.0)), "reserve_prices.nspin[2]"),
-        (Box::new(|v| v["hashprice_usd_per_ph_day"] = json!("48")), "hashprice_usd_per_ph_day"),
-        (Box::new(|v| v["system_load_mw"] = json!(-5.0)), "system_load_mw"),
-        (Box::new(|v| { v.as_object_mut().unwrap().remove("system_load_mtd_peak_mw"); }), "system_load_mtd_peak_mw"),
-        (Box::new(|v| v["site"]["tranche_mw"] = json!([30.0, 20.0])), "site.tranche_mw"),
-        (Box::new(|v| v["site"]["tranche_mw"][0] = json!(-1.0)), "site.tranche_mw[0]"),
-        (Box::new(|v| v["site"]["training_mw"] = json!(25.0)), "site.training_mw"),
-        (Box::new(|v| v["site"]["training_hold"] = json!(-1)), "site.training_hold"),
-        (Box::new(|v| v["site"]["training_hold"] = json!(9)), "site.training_hold"),
-        (Box::new(|v| v["site"]["offer_mw"]["rrs"] = json!(1e300)), "site.offer_mw.rrs"),
-        (Box::new(|v| v["interval_start_utc"] = json!("2024-07-15T20:07:00Z")), "interval_start_utc"),
-        (Box::new(|v| v["snapshot_time_utc"] = json!("yesterday")), "snapshot_time_utc"),
-        (Box::new(|v| v["snapshot_time_utc"] = json!("2024-07-15T21:00:00Z")), "snapshot_time_utc"),
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|v| v["day_ahead_prices"][0] = json!(5000.01)),
+            "day_ahead_prices[0]",
+        ),
+        (
+            Box::new(|v| v["day_ahead_prices"] = json!([])),
+            "day_ahead_prices",
+        ),
+        (
+            Box::new(|v| v["reserve_prices"]["ecrs"] = json!([1.0])),
+            "reserve_prices.ecrs",
+        ),
+        (
+            Box::new(|v| v["reserve_prices"]["nspin"][2] = json!(-1.0)),
+            "reserve_prices.nspin[2]",
+        ),
+        (
+            Box::new(|v| v["hashprice_usd_per_ph_day"] = json!("48")),
+            "hashprice_usd_per_ph_day",
+        ),
+        (
+            Box::new(|v| v["system_load_mw"] = json!(-5.0)),
+            "system_load_mw",
+        ),
+        (
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("system_load_mtd_peak_mw");
+            }),
+            "system_load_mtd_peak_mw",
+        ),
+        (
+            Box::new(|v| v["site"]["tranche_mw"] = json!([30.0, 20.0])),
+            "site.tranche_mw",
+        ),
+        (
+            Box::new(|v| v["site"]["tranche_mw"][0] = json!(-1.0)),
+            "site.tranche_mw[0]",
+        ),
+        (
+            Box::new(|v| v["site"]["training_mw"] = json!(25.0)),
+            "site.training_mw",
+        ),
+        (
+            Box::new(|v| v["site"]["training_hold"] = json!(-1)),
+            "site.training_hold",
+        ),
+        (
+            Box::new(|v| v["site"]["training_hold"] = json!(9)),
+            "site.training_hold",
+        ),
+        (
+            Box::new(|v| v["site"]["offer_mw"]["rrs"] = json!(1e300)),
+            "site.offer_mw.rrs",
+        ),
+        (
+            Box::new(|v| v["interval_start_utc"] = json!("2024-07-15T20:07:00Z")),
+            "interval_start_utc",
+        ),
+        (
+            Box::new(|v| v["snapshot_time_utc"] = json!("yesterday")),
+            "snapshot_time_utc",
+        ),
+        (
+            Box::new(|v| v["snapshot_time_utc"] = json!("2024-07-15T21:00:00Z")),
+            "snapshot_time_utc",
+        ),
         (Box::new(|v| v["emergency"] = json!("no")), "emergency"),
-        (Box::new(|v| v["emergency"] = json!({"notice": "x"})), "emergency.active"),
+        (
+            Box::new(|v| v["emergency"] = json!({"notice": "x"})),
+            "emergency.active",
+        ),
     ];
     for (f, field) in cases {
         let a = d.decide_body(&with(|v| f(v))).unwrap();
-        assert_eq!(a.reason, Some(Reason::InvalidInput), "{field}: {}", a.message);
+        assert_eq!(
+            a.reason,
+            Some(Reason::InvalidInput),
+            "{field}: {}",
+            a.message
+        );
         assert_eq!(a.problems[0].field, field, "{:?}", a.problems);
         assert!(a.message.contains(field), "{}", a.message);
         assert_feasible(&a);
@@ -197,9 +279,18 @@ fn unusable_bodies_are_rejected_naming_the_problem() {
     assert!(e.message.contains("line 1 column"), "{}", e.message);
     let e = d.decide_body(b"[1, 2]").unwrap_err();
     assert_eq!(e.status, 422);
-    let e = d.decide_body(&with(|v| { v.as_object_mut().unwrap().remove("interval_start_utc"); })).unwrap_err();
-    assert_eq!((e.status, e.field.as_deref()), (422, Some("interval_start_utc")));
-    let e = d.decide_body(&with(|v| v["interval_start_utc"] = json!("noon"))).unwrap_err();
+    let e = d
+        .decide_body(&with(|v| {
+            v.as_object_mut().unwrap().remove("interval_start_utc");
+        }))
+        .unwrap_err();
+    assert_eq!(
+        (e.status, e.field.as_deref()),
+        (422, Some("interval_start_utc"))
+    );
+    let e = d
+        .decide_body(&with(|v| v["interval_start_utc"] = json!("noon")))
+        .unwrap_err();
     assert!(e.message.contains("\"noon\""), "{}", e.message);
     let e = d.decide_body(&vec![b' '; 70_000]).unwrap_err();
     assert_eq!(e.status, 413);

@@ -58,16 +58,63 @@ fn bad_value(r: &mut Rng, kind: char) -> Value {
             2 => Value::Null,
             _ => pick(r, &common).clone(),
         },
-        'h' => pick(r, &[json!(-1), json!(1.5), json!(1e20), json!(99), json!("2"), Value::Null]).clone(),
+        'h' => pick(
+            r,
+            &[
+                json!(-1),
+                json!(1.5),
+                json!(1e20),
+                json!(99),
+                json!("2"),
+                Value::Null,
+            ],
+        )
+        .clone(),
         'a' => match r.below(4) {
             0 => json!([1e308, 1.0]),
             1 => json!([-1e6]),
             2 => json!(["NaN", 3.0]),
-            _ => pick(r, &[json!("1,2,3"), json!(5.0), Value::Null, json!({"a": []})]).clone(),
+            _ => pick(
+                r,
+                &[json!("1,2,3"), json!(5.0), Value::Null, json!({"a": []})],
+            )
+            .clone(),
         },
-        't' => pick(r, &[json!("2024-13-45T99:00:00Z"), json!(17), json!(""), json!("2024-07-15"), json!("2024-07-15T20:15:01Z"), json!("1970-01-01T00:00:00Z"), Value::Null]).clone(),
-        'o' => pick(r, &[json!([]), json!("{}"), json!(1e308), Value::Null, json!({"rrs": "x"})]).clone(),
-        _ => pick(r, &[json!(1), json!("active"), json!([]), json!({}), json!({"active": "yes"})]).clone(),
+        't' => pick(
+            r,
+            &[
+                json!("2024-13-45T99:00:00Z"),
+                json!(17),
+                json!(""),
+                json!("2024-07-15"),
+                json!("2024-07-15T20:15:01Z"),
+                json!("1970-01-01T00:00:00Z"),
+                Value::Null,
+            ],
+        )
+        .clone(),
+        'o' => pick(
+            r,
+            &[
+                json!([]),
+                json!("{}"),
+                json!(1e308),
+                Value::Null,
+                json!({"rrs": "x"}),
+            ],
+        )
+        .clone(),
+        _ => pick(
+            r,
+            &[
+                json!(1),
+                json!("active"),
+                json!([]),
+                json!({}),
+                json!({"active": "yes"}),
+            ],
+        )
+        .clone(),
     }
 }
 
@@ -116,7 +163,12 @@ fn generate(r: &mut Rng, example: &Value, example_text: &[u8]) -> Vec<u8> {
         // A bad element inside an array.
         5 => {
             let mut v = example.clone();
-            let arrays = ["rt_prices", "day_ahead_prices", "reserve_prices.rrs", "site.tranche_mw"];
+            let arrays = [
+                "rt_prices",
+                "day_ahead_prices",
+                "reserve_prices.rrs",
+                "site.tranche_mw",
+            ];
             let path = *pick(r, &arrays);
             let mut cur = Some(&mut v);
             for p in path.split('.') {
@@ -124,7 +176,18 @@ fn generate(r: &mut Rng, example: &Value, example_text: &[u8]) -> Vec<u8> {
             }
             if let Some(a) = cur.and_then(|c| c.as_array_mut()) {
                 let i = r.below(a.len() as u64) as usize;
-                a[i] = pick(r, &[json!(-1e9), json!(1e9), json!("12"), Value::Null, json!([]), json!(f64::MAX)]).clone();
+                a[i] = pick(
+                    r,
+                    &[
+                        json!(-1e9),
+                        json!(1e9),
+                        json!("12"),
+                        Value::Null,
+                        json!([]),
+                        json!(f64::MAX),
+                    ],
+                )
+                .clone();
             }
             serde_json::to_vec(&v).unwrap()
         }
@@ -140,23 +203,44 @@ fn generate(r: &mut Rng, example: &Value, example_text: &[u8]) -> Vec<u8> {
         // Deep nesting, at the top or inside a field.
         7 => {
             let depth = 1 + r.below(3000) as usize;
-            let (open, close) = if r.below(2) == 0 { ("[", "]") } else { ("{\"a\":", "}") };
+            let (open, close) = if r.below(2) == 0 {
+                ("[", "]")
+            } else {
+                ("{\"a\":", "}")
+            };
             let nested = format!("{}1{}", open.repeat(depth), close.repeat(depth));
             if r.below(2) == 0 {
                 nested.into_bytes()
             } else {
                 let text = String::from_utf8(example_text.to_vec()).unwrap();
-                text.replacen("\"rt_prices\":[", &format!("\"rt_prices\":[{nested},"), 1).into_bytes()
+                text.replacen("\"rt_prices\":[", &format!("\"rt_prices\":[{nested},"), 1)
+                    .into_bytes()
             }
         }
         // Numbers JSON cannot hold, NaN-like tokens, wrong top-level types.
         8 => {
             let text = String::from_utf8(example_text.to_vec()).unwrap();
-            let token = *pick(r, &["1e999", "-1e999", "NaN", "Infinity", "-Infinity", "0x10", "+5", "1.", ".5", "1e"]);
+            let token = *pick(
+                r,
+                &[
+                    "1e999",
+                    "-1e999",
+                    "NaN",
+                    "Infinity",
+                    "-Infinity",
+                    "0x10",
+                    "+5",
+                    "1.",
+                    ".5",
+                    "1e",
+                ],
+            );
             match r.below(3) {
                 0 => text.replacen("48.5", token, 1).into_bytes(),
                 1 => text.replacen("61250.0", token, 1).into_bytes(),
-                _ => pick(r, &["[]", "1", "\"x\"", "null", "true", "{}", ""]).as_bytes().to_vec(),
+                _ => pick(r, &["[]", "1", "\"x\"", "null", "true", "{}", ""])
+                    .as_bytes()
+                    .to_vec(),
             }
         }
         // Oversized (rare: each is 64 KiB+).
@@ -177,10 +261,18 @@ fn generate(r: &mut Rng, example: &Value, example_text: &[u8]) -> Vec<u8> {
 
 fn check_answer(a: &Answer, cfg: &SiteConfig, body: &[u8]) {
     let ctx = || String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
-    assert_eq!(a.source, Source::Fallback, "a bad body was decided by the policy: {}", ctx());
+    assert_eq!(
+        a.source,
+        Source::Fallback,
+        "a bad body was decided by the policy: {}",
+        ctx()
+    );
     let r = a.reason.unwrap_or_else(|| panic!("no reason: {}", ctx()));
     assert!(
-        matches!(r, Reason::InvalidInput | Reason::StaleSnapshot | Reason::Emergency),
+        matches!(
+            r,
+            Reason::InvalidInput | Reason::StaleSnapshot | Reason::Emergency
+        ),
         "{r:?}: {}",
         ctx()
     );
@@ -189,7 +281,16 @@ fn check_answer(a: &Answer, cfg: &SiteConfig, body: &[u8]) {
     }
     assert!(!a.message.is_empty());
     let d = a.dispatch();
-    let all = [d.inference_mw, d.training_mw, d.tranche_mw[0], d.tranche_mw[1], d.tranche_mw[2], d.offer_mw[0], d.offer_mw[1], d.offer_mw[2]];
+    let all = [
+        d.inference_mw,
+        d.training_mw,
+        d.tranche_mw[0],
+        d.tranche_mw[1],
+        d.tranche_mw[2],
+        d.offer_mw[0],
+        d.offer_mw[1],
+        d.offer_mw[2],
+    ];
     assert!(all.iter().all(|x| x.is_finite() && *x >= 0.0), "{a:?}");
     assert!(a.site_load_mw <= cfg.grid.import_limit_mw + 1e-9);
     assert!(d.offered_mw() <= d.miner_mw() + 1e-9);
@@ -216,18 +317,31 @@ fn a_hundred_thousand_bad_bodies_never_panic() {
         match d.decide_body(&body) {
             Ok(a) => {
                 check_answer(&a, &cfg, &body);
-                *counts.entry(format!("200 {}", a.reason.map(|r| r.code()).unwrap_or("-"))).or_default() += 1;
+                *counts
+                    .entry(format!("200 {}", a.reason.map(|r| r.code()).unwrap_or("-")))
+                    .or_default() += 1;
             }
             Err(e) => {
                 assert!((400..500).contains(&e.status), "{e:?}");
                 assert!(!e.message.is_empty() && !e.error.is_empty());
-                *counts.entry(format!("{} {}", e.status, e.error)).or_default() += 1;
+                *counts
+                    .entry(format!("{} {}", e.status, e.error))
+                    .or_default() += 1;
             }
         }
     }
     eprintln!("{BODIES} bad bodies: {counts:?}");
     assert_eq!(counts.values().sum::<usize>(), BODIES);
-    for k in ["400 bad_json", "413 body_too_large", "422 invalid_field", "200 invalid_input", "200 stale_snapshot"] {
-        assert!(counts.get(k).copied().unwrap_or(0) > 0, "no {k}: {counts:?}");
+    for k in [
+        "400 bad_json",
+        "413 body_too_large",
+        "422 invalid_field",
+        "200 invalid_input",
+        "200 stale_snapshot",
+    ] {
+        assert!(
+            counts.get(k).copied().unwrap_or(0) > 0,
+            "no {k}: {counts:?}"
+        );
     }
 }

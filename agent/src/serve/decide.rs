@@ -7,8 +7,7 @@
 
 use super::loader::{LoadError, LoadErrorKind, LoadedPolicy, TrainingStats};
 use super::request::{
-    Checked, DecideRequest, Problem, Problems, Rejection, ReserveMw, check, from_value,
-    parse_body,
+    Checked, DecideRequest, Problem, Problems, Rejection, ReserveMw, check, from_value, parse_body,
 };
 use crate::Policy;
 use crate::rules::{Expert, ExpertParams};
@@ -370,14 +369,12 @@ impl Decider {
     /// current one; a failure never replaces a loaded policy (it keeps serving) but does
     /// replace the reason of a missing one. Returns the new model id, or the failure.
     pub fn install(&self, loaded: Result<LoadedPolicy, LoadError>) -> Result<String, LoadError> {
-        let loaded = loaded.and_then(|lp| {
-            match lp.stats.as_ref().map(|s| s.validate()) {
-                Some(Err(e)) => Err(LoadError {
-                    kind: LoadErrorKind::Damaged,
-                    message: format!("checkpoint {}: {e}", lp.model_id),
-                }),
-                _ => Ok(lp),
-            }
+        let loaded = loaded.and_then(|lp| match lp.stats.as_ref().map(|s| s.validate()) {
+            Some(Err(e)) => Err(LoadError {
+                kind: LoadErrorKind::Damaged,
+                message: format!("checkpoint {}: {e}", lp.model_id),
+            }),
+            _ => Ok(lp),
         });
         let mut slot = self.primary.write().unwrap_or_else(|e| e.into_inner());
         match loaded {
@@ -519,7 +516,9 @@ impl Decider {
                 .unwrap_or("");
             Some((
                 Reason::Emergency,
-                format!("emergency notice in force ({notice}): the expert rules and the safety projection curtail as ordered"),
+                format!(
+                    "emergency notice in force ({notice}): the expert rules and the safety projection curtail as ordered"
+                ),
             ))
         } else {
             None

@@ -124,7 +124,11 @@ struct Head {
 struct HttpError(u16, &'static str, String);
 
 /// Reads one line (with its `\n`) within the header budget.
-fn read_line(r: &mut impl BufRead, budget: &mut usize, buf: &mut Vec<u8>) -> Result<usize, HttpError> {
+fn read_line(
+    r: &mut impl BufRead,
+    budget: &mut usize,
+    buf: &mut Vec<u8>,
+) -> Result<usize, HttpError> {
     buf.clear();
     let n = r
         .by_ref()
@@ -162,7 +166,12 @@ fn read_head(r: &mut BufReader<TcpStream>, opts: &HttpOptions) -> Result<Option<
         match r.fill_buf() {
             Ok([]) => return Ok(None),
             Ok(_) => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 return Ok(None);
             }
             Err(_) => return Ok(None),
@@ -176,7 +185,8 @@ fn read_head(r: &mut BufReader<TcpStream>, opts: &HttpOptions) -> Result<Option<
         }
     }
     let bad = |m: String| HttpError(400, "bad_request", m);
-    let text = std::str::from_utf8(&line).map_err(|_| bad("the request line is not UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(&line).map_err(|_| bad("the request line is not UTF-8".into()))?;
     if !text.ends_with('\n') {
         return Err(bad("the request line is cut off".into()));
     }
@@ -199,12 +209,18 @@ fn read_head(r: &mut BufReader<TcpStream>, opts: &HttpOptions) -> Result<Option<
             return Err(HttpError(
                 505,
                 "http_version_not_supported",
-                format!("HTTP version {:?} is not supported: use HTTP/1.1", shorten(v)),
+                format!(
+                    "HTTP version {:?} is not supported: use HTTP/1.1",
+                    shorten(v)
+                ),
             ));
         }
     };
     if !target.starts_with('/') {
-        return Err(bad(format!("request target {:?} must start with /", shorten(target))));
+        return Err(bad(format!(
+            "request target {:?} must start with /",
+            shorten(target)
+        )));
     }
     let path = target.split('?').next().unwrap_or("/").to_string();
     let mut head = Head {
@@ -228,7 +244,10 @@ fn read_head(r: &mut BufReader<TcpStream>, opts: &HttpOptions) -> Result<Option<
             return Err(bad("the headers are cut off".into()));
         }
         let Some((name, value)) = h.trim_end().split_once(':') else {
-            return Err(bad(format!("malformed header {:?}: expected Name: value", shorten(h.trim_end()))));
+            return Err(bad(format!(
+                "malformed header {:?}: expected Name: value",
+                shorten(h.trim_end())
+            )));
         };
         if name.is_empty() || name.contains(' ') {
             return Err(bad(format!("malformed header name {:?}", shorten(name))));
@@ -237,7 +256,10 @@ fn read_head(r: &mut BufReader<TcpStream>, opts: &HttpOptions) -> Result<Option<
         match name.to_ascii_lowercase().as_str() {
             "content-length" => {
                 let v: usize = value.parse().map_err(|_| {
-                    bad(format!("Content-Length {:?} is not a whole number", shorten(value)))
+                    bad(format!(
+                        "Content-Length {:?} is not a whole number",
+                        shorten(value)
+                    ))
                 })?;
                 if length.is_some_and(|l| l != v) {
                     return Err(bad("conflicting Content-Length headers".into()));
@@ -248,7 +270,10 @@ fn read_head(r: &mut BufReader<TcpStream>, opts: &HttpOptions) -> Result<Option<
                 return Err(HttpError(
                     411,
                     "length_required",
-                    format!("Transfer-Encoding {:?} is not supported: send the body with Content-Length", shorten(value)),
+                    format!(
+                        "Transfer-Encoding {:?} is not supported: send the body with Content-Length",
+                        shorten(value)
+                    ),
                 ));
             }
             "connection" => {
@@ -298,7 +323,12 @@ fn status_text(s: u16) -> &'static str {
     }
 }
 
-fn write_reply(w: &mut TcpStream, reply: &Reply, keep_alive: bool, allow: Option<&str>) -> io::Result<()> {
+fn write_reply(
+    w: &mut TcpStream,
+    reply: &Reply,
+    keep_alive: bool,
+    allow: Option<&str>,
+) -> io::Result<()> {
     let mut out = Vec::with_capacity(reply.body.len() + 160);
     let _ = write!(
         out,
@@ -319,14 +349,26 @@ fn write_reply(w: &mut TcpStream, reply: &Reply, keep_alive: bool, allow: Option
 }
 
 /// Routes one request. Returns the reply and, for 405, the allowed methods.
-fn route(service: &Service, method: &str, path: &str, body: &[u8]) -> (Reply, Option<&'static str>) {
+fn route(
+    service: &Service,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (Reply, Option<&'static str>) {
     let allowed = match path {
         "/v1/decide" | "/v1/reload" => "POST",
         "/healthz" | "/readyz" | "/metrics" => "GET",
         _ => {
             service.metrics.record_rejection(404);
             return (
-                Reply::error(404, "not_found", format!("no endpoint {:?}; endpoints: POST /v1/decide, POST /v1/reload, GET /healthz, GET /readyz, GET /metrics", shorten(path))),
+                Reply::error(
+                    404,
+                    "not_found",
+                    format!(
+                        "no endpoint {:?}; endpoints: POST /v1/decide, POST /v1/reload, GET /healthz, GET /readyz, GET /metrics",
+                        shorten(path)
+                    ),
+                ),
                 None,
             );
         }
@@ -334,7 +376,11 @@ fn route(service: &Service, method: &str, path: &str, body: &[u8]) -> (Reply, Op
     if method != allowed {
         service.metrics.record_rejection(405);
         return (
-            Reply::error(405, "method_not_allowed", format!("{path} accepts {allowed}, not {method}")),
+            Reply::error(
+                405,
+                "method_not_allowed",
+                format!("{path} accepts {allowed}, not {method}"),
+            ),
             Some(allowed),
         );
     }
@@ -351,7 +397,7 @@ fn route(service: &Service, method: &str, path: &str, body: &[u8]) -> (Reply, Op
 /// Writes an error reply, closes our side and drains what the client still sends (so that
 /// it reads the reply instead of a reset).
 fn fail(mut stream: TcpStream, service: &Service, e: HttpError) {
-    service.metrics.record_rejection(e.0);
+    service.http_rejected(e.0, e.1, &e.2);
     let _ = write_reply(&mut stream, &Reply::error(e.0, e.1, e.2), false, None);
     let _ = stream.shutdown(Shutdown::Write);
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
@@ -408,7 +454,10 @@ fn serve_connection(
                 io::ErrorKind::UnexpectedEof => HttpError(
                     400,
                     "bad_request",
-                    format!("the body is shorter than its Content-Length ({})", head.content_length),
+                    format!(
+                        "the body is shorter than its Content-Length ({})",
+                        head.content_length
+                    ),
                 ),
                 _ => io_error(e),
             };
@@ -423,7 +472,11 @@ fn serve_connection(
             Err(_) => {
                 service.metrics.record_rejection(500);
                 (
-                    Reply::error(500, "internal", "the handler failed (panicked); this is a bug: please report it with the audit log"),
+                    Reply::error(
+                        500,
+                        "internal",
+                        "the handler failed (panicked); this is a bug: please report it with the audit log",
+                    ),
                     None,
                 )
             }

@@ -36,13 +36,8 @@ impl TrainingStats {
                 self.std.len()
             ));
         }
-        if !self
-            .mean
-            .iter()
-            .chain(&self.std)
-            .all(|x| x.is_finite())
-            || !(self.z_limit.is_finite() && self.z_limit > 0.0)
-        {
+        let finite = self.mean.iter().chain(&self.std).all(|x| x.is_finite());
+        if !(finite && self.z_limit.is_finite() && self.z_limit > 0.0) {
             return Err("training stats must be finite with a positive z limit".into());
         }
         Ok(())
@@ -132,7 +127,10 @@ pub fn load_primary(dir: &Path, _cfg: &SiteConfig) -> Result<LoadedPolicy, LoadE
         };
         return Err(LoadError {
             kind: LoadErrorKind::NoCheckpoint,
-            message: format!("no checkpoint: {} {what}; {NO_CHECKPOINT_YET}", dir.display()),
+            message: format!(
+                "no checkpoint: {} {what}; {NO_CHECKPOINT_YET}",
+                dir.display()
+            ),
         });
     }
     let detail = match std::fs::read(&meta) {

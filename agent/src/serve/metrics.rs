@@ -84,7 +84,9 @@ impl Metrics {
     pub fn render(&self, model_id: Option<&str>) -> String {
         let mut o = String::with_capacity(4096);
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        o.push_str("# HELP powermix_decisions_total Decisions answered, by source and fallback reason.\n");
+        o.push_str(
+            "# HELP powermix_decisions_total Decisions answered, by source and fallback reason.\n",
+        );
         o.push_str("# TYPE powermix_decisions_total counter\n");
         let _ = writeln!(
             o,
@@ -99,20 +101,32 @@ impl Metrics {
                 get(&self.decisions[1 + r.index()])
             );
         }
-        o.push_str("# HELP powermix_rejected_requests_total Requests answered with an error status.\n");
+        o.push_str(
+            "# HELP powermix_rejected_requests_total Requests answered with an error status.\n",
+        );
         o.push_str("# TYPE powermix_rejected_requests_total counter\n");
         for (s, c) in STATUSES.iter().zip(&self.rejected) {
-            let _ = writeln!(o, "powermix_rejected_requests_total{{status=\"{s}\"}} {}", get(c));
+            let _ = writeln!(
+                o,
+                "powermix_rejected_requests_total{{status=\"{s}\"}} {}",
+                get(c)
+            );
         }
         o.push_str("# HELP powermix_decide_latency_seconds Time to decide (request parsed to answer built).\n");
         o.push_str("# TYPE powermix_decide_latency_seconds histogram\n");
         let mut cum = 0;
         for (le, b) in LATENCY_BUCKETS_S.iter().zip(&self.buckets) {
             cum += get(b);
-            let _ = writeln!(o, "powermix_decide_latency_seconds_bucket{{le=\"{le}\"}} {cum}");
+            let _ = writeln!(
+                o,
+                "powermix_decide_latency_seconds_bucket{{le=\"{le}\"}} {cum}"
+            );
         }
         let count = get(&self.latency_count);
-        let _ = writeln!(o, "powermix_decide_latency_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            o,
+            "powermix_decide_latency_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
         let _ = writeln!(
             o,
             "powermix_decide_latency_seconds_sum {}",
@@ -125,10 +139,17 @@ impl Metrics {
             Some(id) => (escape(id), "policy"),
             None => (String::new(), "fallback"),
         };
-        let _ = writeln!(o, "powermix_model_info{{model_id=\"{id}\",source=\"{src}\"}} 1");
+        let _ = writeln!(
+            o,
+            "powermix_model_info{{model_id=\"{id}\",source=\"{src}\"}} 1"
+        );
         o.push_str("# HELP powermix_reloads_total Checkpoint reloads (POST /v1/reload, SIGHUP) by result.\n");
         o.push_str("# TYPE powermix_reloads_total counter\n");
-        let _ = writeln!(o, "powermix_reloads_total{{result=\"ok\"}} {}", get(&self.reloads_ok));
+        let _ = writeln!(
+            o,
+            "powermix_reloads_total{{result=\"ok\"}} {}",
+            get(&self.reloads_ok)
+        );
         let _ = writeln!(
             o,
             "powermix_reloads_total{{result=\"refused\"}} {}",
@@ -145,14 +166,23 @@ mod tests {
     #[test]
     fn histogram_is_cumulative_and_labels_escaped() {
         let m = Metrics::default();
-        m.record_decision(Source::Fallback, Some(Reason::NoCheckpoint), Duration::from_micros(7));
+        m.record_decision(
+            Source::Fallback,
+            Some(Reason::NoCheckpoint),
+            Duration::from_micros(7),
+        );
         m.record_decision(Source::Policy, None, Duration::from_millis(3));
         m.record_rejection(413);
         m.record_reload(false);
         let t = m.render(Some("run\"1"));
-        assert!(t.contains("powermix_decisions_total{source=\"fallback\",reason=\"no_checkpoint\"} 1"));
+        assert!(
+            t.contains("powermix_decisions_total{source=\"fallback\",reason=\"no_checkpoint\"} 1")
+        );
         assert!(t.contains("powermix_decisions_total{source=\"policy\",reason=\"none\"} 1"));
-        assert!(t.contains("powermix_decide_latency_seconds_bucket{le=\"0.00001\"} 1"), "{t}");
+        assert!(
+            t.contains("powermix_decide_latency_seconds_bucket{le=\"0.00001\"} 1"),
+            "{t}"
+        );
         assert!(t.contains("powermix_decide_latency_seconds_bucket{le=\"0.005\"} 2"));
         assert!(t.contains("powermix_decide_latency_seconds_count 2"));
         assert!(t.contains("powermix_model_info{model_id=\"run\\\"1\",source=\"policy\"} 1"));

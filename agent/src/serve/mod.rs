@@ -20,8 +20,8 @@ pub mod metrics;
 pub mod request;
 
 pub use decide::{
-    Answer, Clock, Decider, FixedClock, PrimaryStatus, Reason, SERVER_VERSION, Source,
-    SystemClock, TimeLimits, TimeSource,
+    Answer, Clock, Decider, FixedClock, PrimaryStatus, Reason, SERVER_VERSION, Source, SystemClock,
+    TimeLimits, TimeSource,
 };
 pub use loader::{LoadError, LoadErrorKind, LoadedPolicy, Loader, TrainingStats, load_primary};
 pub use request::{DecideRequest, Rejection, example_request};
@@ -199,7 +199,13 @@ impl Service {
 
     /// Appends a decision line: the request (parsed JSON, or the raw body as text when it
     /// is not JSON), the status and the answer body (already serialized JSON).
-    fn audit_decision(&self, parsed: Option<&Value>, body: &[u8], status: u16, answer: &str) -> io::Result<()> {
+    fn audit_decision(
+        &self,
+        parsed: Option<&Value>,
+        body: &[u8],
+        status: u16,
+        answer: &str,
+    ) -> io::Result<()> {
         let Some(a) = &self.audit else {
             return Ok(());
         };
@@ -255,6 +261,16 @@ impl Service {
             );
         }
         Reply::json(status, out)
+    }
+
+    /// Logs a request refused at the HTTP level (malformed, too large, timed out) and
+    /// counts it.
+    pub fn http_rejected(&self, status: u16, error: &str, message: &str) {
+        self.metrics.record_rejection(status);
+        let fields = json!({"status": status, "error": error, "message": message});
+        if let Err(e) = self.audit("rejected", &fields) {
+            eprintln!("serve: audit log: {e}");
+        }
     }
 
     /// Reloads the checkpoint from the configured directory. A policy that loads replaces

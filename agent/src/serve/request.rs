@@ -377,7 +377,10 @@ fn string(obj: &Map<String, Value>, key: &str, p: &mut Problems) -> String {
             p.push(
                 key,
                 show(v),
-                format!("expected an RFC 3339 timestamp string, got {}", type_name(v)),
+                format!(
+                    "expected an RFC 3339 timestamp string, got {}",
+                    type_name(v)
+                ),
             );
             String::new()
         }
@@ -446,7 +449,11 @@ pub fn from_value(v: &Value) -> Result<(DecideRequest, Problems), Rejection> {
             }
         },
         None => {
-            p.push("site.training_hold", MISSING.into(), "required whole number");
+            p.push(
+                "site.training_hold",
+                MISSING.into(),
+                "required whole number",
+            );
             0
         }
         Some(v) => {
@@ -546,13 +553,8 @@ pub fn parse_body(body: &[u8]) -> Result<Value, Rejection> {
             ),
         ));
     }
-    serde_json::from_slice::<Value>(body).map_err(|e| {
-        Rejection::new(
-            400,
-            "bad_json",
-            format!("the body is not valid JSON: {e}"),
-        )
-    })
+    serde_json::from_slice::<Value>(body)
+        .map_err(|e| Rejection::new(400, "bad_json", format!("the body is not valid JSON: {e}")))
 }
 
 /// Parses an RFC 3339 timestamp into UTC milliseconds.
@@ -612,11 +614,7 @@ impl Checked<'_> {
     /// The price the expected ledger settles at: the day-ahead price of the interval (the
     /// last real-time price when there is none, 0 with neither).
     pub fn price_forecast(&self) -> f64 {
-        self.da
-            .first()
-            .or(self.rt.last())
-            .copied()
-            .unwrap_or(0.0)
+        self.da.first().or(self.rt.last()).copied().unwrap_or(0.0)
     }
 }
 
@@ -811,7 +809,11 @@ pub fn check<'a>(
                 show_f64(x),
                 format!("must be a finite power in [0, {hi}] MW"),
             );
-            if x.is_finite() { x.max(0.0).min(hi) } else { missing }
+            if x.is_finite() {
+                x.max(0.0).min(hi)
+            } else {
+                missing
+            }
         }
     };
     for i in 0..TRANCHES {

@@ -4,8 +4,7 @@
 use powermix_agent::Policy;
 use powermix_agent::rules::{Expert, ExpertParams};
 use powermix_agent::serve::{
-    Decider, LoadError, LoadErrorKind, LoadedPolicy, Loader, TimeLimits, TimeSource,
-    TrainingStats,
+    Decider, LoadError, LoadErrorKind, LoadedPolicy, Loader, TimeLimits, TimeSource, TrainingStats,
 };
 use powermix_env::{Action, OBS_DIM, SiteConfig, Snapshot};
 use serde_json::Value;
@@ -73,21 +72,40 @@ pub fn test_loader() -> Loader {
             _ => Action::ALL_ON,
         };
         let policy: Box<dyn Policy + Send> = match v["kind"].as_str() {
-            Some("const") => Box::new(ConstPolicy { action, panic: false }),
-            Some("nan") => Box::new(ConstPolicy {
-                action: Action { training: f64::NAN, ..action },
+            Some("const") => Box::new(ConstPolicy {
+                action,
                 panic: false,
             }),
-            Some("panic") => Box::new(ConstPolicy { action, panic: true }),
-            Some("expert") => Box::new(ExpertAsPolicy(Expert::new(cfg, ExpertParams::default_params()))),
+            Some("nan") => Box::new(ConstPolicy {
+                action: Action {
+                    training: f64::NAN,
+                    ..action
+                },
+                panic: false,
+            }),
+            Some("panic") => Box::new(ConstPolicy {
+                action,
+                panic: true,
+            }),
+            Some("expert") => Box::new(ExpertAsPolicy(Expert::new(
+                cfg,
+                ExpertParams::default_params(),
+            ))),
             other => return Err(damaged(format!("unknown kind {other:?}"))),
         };
-        let stats = v.get("stats").filter(|s| !s.is_null()).map(|s| TrainingStats {
-            mean: vec![0.0; OBS_DIM],
-            std: vec![s["std"].as_f64().unwrap_or(1.0); OBS_DIM],
-            z_limit: s["z_limit"].as_f64().unwrap_or(5.0),
-        });
-        Ok(LoadedPolicy { policy, model_id, stats })
+        let stats = v
+            .get("stats")
+            .filter(|s| !s.is_null())
+            .map(|s| TrainingStats {
+                mean: vec![0.0; OBS_DIM],
+                std: vec![s["std"].as_f64().unwrap_or(1.0); OBS_DIM],
+                z_limit: s["z_limit"].as_f64().unwrap_or(5.0),
+            });
+        Ok(LoadedPolicy {
+            policy,
+            model_id,
+            stats,
+        })
     })
 }
 
@@ -111,11 +129,20 @@ pub fn write_meta(dir: &Path, meta: &Value) {
 /// (None: no checkpoint).
 pub fn decider(time: TimeSource, meta: Option<Value>) -> Decider {
     let cfg = SiteConfig::default_site();
-    let d = Decider::new(cfg.clone(), ExpertParams::default_params(), TimeLimits::default(), time);
+    let d = Decider::new(
+        cfg.clone(),
+        ExpertParams::default_params(),
+        TimeLimits::default(),
+        time,
+    );
     if let Some(m) = meta {
-        let dir = temp_dir(&format!("decider-{}", m["model_id"].as_str().unwrap_or("x")));
+        let dir = temp_dir(&format!(
+            "decider-{}",
+            m["model_id"].as_str().unwrap_or("x")
+        ));
         write_meta(&dir, &m);
-        d.install(test_loader()(&dir, &cfg)).expect("test checkpoint loads");
+        d.install(test_loader()(&dir, &cfg))
+            .expect("test checkpoint loads");
     }
     d
 }

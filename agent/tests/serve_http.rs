@@ -1,0 +1,438 @@
+//! The HTTP server on 127.0.0.1:0: every endpoint, keep-alive, limits, errors, reload
+//! (a refused reload keeps the old policy serving), metrics and the audit log.
+
+mod common;
+
+use common::{temp_dir, test_loader, write_meta};
+use powermix_agent::rules::ExpertParams;
+use powermix_agent::serve::http::{Client, HttpOptions, HttpServer};
+use powermix_agent::serve::{
+    Answer, Clock, Reason, ServeOptions, Service, Source, SystemClock, TimeLimits, TimeSource,
+    example_request,
+};
+use powermix_env::SiteConfig;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn start(dir: &std::path::Path, audit: &std::path::Path) -> (HttpServer, Arc<Service>) {
+    let service = Arc::new(
+        Service::new(
+            SiteConfig::default_site(),
+            ExpertParams::default_params(),
+            ServeOptions {
+                checkpoint_dir: dir.to_path_buf(),
+                limits: TimeLimits::default(),
+                time: TimeSource::system(),
+                audit_log: Some(audit.to_path_buf()),
+                audit_fsync: false,
+            },
+            test_loader(),
+        )
+        .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = HttpServer::start(
+        listener,
+        service.clone(),
+        HttpOptions {
+            workers: 3,
+            timeout: Duration::from_secs(2),
+            ..HttpOptions::default()
+        },
+    )
+    .unwrap();
+    (server, service)
+}
+
+fn example_body() -> Vec<u8> {
+    serde_json::to_vec(&example_request(SystemClock.now_ms())).unwrap()
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// Sends raw bytes on a fresh connection and reads the whole reply until the server closes.
+fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> (u16, String) {
+    raw_with(addr, bytes, true)
+}
+
+/// As [`raw`]; `close` shuts the client's sending side after the bytes (EOF for the server).
+fn raw_with(addr: std::net::SocketAddr, bytes: &[u8], close: bool) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(bytes).unwrap();
+    if close {
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
+    let mut out = String::new();
+    let _ = BufReader::new(&mut s).read_to_string(&mut out);
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+#[test]
+fn endpoints_keep_alive_limits_reload_and_audit() {
+    let dir = temp_dir("http-ckpt");
+    let audit = temp_dir("http-audit").join("audit.jsonl");
+    let (server, service) = start(&dir, &audit);
+    let addr = server.local_addr();
+    let mut c = Client::connect(addr).unwrap();
+
+    // healthz, readyz (fallback: no checkpoint yet).
+    let r = c.request("GET", "/healthz", b"").unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(json_of(&r.body)["status"], "ok");
+    let r = c.request("GET", "/readyz", b"").unwrap();
+    assert_eq!(r.status, 200);
+    let v = json_of(&r.body);
+    assert_eq!(v["ready"], true);
+    assert_eq!(v["decides_with"], "fallback");
+    assert_eq!(v["reason"], "no_checkpoint");
+
+    // decide, several times on the same connection (keep-alive).
+    for _ in 0..3 {
+        let r = c.request("POST", "/v1/decide", &example_body()).unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.header("connection"), Some("keep-alive"));
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let a: Answer = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(
+            (a.source, a.reason),
+            (Source::Fallback, Some(Reason::NoCheckpoint))
+        );
+    }
+
+    // reload with a good checkpoint: the policy decides.
+    write_meta(
+        &dir,
+        &json!({"model_id": "good-1", "kind": "const", "action": [1, 0, 0, 1, 0, 0, 0]}),
+    );
+    let r = c.request("POST", "/v1/reload", b"").unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(json_of(&r.body)["model_id"], "good-1");
+    let a: Answer = serde_json::from_str(
+        &c.request("POST", "/v1/decide", &example_body())
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert_eq!(
+        (a.source, a.model_id.as_deref()),
+        (Source::Policy, Some("good-1"))
+    );
+
+    // a damaged checkpoint is refused (409) and the old one keeps serving.
+    std::fs::write(dir.join("meta.json"), "{\"model_id\": ").unwrap();
+    let r = c.request("POST", "/v1/reload", b"").unwrap();
+    assert_eq!(r.status, 409, "{}", r.body);
+    let v = json_of(&r.body);
+    assert_eq!(v["error"], "checkpoint_damaged");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("still serving policy good-1"),
+        "{v}"
+    );
+    let a: Answer = serde_json::from_str(
+        &c.request("POST", "/v1/decide", &example_body())
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert_eq!(
+        (a.source, a.model_id.as_deref()),
+        (Source::Policy, Some("good-1"))
+    );
+    let v = json_of(&c.request("GET", "/readyz", b"").unwrap().body);
+    assert_eq!(
+        (v["decides_with"].as_str(), v["model_id"].as_str()),
+        (Some("policy"), Some("good-1"))
+    );
+
+    // invalid input: 200 with the fallback and the field named.
+    let mut bad = serde_json::to_value(example_request(SystemClock.now_ms())).unwrap();
+    bad["system_load_mw"] = json!(-3);
+    let r = c
+        .request("POST", "/v1/decide", &serde_json::to_vec(&bad).unwrap())
+        .unwrap();
+    let a: Answer = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(a.reason, Some(Reason::InvalidInput));
+    assert_eq!(a.problems[0].field, "system_load_mw");
+
+    // bad JSON 400 and a non-object 422, connection still usable.
+    let r = c
+        .request("POST", "/v1/decide", b"{\"interval_start_utc\":")
+        .unwrap();
+    assert_eq!(r.status, 400);
+    assert_eq!(json_of(&r.body)["error"], "bad_json");
+    let r = c.request("POST", "/v1/decide", b"[]").unwrap();
+    assert_eq!(r.status, 422);
+    assert_eq!(json_of(&r.body)["field"], "(body)");
+
+    // 404 and 405 with JSON bodies.
+    let r = c.request("GET", "/nope", b"").unwrap();
+    assert_eq!(r.status, 404);
+    assert!(
+        json_of(&r.body)["message"]
+            .as_str()
+            .unwrap()
+            .contains("/v1/decide")
+    );
+    let r = c.request("GET", "/v1/decide", b"").unwrap();
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("POST"));
+
+    // metrics.
+    let r = c.request("GET", "/metrics", b"").unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    let m = &r.body;
+    assert!(
+        m.contains("powermix_decisions_total{source=\"fallback\",reason=\"no_checkpoint\"} 3"),
+        "{m}"
+    );
+    assert!(
+        m.contains("powermix_decisions_total{source=\"policy\",reason=\"none\"} 2"),
+        "{m}"
+    );
+    assert!(
+        m.contains("powermix_decisions_total{source=\"fallback\",reason=\"invalid_input\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("powermix_decide_latency_seconds_count 6"), "{m}");
+    assert!(
+        m.contains("powermix_decide_latency_seconds_bucket{le=\"+Inf\"} 6"),
+        "{m}"
+    );
+    assert!(
+        m.contains("powermix_model_info{model_id=\"good-1\",source=\"policy\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("powermix_reloads_total{result=\"ok\"} 1"), "{m}");
+    assert!(
+        m.contains("powermix_reloads_total{result=\"refused\"} 1"),
+        "{m}"
+    );
+    drop(c);
+
+    // 413: a body over the limit, announced by Content-Length.
+    let mut big = format!(
+        "POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        70_000
+    )
+    .into_bytes();
+    big.extend(std::iter::repeat_n(b' ', 70_000));
+    let (status, text) = raw(addr, &big);
+    assert_eq!(status, 413, "{text}");
+    assert!(
+        text.contains("body_too_large") && text.contains("65536"),
+        "{text}"
+    );
+
+    // malformed HTTP: 400 naming the problem; chunked: 411; huge headers: 431.
+    let (status, text) = raw(addr, b"GARBAGE\r\n\r\n");
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("malformed request line"), "{text}");
+    let (status, _) = raw(addr, b"GET /healthz HTTP/2.0\r\n\r\n");
+    assert_eq!(status, 505);
+    let (status, text) = raw(
+        addr,
+        b"POST /v1/decide HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    );
+    assert_eq!(status, 411, "{text}");
+    let mut huge = b"GET /healthz HTTP/1.1\r\nX-Big: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 10_000));
+    huge.extend(b"\r\n\r\n");
+    let (status, _) = raw(addr, &huge);
+    assert_eq!(status, 431);
+    let (status, text) = raw(
+        addr,
+        b"POST /v1/decide HTTP/1.1\r\nContent-Length: 50\r\n\r\n{\"a\"",
+    );
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("shorter than its Content-Length"), "{text}");
+    // ... and a client that stalls mid-body gets 408 after the read timeout.
+    let (status, text) = raw_with(
+        addr,
+        b"POST /v1/decide HTTP/1.1\r\nContent-Length: 50\r\n\r\n{\"a\"",
+        false,
+    );
+    assert_eq!(status, 408, "{text}");
+    // Connection: close is honoured; Expect: 100-continue is answered.
+    let (status, text) = raw(addr, b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(status, 200);
+    assert!(text.contains("Connection: close"), "{text}");
+    let body = example_body();
+    let mut req = format!("POST /v1/decide HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+    req.extend(&body);
+    let (status, text) = raw(addr, &req);
+    assert_eq!(status, 100, "{text}");
+    assert!(text.contains("\r\n\r\nHTTP/1.1 200 OK"), "{text}");
+
+    // Many clients at once.
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr).unwrap();
+                for _ in 0..20 {
+                    assert_eq!(
+                        c.request("POST", "/v1/decide", &example_body())
+                            .unwrap()
+                            .status,
+                        200
+                    );
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    server.shutdown();
+
+    // The audit log: a startup line, then every decision and reload, in sequence.
+    let lines: Vec<Value> = BufReader::new(std::fs::File::open(&audit).unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    assert_eq!(lines[0]["kind"], "startup");
+    assert_eq!(
+        lines[0]["config_hash"].as_str(),
+        Some(service.config_hash())
+    );
+    assert!(lines[0]["model_id"].is_null());
+    assert_eq!(lines[0]["fallback"], "expert");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["seq"].as_u64(), Some(i as u64), "{l}");
+        assert!(l["ts"].as_str().unwrap().ends_with('Z'));
+    }
+    let decides: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "decide").collect();
+    // 3 + 1 + 1 + 1 + 2 bad + 1 expect-continue + 120 from the threads.
+    assert_eq!(decides.len(), 129);
+    assert_eq!(decides[0]["answer"]["reason"], "no_checkpoint");
+    assert!(decides[0]["request"]["site"]["tranche_mw"].is_array());
+    assert_eq!(decides[5]["answer"]["reason"], "invalid_input");
+    assert_eq!(decides[6]["status"], 400);
+    assert!(decides[6]["request_body"].is_string());
+    assert_eq!(decides[7]["status"], 422);
+    // HTTP-level rejections (413, 400, 505, 411, 431, 400, 408) are logged too.
+    let rejected: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["kind"] == "rejected")
+        .map(|l| l["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rejected, [413, 400, 505, 411, 431, 400, 408]);
+    let reloads: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "reload").collect();
+    assert_eq!(reloads.len(), 2);
+    assert_eq!(reloads[1]["status"], 409);
+}
+
+#[test]
+fn requests_are_audited_before_they_are_answered() {
+    // Each answer's audit line is on disk (readable by another reader) once the client has
+    // the answer.
+    let dir = temp_dir("http-ckpt2");
+    let audit = temp_dir("http-audit2").join("audit.jsonl");
+    let (server, _service) = start(&dir, &audit);
+    let mut c = Client::connect(server.local_addr()).unwrap();
+    for i in 1..=5 {
+        let r = c.request("POST", "/v1/decide", &example_body()).unwrap();
+        assert_eq!(r.status, 200);
+        let text = std::fs::read_to_string(&audit).unwrap();
+        assert_eq!(text.lines().count(), 1 + i);
+        let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        let answered: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(last["answer"], answered);
+    }
+    drop(c);
+    server.shutdown();
+}
+
+/// The binary: `--example-request` prints a body that the HTTP server decides (fallback,
+/// no_checkpoint), and SIGHUP triggers a reload (refused: there is no checkpoint).
+#[cfg(unix)]
+#[test]
+fn binary_example_request_and_sighup_reload() {
+    use std::process::{Command, Stdio};
+    let exe = env!("CARGO_BIN_EXE_serve");
+    let out = Command::new(exe).arg("--example-request").output().unwrap();
+    assert!(out.status.success());
+    let example = out.stdout;
+    let docs = String::from_utf8_lossy(&out.stderr);
+    for field in [
+        "interval_start_utc",
+        "rt_prices",
+        "site.training_hold",
+        "emergency",
+    ] {
+        assert!(docs.contains(field), "{docs}");
+    }
+    let audit = temp_dir("bin-audit").join("a.jsonl");
+    let mut child = Command::new(exe)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--checkpoint",
+            "/nonexistent/ckpt",
+        ])
+        .arg("--audit-log")
+        .arg(&audit)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let addr: std::net::SocketAddr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let mut c = Client::connect(addr).unwrap();
+    let r = c.request("POST", "/v1/decide", &example).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a: Answer = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        (a.source, a.reason),
+        (Source::Fallback, Some(Reason::NoCheckpoint))
+    );
+    assert!(a.message.contains("issue 4"), "{}", a.message);
+
+    // SAFETY: signalling the child this test started, by its pid.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGHUP) },
+        0
+    );
+    let mut refused = false;
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let m = c.request("GET", "/metrics", b"").unwrap().body;
+        if m.contains("powermix_reloads_total{result=\"refused\"} 1") {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "SIGHUP did not trigger a reload");
+    drop(c);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let kinds: Vec<String> = text
+        .lines()
+        .map(|l| json_of(l)["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["startup", "decide", "reload"]);
+}
