@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 cargo build --release --bin bench --bin data >/dev/null
 ./target/release/bench env --json
 ./target/release/bench oracle --json
+./target/release/bench infer --json
 start=$(date +%s%N)
 ./target/release/data generate --year 2024 --seed 7 --out "${TMPDIR:-/tmp}/powermix_synthetic_2024.parquet" >/dev/null
 echo "{\"bench\":\"data_generate\",\"seconds\":$(( ($(date +%s%N) - start) / 1000000 ))e-3}"

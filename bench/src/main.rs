@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --bin bench -- env [--json]
 //! cargo run --release --bin bench -- oracle [--json]
+//! cargo run --release --bin bench -- infer [--json]
 //! ```
 //! - `env`: `env_steps_per_sec` (64 envs in a VecEnv, random actions, one thread, at least
 //!   one second of stepping) and `year_rollout_ms` (one env over one synthetic year, best
@@ -10,18 +11,30 @@
 //! - `oracle`: `oracle_year_seconds` (the perfect-foresight LP over one synthetic year,
 //!   built and solved, wall clock), the LP's size, solver iterations and objective, and the
 //!   profit of its schedule replayed through the env.
+//! - `infer`: the server's decision function in process (`decide_p50_us`, `decide_p99_us`:
+//!   request struct -> snapshot -> policy or fallback -> projected action and expected
+//!   ledger, 100,000 decisions, the expert fallback until checkpoints exist) and over
+//!   loopback HTTP (`http_p99_ms`, `http_req_per_sec`: 10,000 keep-alive requests from 4
+//!   client threads to an in-process server on 127.0.0.1:0, 4 workers, no audit log).
 
+use powermix_agent::rules::ExpertParams;
+use powermix_agent::serve::http::{Client, HttpOptions, HttpServer};
+use powermix_agent::serve::request::{DecideRequest, ReserveWindows, SiteIn};
+use powermix_agent::serve::{ServeOptions, Service, Source, TimeSource, load_primary};
 use powermix_env::data::synth;
 use powermix_env::env::{Env, VecEnv, Window};
+use powermix_env::obs::{DA_HORIZON, RT_HISTORY};
 use powermix_env::rng::Rng;
-use powermix_env::{ACTION_DIM, Action, Market, OBS_DIM, SiteConfig};
+use powermix_env::time::format_utc;
+use powermix_env::{ACTION_DIM, Action, Market, OBS_DIM, SiteConfig, SiteState};
 use powermix_eval::oracle::{Scheduled, oracle_plan};
 use std::hint::black_box;
+use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: bench env|oracle [--json]";
+const USAGE: &str = "usage: bench env|oracle|infer [--json]";
 
 fn synthetic_market() -> Arc<Market> {
     Arc::new(Market::new(
@@ -137,6 +150,149 @@ fn bench_oracle() -> Result<serde_json::Value, String> {
     }))
 }
 
+/// The request an operator sends for interval `t` of a market, the site in its initial
+/// state (what the serve tests build, without the env run).
+fn infer_request(m: &Market, t: usize) -> DecideRequest {
+    let d = &m.data;
+    let published = t..m.da_visible_end[t].min(t + DA_HORIZON);
+    let start = d.interval_start_ms[t];
+    DecideRequest {
+        interval_start_utc: format_utc(start),
+        snapshot_time_utc: format_utc(start - 60_000),
+        rt_prices: d.rt_price[t.saturating_sub(RT_HISTORY)..t].to_vec(),
+        day_ahead_prices: d.da_price[published.clone()].to_vec(),
+        reserve_prices: ReserveWindows {
+            rrs: d.as_rrs[published.clone()].to_vec(),
+            ecrs: d.as_ecrs[published.clone()].to_vec(),
+            nspin: d.as_nspin[published].to_vec(),
+        },
+        hashprice_usd_per_ph_day: m.hashprice_seen[t],
+        system_load_mw: m.load_seen[t],
+        system_load_mtd_peak_mw: m.load_mtd_peak[t],
+        site: SiteIn::from_state(&SiteState::initial(&m.cfg)),
+        emergency: None,
+    }
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+fn bench_infer() -> Result<serde_json::Value, String> {
+    let market = synthetic_market();
+    let cfg = market.cfg.clone();
+    // 2,000 requests spread over the year (full 24 h price windows), decided in turn.
+    let requests: Vec<DecideRequest> = (0..2000)
+        .map(|k| infer_request(&market, 96 + k * (market.len() - 200) / 2000))
+        .collect();
+    let service = Arc::new(
+        Service::new(
+            cfg,
+            ExpertParams::default_params(),
+            ServeOptions {
+                checkpoint_dir: "/nonexistent/powermix-bench-checkpoint".into(),
+                time: TimeSource::Replay,
+                ..ServeOptions::default()
+            },
+            Arc::new(load_primary),
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    let decider = &service.decider;
+    let n = 100_000;
+    for r in requests.iter().take(2000) {
+        black_box(decider.decide_request(r).map_err(|e| e.message)?);
+    }
+    let mut lat = Vec::with_capacity(n);
+    let mut fallback = 0usize;
+    for k in 0..n {
+        let r = &requests[k % requests.len()];
+        let t0 = Instant::now();
+        let a = decider.decide_request(r);
+        lat.push(t0.elapsed().as_secs_f64() * 1e6);
+        let a = a.map_err(|e| e.message)?;
+        fallback += (a.source == Source::Fallback) as usize;
+        black_box(a);
+    }
+    lat.sort_by(f64::total_cmp);
+
+    // HTTP: 4 keep-alive clients, 10,000 requests in all, bounded to 60 s.
+    let bodies: Vec<Vec<u8>> = requests
+        .iter()
+        .map(|r| serde_json::to_vec(r).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let body_bytes = bodies.iter().map(Vec::len).sum::<usize>() / bodies.len();
+    let bodies = Arc::new(bodies);
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let workers = 4;
+    let server = HttpServer::start(
+        listener,
+        service.clone(),
+        HttpOptions {
+            workers,
+            ..HttpOptions::default()
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let addr = server.local_addr();
+    let (clients, per_client) = (4, 2500);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let bodies = bodies.clone();
+            std::thread::spawn(move || -> Result<Vec<f64>, String> {
+                let mut client = Client::connect(addr).map_err(|e| e.to_string())?;
+                let mut lat = Vec::with_capacity(per_client);
+                for k in 0..per_client {
+                    if Instant::now() > deadline {
+                        break;
+                    }
+                    let body = &bodies[(c * per_client + k) % bodies.len()];
+                    let t0 = Instant::now();
+                    let r = client
+                        .request("POST", "/v1/decide", body)
+                        .map_err(|e| e.to_string())?;
+                    lat.push(t0.elapsed().as_secs_f64() * 1e3);
+                    if r.status != 200 {
+                        return Err(format!("HTTP {}: {}", r.status, r.body));
+                    }
+                }
+                Ok(lat)
+            })
+        })
+        .collect();
+    let mut http = Vec::new();
+    for h in handles {
+        http.extend(
+            h.join()
+                .map_err(|_| "client thread panicked".to_string())??,
+        );
+    }
+    let secs = started.elapsed().as_secs_f64();
+    server.shutdown();
+    http.sort_by(f64::total_cmp);
+    Ok(serde_json::json!({
+        "bench": "infer",
+        "decide_p50_us": percentile(&lat, 0.50),
+        "decide_p99_us": percentile(&lat, 0.99),
+        "decide_max_us": percentile(&lat, 1.0),
+        "decisions": n,
+        "decisions_by_fallback": fallback,
+        "policy": "expert fallback (no checkpoint yet)",
+        "http_p50_ms": percentile(&http, 0.50),
+        "http_p99_ms": percentile(&http, 0.99),
+        "http_req_per_sec": (http.len() as f64 / secs).round(),
+        "http_requests": http.len(),
+        "http_clients": clients,
+        "http_workers": workers,
+        "http_body_bytes_mean": body_bytes,
+    }))
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
@@ -146,6 +302,13 @@ fn main() -> ExitCode {
         .map(String::as_str);
     let v = match which {
         Some("env") => bench_env(),
+        Some("infer") => match bench_infer() {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("bench infer: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
         Some("oracle") => match bench_oracle() {
             Ok(v) => v,
             Err(e) => {
