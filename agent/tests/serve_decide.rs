@@ -302,3 +302,27 @@ fn unusable_bodies_are_rejected_naming_the_problem() {
     assert_eq!(e.status, 400);
     assert!(e.message.contains("out of range"), "{}", e.message);
 }
+
+#[test]
+fn readme_example_request_decides() {
+    let readme = include_str!("../../README.md");
+    let at = readme
+        .find("<!-- example-request -->")
+        .expect("README marks the example");
+    let start = readme[at..].find("```json").unwrap() + at + "```json".len();
+    let end = readme[start..].find("```").unwrap() + start;
+    let d = decider(clock(), None);
+    let a = d.decide_body(readme[start..end].as_bytes()).unwrap();
+    assert_eq!(
+        (a.source, a.reason),
+        (Source::Fallback, Some(Reason::NoCheckpoint)),
+        "{}",
+        a.message
+    );
+    assert!(a.problems.is_empty());
+    // The README's answer is this answer.
+    assert!(readme.contains(&format!("\"total\": {}", a.expected_ledger.total)));
+    // ... and it is the example the binary prints, at that time.
+    let v: Value = serde_json::from_str(&readme[start..end]).unwrap();
+    assert_eq!(v, serde_json::to_value(example_request(NOW)).unwrap());
+}

@@ -436,3 +436,45 @@ fn binary_example_request_and_sighup_reload() {
         .collect();
     assert_eq!(kinds, ["startup", "decide", "reload"]);
 }
+
+/// Mangled HTTP: random bytes, cut-off and corrupted request heads. The server answers each
+/// with an error status (or closes quietly when no request line arrived) and stays healthy.
+#[test]
+fn mangled_http_never_takes_the_server_down() {
+    let dir = temp_dir("http-fuzz");
+    let audit = temp_dir("http-fuzz-audit").join("a.jsonl");
+    let (server, _service) = start(&dir, &audit);
+    let addr = server.local_addr();
+    let body = example_body();
+    let mut good = format!(
+        "POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    good.extend(&body);
+    let mut r = powermix_env::rng::Rng::new(5);
+    for k in 0..600 {
+        let bytes: Vec<u8> = match k % 3 {
+            0 => (0..r.below(300)).map(|_| r.below(256) as u8).collect(),
+            1 => good[..r.below(good.len() as u64) as usize].to_vec(),
+            _ => {
+                let mut b = good.clone();
+                for _ in 0..1 + r.below(4) {
+                    let i = r.below(b.len() as u64) as usize;
+                    b[i] = r.below(256) as u8;
+                }
+                b
+            }
+        };
+        let (status, text) = raw(addr, &bytes);
+        assert!(
+            status == 0 && text.is_empty() || (200..600).contains(&status),
+            "{status}: {text}"
+        );
+    }
+    let mut c = Client::connect(addr).unwrap();
+    assert_eq!(c.request("GET", "/healthz", b"").unwrap().status, 200);
+    assert_eq!(c.request("POST", "/v1/decide", &body).unwrap().status, 200);
+    drop(c);
+    server.shutdown();
+}
