@@ -312,7 +312,7 @@ fn readme_example_request_decides() {
     let start = readme[at..].find("```json").unwrap() + at + "```json".len();
     let end = readme[start..].find("```").unwrap() + start;
     let d = decider(clock(), None);
-    let a = d.decide_body(readme[start..end].as_bytes()).unwrap();
+    let a = d.decide_body(&readme.as_bytes()[start..end]).unwrap();
     assert_eq!(
         (a.source, a.reason),
         (Source::Fallback, Some(Reason::NoCheckpoint)),
