@@ -15,7 +15,9 @@
 //! complete `DIR.tmp-*` or `DIR.old-*` beside it. Partial temp folders are ignored.
 
 use crate::Policy;
-use crate::net::{ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, clamp_action};
+use crate::net::{
+    ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, clamp_action, first_nonfinite_output,
+};
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
@@ -637,6 +639,9 @@ impl LoadedPolicy {
     }
 
     /// The actor's raw (unclamped) means for a raw observation (normalised here).
+    ///
+    /// # Panics
+    /// If `obs.len()` is not [`OBS_DIM`] (a caller bug).
     pub fn act_raw(&self, obs: &[f32]) -> [f32; ACTION_DIM] {
         let mut norm = [0.0f32; OBS_DIM];
         self.meta.normalizer.normalize(obs, &mut norm);
@@ -649,6 +654,19 @@ impl LoadedPolicy {
     /// (non-finite values become 0; check [`crate::net::outputs_finite`] first).
     pub fn act_obs(&self, obs: &[f32]) -> Action {
         action_of(&clamp_action(&self.act_raw(obs)))
+    }
+}
+
+impl LoadedPolicy {
+    /// The deterministic action for a snapshot, or an error naming the first non-finite
+    /// actor output (the server falls back then). [`Policy::act`] is this with non-finite
+    /// values replaced by 0.
+    pub fn try_act(&self, snap: &Snapshot<'_>) -> Result<Action, String> {
+        let raw = self.act_raw(&self.observe(snap));
+        match first_nonfinite_output(&raw) {
+            Some((i, name, v)) => Err(format!("policy output {i} ({name}) = {v} is not finite")),
+            None => Ok(action_of(&clamp_action(&raw))),
+        }
     }
 }
 

@@ -24,5 +24,5 @@ pub use checkpoint::{
     CheckpointError, CheckpointErrorKind, CheckpointInfo, CheckpointMeta, DataInfo, LoadedPolicy,
     load_checkpoint, read_meta, save_checkpoint,
 };
-pub use net::{ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer};
+pub use net::{ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, outputs_finite};
 pub use rules::{AlwaysOn, Expert, ExpertParams, Threshold, rule_policy};

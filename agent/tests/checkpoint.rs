@@ -363,6 +363,7 @@ fn loaded_policy_decides_from_snapshots() {
         let a = p.act(&snap);
         let obs = p.observe(&snap);
         assert_eq!(a, p.act_obs(&obs));
+        assert_eq!(Ok(a), p.try_act(&snap));
         let v = a.to_array();
         assert!(v.iter().all(|x| (0.0..=1.0).contains(x)));
         distinct.insert(v.map(f32::to_bits));
@@ -372,6 +373,40 @@ fn loaded_policy_decides_from_snapshots() {
         "actions should vary: {}",
         distinct.len()
     );
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn resume_path_trains_on_the_autodiff_device() {
+    // What PPO does: a model on the autodiff device, saved with an optimiser blob, loaded back
+    // onto the autodiff device (resume) with gradients flowing to every parameter.
+    let root = scratch("resume");
+    let dir = root.join("ckpt");
+    let train = Device::flex().autodiff();
+    let m = ActorCriticConfig::default().init_seeded(13, &train);
+    let meta = save_checkpoint(&dir, &m, &info(), &[(OPTIMIZER_FILE, b"opt")]).unwrap();
+    let m2 = checkpoint::load_model(&dir, &checkpoint::read_meta(&dir).unwrap(), &train).unwrap();
+    assert_eq!(
+        checkpoint::model_bytes(&m2).unwrap(),
+        checkpoint::model_bytes(&m).unwrap()
+    );
+    assert_eq!(meta.model_id, load_checkpoint(&dir).unwrap().meta.model_id);
+
+    let obs = Tensor::<2>::from_data(
+        TensorData::new(random_obs(&mut Rng::new(5), 8), [8, OBS_DIM]),
+        &train,
+    );
+    let (mean, log_std, value) = m2.forward(obs);
+    let actions = mean.clone().detach().add_scalar(0.1);
+    let logp = powermix_agent::net::gaussian_log_prob(mean, log_std.clone(), actions);
+    let loss = logp.mean().neg()
+        + value.powi_scalar(2).mean()
+        + powermix_agent::net::gaussian_entropy(log_std).mul_scalar(-0.01);
+    let grads = loss.backward();
+    assert!(m2.log_std.val().grad(&grads).is_some());
+    for l in m2.actor.iter().chain(&m2.critic) {
+        assert!(l.weight.val().grad(&grads).is_some());
+    }
     let _ = std::fs::remove_dir_all(root);
 }
 
@@ -433,4 +468,11 @@ fn inference_timing() {
          [{sink}]"
     );
     let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn loaded_policy_is_shareable_between_threads() {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send_sync::<LoadedPolicy>();
+    send_sync::<powermix_agent::FastActor>();
 }
