@@ -1,0 +1,478 @@
+//! Checkpoint save/load: round trip to the bit, determinism, atomic replacement and recovery,
+//! and clear refusals of damaged or incompatible folders.
+
+use burn::nn::Linear;
+use burn::tensor::{Device, Tensor, TensorData};
+use powermix_agent::checkpoint::{
+    self, CheckpointErrorKind, CheckpointInfo, DataInfo, META_FILE, MODEL_FILE, OPTIMIZER_FILE,
+};
+use powermix_agent::net::{ActorCritic, ActorCriticConfig, ObsNormalizer, outputs_finite};
+use powermix_agent::{LoadedPolicy, Policy, load_checkpoint, save_checkpoint};
+use powermix_env::data::synth::synthetic_year;
+use powermix_env::rng::Rng;
+use powermix_env::{ACTION_DIM, Market, OBS_DIM, SiteConfig, SiteState};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn scratch(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "powermix-ckpt-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A seeded model whose means spread over and beyond [0, 1] (so clamping is exercised).
+fn model(seed: u64) -> ActorCritic {
+    let m = ActorCriticConfig::default().init_seeded(seed, &Device::flex());
+    let n = m.actor.len();
+    ActorCritic {
+        actor: m
+            .actor
+            .into_iter()
+            .enumerate()
+            .map(|(l, layer)| {
+                if l + 1 == n {
+                    Linear {
+                        weight: layer.weight.map(|w| w.mul_scalar(60.0)),
+                        bias: layer.bias.map(|b| b.map(|b| b.add_scalar(0.5))),
+                    }
+                } else {
+                    layer
+                }
+            })
+            .collect(),
+        ..m
+    }
+}
+
+fn random_obs(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n * OBS_DIM)
+        .map(|i| (rng.normal() * (1.0 + (i % 5) as f64) + (i % 3) as f64) as f32)
+        .collect()
+}
+
+fn normalizer() -> ObsNormalizer {
+    let mut n = ObsNormalizer::new(OBS_DIM, 5.0);
+    n.update(&random_obs(&mut Rng::new(77), 500));
+    n
+}
+
+fn info() -> CheckpointInfo {
+    CheckpointInfo {
+        normalizer: normalizer(),
+        site_config: SiteConfig::default_site(),
+        data: DataInfo {
+            file: "embedded:synthetic-2024-seed7".into(),
+            hash: checkpoint::hash_hex(b"data"),
+            train_period: "2024-01-01..2024-10-01".into(),
+            val_period: "2024-10-01..2025-01-01".into(),
+        },
+        seed: 7,
+        hyperparameters: serde_json::json!({"lr": 3e-4, "gamma": 0.99}),
+        commit: None,
+        validation: serde_json::json!({"value_captured": 0.5}),
+        command: checkpoint::command_line(),
+    }
+}
+
+fn save(dir: &Path, m: &ActorCritic) -> checkpoint::CheckpointMeta {
+    save_checkpoint(dir, m, &info(), &[]).unwrap()
+}
+
+fn edit_meta(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let p = dir.join(META_FILE);
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
+
+fn err_of(dir: &Path) -> checkpoint::CheckpointError {
+    match load_checkpoint(dir) {
+        Ok(_) => panic!("{} loaded but should not", dir.display()),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn round_trip_gives_bit_identical_actions() {
+    let root = scratch("roundtrip");
+    let dir = root.join("ckpt");
+    let m = model(1);
+    let meta = save(&dir, &m);
+    let loaded = load_checkpoint(&dir).unwrap();
+    assert_eq!(loaded.meta, meta);
+    assert_eq!(loaded.name(), format!("ppo:{}", meta.model_id));
+    assert_eq!(loaded.source_dir, dir);
+    let original = LoadedPolicy::from_parts(meta.clone(), m.clone(), dir.clone()).unwrap();
+
+    let n = 200;
+    let obs = random_obs(&mut Rng::new(3), n);
+    let mut norm = vec![0.0f32; obs.len()];
+    meta.normalizer.normalize_batch(&obs, &mut norm);
+    let burn_mean: Vec<f32> = loaded
+        .model
+        .mean(Tensor::<2>::from_data(
+            TensorData::new(norm, [n, OBS_DIM]),
+            &Device::flex(),
+        ))
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+    let (mut below, mut above) = (0, 0);
+    for r in 0..n {
+        let o = &obs[r * OBS_DIM..(r + 1) * OBS_DIM];
+        let (a, b) = (original.act_raw(o), loaded.act_raw(o));
+        assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits), "row {r}");
+        assert!(outputs_finite(&a));
+        for j in 0..ACTION_DIM {
+            assert!((a[j] - burn_mean[r * ACTION_DIM + j]).abs() <= 1e-5);
+            below += (a[j] < 0.0) as usize;
+            above += (a[j] > 1.0) as usize;
+        }
+        let act = loaded.act_obs(o).to_array();
+        assert!(act.iter().all(|x| (0.0..=1.0).contains(x)));
+        assert_eq!(act, original.act_obs(o).to_array());
+    }
+    assert!(
+        below > 0 && above > 0,
+        "means should leave [0, 1]: {below} {above}"
+    );
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn saves_are_deterministic_and_replace_atomically() {
+    let root = scratch("determinism");
+    let (a, b) = (root.join("a"), root.join("b"));
+    let m = model(2);
+    let ma = save(&a, &m);
+    let mb = save(&b, &model(2));
+    let bytes_a = std::fs::read(a.join(MODEL_FILE)).unwrap();
+    assert_eq!(bytes_a, std::fs::read(b.join(MODEL_FILE)).unwrap());
+    assert_eq!(ma.model_id, mb.model_id);
+    assert_ne!(ma.model_id, save(&b, &model(3)).model_id);
+
+    // A loaded model saves to the same bytes again.
+    let loaded = load_checkpoint(&a).unwrap();
+    assert_eq!(checkpoint::model_bytes(&loaded.model).unwrap(), bytes_a);
+
+    // Replacing an existing folder leaves no temp or old folders behind, and no stale extras.
+    save_checkpoint(&a, &m, &info(), &[(OPTIMIZER_FILE, b"adam state")]).unwrap();
+    assert_eq!(
+        checkpoint::read_extra(&a, OPTIMIZER_FILE).unwrap(),
+        b"adam state"
+    );
+    save(&a, &model(4));
+    assert_eq!(
+        checkpoint::read_extra(&a, OPTIMIZER_FILE).unwrap_err().kind,
+        CheckpointErrorKind::Missing
+    );
+    let names: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let bad = save_checkpoint(&a, &m, &info(), &[("../x", b"")]).unwrap_err();
+    assert_eq!(bad.kind, CheckpointErrorKind::InvalidInput);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn leftovers_of_killed_saves_do_not_break_loading() {
+    let root = scratch("killed");
+    let dir = root.join("ckpt");
+    let meta = save(&dir, &model(5));
+    // A save killed while writing: a partial temp folder beside.
+    let partial = root.join("ckpt.tmp-999999");
+    std::fs::create_dir_all(&partial).unwrap();
+    std::fs::write(partial.join(MODEL_FILE), b"half a mod").unwrap();
+    assert_eq!(load_checkpoint(&dir).unwrap().meta.model_id, meta.model_id);
+    // A later save in this process still works with the leftover there.
+    save(&dir, &model(6));
+    assert!(load_checkpoint(&dir).is_ok());
+
+    // Killed between the two renames: DIR is gone, DIR.old-<pid> is the last checkpoint.
+    let old = root.join("ckpt.old-424242");
+    std::fs::rename(&dir, &old).unwrap();
+    let p = load_checkpoint(&dir).unwrap();
+    assert_eq!(p.source_dir, old);
+    // Only a partial temp folder: a clear "missing" error.
+    std::fs::remove_dir_all(&old).unwrap();
+    let e = err_of(&dir);
+    assert_eq!(e.kind, CheckpointErrorKind::Missing);
+    assert!(e.to_string().contains("no such checkpoint folder"), "{e}");
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn damaged_files_are_refused_with_the_file_and_problem() {
+    let root = scratch("damaged");
+    let fresh = |name: &str| {
+        let d = root.join(name);
+        save(&d, &model(8));
+        d
+    };
+
+    // Truncated model file.
+    let d = fresh("truncated");
+    let bytes = std::fs::read(d.join(MODEL_FILE)).unwrap();
+    std::fs::write(d.join(MODEL_FILE), &bytes[..bytes.len() / 2]).unwrap();
+    let e = err_of(&d);
+    assert_eq!(e.kind, CheckpointErrorKind::Damaged);
+    assert!(e.path.ends_with(MODEL_FILE), "{e}");
+    assert!(e.message.contains("does not match model_id"), "{e}");
+
+    // Deleted model file.
+    let d = fresh("deleted");
+    std::fs::remove_file(d.join(MODEL_FILE)).unwrap();
+    let e = err_of(&d);
+    assert_eq!(e.kind, CheckpointErrorKind::Missing);
+    assert!(e.path.ends_with(MODEL_FILE), "{e}");
+
+    // meta.json: not JSON, cut short, a missing field, a wrong type.
+    let d = fresh("badjson");
+    std::fs::write(d.join(META_FILE), b"{ \"format_version\": 1, ").unwrap();
+    let e = err_of(&d);
+    assert_eq!(e.kind, CheckpointErrorKind::Damaged);
+    assert!(
+        e.path.ends_with(META_FILE) && e.message.contains("not valid JSON"),
+        "{e}"
+    );
+    let d = fresh("nofield");
+    edit_meta(&d, |v| {
+        v.as_object_mut().unwrap().remove("normalizer");
+    });
+    let e = err_of(&d);
+    assert!(e.message.contains("normalizer"), "{e}");
+    let d = fresh("badvar");
+    edit_meta(&d, |v| v["normalizer"]["var"][4] = serde_json::json!(-2.0));
+    assert!(err_of(&d).message.contains("var[4]"));
+    let d = fresh("nometa");
+    std::fs::remove_file(d.join(META_FILE)).unwrap();
+    let e = err_of(&d);
+    assert_eq!(e.kind, CheckpointErrorKind::Missing);
+    assert!(e.path.ends_with(META_FILE));
+
+    // A byte flipped anywhere, meta.json patched to the new hash: an error or a model, never a
+    // panic, and never non-finite outputs from a model that loaded.
+    let d = fresh("flipped");
+    let bytes = std::fs::read(d.join(MODEL_FILE)).unwrap();
+    let mut rng = Rng::new(12);
+    let mut refused = 0;
+    for k in 0..60 {
+        let mut b = bytes.clone();
+        let at = if k < 30 {
+            k * 7 % 400
+        } else {
+            rng.below(b.len() as u64) as usize
+        };
+        b[at] ^= 0x5a;
+        std::fs::write(d.join(MODEL_FILE), &b).unwrap();
+        edit_meta(&d, |v| v["model_id"] = checkpoint::hash_hex(&b).into());
+        match load_checkpoint(&d) {
+            Ok(p) => assert!(outputs_finite(&p.act_raw(&[0.0; OBS_DIM]))),
+            Err(e) => {
+                assert!(e.path.ends_with(MODEL_FILE), "{e}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 0);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn incompatible_layouts_are_refused_naming_the_difference() {
+    let root = scratch("incompatible");
+    let fresh = |name: &str| {
+        let d = root.join(name);
+        save(&d, &model(9));
+        d
+    };
+    let d = fresh("order");
+    edit_meta(&d, |v| {
+        let names = v["obs_names"].as_array_mut().unwrap();
+        names.swap(3, 4);
+    });
+    let e = err_of(&d);
+    assert_eq!(e.kind, CheckpointErrorKind::Incompatible);
+    assert!(
+        e.message
+            .contains("obs_names[3] is 'rt_mean_24h' in the checkpoint but 'rt_mean_4h'"),
+        "{e}"
+    );
+    let d = fresh("actions");
+    edit_meta(&d, |v| {
+        v["action_names"].as_array_mut().unwrap().pop();
+    });
+    let e = err_of(&d);
+    assert!(
+        e.message.contains("action_names has 6 names") && e.message.contains("offer_nspin"),
+        "{e}"
+    );
+    let d = fresh("dims");
+    edit_meta(&d, |v| v["obs_dim"] = 41.into());
+    assert!(err_of(&d).message.contains("obs_dim is 41"));
+    let d = fresh("version");
+    edit_meta(&d, |v| v["format_version"] = 2.into());
+    let e = err_of(&d);
+    assert_eq!(e.kind, CheckpointErrorKind::Incompatible);
+    assert!(e.message.contains("unknown format_version 2"), "{e}");
+
+    // meta.json claims other hidden sizes than the model file has.
+    let d = fresh("hidden");
+    edit_meta(&d, |v| v["hidden"] = serde_json::json!([64, 32]));
+    let e = err_of(&d);
+    assert_eq!(e.kind, CheckpointErrorKind::Damaged);
+    assert!(
+        e.path.ends_with(MODEL_FILE) && e.message.contains("[64, 32]"),
+        "{e}"
+    );
+
+    // A model with a non-finite weight saves but does not load.
+    let d = root.join("nan");
+    let m = model(10);
+    let mut layers = m.actor.clone();
+    layers[0] = Linear {
+        weight: layers[0].weight.clone().map(|w| w.mul_scalar(f32::NAN)),
+        bias: layers[0].bias.clone(),
+    };
+    save(&d, &ActorCritic { actor: layers, ..m });
+    let e = err_of(&d);
+    assert!(e.message.contains("actor.0.weight[0] = NaN"), "{e}");
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn loaded_policy_decides_from_snapshots() {
+    let root = scratch("policy");
+    let dir = root.join("ckpt");
+    save(&dir, &model(11));
+    let mut p = load_checkpoint(&dir).unwrap();
+    let cfg = SiteConfig::default_site();
+    let market = Market::new(synthetic_year(2024, 7), cfg.clone());
+    let state = SiteState::initial(&cfg);
+    let mut distinct = std::collections::BTreeSet::new();
+    for t in (0..market.len()).step_by(997) {
+        let snap = market.snapshot(t, &state);
+        let a = p.act(&snap);
+        let obs = p.observe(&snap);
+        assert_eq!(a, p.act_obs(&obs));
+        assert_eq!(Ok(a), p.try_act(&snap));
+        let v = a.to_array();
+        assert!(v.iter().all(|x| (0.0..=1.0).contains(x)));
+        distinct.insert(v.map(f32::to_bits));
+    }
+    assert!(
+        distinct.len() > 10,
+        "actions should vary: {}",
+        distinct.len()
+    );
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn resume_path_trains_on_the_autodiff_device() {
+    // What PPO does: a model on the autodiff device, saved with an optimiser blob, loaded back
+    // onto the autodiff device (resume) with gradients flowing to every parameter.
+    let root = scratch("resume");
+    let dir = root.join("ckpt");
+    let train = Device::flex().autodiff();
+    let m = ActorCriticConfig::default().init_seeded(13, &train);
+    let meta = save_checkpoint(&dir, &m, &info(), &[(OPTIMIZER_FILE, b"opt")]).unwrap();
+    let m2 = checkpoint::load_model(&dir, &checkpoint::read_meta(&dir).unwrap(), &train).unwrap();
+    assert_eq!(
+        checkpoint::model_bytes(&m2).unwrap(),
+        checkpoint::model_bytes(&m).unwrap()
+    );
+    assert_eq!(meta.model_id, load_checkpoint(&dir).unwrap().meta.model_id);
+
+    let obs = Tensor::<2>::from_data(
+        TensorData::new(random_obs(&mut Rng::new(5), 8), [8, OBS_DIM]),
+        &train,
+    );
+    let (mean, log_std, value) = m2.forward(obs);
+    let actions = mean.clone().detach().add_scalar(0.1);
+    let logp = powermix_agent::net::gaussian_log_prob(mean, log_std.clone(), actions);
+    let loss = logp.mean().neg()
+        + value.powi_scalar(2).mean()
+        + powermix_agent::net::gaussian_entropy(log_std).mul_scalar(-0.01);
+    let grads = loss.backward();
+    assert!(m2.log_std.val().grad(&grads).is_some());
+    for l in m2.actor.iter().chain(&m2.critic) {
+        assert!(l.weight.val().grad(&grads).is_some());
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// Release-mode timing: `cargo test --release -p powermix-agent --test checkpoint -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn inference_timing() {
+    let root = scratch("timing");
+    let dir = root.join("ckpt");
+    save(&dir, &model(12));
+    let mut p = load_checkpoint(&dir).unwrap();
+    let cfg = SiteConfig::default_site();
+    let market = Market::new(synthetic_year(2024, 7), cfg.clone());
+    let state = SiteState::initial(&cfg);
+    let n = market.len();
+    let obs = random_obs(&mut Rng::new(1), 1000);
+
+    let reps = 200_000;
+    let t0 = std::time::Instant::now();
+    let mut sink = 0.0f32;
+    for k in 0..reps {
+        let o = &obs[(k % 1000) * OBS_DIM..(k % 1000 + 1) * OBS_DIM];
+        sink += p.act_raw(o)[k % ACTION_DIM];
+    }
+    let raw_us = t0.elapsed().as_secs_f64() * 1e6 / reps as f64;
+
+    let t0 = std::time::Instant::now();
+    for k in 0..reps {
+        let snap = market.snapshot((k * 7919) % n, &state);
+        sink += p.act(&snap).training as f32;
+    }
+    let act_us = t0.elapsed().as_secs_f64() * 1e6 / reps as f64;
+
+    let t0 = std::time::Instant::now();
+    for k in 0..reps {
+        let _ = market.snapshot((k * 7919) % n, &state);
+    }
+    let snap_us = t0.elapsed().as_secs_f64() * 1e6 / reps as f64;
+
+    // burn itself, one observation per call (what the fast path replaces).
+    let dev = Device::flex();
+    let breps = 5_000;
+    let t0 = std::time::Instant::now();
+    for k in 0..breps {
+        let o = obs[(k % 1000) * OBS_DIM..(k % 1000 + 1) * OBS_DIM].to_vec();
+        let x = Tensor::<2>::from_data(TensorData::new(o, [1, OBS_DIM]), &dev);
+        let y: Vec<f32> = p
+            .model
+            .deterministic_action(x)
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        sink += y[0];
+    }
+    let burn_us = t0.elapsed().as_secs_f64() * 1e6 / breps as f64;
+    println!(
+        "act_raw (normalise + actor) {raw_us:.3} us; act(snapshot) {act_us:.3} us \
+         (of which market.snapshot {snap_us:.3} us); burn flex forward batch 1 {burn_us:.1} us \
+         [{sink}]"
+    );
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn loaded_policy_is_shareable_between_threads() {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send_sync::<LoadedPolicy>();
+    send_sync::<powermix_agent::FastActor>();
+}
