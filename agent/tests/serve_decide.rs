@@ -65,11 +65,11 @@ fn default_loader_says_no_checkpoint_or_not_a_checkpoint() {
     let dir = temp_dir("default-loader");
     let e = load_primary(&dir.join("missing"), &cfg).unwrap_err();
     assert_eq!(e.kind, LoadErrorKind::NoCheckpoint);
-    assert!(e.message.contains("issue 4"), "{}", e.message);
+    assert!(e.message.contains("does not exist"), "{}", e.message);
     std::fs::write(dir.join("meta.json"), "{not json").unwrap();
     let e = load_primary(&dir, &cfg).unwrap_err();
     assert_eq!(e.kind, LoadErrorKind::Damaged);
-    assert!(e.message.contains("not a checkpoint"), "{}", e.message);
+    assert!(e.message.contains("meta.json"), "{}", e.message);
     std::fs::write(dir.join("meta.json"), "{}").unwrap();
     let e = load_primary(&dir, &cfg).unwrap_err();
     assert_eq!(e.kind, LoadErrorKind::Damaged);
@@ -325,4 +325,32 @@ fn readme_example_request_decides() {
     // ... and it is the example the binary prints, at that time.
     let v: Value = serde_json::from_str(&readme[start..end]).unwrap();
     assert_eq!(v, serde_json::to_value(example_request(NOW)).unwrap());
+}
+
+#[test]
+fn a_saved_checkpoint_loads_and_decides_as_the_policy() {
+    use powermix_agent::checkpoint::{CheckpointInfo, DataInfo, save_checkpoint};
+    use powermix_agent::net::{ActorCriticConfig, ObsNormalizer};
+    let cfg = SiteConfig::default_site();
+    let dir = temp_dir("real-checkpoint").join("ckpt");
+    let model = ActorCriticConfig::default().init_seeded(3, &burn::tensor::Device::flex());
+    let info = CheckpointInfo {
+        normalizer: ObsNormalizer::new(powermix_env::OBS_DIM, 10.0),
+        site_config: cfg.clone(),
+        data: DataInfo {
+            file: "test".into(),
+            hash: "0".into(),
+            train_period: "2022-01-01..2023-01-01".into(),
+            val_period: "2023-01-01..2024-01-01".into(),
+        },
+        seed: 3,
+        hyperparameters: serde_json::json!({}),
+        commit: None,
+        validation: serde_json::json!({}),
+        command: "test".into(),
+    };
+    let meta = save_checkpoint(&dir, &model, &info, &[]).unwrap();
+    let loaded = load_primary(&dir, &cfg).unwrap();
+    assert_eq!(loaded.model_id, meta.model_id);
+    assert!(loaded.stats.is_some());
 }

@@ -108,16 +108,22 @@ impl std::error::Error for LoadError {}
 pub type Loader = Arc<dyn Fn(&Path, &SiteConfig) -> Result<LoadedPolicy, LoadError> + Send + Sync>;
 
 /// The message of a directory without a checkpoint.
-pub const NO_CHECKPOINT_YET: &str = "checkpoint support arrives with PPO training (issue 4)";
 
-/// The default loader. Today: a directory without `meta.json` is `no_checkpoint`; one with
-/// a `meta.json` is `checkpoint_damaged` ("not a checkpoint this build can load").
-///
-/// Issue 4 replaces the second branch with
-/// `crate::checkpoint::load_checkpoint(dir)` (layout checks included), returning
-/// `LoadedPolicy { policy, model_id, stats }` with the checkpoint's normalisation
-/// statistics as [`TrainingStats`].
-pub fn load_primary(dir: &Path, _cfg: &SiteConfig) -> Result<LoadedPolicy, LoadError> {
+/// Largest |z| of any observation feature, against the checkpoint's training statistics,
+/// before the server treats a snapshot as out of distribution. Price features are heavy
+/// tailed (a spike to the cap is tens of standard deviations of a calm year), so the limit
+/// is wide: it catches broken inputs and regimes never seen in training, not every spike.
+pub const Z_LIMIT: f64 = 50.0;
+
+/// Features whose training standard deviation is below this were constant in training
+/// (e.g. the emergency flag); they are not checked.
+const MIN_STD: f64 = 1e-6;
+
+/// The default loader: a directory without `meta.json` is `no_checkpoint`; otherwise
+/// [`crate::checkpoint::load_checkpoint`] (layout, hash and shape checks included), with
+/// the site config of the server, and the checkpoint's normalisation statistics as
+/// [`TrainingStats`]. Any load or layout error is `checkpoint_damaged` with its message.
+pub fn load_primary(dir: &Path, cfg: &SiteConfig) -> Result<LoadedPolicy, LoadError> {
     let meta = dir.join("meta.json");
     if !meta.is_file() {
         let what = if dir.is_dir() {
@@ -127,25 +133,31 @@ pub fn load_primary(dir: &Path, _cfg: &SiteConfig) -> Result<LoadedPolicy, LoadE
         };
         return Err(LoadError {
             kind: LoadErrorKind::NoCheckpoint,
-            message: format!(
-                "no checkpoint: {} {what}; {NO_CHECKPOINT_YET}",
-                dir.display()
-            ),
+            message: format!("no checkpoint: {} {what}", dir.display()),
         });
     }
-    let detail = match std::fs::read(&meta) {
-        Err(e) => format!("cannot read it: {e}"),
-        Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
-            Err(e) => format!("not valid JSON: {e}"),
-            Ok(_) => "no loader for this checkpoint format in this build".into(),
-        },
-    };
-    Err(LoadError {
+    let loaded = crate::checkpoint::load_checkpoint(dir).map_err(|e| LoadError {
         kind: LoadErrorKind::Damaged,
-        message: format!(
-            "not a checkpoint: {}: {detail} ({NO_CHECKPOINT_YET})",
-            meta.display()
-        ),
+        message: e.to_string(),
+    })?;
+    let n = loaded.normalizer();
+    let stats = TrainingStats {
+        mean: n.mean.clone(),
+        std: n
+            .var
+            .iter()
+            .map(|v| {
+                let s = v.max(0.0).sqrt();
+                if s < MIN_STD { 0.0 } else { s }
+            })
+            .collect(),
+        z_limit: Z_LIMIT,
+    };
+    let model_id = loaded.model_id().to_string();
+    Ok(LoadedPolicy {
+        policy: Box::new(loaded.with_site_config(cfg)),
+        model_id,
+        stats: Some(stats),
     })
 }
 
