@@ -107,8 +107,6 @@ impl std::error::Error for LoadError {}
 /// Loads a checkpoint directory for a site: the pluggable part of the server.
 pub type Loader = Arc<dyn Fn(&Path, &SiteConfig) -> Result<LoadedPolicy, LoadError> + Send + Sync>;
 
-/// The message of a directory without a checkpoint.
-
 /// Largest |z| of any observation feature, against the checkpoint's training statistics,
 /// before the server treats a snapshot as out of distribution. Price features are heavy
 /// tailed (a spike to the cap is tens of standard deviations of a calm year), so the limit
