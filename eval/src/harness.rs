@@ -37,6 +37,18 @@ pub struct PolicyFactory<'a> {
     pub expert: &'a ExpertParams,
     /// Seed of the deployment draws (the oracle plans with the same draws).
     pub seed: u64,
+    /// Checkpoint folder of the `ppo` policy (or a run folder holding `best/`).
+    pub checkpoint: Option<&'a std::path::Path>,
+}
+
+/// The checkpoint folder inside `dir`: `dir` itself when it holds `meta.json`, else
+/// `dir/best` (a training run folder).
+pub fn checkpoint_dir(dir: &std::path::Path) -> std::path::PathBuf {
+    if dir.join("meta.json").exists() || !dir.join("best").join("meta.json").exists() {
+        dir.to_path_buf()
+    } else {
+        dir.join("best")
+    }
 }
 
 impl PolicyFactory<'_> {
@@ -49,6 +61,14 @@ impl PolicyFactory<'_> {
         match name {
             "day-ahead-mpc" => Ok(Box::new(crate::mpc::DayAheadMpc::new(cfg))),
             "oracle" => crate::oracle::oracle_policy(self.market, start, end, self.seed),
+            "ppo" => {
+                let dir = self.checkpoint.ok_or_else(|| {
+                    EvalError("policy `ppo` needs --checkpoint DIR (a trained policy)".into())
+                })?;
+                let p = powermix_agent::load_checkpoint(&checkpoint_dir(dir))
+                    .map_err(|e| EvalError(format!("checkpoint: {e}")))?;
+                Ok(Box::new(p.with_site_config(cfg)))
+            }
             _ => Err(EvalError(format!(
                 "unknown policy `{name}`; known: {}",
                 KNOWN_POLICIES.join(", ")
@@ -224,6 +244,8 @@ pub struct EvalRequest<'a> {
     pub period: &'a str,
     /// Also score every week, for the regimes.
     pub by_week: bool,
+    /// Checkpoint of the `ppo` policy.
+    pub checkpoint: Option<&'a std::path::Path>,
 }
 
 /// Evaluates the request's policies; with `by_week`, also per regime.
@@ -237,6 +259,7 @@ pub fn evaluate(req: EvalRequest<'_>) -> Result<Evaluation, EvalError> {
         seed,
         period,
         by_week,
+        checkpoint,
     } = req;
     for p in policies {
         if !KNOWN_POLICIES.contains(&p.as_str()) {
@@ -250,6 +273,7 @@ pub fn evaluate(req: EvalRequest<'_>) -> Result<Evaluation, EvalError> {
         market,
         expert,
         seed,
+        checkpoint,
     };
     let mut cache: BTreeMap<String, Score> = BTreeMap::new();
     for name in ["always-on", "oracle"]

@@ -80,6 +80,7 @@ fn unknown_policy_is_named() {
         seed: 1,
         period: "x",
         by_week: false,
+        checkpoint: None,
     })
     .unwrap_err();
     assert!(err.0.contains("unknown policy `magic`"), "{err}");

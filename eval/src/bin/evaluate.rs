@@ -24,9 +24,10 @@ const USAGE: &str = "usage: evaluate [--data FILE] [--period START..END] [--poli
                 [--no-weeks]
   --data      market data parquet (default: the embedded synthetic year 2024)
   --period    US/Central dates, end exclusive (default: all of the data)
-  --policies  comma-separated, from: always-on, threshold, expert, day-ahead-mpc, oracle
-              (default: all of them)
-  --checkpoint DIR  a trained policy (arrives with PPO training)
+  --policies  comma-separated, from: always-on, threshold, expert, day-ahead-mpc, oracle, ppo
+              (default: all of them; ppo only with --checkpoint)
+  --checkpoint DIR  a trained policy (a checkpoint folder, or a run folder with best/):
+              adds the policy `ppo` to the default list
   --site      site config TOML (default: the embedded configs/site.toml)
   --expert    expert rule parameters TOML (default: the embedded configs/expert.toml)
   --seed      seed of reserve deployment draws (default 7)
@@ -44,20 +45,27 @@ struct Args {
     json: Option<PathBuf>,
     report: Option<PathBuf>,
     weeks: bool,
+    checkpoint: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         data: None,
         period: None,
-        policies: KNOWN_POLICIES.iter().map(|s| s.to_string()).collect(),
+        policies: KNOWN_POLICIES
+            .iter()
+            .filter(|p| **p != "ppo")
+            .map(|s| s.to_string())
+            .collect(),
         site: None,
         expert: None,
         seed: 7,
         json: None,
         report: None,
         weeks: true,
+        checkpoint: None,
     };
+    let mut policies_given = false;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--help" || flag == "-h" {
@@ -69,7 +77,8 @@ fn parse_args() -> Result<Args, String> {
             "--data" => a.data = Some(value()?.into()),
             "--period" => a.period = Some(value()?),
             "--policies" => {
-                a.policies = value()?.split(',').map(|s| s.trim().to_string()).collect()
+                a.policies = value()?.split(',').map(|s| s.trim().to_string()).collect();
+                policies_given = true;
             }
             "--site" => a.site = Some(value()?.into()),
             "--expert" => a.expert = Some(value()?.into()),
@@ -82,14 +91,14 @@ fn parse_args() -> Result<Args, String> {
             "--json" => a.json = Some(value()?.into()),
             "--report" => a.report = Some(value()?.into()),
             "--no-weeks" => a.weeks = false,
-            "--checkpoint" => {
-                let v = value()?;
-                return Err(format!(
-                    "--checkpoint {v}: trained policies are not available yet (they arrive with PPO training)"
-                ));
-            }
+            "--checkpoint" => a.checkpoint = Some(value()?.into()),
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
         }
+    }
+    // With a checkpoint and no explicit list, the trained policy joins the default list.
+    if a.checkpoint.is_some() && !policies_given {
+        let at = a.policies.len() - 1;
+        a.policies.insert(at, "ppo".into());
     }
     Ok(a)
 }
@@ -145,6 +154,7 @@ fn run() -> Result<bool, String> {
         seed: args.seed,
         period: &label,
         by_week: args.weeks,
+        checkpoint: args.checkpoint.as_deref(),
     })
     .map_err(|e| e.to_string())?;
     println!(

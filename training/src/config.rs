@@ -1,0 +1,176 @@
+//! PPO hyperparameters (`configs/train.toml`): every key required, unknown keys rejected.
+
+use powermix_env::config::ConfigError;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The shipped `configs/train.toml`, embedded.
+pub const DEFAULT_TRAIN_TOML: &str = include_str!("../../configs/train.toml");
+
+/// Every hyperparameter of a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Parallel envs in the rollout.
+    pub n_envs: usize,
+    /// Steps per env per update.
+    pub n_steps: usize,
+    /// Episode length in days (random starts inside the training period).
+    pub episode_days: usize,
+    /// Env steps of the whole run.
+    pub total_steps: u64,
+    /// Discount per 15-minute interval.
+    pub gamma: f64,
+    /// GAE lambda.
+    pub gae_lambda: f64,
+    /// PPO ratio clip.
+    pub clip: f64,
+    /// Passes over each rollout.
+    pub epochs: usize,
+    /// Minibatch size.
+    pub minibatch: usize,
+    /// Value loss weight.
+    pub vf_coef: f64,
+    /// Entropy bonus weight.
+    pub ent_coef: f64,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// Anneal the learning rate linearly to 0 over the run.
+    pub anneal_learning_rate: bool,
+    /// Global gradient-norm clip.
+    pub max_grad_norm: f64,
+    /// Scaled rewards are clipped to +- this.
+    pub reward_clip: f64,
+    /// Hidden layer widths.
+    pub hidden: Vec<usize>,
+    /// Initial log standard deviation of the Gaussian policy.
+    pub init_log_std: f64,
+    /// Normalised observations are clipped to +- this.
+    pub obs_clip: f32,
+    /// Validate every this many updates (0: only at the end).
+    pub validate_every: usize,
+}
+
+impl TrainConfig {
+    /// The shipped hyperparameters.
+    pub fn default_config() -> TrainConfig {
+        TrainConfig::from_toml_str(DEFAULT_TRAIN_TOML, "configs/train.toml (embedded)")
+            .expect("embedded train config is valid")
+    }
+
+    /// Parses and checks TOML text; `origin` names it in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<TrainConfig, ConfigError> {
+        let c: TrainConfig =
+            toml::from_str(text).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        c.validate()
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        Ok(c)
+    }
+
+    /// Reads a config file.
+    pub fn load(path: &Path) -> Result<TrainConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        TrainConfig::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Checks ranges; the error names the field and value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |f: &str, v: String, rule: &str| Err(ConfigError(format!("{f} = {v}: {rule}")));
+        if self.n_envs == 0 {
+            return bad("n_envs", self.n_envs.to_string(), "must be >= 1");
+        }
+        if self.n_steps == 0 {
+            return bad("n_steps", self.n_steps.to_string(), "must be >= 1");
+        }
+        if self.episode_days == 0 {
+            return bad(
+                "episode_days",
+                self.episode_days.to_string(),
+                "must be >= 1",
+            );
+        }
+        if !(0.0..=1.0).contains(&self.gamma) {
+            return bad("gamma", self.gamma.to_string(), "must be in [0, 1]");
+        }
+        if !(0.0..=1.0).contains(&self.gae_lambda) {
+            return bad(
+                "gae_lambda",
+                self.gae_lambda.to_string(),
+                "must be in [0, 1]",
+            );
+        }
+        if !(self.clip > 0.0 && self.clip < 1.0) {
+            return bad("clip", self.clip.to_string(), "must be in (0, 1)");
+        }
+        if self.epochs == 0 {
+            return bad("epochs", self.epochs.to_string(), "must be >= 1");
+        }
+        if self.minibatch == 0 || self.minibatch > self.n_envs * self.n_steps {
+            return bad(
+                "minibatch",
+                self.minibatch.to_string(),
+                "must be in 1..=n_envs x n_steps",
+            );
+        }
+        for (f, v) in [
+            ("vf_coef", self.vf_coef),
+            ("ent_coef", self.ent_coef),
+            ("max_grad_norm", self.max_grad_norm),
+            ("reward_clip", self.reward_clip),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(f, v.to_string(), "must be a finite number >= 0");
+            }
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad(
+                "learning_rate",
+                self.learning_rate.to_string(),
+                "must be > 0",
+            );
+        }
+        if self.hidden.is_empty() || self.hidden.contains(&0) {
+            return bad(
+                "hidden",
+                format!("{:?}", self.hidden),
+                "needs at least one layer, none of width 0",
+            );
+        }
+        if !(self.obs_clip.is_finite() && self.obs_clip > 0.0) {
+            return bad("obs_clip", self.obs_clip.to_string(), "must be > 0");
+        }
+        Ok(())
+    }
+
+    /// Env steps per update.
+    pub fn batch(&self) -> usize {
+        self.n_envs * self.n_steps
+    }
+
+    /// Updates in the run (at least one).
+    pub fn updates(&self) -> usize {
+        ((self.total_steps as usize) / self.batch()).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_parses_and_bad_values_are_named() {
+        let c = TrainConfig::default_config();
+        assert!(c.updates() >= 1);
+        let t = DEFAULT_TRAIN_TOML.replace("clip = 0.2", "clip = 1.5");
+        let e = TrainConfig::from_toml_str(&t, "t.toml").unwrap_err().0;
+        assert!(e.contains("clip = 1.5"), "{e}");
+        let t = DEFAULT_TRAIN_TOML.replace("epochs = 4", "epochs = 4\nmomentum = 3");
+        assert!(
+            TrainConfig::from_toml_str(&t, "t.toml")
+                .unwrap_err()
+                .0
+                .contains("momentum")
+        );
+    }
+}
