@@ -34,7 +34,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: bench env|oracle|infer [--json]";
+const USAGE: &str = "usage: bench env|oracle|infer|train [--json]";
 
 fn synthetic_market() -> Arc<Market> {
     Arc::new(Market::new(
@@ -293,6 +293,34 @@ fn bench_infer() -> Result<serde_json::Value, String> {
     }))
 }
 
+/// PPO throughput with the default hyperparameters (configs/train.toml): rollouts plus
+/// updates, on the synthetic year, for at least 10 seconds after one warm-up update.
+fn bench_train() -> Result<serde_json::Value, String> {
+    use powermix_training::config::TrainConfig;
+    use powermix_training::ppo::Trainer;
+    let market = synthetic_market();
+    let cfg = TrainConfig::default_config();
+    let mut t =
+        Trainer::new(cfg.clone(), market.clone(), 0, market.len(), 1).map_err(|e| e.to_string())?;
+    t.step();
+    let (steps0, started) = (t.env_steps, Instant::now());
+    let mut updates = 0;
+    while started.elapsed().as_secs_f64() < 10.0 {
+        t.step();
+        updates += 1;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    Ok(serde_json::json!({
+        "bench": "train",
+        "train_env_steps_per_sec": ((t.env_steps - steps0) as f64 / secs).round(),
+        "updates": updates,
+        "seconds": secs,
+        "batch": cfg.batch(),
+        "epochs": cfg.epochs,
+        "minibatch": cfg.minibatch,
+    }))
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
@@ -306,6 +334,13 @@ fn main() -> ExitCode {
             Ok(v) => v,
             Err(e) => {
                 eprintln!("bench infer: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Some("train") => match bench_train() {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("bench train: {e}");
                 return ExitCode::FAILURE;
             }
         },

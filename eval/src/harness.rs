@@ -17,13 +17,14 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Policy names the harness knows.
-pub const KNOWN_POLICIES: [&str; 5] = [
+/// Policy names the harness knows (`ppo` needs a checkpoint).
+pub const KNOWN_POLICIES: [&str; 6] = [
     "always-on",
     "threshold",
     "expert",
     "day-ahead-mpc",
     "oracle",
+    "ppo",
 ];
 
 /// Real-time price above which a week counts as a scarcity week ($/MWh).
