@@ -267,6 +267,9 @@ fn write_batch_atomic(
 ) -> Result<(), DataError> {
     let file_name = path.display().to_string();
     let err = |msg: String| DataError::new(file_name.clone(), msg);
+    if path.is_dir() {
+        return Err(err("is a directory, not a file path".into()));
+    }
     let tmp = temp_path(path).ok_or_else(|| err("not a file path".into()))?;
     let result = (|| {
         let file = File::create(&tmp).map_err(|e| err(format!("cannot create file: {e}")))?;
@@ -645,6 +648,8 @@ mod tests {
         let e = write_parquet(&raw, &dir.join("x.parquet")).unwrap_err();
         assert_err(e, COL_RT, Some(3), "non-finite");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        let e = write_parquet(&sample(4), &dir).unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
         let _ = std::fs::remove_dir_all(dir);
     }
 }
