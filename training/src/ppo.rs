@@ -104,7 +104,7 @@ impl Trainer {
             hidden: cfg.hidden.clone(),
             init_log_std: cfg.init_log_std,
         };
-        let model = net.init_seeded(seed, &device);
+        let model = start_from_always_on(net.init_seeded(seed, &device), &device);
         let optim = AdamConfig::new().with_epsilon(1e-5).init();
         Ok(Trainer {
             normalizer: ObsNormalizer::new(OBS_DIM, cfg.obs_clip),
@@ -345,6 +345,26 @@ impl Trainer {
     fn tensor2(&self, v: Vec<f32>, rows: usize, cols: usize) -> Tensor<2> {
         Tensor::<2>::from_data(TensorData::new(v, [rows, cols]), &self.device)
     }
+}
+
+/// The actor's initial output bias: the always-on action (tranches and training at 1,
+/// reserve offers at 0). With the output weights near 0, the first deterministic policy is
+/// the always-on baseline rather than "everything off", and exploration starts around it.
+pub const INITIAL_ACTION: [f32; ACTION_DIM] = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
+
+/// Sets the actor's output bias to [`INITIAL_ACTION`] (keeping the parameter id, so model
+/// bytes stay reproducible).
+fn start_from_always_on(mut model: ActorCritic, device: &Device) -> ActorCritic {
+    if let Some(last) = model.actor.last_mut()
+        && let Some(bias) = last.bias.take()
+    {
+        let t = Tensor::<1>::from_data(
+            TensorData::new(INITIAL_ACTION.to_vec(), [ACTION_DIM]),
+            device,
+        );
+        last.bias = Some(Param::initialized(bias.id, t).set_require_grad(true));
+    }
+    model
 }
 
 /// The critic as a plain-Rust network (the same code path as the serving actor).

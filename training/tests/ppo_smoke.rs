@@ -62,3 +62,16 @@ fn updates_are_finite_reproducible_and_change_the_model() {
     // Linear annealing: the learning rate falls with each update.
     assert!(a.learning_rate() < small().learning_rate);
 }
+
+#[test]
+fn the_untrained_policy_starts_as_always_on() {
+    let m = market();
+    let t = Trainer::new(small(), m.clone(), 0, m.len(), 5).unwrap();
+    let actor = powermix_agent::net::FastActor::from_model(&t.model).unwrap();
+    let mut out = [0.0f32; powermix_env::ACTION_DIM];
+    actor.forward(&[0.0; powermix_env::OBS_DIM], &mut out);
+    let clamped = powermix_agent::net::clamp_action(&out);
+    for (k, want) in powermix_training::ppo::INITIAL_ACTION.iter().enumerate() {
+        assert!((clamped[k] - want).abs() < 0.05, "{k}: {out:?}");
+    }
+}
