@@ -1,10 +1,9 @@
 //! The pluggable primary policy: what a checkpoint directory loads into.
 //!
 //! The server asks a [`Loader`] for a [`LoadedPolicy`] at start, on `POST /v1/reload` and
-//! on SIGHUP. [`load_primary`] is the default loader; until the checkpoint format of PPO
-//! training (issue 4) exists it finds no loadable checkpoint and says why, and the server
-//! answers with the expert fallback. Hooking up the trained policy is one change in
-//! [`load_primary`]: call `crate::checkpoint::load_checkpoint(dir)` and wrap its policy.
+//! on SIGHUP. [`load_primary`] is the default loader: it loads a checkpoint folder with
+//! `crate::checkpoint::load_checkpoint` and says why when it cannot (the server then
+//! answers with the expert fallback).
 
 use crate::Policy;
 use powermix_env::OBS_DIM;

@@ -5,7 +5,7 @@
 //!   it becomes;
 //! - [`decide`]: the decision function ([`Decider`]): policy or fallback, safety
 //!   projection, expected ledger;
-//! - [`loader`]: the pluggable primary policy (checkpoints arrive with issue 4);
+//! - [`loader`]: the pluggable primary policy (a trained checkpoint);
 //! - [`http`]: a small HTTP/1.1 server on `std::net` with a fixed worker pool;
 //! - [`metrics`], [`audit`]: Prometheus counters and the JSONL audit log.
 //!
