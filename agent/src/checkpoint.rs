@@ -18,6 +18,7 @@ use crate::Policy;
 use crate::net::{
     ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, clamp_action, first_nonfinite_output,
 };
+use crate::rules::{Expert, ExpertParams};
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
@@ -131,6 +132,9 @@ pub struct CheckpointInfo {
     pub validation: serde_json::Value,
     /// The exact command line that trained it ([`command_line`]).
     pub command: String,
+    /// The rule policy the network corrects (a residual policy: action = base action +
+    /// network output), or None when the network's output is the action.
+    pub base_policy: Option<ExpertParams>,
 }
 
 /// The content of `meta.json`.
@@ -169,6 +173,10 @@ pub struct CheckpointMeta {
     pub command: String,
     /// Creation time, RFC 3339 UTC.
     pub created_utc: String,
+    /// The expert rules the network corrects (residual policy: action = expert action +
+    /// network output, then clamped), or null when the network's output is the action.
+    #[serde(default)]
+    pub base_policy: Option<ExpertParams>,
 }
 
 /// 64-bit FNV-1a of `bytes`. Stable across versions and machines (no dependency).
@@ -318,6 +326,7 @@ pub fn save_checkpoint(
         validation: info.validation.clone(),
         command: info.command.clone(),
         created_utc: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        base_policy: info.base_policy.clone(),
     };
     let json = serde_json::to_string_pretty(&meta).map_err(|e| {
         CheckpointError::new(
@@ -566,6 +575,7 @@ pub struct LoadedPolicy {
     pub source_dir: PathBuf,
     fast: FastActor,
     observer: Observer,
+    base: Option<Expert>,
     name: String,
 }
 
@@ -599,8 +609,21 @@ impl LoadedPolicy {
         meta.normalizer.validate(OBS_DIM).map_err(|m| {
             CheckpointError::new(CheckpointErrorKind::Damaged, &source_dir.join(META_FILE), m)
         })?;
+        if let Some(p) = &meta.base_policy {
+            p.validate().map_err(|e| {
+                CheckpointError::new(
+                    CheckpointErrorKind::Damaged,
+                    &source_dir.join(META_FILE),
+                    format!("base_policy: {e}"),
+                )
+            })?;
+        }
         Ok(LoadedPolicy {
             observer: Observer::new(&meta.site_config),
+            base: meta
+                .base_policy
+                .clone()
+                .map(|p| Expert::new(&meta.site_config, p)),
             name: format!("ppo:{}", meta.model_id),
             meta,
             model,
@@ -613,6 +636,7 @@ impl LoadedPolicy {
     /// `--site`).
     pub fn with_site_config(mut self, cfg: &SiteConfig) -> LoadedPolicy {
         self.observer = Observer::new(cfg);
+        self.base = self.meta.base_policy.clone().map(|p| Expert::new(cfg, p));
         self
     }
 
@@ -650,24 +674,49 @@ impl LoadedPolicy {
         out
     }
 
-    /// The deterministic action for a raw observation: [`Self::act_raw`] clamped to [0, 1]
-    /// (non-finite values become 0; check [`crate::net::outputs_finite`] first).
-    pub fn act_obs(&self, obs: &[f32]) -> Action {
-        action_of(&clamp_action(&self.act_raw(obs)))
+    /// The actor's means for a snapshot plus the base action of a residual policy, before
+    /// clamping.
+    pub fn act_unclamped(&self, snap: &Snapshot<'_>) -> [f32; ACTION_DIM] {
+        let mut raw = self.act_raw(&self.observe(snap));
+        for (r, b) in raw.iter_mut().zip(self.base_action(snap)) {
+            *r += b;
+        }
+        raw
+    }
+
+    /// The base (rule) action of a residual policy for a snapshot, as action values; zeros
+    /// when the network's output is the action.
+    pub fn base_action(&self, snap: &Snapshot<'_>) -> [f32; ACTION_DIM] {
+        match &self.base {
+            Some(expert) => action_values(&expert.decide(snap)),
+            None => [0.0; ACTION_DIM],
+        }
     }
 }
 
 impl LoadedPolicy {
     /// The deterministic action for a snapshot, or an error naming the first non-finite
-    /// actor output (the server falls back then). [`Policy::act`] is this with non-finite
-    /// values replaced by 0.
+    /// output (the server falls back then): the actor's means, plus the base action for a
+    /// residual policy, clamped to [0, 1]. [`Policy::act`] is this with non-finite values
+    /// replaced by 0.
     pub fn try_act(&self, snap: &Snapshot<'_>) -> Result<Action, String> {
-        let raw = self.act_raw(&self.observe(snap));
+        let raw = self.act_unclamped(snap);
         match first_nonfinite_output(&raw) {
             Some((i, name, v)) => Err(format!("policy output {i} ({name}) = {v} is not finite")),
             None => Ok(action_of(&clamp_action(&raw))),
         }
     }
+}
+
+/// An action as its 7 values in [`ACTION_NAMES`] order.
+pub fn action_values(a: &Action) -> [f32; ACTION_DIM] {
+    let mut v = [0.0f32; ACTION_DIM];
+    for i in 0..3 {
+        v[i] = a.tranche[i] as f32;
+        v[4 + i] = a.offer[i] as f32;
+    }
+    v[3] = a.training as f32;
+    v
 }
 
 fn action_of(v: &[f32; ACTION_DIM]) -> Action {
@@ -684,10 +733,10 @@ impl Policy for LoadedPolicy {
         &self.name
     }
 
-    /// Observes, normalises, runs the actor and clamps its means to [0, 1].
+    /// Observes, normalises, runs the actor, adds the base action of a residual policy and
+    /// clamps to [0, 1] (non-finite values become 0).
     fn act(&mut self, snap: &Snapshot<'_>) -> Action {
-        let obs = self.observe(snap);
-        self.act_obs(&obs)
+        action_of(&clamp_action(&self.act_unclamped(snap)))
     }
 }
 

@@ -97,7 +97,15 @@ impl ExpertParams {
     pub fn from_toml_str(text: &str, origin: &str) -> Result<ExpertParams, ConfigError> {
         let p: ExpertParams =
             toml::from_str(text).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
-        let bad = |f: &str, v: f64| ConfigError(format!("{origin}: {f} = {v}: out of range"));
+        p.validate()
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        Ok(p)
+    }
+
+    /// Checks ranges; the error names the field and value.
+    pub fn validate(&self) -> Result<(), String> {
+        let p = self;
+        let bad = |f: &str, v: f64| format!("{f} = {v}: out of range");
         if !(p.hysteresis_usd_per_mwh.is_finite() && p.hysteresis_usd_per_mwh >= 0.0) {
             return Err(bad("hysteresis_usd_per_mwh", p.hysteresis_usd_per_mwh));
         }
@@ -116,7 +124,7 @@ impl ExpertParams {
         if !p.reserve_margin_factor.is_finite() || p.reserve_margin_factor < 0.0 {
             return Err(bad("reserve_margin_factor", p.reserve_margin_factor));
         }
-        Ok(p)
+        Ok(())
     }
 
     /// Reads a parameter file.
@@ -166,6 +174,14 @@ impl Policy for Expert {
     }
 
     fn act(&mut self, s: &Snapshot<'_>) -> Action {
+        self.decide(s)
+    }
+}
+
+impl Expert {
+    /// The expert's action for a snapshot (what [`Policy::act`] returns; `&self` because the
+    /// rules keep no state).
+    pub fn decide(&self, s: &Snapshot<'_>) -> Action {
         if s.emergency {
             return Action::default();
         }

@@ -77,6 +77,7 @@ fn info() -> CheckpointInfo {
         commit: None,
         validation: serde_json::json!({"value_captured": 0.5}),
         command: checkpoint::command_line(),
+        base_policy: None,
     }
 }
 
@@ -134,9 +135,8 @@ fn round_trip_gives_bit_identical_actions() {
             below += (a[j] < 0.0) as usize;
             above += (a[j] > 1.0) as usize;
         }
-        let act = loaded.act_obs(o).to_array();
+        let act = powermix_agent::net::clamp_action(&b);
         assert!(act.iter().all(|x| (0.0..=1.0).contains(x)));
-        assert_eq!(act, original.act_obs(o).to_array());
     }
     assert!(
         below > 0 && above > 0,
@@ -361,8 +361,9 @@ fn loaded_policy_decides_from_snapshots() {
     for t in (0..market.len()).step_by(997) {
         let snap = market.snapshot(t, &state);
         let a = p.act(&snap);
-        let obs = p.observe(&snap);
-        assert_eq!(a, p.act_obs(&obs));
+        let raw = p.act_raw(&p.observe(&snap));
+        assert_eq!(p.base_action(&snap), [0.0; ACTION_DIM], "no base policy");
+        assert_eq!(a.to_array(), powermix_agent::net::clamp_action(&raw));
         assert_eq!(Ok(a), p.try_act(&snap));
         let v = a.to_array();
         assert!(v.iter().all(|x| (0.0..=1.0).contains(x)));
@@ -373,6 +374,73 @@ fn loaded_policy_decides_from_snapshots() {
         "actions should vary: {}",
         distinct.len()
     );
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// A residual checkpoint decides expert action + network output, clamped; with a zero
+/// output layer it is exactly the expert.
+#[test]
+fn residual_checkpoints_add_the_network_to_the_expert() {
+    use powermix_agent::rules::{Expert, ExpertParams};
+    let root = scratch("residual");
+    let cfg = SiteConfig::default_site();
+    let market = Market::new(synthetic_year(2024, 7), cfg.clone());
+    let expert = Expert::new(&cfg, ExpertParams::default_params());
+    let mut residual_info = info();
+    residual_info.base_policy = Some(ExpertParams::default_params());
+
+    // Zero output layer: the residual policy is the expert, interval by interval.
+    let mut zero = model(5);
+    if let Some(last) = zero.actor.last_mut() {
+        let d = Device::flex();
+        let [i, o] = last.weight.val().dims();
+        last.weight = burn::module::Param::initialized(
+            last.weight.id,
+            Tensor::<2>::from_data(TensorData::new(vec![0.0f32; i * o], [i, o]), &d),
+        );
+        if let Some(b) = last.bias.take() {
+            last.bias = Some(burn::module::Param::initialized(
+                b.id,
+                Tensor::<1>::from_data(TensorData::new(vec![0.0f32; o], [o]), &d),
+            ));
+        }
+    }
+    let dir = root.join("zero");
+    save_checkpoint(&dir, &zero, &residual_info, &[]).unwrap();
+    let mut p = load_checkpoint(&dir).unwrap();
+    let mut offers = 0;
+    for t in (0..market.len()).step_by(389) {
+        let state = SiteState::initial(&cfg);
+        let snap = market.snapshot(t, &state);
+        let want = expert.decide(&snap);
+        offers += usize::from(want.offer.iter().any(|&x| x > 0.0));
+        assert_eq!(p.act(&snap), want, "t={t}");
+    }
+    assert!(offers > 0, "the sample should include reserve offers");
+
+    // A real network: expert + raw output, clamped.
+    let dir = root.join("net");
+    save_checkpoint(&dir, &model(6), &residual_info, &[]).unwrap();
+    let mut p = load_checkpoint(&dir).unwrap();
+    for t in (0..market.len()).step_by(997) {
+        let state = SiteState::initial(&cfg);
+        let snap = market.snapshot(t, &state);
+        let raw = p.act_raw(&p.observe(&snap));
+        let base = powermix_agent::checkpoint::action_values(&expert.decide(&snap));
+        let sum: [f32; ACTION_DIM] = std::array::from_fn(|k| raw[k] + base[k]);
+        assert_eq!(
+            p.act(&snap).to_array(),
+            powermix_agent::net::clamp_action(&sum),
+            "t={t}"
+        );
+    }
+
+    // A base policy with out-of-range parameters is refused, naming the field.
+    edit_meta(&dir, |v| {
+        v["base_policy"]["four_cp_load_ratio"] = serde_json::json!(7.0);
+    });
+    let e = err_of(&dir);
+    assert!(e.to_string().contains("four_cp_load_ratio"), "{e}");
     let _ = std::fs::remove_dir_all(root);
 }
 

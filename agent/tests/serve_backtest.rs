@@ -7,13 +7,10 @@ mod common;
 use common::decider;
 use powermix_agent::Policy;
 use powermix_agent::rules::{Expert, ExpertParams};
-use powermix_agent::serve::request::{
-    DecideRequest, EmergencyNotice, ReserveWindows, SiteIn, check, from_value,
-};
+use powermix_agent::serve::request::{DecideRequest, check, from_value, request_from_market};
 use powermix_agent::serve::{Answer, FixedClock, Reason, Source, TimeSource};
 use powermix_env::data::synth;
 use powermix_env::env::{Env, Window};
-use powermix_env::obs::{DA_HORIZON, RT_HISTORY};
 use powermix_env::time::format_utc;
 use powermix_env::{Dispatch, Market, OBS_DIM, SiteConfig, SiteState};
 use serde_json::json;
@@ -21,33 +18,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-/// The request an operator's system sends for interval `t` with the site in `state`:
-/// real-time prices settled before t, the day-ahead and reserve prices published at t,
-/// the last published load and its month-to-date peak, the last complete day's hashprice,
-/// the emergency the grid declared.
 fn operator_request(m: &Market, t: usize, state: &SiteState) -> DecideRequest {
-    let d = &m.data;
-    let published = t..m.da_visible_end[t].min(t + DA_HORIZON);
-    let start = d.interval_start_ms[t];
-    DecideRequest {
-        interval_start_utc: format_utc(start),
-        snapshot_time_utc: format_utc(start - 50_000),
-        rt_prices: d.rt_price[t.saturating_sub(RT_HISTORY)..t].to_vec(),
-        day_ahead_prices: d.da_price[published.clone()].to_vec(),
-        reserve_prices: ReserveWindows {
-            rrs: d.as_rrs[published.clone()].to_vec(),
-            ecrs: d.as_ecrs[published.clone()].to_vec(),
-            nspin: d.as_nspin[published].to_vec(),
-        },
-        hashprice_usd_per_ph_day: m.hashprice_seen[t],
-        system_load_mw: m.load_seen[t],
-        system_load_mtd_peak_mw: m.load_mtd_peak[t],
-        site: SiteIn::from_state(state),
-        emergency: m.emergency[t].then(|| EmergencyNotice {
-            active: true,
-            notice: "EEA (price at the emergency fraction of the cap)".into(),
-        }),
-    }
+    request_from_market(m, t, state, 50_000)
 }
 
 fn bits(d: &Dispatch) -> [u64; 8] {

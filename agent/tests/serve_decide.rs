@@ -348,6 +348,7 @@ fn a_saved_checkpoint_loads_and_decides_as_the_policy() {
         commit: None,
         validation: serde_json::json!({}),
         command: "test".into(),
+        base_policy: None,
     };
     let meta = save_checkpoint(&dir, &model, &info, &[]).unwrap();
     let loaded = load_primary(&dir, &cfg).unwrap();

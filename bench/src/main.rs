@@ -19,13 +19,11 @@
 
 use powermix_agent::rules::ExpertParams;
 use powermix_agent::serve::http::{Client, HttpOptions, HttpServer};
-use powermix_agent::serve::request::{DecideRequest, ReserveWindows, SiteIn};
+use powermix_agent::serve::request::{DecideRequest, request_from_market};
 use powermix_agent::serve::{ServeOptions, Service, Source, TimeSource, load_primary};
 use powermix_env::data::synth;
 use powermix_env::env::{Env, VecEnv, Window};
-use powermix_env::obs::{DA_HORIZON, RT_HISTORY};
 use powermix_env::rng::Rng;
-use powermix_env::time::format_utc;
 use powermix_env::{ACTION_DIM, Action, Market, OBS_DIM, SiteConfig, SiteState};
 use powermix_eval::oracle::{Scheduled, oracle_plan};
 use std::hint::black_box;
@@ -34,7 +32,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: bench env|oracle|infer|train [--json]";
+const USAGE: &str =
+    "usage: bench env|oracle|infer|train [--json] [--config TRAIN_TOML (train only)]";
 
 fn synthetic_market() -> Arc<Market> {
     Arc::new(Market::new(
@@ -151,27 +150,9 @@ fn bench_oracle() -> Result<serde_json::Value, String> {
 }
 
 /// The request an operator sends for interval `t` of a market, the site in its initial
-/// state (what the serve tests build, without the env run).
+/// state, assembled a minute before t.
 fn infer_request(m: &Market, t: usize) -> DecideRequest {
-    let d = &m.data;
-    let published = t..m.da_visible_end[t].min(t + DA_HORIZON);
-    let start = d.interval_start_ms[t];
-    DecideRequest {
-        interval_start_utc: format_utc(start),
-        snapshot_time_utc: format_utc(start - 60_000),
-        rt_prices: d.rt_price[t.saturating_sub(RT_HISTORY)..t].to_vec(),
-        day_ahead_prices: d.da_price[published.clone()].to_vec(),
-        reserve_prices: ReserveWindows {
-            rrs: d.as_rrs[published.clone()].to_vec(),
-            ecrs: d.as_ecrs[published.clone()].to_vec(),
-            nspin: d.as_nspin[published].to_vec(),
-        },
-        hashprice_usd_per_ph_day: m.hashprice_seen[t],
-        system_load_mw: m.load_seen[t],
-        system_load_mtd_peak_mw: m.load_mtd_peak[t],
-        site: SiteIn::from_state(&SiteState::initial(&m.cfg)),
-        emergency: None,
-    }
+    request_from_market(m, t, &SiteState::initial(&m.cfg), 60_000)
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -295,18 +276,23 @@ fn bench_infer() -> Result<serde_json::Value, String> {
 
 /// PPO throughput with the default hyperparameters (configs/train.toml): rollouts plus
 /// updates, on the synthetic year, for at least 10 seconds after one warm-up update.
-fn bench_train() -> Result<serde_json::Value, String> {
+fn bench_train(config: Option<&str>) -> Result<serde_json::Value, String> {
     use powermix_training::config::TrainConfig;
     use powermix_training::ppo::Trainer;
     let market = synthetic_market();
-    let cfg = TrainConfig::default_config();
+    let cfg = match config {
+        Some(p) => TrainConfig::load(std::path::Path::new(p)).map_err(|e| e.to_string())?,
+        None => TrainConfig::default_config(),
+    };
     let mut t =
         Trainer::new(cfg.clone(), market.clone(), 0, market.len(), 1).map_err(|e| e.to_string())?;
     t.step();
     let (steps0, started) = (t.env_steps, Instant::now());
-    let mut updates = 0;
+    let (mut updates, mut rollout, mut optimise) = (0, 0.0, 0.0);
     while started.elapsed().as_secs_f64() < 10.0 {
-        t.step();
+        let s = t.step();
+        rollout += s.rollout_seconds;
+        optimise += s.optimise_seconds;
         updates += 1;
     }
     let secs = started.elapsed().as_secs_f64();
@@ -315,6 +301,8 @@ fn bench_train() -> Result<serde_json::Value, String> {
         "train_env_steps_per_sec": ((t.env_steps - steps0) as f64 / secs).round(),
         "updates": updates,
         "seconds": secs,
+        "rollout_share": rollout / secs,
+        "optimise_share": optimise / secs,
         "batch": cfg.batch(),
         "epochs": cfg.epochs,
         "minibatch": cfg.minibatch,
@@ -324,9 +312,13 @@ fn bench_train() -> Result<serde_json::Value, String> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
+    let config = args
+        .iter()
+        .position(|a| a == "--config")
+        .and_then(|i| args.get(i + 1));
     let which = args
         .iter()
-        .find(|a| !a.starts_with("--"))
+        .find(|a| !a.starts_with("--") && Some(*a) != config)
         .map(String::as_str);
     let v = match which {
         Some("env") => bench_env(),
@@ -337,7 +329,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
-        Some("train") => match bench_train() {
+        Some("train") => match bench_train(config.map(String::as_str)) {
             Ok(v) => v,
             Err(e) => {
                 eprintln!("bench train: {e}");

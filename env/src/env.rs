@@ -358,6 +358,16 @@ impl VecEnv {
         Ok(())
     }
 
+    /// Env `i` (its market, state and position).
+    pub fn env(&self, i: usize) -> &Env {
+        &self.envs[i]
+    }
+
+    /// The interval each env steps next (its index into the market data).
+    pub fn index(&self, env: usize) -> usize {
+        self.envs[env].index()
+    }
+
     /// Observations, N x [`OBS_DIM`], row-major.
     pub fn obs(&self) -> &[f32] {
         &self.obs

@@ -9,7 +9,7 @@ pub mod report;
 
 use powermix_agent::Policy;
 use powermix_env::env::{Env, EnvError, Window};
-use powermix_env::{Ledger, Market};
+use powermix_env::{Dispatch, Ledger, Market, SiteState};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -67,6 +67,10 @@ pub struct Trace {
     pub offered_mw: Vec<f32>,
     /// Site load after deployments (MW).
     pub site_load_mw: Vec<f32>,
+    /// The site's state each decision was taken in (what a live request carries).
+    pub states: Vec<SiteState>,
+    /// The projected dispatch of each interval, exactly as settled.
+    pub dispatch: Vec<Dispatch>,
 }
 
 /// Runs `policy` over intervals `[start, end)` of `market`, deployments seeded by `seed`.
@@ -89,6 +93,7 @@ pub fn backtest(
         ..Trace::default()
     };
     loop {
+        trace.states.push(*env.state());
         let action = policy.act(&market.snapshot(env.index(), env.state()));
         let (reward, info, terminated, truncated) = env.step_into(&action, &mut obs);
         let s = &info.settlement;
@@ -102,6 +107,7 @@ pub fn backtest(
         trace.tranche_mw.push(s.tranche_mw.map(|x| x as f32));
         trace.offered_mw.push(info.dispatch.offered_mw() as f32);
         trace.site_load_mw.push(s.site_load_mw as f32);
+        trace.dispatch.push(info.dispatch);
         if terminated || truncated {
             break;
         }

@@ -41,12 +41,22 @@ pub struct TrainConfig {
     pub max_grad_norm: f64,
     /// Scaled rewards are clipped to +- this.
     pub reward_clip: f64,
+    /// Learn from the profit above the always-on policy's profit in the same interval
+    /// (see `ppo::always_on_baseline`) instead of the raw profit.
+    pub reward_baseline: bool,
+    /// `"expert"`: the network learns a correction to the expert rules (residual policy:
+    /// action = expert action + network output, starting exactly at the expert);
+    /// `"none"`: the network's output is the action (starting at always-on).
+    pub base_policy: String,
     /// Hidden layer widths.
     pub hidden: Vec<usize>,
     /// Initial log standard deviation of the Gaussian policy.
     pub init_log_std: f64,
     /// Normalised observations are clipped to +- this.
     pub obs_clip: f32,
+    /// Threads for rollouts and gradient computation (results do not depend on timing, but
+    /// do depend on this number: keep it fixed to reproduce a run).
+    pub threads: usize,
     /// Validate every this many updates (0: only at the end).
     pub validate_every: usize,
 }
@@ -102,6 +112,16 @@ impl TrainConfig {
         }
         if !(self.clip > 0.0 && self.clip < 1.0) {
             return bad("clip", self.clip.to_string(), "must be in (0, 1)");
+        }
+        if !["expert", "none"].contains(&self.base_policy.as_str()) {
+            return bad(
+                "base_policy",
+                format!("{:?}", self.base_policy),
+                "must be \"expert\" or \"none\"",
+            );
+        }
+        if self.threads == 0 || self.threads > 64 {
+            return bad("threads", self.threads.to_string(), "must be in 1..=64");
         }
         if self.epochs == 0 {
             return bad("epochs", self.epochs.to_string(), "must be >= 1");
@@ -165,7 +185,10 @@ mod tests {
         let t = DEFAULT_TRAIN_TOML.replace("clip = 0.2", "clip = 1.5");
         let e = TrainConfig::from_toml_str(&t, "t.toml").unwrap_err().0;
         assert!(e.contains("clip = 1.5"), "{e}");
-        let t = DEFAULT_TRAIN_TOML.replace("epochs = 4", "epochs = 4\nmomentum = 3");
+        let t = DEFAULT_TRAIN_TOML.replace("threads = 2", "threads = 0");
+        let e = TrainConfig::from_toml_str(&t, "t.toml").unwrap_err().0;
+        assert!(e.contains("threads = 0"), "{e}");
+        let t = DEFAULT_TRAIN_TOML.replace("clip = 0.2", "clip = 0.2\nmomentum = 3");
         assert!(
             TrainConfig::from_toml_str(&t, "t.toml")
                 .unwrap_err()

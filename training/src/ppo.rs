@@ -7,6 +7,8 @@
 //! - **Gaussian policy** over the 7 action values, sampled unbounded; the env's safety
 //!   projection clamps to [0, 1]; log-probabilities are of the unclamped sample (see
 //!   `powermix_agent::net`);
+//! - **reward baseline**: the reward learnt from is the profit above always-on's profit in
+//!   the same interval ([`always_on_baseline`]), when `reward_baseline` is set;
 //! - **reward scaling** by the running std of the discounted return ([`RewardScaler`]);
 //! - **GAE** that bootstraps on truncation (window end: V(final obs)) but not on
 //!   termination (end of data: 0) ([`gae`]);
@@ -18,12 +20,14 @@
 
 use crate::buffer::{RewardScaler, Rollout, gae};
 use crate::config::TrainConfig;
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
+use powermix_agent::checkpoint::action_values;
 use powermix_agent::net::{
     ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, gaussian_entropy, gaussian_log_prob,
 };
+use powermix_agent::rules::{Expert, ExpertParams};
 use powermix_env::env::{EnvError, VecEnv, Window};
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Market, OBS_DIM};
@@ -59,6 +63,10 @@ pub struct UpdateStats {
     pub episode_profit: Option<f64>,
     /// Mean policy std.
     pub action_std: f64,
+    /// Wall time of the rollout (s).
+    pub rollout_seconds: f64,
+    /// Wall time of the gradient updates (s).
+    pub optimise_seconds: f64,
 }
 
 /// The trainer's state: model, optimiser, statistics and envs.
@@ -78,8 +86,14 @@ pub struct Trainer {
     /// Env steps done.
     pub env_steps: u64,
     venv: VecEnv,
+    /// Always-on profit per market interval, subtracted from rewards (empty: no baseline).
+    baseline: Vec<f32>,
     device: Device,
     rng: Rng,
+    /// One action-sampling stream per env.
+    env_rngs: Vec<Rng>,
+    /// The rules a residual policy corrects (`base_policy = "expert"`).
+    base: Option<Expert>,
 }
 
 impl Trainer {
@@ -91,10 +105,17 @@ impl Trainer {
         end: usize,
         seed: u64,
     ) -> Result<Trainer, EnvError> {
+        let base_params = (cfg.base_policy == "expert").then(ExpertParams::default_params);
+        let base = base_params.map(|p| Expert::new(&market.cfg, p));
         let window = Window::Random {
             start,
             end,
             len: cfg.episode_days * 96,
+        };
+        let baseline = if cfg.reward_baseline {
+            always_on_baseline(&market)?
+        } else {
+            Vec::new()
         };
         let venv = VecEnv::new(market, window, cfg.n_envs, seed)?;
         let device = Device::flex().autodiff();
@@ -104,7 +125,13 @@ impl Trainer {
             hidden: cfg.hidden.clone(),
             init_log_std: cfg.init_log_std,
         };
-        let model = start_from_always_on(net.init_seeded(seed, &device), &device);
+        // Residual policies start at the rules (zero correction), others at always-on.
+        let start = if base.is_some() {
+            [0.0; ACTION_DIM]
+        } else {
+            INITIAL_ACTION
+        };
+        let model = start_from(net.init_seeded(seed, &device), start, &device);
         let optim = AdamConfig::new().with_epsilon(1e-5).init();
         Ok(Trainer {
             normalizer: ObsNormalizer::new(OBS_DIM, cfg.obs_clip),
@@ -114,8 +141,13 @@ impl Trainer {
             model,
             optim,
             venv,
+            baseline,
             device,
             rng: Rng::stream(seed, 0x7070),
+            base,
+            env_rngs: (0..cfg.n_envs)
+                .map(|e| Rng::stream(seed, 0x7071 + e as u64))
+                .collect(),
             cfg,
         })
     }
@@ -133,7 +165,9 @@ impl Trainer {
     /// One PPO update: a rollout, then `epochs` passes of minibatch gradient steps.
     pub fn step(&mut self) -> UpdateStats {
         let lr = self.learning_rate();
+        let clock = std::time::Instant::now();
         let (rollout, episode_profit) = self.collect();
+        let rollout_seconds = clock.elapsed().as_secs_f64();
         let (adv, returns) = gae(
             rollout.n_envs,
             &rollout.rewards,
@@ -143,7 +177,10 @@ impl Trainer {
             self.cfg.gamma,
             self.cfg.gae_lambda,
         );
+        let clock = std::time::Instant::now();
         let mut stats = self.optimise(&rollout, &adv, &returns, lr);
+        stats.optimise_seconds = clock.elapsed().as_secs_f64();
+        stats.rollout_seconds = rollout_seconds;
         self.update += 1;
         stats.update = self.update;
         stats.env_steps = self.env_steps;
@@ -167,40 +204,70 @@ impl Trainer {
         };
         let mut obs_n = vec![0.0f32; n * OBS_DIM];
         let mut acts = vec![0.0f32; n * ACTION_DIM];
-        let mut mean = [0.0f32; ACTION_DIM];
+        let mut env_acts = vec![0.0f32; n * ACTION_DIM];
+        let mut logps = vec![0.0f32; n];
+        let mut vals = vec![0.0f32; n];
         let mut v = [0.0f32; 1];
         let mut scaled = vec![0.0f32; n];
         let mut ended = vec![false; n];
+        let mut raw = vec![0.0f32; n];
+        let mut at = vec![0usize; n];
         let mut finished = Vec::new();
         for _ in 0..t_max {
             // Running observation normalisation: update with the raw batch, then normalise.
             self.normalizer.update(self.venv.obs());
-            for e in 0..n {
-                let o = &mut obs_n[e * OBS_DIM..(e + 1) * OBS_DIM];
-                self.normalizer
-                    .normalize(&self.venv.obs()[e * OBS_DIM..(e + 1) * OBS_DIM], o);
-                actor.forward(o, &mut mean);
-                critic.forward(o, &mut v);
-                // Gaussian sample, unbounded; its log-probability.
-                let mut logp = -log_std_sum - HALF_LN_2PI * ACTION_DIM as f64;
-                for k in 0..ACTION_DIM {
-                    let z = self.rng.normal();
-                    acts[e * ACTION_DIM + k] = (mean[k] as f64 + std[k] * z) as f32;
-                    logp -= 0.5 * z * z;
+            // Policy and critic on every env, `threads` chunks of envs in parallel; each env
+            // samples from its own random stream, so the split does not change the result.
+            let per = n.div_ceil(self.cfg.threads.clamp(1, n));
+            let sampler = Sampler {
+                base: self.base.as_ref(),
+                actor: &actor,
+                critic: &critic,
+                normalizer: &self.normalizer,
+                std: &std,
+                log_std_sum,
+            };
+            let venv = &self.venv;
+            std::thread::scope(|scope| {
+                let mut jobs = obs_n
+                    .chunks_mut(per * OBS_DIM)
+                    .zip(acts.chunks_mut(per * ACTION_DIM))
+                    .zip(env_acts.chunks_mut(per * ACTION_DIM))
+                    .zip(logps.chunks_mut(per))
+                    .zip(vals.chunks_mut(per))
+                    .zip(self.env_rngs.chunks_mut(per))
+                    .enumerate()
+                    .map(|(k, (((((o, a), ea), l), v), g))| {
+                        move || sampler.run(venv, k * per, o, a, ea, l, v, g)
+                    });
+                let first = jobs.next();
+                let handles: Vec<_> = jobs.map(|job| scope.spawn(job)).collect();
+                if let Some(mut job) = first {
+                    job();
                 }
-                r.log_probs.push(logp as f32);
-                r.values.push(v[0]);
-            }
+                for h in handles {
+                    h.join().expect("rollout thread");
+                }
+            });
+            r.log_probs.extend_from_slice(&logps);
+            r.values.extend_from_slice(&vals);
             r.obs.extend_from_slice(&obs_n);
             r.actions.extend_from_slice(&acts);
-            self.venv.step(&acts).expect("sampled actions are finite");
+            for (e, i) in at.iter_mut().enumerate() {
+                *i = self.venv.index(e);
+            }
+            self.venv
+                .step(&env_acts)
+                .expect("sampled actions are finite");
             self.env_steps += n as u64;
             for e in 0..n {
                 ended[e] = self.venv.terminated()[e] || self.venv.truncated()[e];
+                // Reward baseline: profit above always-on in the same interval.
+                raw[e] = self.venv.rewards()[e] - self.baseline.get(at[e]).copied().unwrap_or(0.0);
             }
             // Reward scaling.
             self.scaler.scale(
-                self.venv.rewards(),
+                &raw,
                 &ended,
                 self.cfg.gamma,
                 self.cfg.reward_clip,
@@ -279,52 +346,63 @@ impl Trainer {
                     .iter()
                     .map(|&x| ((x as f64 - mean_a) / (std_a + 1e-8)) as f32)
                     .collect();
-                let obs = self.tensor2(gather(&r.obs, OBS_DIM), m, OBS_DIM);
-                let act = self.tensor2(gather(&r.actions, ACTION_DIM), m, ACTION_DIM);
-                let old_logp = self.tensor2(gather(&r.log_probs, 1), m, 1);
-                let adv_t = self.tensor2(a, m, 1);
-                let ret = self.tensor2(gather(returns, 1), m, 1);
-
-                let (mean, log_std, value) = self.model.forward(obs);
-                let logp = gaussian_log_prob(mean, log_std.clone(), act);
-                let log_ratio = logp - old_logp;
-                let ratio = log_ratio.clone().exp();
-                // Clipped surrogate.
-                let surr1 = ratio.clone() * adv_t.clone();
-                let surr2 = ratio
-                    .clone()
-                    .clamp(1.0 - self.cfg.clip, 1.0 + self.cfg.clip)
-                    * adv_t;
-                let policy_loss = surr1.min_pair(surr2).mean().neg();
-                // Value loss.
-                let value_loss = (value - ret).powi_scalar(2).mean().mul_scalar(0.5);
-                // Entropy bonus.
-                let entropy = gaussian_entropy(log_std);
-                let loss = policy_loss.clone() + value_loss.clone().mul_scalar(self.cfg.vf_coef)
-                    - entropy.clone().mul_scalar(self.cfg.ent_coef);
-
-                let grads = loss.backward();
-                let mut grads = GradientsParams::from_grads(grads, &self.model);
+                // Data-parallel gradients: the minibatch is cut into `shards` equal parts,
+                // each part's loss is differentiated on its own thread, and the gradients
+                // are averaged (the gradient of the minibatch mean). Shards are fixed by
+                // position, so the result does not depend on thread timing.
+                let shards = self.cfg.threads.clamp(1, m / 2);
+                let per = m.div_ceil(shards);
+                let mut parts: Vec<ShardInput> = (0..shards)
+                    .map(|k| {
+                        let span = (k * per).min(m)..((k + 1) * per).min(m);
+                        let rows = &chunk[span.clone()];
+                        let g = |src: &[f32], w: usize| -> Vec<f32> {
+                            let mut out = Vec::with_capacity(rows.len() * w);
+                            for &i in rows {
+                                out.extend_from_slice(&src[i * w..(i + 1) * w]);
+                            }
+                            out
+                        };
+                        ShardInput {
+                            obs: g(&r.obs, OBS_DIM),
+                            act: g(&r.actions, ACTION_DIM),
+                            old_logp: g(&r.log_probs, 1),
+                            adv: a[span].to_vec(),
+                            ret: g(returns, 1),
+                        }
+                    })
+                    .filter(|p| !p.adv.is_empty())
+                    .collect();
+                let first = parts.remove(0);
+                let (model, cfg, device) = (&self.model, &self.cfg, &self.device);
+                // Each extra shard differentiates its own copy of the parameters (new autodiff
+                // leaves, same parameter ids): burn merges graphs that share leaves into one
+                // locked graph, which would serialise (and here deadlock) the threads.
+                let copies: Vec<ActorCritic> = parts.iter().map(|_| own_leaves(model)).collect();
+                let outs: Vec<ShardOutput> = std::thread::scope(|scope| {
+                    let handles: Vec<_> = parts
+                        .into_iter()
+                        .zip(&copies)
+                        .map(|(p, copy)| scope.spawn(move || shard_gradients(copy, cfg, device, p)))
+                        .collect();
+                    let mut all = vec![shard_gradients(model, cfg, device, first)];
+                    all.extend(handles.into_iter().map(|h| h.join().expect("shard thread")));
+                    all
+                });
+                let mut grads = average_gradients(&self.model, &outs, m);
                 // Global gradient-norm clipping.
                 let norm = clip_global_norm(&self.model, &mut grads, self.cfg.max_grad_norm);
                 self.model = self.optim.step(lr, self.model.clone(), grads);
 
-                // Diagnostics (no gradients).
-                let lr_vals: Vec<f32> = tensor_values(log_ratio.detach());
-                let kl = lr_vals
-                    .iter()
-                    .map(|&x| ((x as f64).exp() - 1.0) - x as f64)
-                    .sum::<f64>()
-                    / m as f64;
-                let clipped = lr_vals
-                    .iter()
-                    .filter(|&&x| ((x as f64).exp() - 1.0).abs() > self.cfg.clip)
-                    .count();
-                s.policy_loss += scalar(policy_loss.detach());
-                s.value_loss += scalar(value_loss.detach());
-                s.entropy += scalar(entropy.detach().reshape([1, 1]).mean());
-                s.approx_kl += kl;
-                s.clip_fraction += clipped as f64 / m as f64;
+                // Diagnostics (no gradients), weighted by shard size.
+                let w = |f: &dyn Fn(&ShardOutput) -> f64| -> f64 {
+                    outs.iter().map(|o| f(o) * o.rows as f64).sum::<f64>() / m as f64
+                };
+                s.policy_loss += w(&|o| o.policy_loss);
+                s.value_loss += w(&|o| o.value_loss);
+                s.entropy += w(&|o| o.entropy);
+                s.approx_kl += w(&|o| o.approx_kl);
+                s.clip_fraction += w(&|o| o.clip_fraction);
                 s.grad_norm += norm;
                 batches += 1.0;
             }
@@ -341,27 +419,215 @@ impl Trainer {
         s.action_std = ls.iter().map(|&l| (l as f64).exp()).sum::<f64>() / ls.len() as f64;
         s
     }
+}
 
-    fn tensor2(&self, v: Vec<f32>, rows: usize, cols: usize) -> Tensor<2> {
-        Tensor::<2>::from_data(TensorData::new(v, [rows, cols]), &self.device)
+/// What the rollout needs to act on a chunk of envs.
+#[derive(Clone, Copy)]
+struct Sampler<'a> {
+    base: Option<&'a Expert>,
+    actor: &'a FastActor,
+    critic: &'a FastActor,
+    normalizer: &'a ObsNormalizer,
+    std: &'a [f64],
+    log_std_sum: f64,
+}
+
+impl Sampler<'_> {
+    /// For envs `first..first + rngs.len()`: normalises the raw observation into `obs`,
+    /// samples the network's output from the Gaussian policy (unbounded) into `acts` with
+    /// its log-probability, evaluates the critic, and writes what the env receives into
+    /// `env_acts`: the sample, plus the expert's action for a residual policy.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        venv: &VecEnv,
+        first: usize,
+        obs: &mut [f32],
+        acts: &mut [f32],
+        env_acts: &mut [f32],
+        logps: &mut [f32],
+        values: &mut [f32],
+        rngs: &mut [Rng],
+    ) {
+        let raw = venv.obs();
+        let mut mean = [0.0f32; ACTION_DIM];
+        let mut v = [0.0f32; 1];
+        for (e, rng) in rngs.iter_mut().enumerate() {
+            let g = first + e;
+            let o = &mut obs[e * OBS_DIM..(e + 1) * OBS_DIM];
+            self.normalizer
+                .normalize(&raw[g * OBS_DIM..(g + 1) * OBS_DIM], o);
+            self.actor.forward(o, &mut mean);
+            self.critic.forward(o, &mut v);
+            let base = match self.base {
+                Some(expert) => {
+                    let env = venv.env(g);
+                    action_values(&expert.decide(&env.market().snapshot(env.index(), env.state())))
+                }
+                None => [0.0; ACTION_DIM],
+            };
+            let mut logp = -self.log_std_sum - HALF_LN_2PI * ACTION_DIM as f64;
+            for k in 0..ACTION_DIM {
+                let z = rng.normal();
+                let a = (mean[k] as f64 + self.std[k] * z) as f32;
+                acts[e * ACTION_DIM + k] = a;
+                env_acts[e * ACTION_DIM + k] = a + base[k];
+                logp -= 0.5 * z * z;
+            }
+            logps[e] = logp as f32;
+            values[e] = v[0];
+        }
     }
 }
 
-/// The actor's initial output bias: the always-on action (tranches and training at 1,
+/// One shard of a minibatch (advantages already normalised over the whole minibatch).
+struct ShardInput {
+    obs: Vec<f32>,
+    act: Vec<f32>,
+    old_logp: Vec<f32>,
+    adv: Vec<f32>,
+    ret: Vec<f32>,
+}
+
+/// A shard's gradients of its mean loss, and its diagnostics.
+struct ShardOutput {
+    rows: usize,
+    grads: GradientsParams,
+    policy_loss: f64,
+    value_loss: f64,
+    entropy: f64,
+    approx_kl: f64,
+    clip_fraction: f64,
+}
+
+/// The PPO loss of one shard and its gradients:
+/// clipped surrogate + `vf_coef` x value loss - `ent_coef` x entropy.
+fn shard_gradients(
+    model: &ActorCritic,
+    cfg: &TrainConfig,
+    device: &Device,
+    p: ShardInput,
+) -> ShardOutput {
+    let m = p.adv.len();
+    let t2 = |v: Vec<f32>, cols: usize| -> Tensor<2> {
+        Tensor::<2>::from_data(TensorData::new(v, [m, cols]), device)
+    };
+    let obs = t2(p.obs, OBS_DIM);
+    let act = t2(p.act, ACTION_DIM);
+    let old_logp = t2(p.old_logp, 1);
+    let adv_t = t2(p.adv, 1);
+    let ret = t2(p.ret, 1);
+
+    let (mean, log_std, value) = model.forward(obs);
+    let logp = gaussian_log_prob(mean, log_std.clone(), act);
+    let log_ratio = logp - old_logp;
+    let ratio = log_ratio.clone().exp();
+    // Clipped surrogate.
+    let surr1 = ratio.clone() * adv_t.clone();
+    let surr2 = ratio.clamp(1.0 - cfg.clip, 1.0 + cfg.clip) * adv_t;
+    let policy_loss = surr1.min_pair(surr2).mean().neg();
+    // Value loss.
+    let value_loss = (value - ret).powi_scalar(2).mean().mul_scalar(0.5);
+    // Entropy bonus.
+    let entropy = gaussian_entropy(log_std);
+    let loss = policy_loss.clone() + value_loss.clone().mul_scalar(cfg.vf_coef)
+        - entropy.clone().mul_scalar(cfg.ent_coef);
+    let grads = GradientsParams::from_grads(loss.backward(), model);
+
+    let lr_vals: Vec<f32> = tensor_values(log_ratio.detach());
+    let kl = lr_vals
+        .iter()
+        .map(|&x| ((x as f64).exp() - 1.0) - x as f64)
+        .sum::<f64>()
+        / m as f64;
+    let clipped = lr_vals
+        .iter()
+        .filter(|&&x| ((x as f64).exp() - 1.0).abs() > cfg.clip)
+        .count();
+    ShardOutput {
+        rows: m,
+        grads,
+        policy_loss: scalar(policy_loss.detach()),
+        value_loss: scalar(value_loss.detach()),
+        entropy: scalar(entropy.detach().reshape([1, 1]).mean()),
+        approx_kl: kl,
+        clip_fraction: clipped as f64 / m as f64,
+    }
+}
+
+/// A copy of `model` whose parameters are new autodiff leaves with the same ids and values.
+fn own_leaves(model: &ActorCritic) -> ActorCritic {
+    struct Leaves;
+    impl ModuleMapper for Leaves {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.map(|t| t.detach().require_grad())
+        }
+    }
+    model.clone().map(&mut Leaves)
+}
+
+/// The minibatch gradient from its shards' gradients: sum of rows/m x shard gradient.
+fn average_gradients(model: &ActorCritic, outs: &[ShardOutput], m: usize) -> GradientsParams {
+    struct Sum<'a> {
+        outs: &'a [ShardOutput],
+        m: f64,
+        into: GradientsParams,
+    }
+    impl ModuleVisitor for Sum<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            let mut acc: Option<Tensor<D>> = None;
+            for o in self.outs {
+                if let Some(g) = o.grads.get::<D>(p.id) {
+                    let g = g.mul_scalar(o.rows as f64 / self.m);
+                    acc = Some(match acc {
+                        Some(a) => a + g,
+                        None => g,
+                    });
+                }
+            }
+            if let Some(g) = acc {
+                self.into.register(p.id, g);
+            }
+        }
+    }
+    let mut s = Sum {
+        outs,
+        m: m as f64,
+        into: GradientsParams::new(),
+    };
+    model.visit(&mut s);
+    s.into
+}
+
+/// Always-on's profit in every interval of `market` (index = market interval), replayed
+/// through the same env and settlement. Always-on offers no reserves, so deployments never
+/// touch it, and its state (everything running) never depends on what a policy does: the
+/// sequence is a function of the market alone. Subtracting it from the reward therefore adds
+/// the same constant to every policy's return from a given interval and leaves the best policy
+/// unchanged, while removing the flat AI revenue and the always-on energy bill from the
+/// signal, the bulk of the reward's variance.
+pub fn always_on_baseline(market: &Arc<Market>) -> Result<Vec<f32>, EnvError> {
+    let mut policy = powermix_agent::AlwaysOn;
+    let score = powermix_eval::backtest(market, 0, market.len(), &mut policy, 0)?;
+    let mut out = vec![0.0f32; market.len()];
+    for (k, p) in score.trace.profit.iter().enumerate() {
+        out[score.trace.start + k] = *p as f32;
+    }
+    Ok(out)
+}
+
+/// The actor's initial output bias without a base policy: the always-on action (tranches and training at 1,
 /// reserve offers at 0). With the output weights near 0, the first deterministic policy is
 /// the always-on baseline rather than "everything off", and exploration starts around it.
 pub const INITIAL_ACTION: [f32; ACTION_DIM] = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
 
-/// Sets the actor's output bias to [`INITIAL_ACTION`] (keeping the parameter id, so model
-/// bytes stay reproducible).
-fn start_from_always_on(mut model: ActorCritic, device: &Device) -> ActorCritic {
+/// Sets the actor's output bias to `bias` (keeping the parameter id, so model bytes stay
+/// reproducible).
+fn start_from(mut model: ActorCritic, value: [f32; ACTION_DIM], device: &Device) -> ActorCritic {
     if let Some(last) = model.actor.last_mut()
         && let Some(bias) = last.bias.take()
     {
-        let t = Tensor::<1>::from_data(
-            TensorData::new(INITIAL_ACTION.to_vec(), [ACTION_DIM]),
-            device,
-        );
+        let t = Tensor::<1>::from_data(TensorData::new(value.to_vec(), [ACTION_DIM]), device);
         last.bias = Some(Param::initialized(bias.id, t).set_require_grad(true));
     }
     model
@@ -469,6 +735,11 @@ pub fn load_optimizer(t: &mut Trainer, bytes: &[u8]) -> Result<(), String> {
 }
 
 impl Trainer {
+    /// The expert parameters a residual policy corrects (None: no base policy).
+    pub fn base_params(&self) -> Option<ExpertParams> {
+        (self.cfg.base_policy == "expert").then(ExpertParams::default_params)
+    }
+
     /// The training (autodiff) device.
     pub fn device(&self) -> Device {
         self.device.clone()

@@ -101,6 +101,7 @@ pub fn info(t: &Trainer, spec: &RunSpec, validation: serde_json::Value) -> Check
         commit: option_env!("POWERMIX_COMMIT").map(str::to_string),
         validation,
         command: command_line(),
+        base_policy: t.base_params(),
     }
 }
 
@@ -161,12 +162,12 @@ pub fn append_metrics(
         .open(path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     if new {
-        writeln!(f, "update,env_steps,learning_rate,policy_loss,value_loss,entropy,approx_kl,clip_fraction,grad_norm,explained_variance,episode_profit,action_std,env_steps_per_sec,val_profit,val_value_captured").map_err(|e| e.to_string())?;
+        writeln!(f, "update,env_steps,learning_rate,policy_loss,value_loss,entropy,approx_kl,clip_fraction,grad_norm,explained_variance,episode_profit,action_std,rollout_seconds,optimise_seconds,env_steps_per_sec,val_profit,val_value_captured").map_err(|e| e.to_string())?;
     }
     let opt = |x: Option<f64>| x.map(|v| format!("{v}")).unwrap_or_default();
     writeln!(
         f,
-        "{},{},{},{},{},{},{},{},{},{},{},{},{:.0},{},{}",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.0},{},{}",
         s.update,
         s.env_steps,
         s.learning_rate,
@@ -179,6 +180,8 @@ pub fn append_metrics(
         s.explained_variance,
         opt(s.episode_profit),
         s.action_std,
+        s.rollout_seconds,
+        s.optimise_seconds,
         steps_per_sec,
         opt(v.map(|v| v.profit_usd)),
         opt(v.map(|v| v.value_captured))

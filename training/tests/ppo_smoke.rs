@@ -38,8 +38,14 @@ fn updates_are_finite_reproducible_and_change_the_model() {
     let mut b = Trainer::new(small(), m.clone(), 0, m.len(), 5).unwrap();
     let before = weights(&a);
     for _ in 0..3 {
-        let sa = a.step();
-        let sb = b.step();
+        // Wall times differ between runs; everything else must not.
+        let untimed = |mut s: powermix_training::ppo::UpdateStats| {
+            s.rollout_seconds = 0.0;
+            s.optimise_seconds = 0.0;
+            s
+        };
+        let sa = untimed(a.step());
+        let sb = untimed(b.step());
         for x in [
             sa.policy_loss,
             sa.value_loss,
@@ -66,12 +72,28 @@ fn updates_are_finite_reproducible_and_change_the_model() {
 #[test]
 fn the_untrained_policy_starts_as_always_on() {
     let m = market();
-    let t = Trainer::new(small(), m.clone(), 0, m.len(), 5).unwrap();
+    let mut c = small();
+    c.base_policy = "none".into();
+    let t = Trainer::new(c, m.clone(), 0, m.len(), 5).unwrap();
     let actor = powermix_agent::net::FastActor::from_model(&t.model).unwrap();
     let mut out = [0.0f32; powermix_env::ACTION_DIM];
     actor.forward(&[0.0; powermix_env::OBS_DIM], &mut out);
     let clamped = powermix_agent::net::clamp_action(&out);
     for (k, want) in powermix_training::ppo::INITIAL_ACTION.iter().enumerate() {
         assert!((clamped[k] - want).abs() < 0.05, "{k}: {out:?}");
+    }
+}
+
+/// A residual policy starts as the expert: its untrained network adds (almost) nothing.
+#[test]
+fn the_untrained_residual_policy_starts_as_the_expert() {
+    let m = market();
+    let t = Trainer::new(small(), m.clone(), 0, m.len(), 5).unwrap();
+    assert_eq!(small().base_policy, "expert");
+    let actor = powermix_agent::net::FastActor::from_model(&t.model).unwrap();
+    let mut out = [0.0f32; powermix_env::ACTION_DIM];
+    actor.forward(&[0.0; powermix_env::OBS_DIM], &mut out);
+    for (k, x) in out.iter().enumerate() {
+        assert!(x.abs() < 0.05, "{k}: {out:?}");
     }
 }

@@ -863,6 +863,42 @@ pub fn check<'a>(
     })
 }
 
+/// The request an operator's system sends for interval `t` of a backtest market with the
+/// site in `state`: real-time prices settled before t, the day-ahead and reserve prices
+/// published by t, the last published load and its month-to-date peak, the last complete
+/// UTC day's hashprice, and the emergency the grid declared, assembled `age_ms` before t.
+/// Valid requests from it decide on exactly `market.snapshot(t, state)` (tested), which is
+/// how replays check that live serving equals the backtest.
+pub fn request_from_market(
+    market: &powermix_env::Market,
+    t: usize,
+    state: &SiteState,
+    age_ms: i64,
+) -> DecideRequest {
+    let d = &market.data;
+    let published = t..market.da_visible_end[t].min(t + DA_HORIZON);
+    let start = d.interval_start_ms[t];
+    DecideRequest {
+        interval_start_utc: format_utc(start),
+        snapshot_time_utc: format_utc(start - age_ms),
+        rt_prices: d.rt_price[t.saturating_sub(RT_HISTORY)..t].to_vec(),
+        day_ahead_prices: d.da_price[published.clone()].to_vec(),
+        reserve_prices: ReserveWindows {
+            rrs: d.as_rrs[published.clone()].to_vec(),
+            ecrs: d.as_ecrs[published.clone()].to_vec(),
+            nspin: d.as_nspin[published].to_vec(),
+        },
+        hashprice_usd_per_ph_day: market.hashprice_seen[t],
+        system_load_mw: market.load_seen[t],
+        system_load_mtd_peak_mw: market.load_mtd_peak[t],
+        site: SiteIn::from_state(state),
+        emergency: market.emergency[t].then(|| EmergencyNotice {
+            active: true,
+            notice: "EEA (price at the emergency fraction of the cap)".into(),
+        }),
+    }
+}
+
 /// A valid example request for the interval starting at the next 15-minute boundary at or
 /// after `now_ms`, assembled at `now_ms` (what `serve --example-request` prints).
 pub fn example_request(now_ms: i64) -> DecideRequest {

@@ -5,11 +5,13 @@
 //! cargo run --release --bin evaluate -- [--data FILE] [--period 2024-01-01..2025-01-01]
 //!     [--policies always-on,threshold,expert,day-ahead-mpc,oracle] [--site configs/site.toml]
 //!     [--expert configs/expert.toml] [--seed 7] [--json OUT] [--report DIR] [--no-weeks]
+//!     [--checkpoint DIR] [--decisions OUT.jsonl]
 //! ```
 //! With no `--data` it runs on the embedded synthetic year (2024, seed 7). Exit codes: 0 ok,
 //! 2 bad input, 3 a policy beat the oracle (a bug).
 
 use powermix_agent::rules::ExpertParams;
+use powermix_agent::serve::request::request_from_market;
 use powermix_env::data::{load_market_data, synth};
 use powermix_env::time::{format_utc, parse_period};
 use powermix_env::{Market, SiteConfig};
@@ -21,7 +23,7 @@ use std::sync::Arc;
 
 const USAGE: &str = "usage: evaluate [--data FILE] [--period START..END] [--policies a,b,...]
                 [--site FILE] [--expert FILE] [--seed N] [--json OUT] [--report DIR]
-                [--no-weeks]
+                [--no-weeks] [--checkpoint DIR] [--decisions OUT.jsonl]
   --data      market data parquet (default: the embedded synthetic year 2024)
   --period    US/Central dates, end exclusive (default: all of the data)
   --policies  comma-separated, from: always-on, threshold, expert, day-ahead-mpc, oracle, ppo
@@ -33,7 +35,10 @@ const USAGE: &str = "usage: evaluate [--data FILE] [--period START..END] [--poli
   --seed      seed of reserve deployment draws (default 7)
   --json      also write the results as one JSON object to this file
   --report    also write report.md and PNG charts into this folder
-  --no-weeks  skip the per-week regime scores (faster)";
+  --no-weeks  skip the per-week regime scores (faster)
+  --decisions write every decision of the period as JSONL: {\"policy\", \"request\" (the body an
+              operator would POST for that interval), \"dispatch\" (what the backtest settled)};
+              replay the requests through `serve --stdin` to check live equals backtest";
 
 struct Args {
     data: Option<PathBuf>,
@@ -46,6 +51,7 @@ struct Args {
     report: Option<PathBuf>,
     weeks: bool,
     checkpoint: Option<PathBuf>,
+    decisions: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -64,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
         report: None,
         weeks: true,
         checkpoint: None,
+        decisions: None,
     };
     let mut policies_given = false;
     let mut it = std::env::args().skip(1);
@@ -92,6 +99,7 @@ fn parse_args() -> Result<Args, String> {
             "--report" => a.report = Some(value()?.into()),
             "--no-weeks" => a.weeks = false,
             "--checkpoint" => a.checkpoint = Some(value()?.into()),
+            "--decisions" => a.decisions = Some(value()?.into()),
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
         }
     }
@@ -170,6 +178,10 @@ fn run() -> Result<bool, String> {
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
+    if let Some(path) = &args.decisions {
+        write_decisions(path, &market, &ev)?;
+        eprintln!("wrote {}", path.display());
+    }
     if let Some(dir) = &args.report {
         let files = write_report(dir, &market, &ev).map_err(|e| e.to_string())?;
         eprintln!("wrote {} in {}", files.join(", "), dir.display());
@@ -182,6 +194,29 @@ fn run() -> Result<bool, String> {
         return Ok(false);
     }
     Ok(true)
+}
+
+/// One JSON line per policy and interval: the request an operator's system would send for
+/// it (assembled a minute before the interval) and the dispatch the backtest settled.
+fn write_decisions(
+    path: &std::path::Path,
+    market: &Market,
+    ev: &powermix_eval::harness::Evaluation,
+) -> Result<(), String> {
+    use std::io::Write;
+    let err = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(err)?);
+    for r in &ev.results {
+        let tr = &r.score.trace;
+        for (k, (state, dispatch)) in tr.states.iter().zip(&tr.dispatch).enumerate() {
+            let request = request_from_market(market, tr.start + k, state, 60_000);
+            let line =
+                serde_json::json!({"policy": r.policy, "request": request, "dispatch": dispatch});
+            serde_json::to_writer(&mut out, &line).map_err(|e| e.to_string())?;
+            out.write_all(b"\n").map_err(err)?;
+        }
+    }
+    out.flush().map_err(err)
 }
 
 fn main() -> ExitCode {
