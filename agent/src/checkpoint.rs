@@ -677,11 +677,11 @@ impl LoadedPolicy {
     /// The actor's means for a snapshot plus the base action of a residual policy, before
     /// clamping.
     pub fn act_unclamped(&self, snap: &Snapshot<'_>) -> [f32; ACTION_DIM] {
-        let mut raw = self.act_raw(&self.observe(snap));
-        for (r, b) in raw.iter_mut().zip(self.base_action(snap)) {
-            *r += b;
+        let raw = self.act_raw(&self.observe(snap));
+        match &self.base {
+            Some(_) => residual_action(&self.base_action(snap), &raw, snap.emergency),
+            None => raw,
         }
-        raw
     }
 
     /// The base (rule) action of a residual policy for a snapshot, as action values; zeros
@@ -705,6 +705,22 @@ impl LoadedPolicy {
             Some((i, name, v)) => Err(format!("policy output {i} ({name}) = {v} is not finite")),
             None => Ok(action_of(&clamp_action(&raw))),
         }
+    }
+}
+
+/// The action values of a residual policy: the base (expert) action plus the network's
+/// output, except in an emergency, where the expert's emergency rules act alone (the same
+/// answer the server's emergency fallback gives, so backtests equal live decisions there
+/// too). Training's rollouts use this same function.
+pub fn residual_action(
+    base: &[f32; ACTION_DIM],
+    net: &[f32; ACTION_DIM],
+    emergency: bool,
+) -> [f32; ACTION_DIM] {
+    if emergency {
+        *base
+    } else {
+        std::array::from_fn(|k| base[k] + net[k])
     }
 }
 

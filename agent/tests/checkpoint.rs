@@ -427,7 +427,10 @@ fn residual_checkpoints_add_the_network_to_the_expert() {
         let snap = market.snapshot(t, &state);
         let raw = p.act_raw(&p.observe(&snap));
         let base = powermix_agent::checkpoint::action_values(&expert.decide(&snap));
-        let sum: [f32; ACTION_DIM] = std::array::from_fn(|k| raw[k] + base[k]);
+        let sum = powermix_agent::checkpoint::residual_action(&base, &raw, snap.emergency);
+        if !snap.emergency {
+            assert_eq!(sum, std::array::from_fn(|k| raw[k] + base[k]));
+        }
         assert_eq!(
             p.act(&snap).to_array(),
             powermix_agent::net::clamp_action(&sum),

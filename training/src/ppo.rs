@@ -23,7 +23,7 @@ use crate::config::TrainConfig;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
-use powermix_agent::checkpoint::action_values;
+use powermix_agent::checkpoint::{action_values, residual_action};
 use powermix_agent::net::{
     ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, gaussian_entropy, gaussian_log_prob,
 };
@@ -459,21 +459,27 @@ impl Sampler<'_> {
                 .normalize(&raw[g * OBS_DIM..(g + 1) * OBS_DIM], o);
             self.actor.forward(o, &mut mean);
             self.critic.forward(o, &mut v);
-            let base = match self.base {
-                Some(expert) => {
-                    let env = venv.env(g);
-                    action_values(&expert.decide(&env.market().snapshot(env.index(), env.state())))
-                }
-                None => [0.0; ACTION_DIM],
-            };
             let mut logp = -self.log_std_sum - HALF_LN_2PI * ACTION_DIM as f64;
+            let mut sample = [0.0f32; ACTION_DIM];
             for k in 0..ACTION_DIM {
                 let z = rng.normal();
-                let a = (mean[k] as f64 + self.std[k] * z) as f32;
-                acts[e * ACTION_DIM + k] = a;
-                env_acts[e * ACTION_DIM + k] = a + base[k];
+                sample[k] = (mean[k] as f64 + self.std[k] * z) as f32;
                 logp -= 0.5 * z * z;
             }
+            acts[e * ACTION_DIM..(e + 1) * ACTION_DIM].copy_from_slice(&sample);
+            let to_env = match self.base {
+                Some(expert) => {
+                    let env = venv.env(g);
+                    let snap = env.market().snapshot(env.index(), env.state());
+                    residual_action(
+                        &action_values(&expert.decide(&snap)),
+                        &sample,
+                        snap.emergency,
+                    )
+                }
+                None => sample,
+            };
+            env_acts[e * ACTION_DIM..(e + 1) * ACTION_DIM].copy_from_slice(&to_env);
             logps[e] = logp as f32;
             values[e] = v[0];
         }

@@ -1,0 +1,145 @@
+//! Backtest equals live, with the shipped policy: a period replayed through
+//! `evaluate --checkpoint checkpoints/default --decisions` and the same requests answered by
+//! `serve --stdin --checkpoint checkpoints/default` give the same dispatch, to the bit, in
+//! every interval (policy answers, and the emergency fallback, where the residual policy
+//! defers to the expert rules exactly as the server does).
+//!
+//! Needs the `serve` binary beside `evaluate`: `cargo test --workspace` builds both.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn shipped_checkpoint() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/default")
+}
+
+fn serve_binary() -> PathBuf {
+    let evaluate = PathBuf::from(env!("CARGO_BIN_EXE_evaluate"));
+    let serve = evaluate.with_file_name(format!("serve{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        serve.exists(),
+        "{} is missing: run the workspace's tests (cargo test --workspace), which build it",
+        serve.display()
+    );
+    serve
+}
+
+/// The 8 MW values of a dispatch as evaluate writes it, as bits.
+fn backtest_bits(d: &Value) -> Vec<u64> {
+    let mut v = vec![d["inference_mw"].as_f64(), d["training_mw"].as_f64()];
+    for k in 0..3 {
+        v.push(d["tranche_mw"][k].as_f64());
+    }
+    for k in 0..3 {
+        v.push(d["offer_mw"][k].as_f64());
+    }
+    v.into_iter()
+        .map(|x| x.expect("number").to_bits())
+        .collect()
+}
+
+/// The same 8 values from a server answer.
+fn answer_bits(a: &Value) -> Vec<u64> {
+    let mw = &a["mw"];
+    let mut v = vec![mw["inference"].as_f64(), mw["training"].as_f64()];
+    for k in 0..3 {
+        v.push(mw["tranches"][k].as_f64());
+    }
+    for p in ["rrs", "ecrs", "nspin"] {
+        v.push(mw["reserve_offers"][p].as_f64());
+    }
+    v.into_iter()
+        .map(|x| x.expect("number").to_bits())
+        .collect()
+}
+
+#[test]
+fn shipped_policy_decides_the_same_in_backtest_and_live_to_the_bit() {
+    let ckpt = shipped_checkpoint();
+    assert!(
+        ckpt.join("meta.json").exists(),
+        "{} missing",
+        ckpt.display()
+    );
+    let dir = std::env::temp_dir().join(format!("powermix-live-eq-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let decisions = dir.join("decisions.jsonl");
+
+    // 1. The backtest: a July week of the embedded synthetic year (4CP month, with an
+    //    emergency), the shipped policy only.
+    let out = Command::new(env!("CARGO_BIN_EXE_evaluate"))
+        .arg("--checkpoint")
+        .arg(&ckpt)
+        .args(["--period", "2024-07-08..2024-07-15", "--policies", "ppo"])
+        .args(["--no-weeks", "--decisions"])
+        .arg(&decisions)
+        .output()
+        .expect("evaluate runs");
+    assert!(
+        out.status.success(),
+        "evaluate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = std::fs::read_to_string(&decisions)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 7 * 96, "one decision per interval");
+    assert!(lines.iter().all(|l| l["policy"] == "ppo"));
+
+    // 2. Live: the same requests through `serve --stdin`.
+    let mut input = Vec::new();
+    for l in &lines {
+        serde_json::to_writer(&mut input, &l["request"]).unwrap();
+        input.push(b'\n');
+    }
+    let mut child = Command::new(serve_binary())
+        .arg("--stdin")
+        .arg("--checkpoint")
+        .arg(&ckpt)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let served = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(
+        served.status.success(),
+        "serve failed: {}",
+        String::from_utf8_lossy(&served.stderr)
+    );
+    let answers: Vec<Value> = std::str::from_utf8(&served.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), lines.len());
+
+    // 3. Same dispatch, to the bit, interval by interval.
+    let (mut by_policy, mut emergencies) = (0, 0);
+    for (l, a) in lines.iter().zip(&answers) {
+        let at = &l["request"]["interval_start_utc"];
+        assert_eq!(&a["interval_start_utc"], at);
+        match (a["source"].as_str(), a["reason"].as_str()) {
+            (Some("policy"), _) => by_policy += 1,
+            (Some("fallback"), Some("emergency")) => emergencies += 1,
+            other => panic!("{at}: unexpected answer {other:?}: {}", a["message"]),
+        }
+        assert_eq!(
+            backtest_bits(&l["dispatch"]),
+            answer_bits(a),
+            "{at}: backtest {} vs live {}",
+            l["dispatch"],
+            a["mw"]
+        );
+    }
+    assert!(by_policy > 600, "policy answered {by_policy} of 672");
+    eprintln!("{by_policy} policy answers and {emergencies} emergency answers equal to the bit");
+    let _ = std::fs::remove_dir_all(&dir);
+}
