@@ -117,6 +117,28 @@ impl std::fmt::Display for EnvError {
 
 impl std::error::Error for EnvError {}
 
+/// Where an env is, enough to continue it exactly (a resumed training run).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EnvProgress {
+    /// Interval the next step decides for.
+    pub t: usize,
+    /// Exclusive end of the current episode.
+    pub end: usize,
+    /// The site's state.
+    pub state: SiteState,
+    /// The env's random stream (episode starts, reserve deployments).
+    pub rng: Rng,
+}
+
+/// Where every env of a [`VecEnv`] is, and the returns of their running episodes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VecEnvProgress {
+    /// One per env.
+    pub envs: Vec<EnvProgress>,
+    /// Return of each env's running episode so far ($).
+    pub episode_return: Vec<f64>,
+}
+
 /// One simulated site over a window of market data.
 #[derive(Debug, Clone)]
 pub struct Env {
@@ -169,6 +191,36 @@ impl Env {
     /// Index of the interval the next step decides for.
     pub fn index(&self) -> usize {
         self.t
+    }
+
+    /// Where the env is ([`Env::restore`] continues from it).
+    pub fn progress(&self) -> EnvProgress {
+        EnvProgress {
+            t: self.t,
+            end: self.end,
+            state: self.state,
+            rng: self.rng.clone(),
+        }
+    }
+
+    /// Continues from `p` (taken by [`Env::progress`] of an env over the same window);
+    /// the error names the value that does not fit this env's window and data.
+    pub fn restore(&mut self, p: &EnvProgress) -> Result<(), EnvError> {
+        let (lo, hi) = match self.window {
+            Window::Random { start, end, .. } => (start, end.min(self.market.len())),
+            Window::Whole { start, end } => (start, end),
+        };
+        if !(lo <= p.t && p.t < p.end && p.end <= hi) {
+            return Err(EnvError(format!(
+                "progress: t = {}, end = {} do not fit the window [{lo}, {hi})",
+                p.t, p.end
+            )));
+        }
+        self.t = p.t;
+        self.end = p.end;
+        self.state = p.state;
+        self.rng = p.rng.clone();
+        Ok(())
     }
 
     /// The site's state.
@@ -355,6 +407,37 @@ impl VecEnv {
                 self.episode_return[i] = 0.0;
             }
         }
+        Ok(())
+    }
+
+    /// Where every env is ([`VecEnv::restore`] continues from it).
+    pub fn progress(&self) -> VecEnvProgress {
+        VecEnvProgress {
+            envs: self.envs.iter().map(Env::progress).collect(),
+            episode_return: self.episode_return.clone(),
+        }
+    }
+
+    /// Continues every env from `p` (taken by [`VecEnv::progress`] of a VecEnv with the
+    /// same window and size) and rebuilds the observations.
+    pub fn restore(&mut self, p: &VecEnvProgress) -> Result<(), EnvError> {
+        let n = self.envs.len();
+        if p.envs.len() != n || p.episode_return.len() != n {
+            return Err(EnvError(format!(
+                "progress: {} envs and {} returns for a VecEnv of {n}",
+                p.envs.len(),
+                p.episode_return.len()
+            )));
+        }
+        for (i, (e, q)) in self.envs.iter_mut().zip(&p.envs).enumerate() {
+            e.restore(q)
+                .map_err(|err| EnvError(format!("env {i}: {err}")))?;
+        }
+        for (e, o) in self.envs.iter().zip(self.obs.chunks_exact_mut(OBS_DIM)) {
+            e.observe_into(o);
+        }
+        self.episode_return.clone_from(&p.episode_return);
+        self.finished.clear();
         Ok(())
     }
 

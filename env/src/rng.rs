@@ -2,7 +2,7 @@
 //! env and the tests. Own code so that seeded runs never change with a dependency's version.
 
 /// SplitMix64: 64-bit state, one multiply-xorshift chain per draw. Not cryptographic.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rng {
     state: u64,
 }

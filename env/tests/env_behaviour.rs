@@ -193,6 +193,61 @@ fn vec_env_equals_envs_stepped_one_by_one() {
     assert_eq!(v.take_finished_returns().len(), 3 * n);
 }
 
+/// A VecEnv restored from another's progress continues exactly as the original does
+/// (rewards, flags and observations to the bit, across episode ends); progress that does not
+/// fit the window is refused, naming the values.
+#[test]
+fn restored_progress_continues_the_same_episodes() {
+    let m = market(toy_data(JULY_2023_MS, 20, 1));
+    let window = Window::Random {
+        start: 0,
+        end: m.len(),
+        len: 96,
+    };
+    let n = 4;
+    let mut a = VecEnv::new(m.clone(), window, n, 9).unwrap();
+    let acts = random_actions(3, 400 * n);
+    let batch =
+        |k: usize| -> Vec<f32> { acts[k * n..(k + 1) * n].iter().flatten().copied().collect() };
+    for k in 0..150 {
+        a.step(&batch(k)).unwrap();
+    }
+    let p = a.progress();
+    let mut b = VecEnv::new(m.clone(), window, n, 1234).unwrap();
+    assert_ne!(b.obs(), a.obs());
+    b.restore(&p).unwrap();
+    assert_eq!(b.obs(), a.obs());
+    for k in 150..400 {
+        a.step(&batch(k)).unwrap();
+        b.step(&batch(k)).unwrap();
+        assert_eq!(a.rewards(), b.rewards(), "step {k}");
+        assert_eq!(a.truncated(), b.truncated());
+        assert_eq!(a.obs(), b.obs());
+    }
+    assert_eq!(a.take_finished_returns().len(), 4 * n);
+    assert_eq!(
+        b.take_finished_returns().len(),
+        3 * n,
+        "one episode ended before the restore"
+    );
+
+    let mut bad = p.clone();
+    bad.envs[2].t = m.len() + 5;
+    let e = b.restore(&bad).unwrap_err().to_string();
+    assert!(
+        e.contains("env 2") && e.contains(&format!("t = {}", m.len() + 5)),
+        "{e}"
+    );
+    let mut short = p.clone();
+    short.envs.pop();
+    assert!(
+        b.restore(&short)
+            .unwrap_err()
+            .to_string()
+            .contains("3 envs")
+    );
+}
+
 #[test]
 fn same_seed_same_episode_other_seed_other_start() {
     let m = market(toy_data(JULY_2023_MS, 30, 2));

@@ -28,7 +28,7 @@ use powermix_agent::net::{
     ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, gaussian_entropy, gaussian_log_prob,
 };
 use powermix_agent::rules::{Expert, ExpertParams};
-use powermix_env::env::{EnvError, VecEnv, Window};
+use powermix_env::env::{EnvError, VecEnv, VecEnvProgress, Window};
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Market, OBS_DIM};
 use std::sync::Arc;
@@ -740,7 +740,43 @@ pub fn load_optimizer(t: &mut Trainer, bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Where the rollouts are: the envs and every random stream of the trainer. Saved with a
+/// checkpoint, it makes a resumed run continue exactly as an uninterrupted one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RolloutProgress {
+    /// The envs.
+    pub venv: VecEnvProgress,
+    /// Minibatch shuffling stream.
+    pub rng: Rng,
+    /// Action-sampling stream of each env.
+    pub env_rngs: Vec<Rng>,
+}
+
 impl Trainer {
+    /// Where the rollouts are (see [`RolloutProgress`]).
+    pub fn rollout_progress(&self) -> RolloutProgress {
+        RolloutProgress {
+            venv: self.venv.progress(),
+            rng: self.rng.clone(),
+            env_rngs: self.env_rngs.clone(),
+        }
+    }
+
+    /// Continues the rollouts from `p`.
+    pub fn restore_rollout(&mut self, p: &RolloutProgress) -> Result<(), String> {
+        if p.env_rngs.len() != self.env_rngs.len() {
+            return Err(format!(
+                "rollout progress has {} env streams, the config has n_envs = {}",
+                p.env_rngs.len(),
+                self.env_rngs.len()
+            ));
+        }
+        self.venv.restore(&p.venv).map_err(|e| e.to_string())?;
+        self.rng = p.rng.clone();
+        self.env_rngs.clone_from(&p.env_rngs);
+        Ok(())
+    }
+
     /// The expert parameters a residual policy corrects (None: no base policy).
     pub fn base_params(&self) -> Option<ExpertParams> {
         (self.cfg.base_policy == "expert").then(ExpertParams::default_params)

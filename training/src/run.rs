@@ -48,6 +48,10 @@ pub struct TrainerState {
     pub scaler: RewardScaler,
     /// Best validation profit so far.
     pub best_val_profit: Option<f64>,
+    /// Where the rollouts were (filled by [`save`]); absent in older checkpoints, whose
+    /// resumed runs restart the envs from the seed.
+    #[serde(default)]
+    pub rollout: Option<crate::ppo::RolloutProgress>,
 }
 
 /// Validation of one policy snapshot.
@@ -114,7 +118,11 @@ pub fn save(
     validation: serde_json::Value,
 ) -> Result<(), String> {
     let optim = crate::ppo::optimizer_bytes(&t.optim)?;
-    let trainer = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
+    let state = TrainerState {
+        rollout: Some(t.rollout_progress()),
+        ..state.clone()
+    };
+    let trainer = serde_json::to_vec_pretty(&state).map_err(|e| e.to_string())?;
     save_checkpoint(
         dir,
         &t.model,
@@ -203,6 +211,10 @@ pub fn resume(t: &mut Trainer, dir: &Path) -> Result<TrainerState, String> {
     t.update = state.update;
     t.env_steps = state.env_steps;
     t.scaler = state.scaler.clone();
+    if let Some(p) = &state.rollout {
+        t.restore_rollout(p)
+            .map_err(|e| format!("{}: {e}", dir.join(TRAINER_FILE).display()))?;
+    }
     Ok(state)
 }
 

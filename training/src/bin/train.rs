@@ -208,6 +208,7 @@ fn run() -> Result<(), String> {
         env_steps: 0,
         scaler: trainer.scaler.clone(),
         best_val_profit: None,
+        rollout: None,
     };
     if let Some(dir) = &args.resume {
         let last = if dir.join("last").exists() {
