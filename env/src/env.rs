@@ -342,17 +342,29 @@ pub struct VecEnv {
 }
 
 impl VecEnv {
-    /// `n` envs over `window`, seeded from `seed`, each reset.
+    /// `n` envs over `window`, seeded from `seed` (env `i` on stream `i`), each reset.
     pub fn new(
         market: Arc<Market>,
         window: Window,
         n: usize,
         seed: u64,
     ) -> Result<VecEnv, EnvError> {
+        VecEnv::with_streams(market, window, n, seed, 0)
+    }
+
+    /// [`VecEnv::new`] with env `i` on stream `first_stream + i`: VecEnvs built with
+    /// consecutive ranges of streams are the parts of one larger VecEnv.
+    pub fn with_streams(
+        market: Arc<Market>,
+        window: Window,
+        n: usize,
+        seed: u64,
+        first_stream: u64,
+    ) -> Result<VecEnv, EnvError> {
         let mut envs = Vec::with_capacity(n);
         for i in 0..n {
             let mut e = Env::new(market.clone(), window, 0)?;
-            e.set_rng_stream(seed, i as u64);
+            e.set_rng_stream(seed, first_stream + i as u64);
             envs.push(e);
         }
         let mut v = VecEnv {

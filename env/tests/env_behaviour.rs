@@ -248,6 +248,32 @@ fn restored_progress_continues_the_same_episodes() {
     );
 }
 
+/// Two VecEnvs on consecutive stream ranges behave as the two halves of one VecEnv (how
+/// training splits its envs across threads).
+#[test]
+fn vec_env_parts_equal_the_whole() {
+    let m = market(toy_data(JULY_2023_MS, 20, 1));
+    let window = Window::Random {
+        start: 0,
+        end: m.len(),
+        len: 96,
+    };
+    let mut whole = VecEnv::new(m.clone(), window, 4, 11).unwrap();
+    let mut lo = VecEnv::with_streams(m.clone(), window, 2, 11, 0).unwrap();
+    let mut hi = VecEnv::with_streams(m.clone(), window, 2, 11, 2).unwrap();
+    let acts = random_actions(5, 200 * 4);
+    for k in 0..200 {
+        let row = |e: usize| acts[k * 4 + e];
+        let all: Vec<f32> = (0..4).flat_map(row).collect();
+        whole.step(&all).unwrap();
+        lo.step(&all[..2 * ACTION_DIM]).unwrap();
+        hi.step(&all[2 * ACTION_DIM..]).unwrap();
+        assert_eq!(&whole.rewards()[..2], lo.rewards(), "step {k}");
+        assert_eq!(&whole.rewards()[2..], hi.rewards(), "step {k}");
+        assert_eq!(&whole.obs()[2 * OBS_DIM..], hi.obs());
+    }
+}
+
 #[test]
 fn same_seed_same_episode_other_seed_other_start() {
     let m = market(toy_data(JULY_2023_MS, 30, 2));

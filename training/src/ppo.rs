@@ -85,7 +85,8 @@ pub struct Trainer {
     pub update: usize,
     /// Env steps done.
     pub env_steps: u64,
-    venv: VecEnv,
+    /// The envs, one part per thread (env streams numbered across the parts).
+    venvs: Vec<VecEnv>,
     /// Always-on profit per market interval, subtracted from rewards (empty: no baseline).
     baseline: Vec<f32>,
     device: Device,
@@ -117,7 +118,14 @@ impl Trainer {
         } else {
             Vec::new()
         };
-        let venv = VecEnv::new(market, window, cfg.n_envs, seed)?;
+        let per = cfg.n_envs.div_ceil(cfg.threads.clamp(1, cfg.n_envs));
+        let venvs = (0..cfg.n_envs)
+            .step_by(per)
+            .map(|first| {
+                let size = per.min(cfg.n_envs - first);
+                VecEnv::with_streams(market.clone(), window, size, seed, first as u64)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let device = Device::flex().autodiff();
         let net = ActorCriticConfig {
             obs_dim: OBS_DIM,
@@ -140,7 +148,7 @@ impl Trainer {
             env_steps: 0,
             model,
             optim,
-            venv,
+            venvs,
             baseline,
             device,
             rng: Rng::stream(seed, 0x7070),
@@ -191,126 +199,99 @@ impl Trainer {
     }
 
     /// Rollout: `n_steps` steps of every env with actions sampled from the current policy.
+    ///
+    /// The envs are split into `threads` parts; each thread steps its own part through the
+    /// whole rollout (no synchronisation per step). Observations are normalised with the
+    /// statistics frozen at the start of the rollout; the statistics are then updated with
+    /// every raw observation of the rollout, step by step in env order, so the result does
+    /// not depend on thread timing.
     fn collect(&mut self) -> (Rollout, Option<f64>) {
         let (n, t_max) = (self.cfg.n_envs, self.cfg.n_steps);
         let actor = FastActor::from_model(&self.model).expect("finite weights");
         let critic = critic_of(&self.model);
         let log_std: Vec<f32> = tensor_values(self.model.log_std.val());
         let std: Vec<f64> = log_std.iter().map(|&l| (l as f64).exp()).collect();
-        let log_std_sum: f64 = log_std.iter().map(|&l| l as f64).sum();
+        let sampler = Sampler {
+            base: self.base.as_ref(),
+            actor: &actor,
+            critic: &critic,
+            normalizer: &self.normalizer,
+            std: &std,
+            log_std_sum: log_std.iter().map(|&l| l as f64).sum(),
+        };
+        let per = self.venvs.first().map_or(n, VecEnv::len);
+        let baseline = &self.baseline;
+        let parts: Vec<Part> = std::thread::scope(|scope| {
+            let mut jobs = self
+                .venvs
+                .iter_mut()
+                .zip(self.env_rngs.chunks_mut(per))
+                .map(|(venv, rngs)| move || run_part(&sampler, venv, rngs, t_max, baseline));
+            let first = jobs.next();
+            let handles: Vec<_> = jobs.map(|job| scope.spawn(job)).collect();
+            let mut all: Vec<Part> = first.into_iter().map(|mut job| job()).collect();
+            all.extend(
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("rollout thread")),
+            );
+            all
+        });
+        self.env_steps += (n * t_max) as u64;
+
+        // Merge the parts step-major: row t * n + e is env e at step t.
         let mut r = Rollout {
             n_envs: n,
             ..Rollout::default()
         };
-        let mut obs_n = vec![0.0f32; n * OBS_DIM];
-        let mut acts = vec![0.0f32; n * ACTION_DIM];
-        let mut env_acts = vec![0.0f32; n * ACTION_DIM];
-        let mut logps = vec![0.0f32; n];
-        let mut vals = vec![0.0f32; n];
-        let mut v = [0.0f32; 1];
+        let mut raw_rewards = Vec::with_capacity(n * t_max);
+        let mut raw_obs = Vec::with_capacity(n * OBS_DIM);
+        for t in 0..t_max {
+            raw_obs.clear();
+            for p in &parts {
+                let (m, rows) = (p.n, t * p.n..(t + 1) * p.n);
+                let wide = |w: usize| t * m * w..(t + 1) * m * w;
+                r.obs.extend_from_slice(&p.obs[wide(OBS_DIM)]);
+                r.actions.extend_from_slice(&p.actions[wide(ACTION_DIM)]);
+                r.log_probs.extend_from_slice(&p.log_probs[rows.clone()]);
+                r.values.extend_from_slice(&p.values[rows.clone()]);
+                r.next_values.extend_from_slice(&p.boot[rows.clone()]);
+                r.episode_end.extend_from_slice(&p.ended[rows.clone()]);
+                raw_rewards.extend_from_slice(&p.rewards[rows]);
+                raw_obs.extend_from_slice(&p.raw_obs[wide(OBS_DIM)]);
+            }
+            // Running observation normalisation (used from the next rollout on).
+            self.normalizer.update(&raw_obs);
+        }
+        // Reward scaling, step by step.
         let mut scaled = vec![0.0f32; n];
-        let mut ended = vec![false; n];
-        let mut raw = vec![0.0f32; n];
-        let mut at = vec![0usize; n];
-        let mut finished = Vec::new();
-        for _ in 0..t_max {
-            // Running observation normalisation: update with the raw batch, then normalise.
-            self.normalizer.update(self.venv.obs());
-            // Policy and critic on every env, `threads` chunks of envs in parallel; each env
-            // samples from its own random stream, so the split does not change the result.
-            let per = n.div_ceil(self.cfg.threads.clamp(1, n));
-            let sampler = Sampler {
-                base: self.base.as_ref(),
-                actor: &actor,
-                critic: &critic,
-                normalizer: &self.normalizer,
-                std: &std,
-                log_std_sum,
-            };
-            let venv = &self.venv;
-            std::thread::scope(|scope| {
-                let mut jobs = obs_n
-                    .chunks_mut(per * OBS_DIM)
-                    .zip(acts.chunks_mut(per * ACTION_DIM))
-                    .zip(env_acts.chunks_mut(per * ACTION_DIM))
-                    .zip(logps.chunks_mut(per))
-                    .zip(vals.chunks_mut(per))
-                    .zip(self.env_rngs.chunks_mut(per))
-                    .enumerate()
-                    .map(|(k, (((((o, a), ea), l), v), g))| {
-                        move || sampler.run(venv, k * per, o, a, ea, l, v, g)
-                    });
-                let first = jobs.next();
-                let handles: Vec<_> = jobs.map(|job| scope.spawn(job)).collect();
-                if let Some(mut job) = first {
-                    job();
-                }
-                for h in handles {
-                    h.join().expect("rollout thread");
-                }
-            });
-            r.log_probs.extend_from_slice(&logps);
-            r.values.extend_from_slice(&vals);
-            r.obs.extend_from_slice(&obs_n);
-            r.actions.extend_from_slice(&acts);
-            for (e, i) in at.iter_mut().enumerate() {
-                *i = self.venv.index(e);
-            }
-            self.venv
-                .step(&env_acts)
-                .expect("sampled actions are finite");
-            self.env_steps += n as u64;
-            for e in 0..n {
-                ended[e] = self.venv.terminated()[e] || self.venv.truncated()[e];
-                // Reward baseline: profit above always-on in the same interval.
-                raw[e] = self.venv.rewards()[e] - self.baseline.get(at[e]).copied().unwrap_or(0.0);
-            }
-            // Reward scaling.
+        for t in 0..t_max {
+            let rows = t * n..(t + 1) * n;
             self.scaler.scale(
-                &raw,
-                &ended,
+                &raw_rewards[rows.clone()],
+                &r.episode_end[rows],
                 self.cfg.gamma,
                 self.cfg.reward_clip,
                 &mut scaled,
             );
             r.rewards.extend_from_slice(&scaled);
-            r.episode_end.extend_from_slice(&ended);
-            // Bootstrap values: truncation -> V(final obs); termination -> 0; else filled
-            // from the next step's value below.
-            for e in 0..n {
-                let nv = if self.venv.truncated()[e] {
-                    let mut o = [0.0f32; OBS_DIM];
-                    self.normalizer.normalize(
-                        &self.venv.final_obs()[e * OBS_DIM..(e + 1) * OBS_DIM],
-                        &mut o,
-                    );
-                    critic.forward(&o, &mut v);
-                    v[0]
-                } else {
-                    0.0
-                };
-                r.next_values.push(nv);
-            }
-            finished.extend(self.venv.take_finished_returns());
         }
-        // Next values of non-final steps: the value of the following step's observation.
-        let steps = r.steps();
-        for t in 0..steps {
+        // Bootstrap values: truncation -> V(final obs) and termination -> 0 came from the
+        // parts; otherwise the value of the env's next observation.
+        let last: Vec<f32> = parts.iter().flat_map(|p| p.last_values.clone()).collect();
+        for t in 0..t_max {
             for e in 0..n {
                 let i = t * n + e;
                 if !r.episode_end[i] {
-                    r.next_values[i] = if t + 1 < steps {
+                    r.next_values[i] = if t + 1 < t_max {
                         r.values[i + n]
                     } else {
-                        let mut o = [0.0f32; OBS_DIM];
-                        self.normalizer
-                            .normalize(&self.venv.obs()[e * OBS_DIM..(e + 1) * OBS_DIM], &mut o);
-                        critic.forward(&o, &mut v);
-                        v[0]
+                        last[e]
                     };
                 }
             }
         }
+        let finished: Vec<f64> = parts.iter().flat_map(|p| p.finished.clone()).collect();
         let profit =
             (!finished.is_empty()).then(|| finished.iter().sum::<f64>() / finished.len() as f64);
         (r, profit)
@@ -433,7 +414,7 @@ struct Sampler<'a> {
 }
 
 impl Sampler<'_> {
-    /// For envs `first..first + rngs.len()`: normalises the raw observation into `obs`,
+    /// For every env of `venv`: normalises the raw observation into `obs`,
     /// samples the network's output from the Gaussian policy (unbounded) into `acts` with
     /// its log-probability, evaluates the critic, and writes what the env receives into
     /// `env_acts`: the sample, plus the expert's action for a residual policy.
@@ -441,7 +422,6 @@ impl Sampler<'_> {
     fn run(
         &self,
         venv: &VecEnv,
-        first: usize,
         obs: &mut [f32],
         acts: &mut [f32],
         env_acts: &mut [f32],
@@ -453,7 +433,7 @@ impl Sampler<'_> {
         let mut mean = [0.0f32; ACTION_DIM];
         let mut v = [0.0f32; 1];
         for (e, rng) in rngs.iter_mut().enumerate() {
-            let g = first + e;
+            let g = e;
             let o = &mut obs[e * OBS_DIM..(e + 1) * OBS_DIM];
             self.normalizer
                 .normalize(&raw[g * OBS_DIM..(g + 1) * OBS_DIM], o);
@@ -484,6 +464,100 @@ impl Sampler<'_> {
             values[e] = v[0];
         }
     }
+}
+
+/// What one thread's part of the envs recorded over a rollout, step-major over its own
+/// envs.
+struct Part {
+    n: usize,
+    obs: Vec<f32>,
+    raw_obs: Vec<f32>,
+    actions: Vec<f32>,
+    log_probs: Vec<f32>,
+    values: Vec<f32>,
+    /// Reward minus the always-on baseline, before scaling.
+    rewards: Vec<f32>,
+    ended: Vec<bool>,
+    /// V(final obs) on truncation, 0 otherwise (filled in by the merge).
+    boot: Vec<f32>,
+    /// V(obs) after the last step.
+    last_values: Vec<f32>,
+    finished: Vec<f64>,
+}
+
+/// Steps one part of the envs `steps` times with sampled actions.
+fn run_part(
+    s: &Sampler<'_>,
+    venv: &mut VecEnv,
+    rngs: &mut [Rng],
+    steps: usize,
+    baseline: &[f32],
+) -> Part {
+    let n = venv.len();
+    let mut p = Part {
+        n,
+        obs: Vec::with_capacity(steps * n * OBS_DIM),
+        raw_obs: Vec::with_capacity(steps * n * OBS_DIM),
+        actions: Vec::with_capacity(steps * n * ACTION_DIM),
+        log_probs: Vec::with_capacity(steps * n),
+        values: Vec::with_capacity(steps * n),
+        rewards: Vec::with_capacity(steps * n),
+        ended: Vec::with_capacity(steps * n),
+        boot: Vec::with_capacity(steps * n),
+        last_values: Vec::with_capacity(n),
+        finished: Vec::new(),
+    };
+    let mut obs = vec![0.0f32; n * OBS_DIM];
+    let mut acts = vec![0.0f32; n * ACTION_DIM];
+    let mut env_acts = vec![0.0f32; n * ACTION_DIM];
+    let mut logps = vec![0.0f32; n];
+    let mut vals = vec![0.0f32; n];
+    let mut at = vec![0usize; n];
+    let mut o = [0.0f32; OBS_DIM];
+    let mut v = [0.0f32; 1];
+    for _ in 0..steps {
+        p.raw_obs.extend_from_slice(venv.obs());
+        s.run(
+            venv,
+            &mut obs,
+            &mut acts,
+            &mut env_acts,
+            &mut logps,
+            &mut vals,
+            rngs,
+        );
+        p.obs.extend_from_slice(&obs);
+        p.actions.extend_from_slice(&acts);
+        p.log_probs.extend_from_slice(&logps);
+        p.values.extend_from_slice(&vals);
+        for (e, i) in at.iter_mut().enumerate() {
+            *i = venv.index(e);
+        }
+        venv.step(&env_acts).expect("sampled actions are finite");
+        for e in 0..n {
+            let (term, trunc) = (venv.terminated()[e], venv.truncated()[e]);
+            p.ended.push(term || trunc);
+            // Reward baseline: profit above always-on in the same interval.
+            p.rewards
+                .push(venv.rewards()[e] - baseline.get(at[e]).copied().unwrap_or(0.0));
+            p.boot.push(if trunc {
+                s.normalizer
+                    .normalize(&venv.final_obs()[e * OBS_DIM..(e + 1) * OBS_DIM], &mut o);
+                s.critic.forward(&o, &mut v);
+                v[0]
+            } else {
+                0.0
+            });
+        }
+        p.finished.extend(venv.take_finished_returns());
+    }
+    for e in 0..n {
+        s.normalizer
+            .normalize(&venv.obs()[e * OBS_DIM..(e + 1) * OBS_DIM], &mut o);
+        s.critic.forward(&o, &mut v);
+        p.last_values.push(v[0]);
+    }
+    p
 }
 
 /// One shard of a minibatch (advantages already normalised over the whole minibatch).
@@ -744,8 +818,8 @@ pub fn load_optimizer(t: &mut Trainer, bytes: &[u8]) -> Result<(), String> {
 /// checkpoint, it makes a resumed run continue exactly as an uninterrupted one.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RolloutProgress {
-    /// The envs.
-    pub venv: VecEnvProgress,
+    /// The envs, one entry per thread's part.
+    pub venvs: Vec<VecEnvProgress>,
     /// Minibatch shuffling stream.
     pub rng: Rng,
     /// Action-sampling stream of each env.
@@ -756,7 +830,7 @@ impl Trainer {
     /// Where the rollouts are (see [`RolloutProgress`]).
     pub fn rollout_progress(&self) -> RolloutProgress {
         RolloutProgress {
-            venv: self.venv.progress(),
+            venvs: self.venvs.iter().map(VecEnv::progress).collect(),
             rng: self.rng.clone(),
             env_rngs: self.env_rngs.clone(),
         }
@@ -771,7 +845,16 @@ impl Trainer {
                 self.env_rngs.len()
             ));
         }
-        self.venv.restore(&p.venv).map_err(|e| e.to_string())?;
+        if p.venvs.len() != self.venvs.len() {
+            return Err(format!(
+                "rollout progress has {} env parts, this run has {} (threads)",
+                p.venvs.len(),
+                self.venvs.len()
+            ));
+        }
+        for (v, q) in self.venvs.iter_mut().zip(&p.venvs) {
+            v.restore(q).map_err(|e| e.to_string())?;
+        }
         self.rng = p.rng.clone();
         self.env_rngs.clone_from(&p.env_rngs);
         Ok(())
