@@ -4,9 +4,11 @@
 mod common;
 
 use common::{decider, temp_dir, test_loader};
+use powermix_agent::rules::ExpertParams;
 use powermix_agent::serve::request::{DecideRequest, EmergencyNotice};
 use powermix_agent::serve::{
-    Answer, FixedClock, LoadErrorKind, Reason, Source, TimeSource, example_request, load_primary,
+    Answer, Decider, FixedClock, LoadErrorKind, Reason, Source, TimeLimits, TimeSource,
+    example_request, load_primary,
 };
 use powermix_env::SiteConfig;
 use serde_json::{Value, json};
@@ -311,16 +313,36 @@ fn readme_example_request_decides() {
         .expect("README marks the example");
     let start = readme[at..].find("```json").unwrap() + at + "```json".len();
     let end = readme[start..].find("```").unwrap() + start;
-    let d = decider(clock(), None);
-    let a = d.decide_body(&readme.as_bytes()[start..end]).unwrap();
+    let body = &readme.as_bytes()[start..end];
+    // Without a checkpoint the expert decides it ...
+    let fallback = decider(clock(), None).decide_body(body).unwrap();
+    assert_eq!(
+        (fallback.source, fallback.reason),
+        (Source::Fallback, Some(Reason::NoCheckpoint)),
+        "{}",
+        fallback.message
+    );
+    // ... and the README's answer is the shipped policy's answer.
+    let cfg = SiteConfig::default_site();
+    let d = Decider::new(
+        cfg.clone(),
+        ExpertParams::default_params(),
+        TimeLimits::default(),
+        clock(),
+    );
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/default");
+    d.install(load_primary(&shipped, &cfg))
+        .expect("the shipped checkpoint loads");
+    let a = d.decide_body(body).unwrap();
     assert_eq!(
         (a.source, a.reason),
-        (Source::Fallback, Some(Reason::NoCheckpoint)),
+        (Source::Policy, None),
         "{}",
         a.message
     );
     assert!(a.problems.is_empty());
-    // The README's answer is this answer.
+    let id = a.model_id.clone().unwrap();
+    assert!(readme.contains(&format!("\"model_id\": \"{id}\"")), "{id}");
     assert!(readme.contains(&format!("\"total\": {}", a.expected_ledger.total)));
     // ... and it is the example the binary prints, at that time.
     let v: Value = serde_json::from_str(&readme[start..end]).unwrap();
