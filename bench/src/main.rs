@@ -162,6 +162,9 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
+/// The shipped checkpoint, wherever the bench runs from.
+const SHIPPED_CHECKPOINT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../checkpoints/default");
+
 fn bench_infer() -> Result<serde_json::Value, String> {
     let market = synthetic_market();
     let cfg = market.cfg.clone();
@@ -174,7 +177,8 @@ fn bench_infer() -> Result<serde_json::Value, String> {
             cfg,
             ExpertParams::default_params(),
             ServeOptions {
-                checkpoint_dir: "/nonexistent/powermix-bench-checkpoint".into(),
+                // The shipped policy (residual PPO on the expert): the path operators run.
+                checkpoint_dir: SHIPPED_CHECKPOINT.into(),
                 time: TimeSource::Replay,
                 ..ServeOptions::default()
             },
@@ -263,7 +267,10 @@ fn bench_infer() -> Result<serde_json::Value, String> {
         "decide_max_us": percentile(&lat, 1.0),
         "decisions": n,
         "decisions_by_fallback": fallback,
-        "policy": "expert fallback (no checkpoint yet)",
+        "policy": match &service.decider.status().model_id {
+            Some(id) => format!("checkpoints/default ({id})"),
+            None => "expert fallback (checkpoints/default did not load)".to_string(),
+        },
         "http_p50_ms": percentile(&http, 0.50),
         "http_p99_ms": percentile(&http, 0.99),
         "http_req_per_sec": (http.len() as f64 / secs).round(),
