@@ -93,8 +93,10 @@ pub struct Trainer {
     rng: Rng,
     /// One action-sampling stream per env.
     env_rngs: Vec<Rng>,
-    /// The rules a residual policy corrects (`base_policy = "expert"`).
+    /// The rules a residual policy corrects (`base_policy = "expert"`), and their
+    /// parameters (stored in checkpoints).
     base: Option<Expert>,
+    base_params: Option<ExpertParams>,
 }
 
 impl Trainer {
@@ -107,7 +109,7 @@ impl Trainer {
         seed: u64,
     ) -> Result<Trainer, EnvError> {
         let base_params = (cfg.base_policy == "expert").then(ExpertParams::default_params);
-        let base = base_params.map(|p| Expert::new(&market.cfg, p));
+        let base = base_params.clone().map(|p| Expert::new(&market.cfg, p));
         let window = Window::Random {
             start,
             end,
@@ -153,6 +155,7 @@ impl Trainer {
             device,
             rng: Rng::stream(seed, 0x7070),
             base,
+            base_params,
             env_rngs: (0..cfg.n_envs)
                 .map(|e| Rng::stream(seed, 0x7071 + e as u64))
                 .collect(),
@@ -311,15 +314,8 @@ impl Trainer {
                     continue;
                 }
                 let m = chunk.len();
-                let gather = |src: &[f32], w: usize| -> Vec<f32> {
-                    let mut out = Vec::with_capacity(m * w);
-                    for &i in chunk {
-                        out.extend_from_slice(&src[i * w..(i + 1) * w]);
-                    }
-                    out
-                };
                 // Advantage normalisation (per minibatch).
-                let a = gather(adv, 1);
+                let a = gather_rows(adv, chunk, 1);
                 let mean_a = a.iter().map(|&x| x as f64).sum::<f64>() / m as f64;
                 let std_a =
                     (a.iter().map(|&x| (x as f64 - mean_a).powi(2)).sum::<f64>() / m as f64).sqrt();
@@ -337,19 +333,12 @@ impl Trainer {
                     .map(|k| {
                         let span = (k * per).min(m)..((k + 1) * per).min(m);
                         let rows = &chunk[span.clone()];
-                        let g = |src: &[f32], w: usize| -> Vec<f32> {
-                            let mut out = Vec::with_capacity(rows.len() * w);
-                            for &i in rows {
-                                out.extend_from_slice(&src[i * w..(i + 1) * w]);
-                            }
-                            out
-                        };
                         ShardInput {
-                            obs: g(&r.obs, OBS_DIM),
-                            act: g(&r.actions, ACTION_DIM),
-                            old_logp: g(&r.log_probs, 1),
+                            obs: gather_rows(&r.obs, rows, OBS_DIM),
+                            act: gather_rows(&r.actions, rows, ACTION_DIM),
+                            old_logp: gather_rows(&r.log_probs, rows, 1),
                             adv: a[span].to_vec(),
-                            ret: g(returns, 1),
+                            ret: gather_rows(returns, rows, 1),
                         }
                     })
                     .filter(|p| !p.adv.is_empty())
@@ -433,10 +422,9 @@ impl Sampler<'_> {
         let mut mean = [0.0f32; ACTION_DIM];
         let mut v = [0.0f32; 1];
         for (e, rng) in rngs.iter_mut().enumerate() {
-            let g = e;
             let o = &mut obs[e * OBS_DIM..(e + 1) * OBS_DIM];
             self.normalizer
-                .normalize(&raw[g * OBS_DIM..(g + 1) * OBS_DIM], o);
+                .normalize(&raw[e * OBS_DIM..(e + 1) * OBS_DIM], o);
             self.actor.forward(o, &mut mean);
             self.critic.forward(o, &mut v);
             let mut logp = -self.log_std_sum - HALF_LN_2PI * ACTION_DIM as f64;
@@ -449,7 +437,7 @@ impl Sampler<'_> {
             acts[e * ACTION_DIM..(e + 1) * ACTION_DIM].copy_from_slice(&sample);
             let to_env = match self.base {
                 Some(expert) => {
-                    let env = venv.env(g);
+                    let env = venv.env(e);
                     let snap = env.market().snapshot(env.index(), env.state());
                     residual_action(
                         &action_values(&expert.decide(&snap)),
@@ -734,6 +722,15 @@ fn scalar(t: Tensor<1>) -> f64 {
     tensor_values(t).first().copied().unwrap_or(f32::NAN) as f64
 }
 
+/// Rows `rows` of a row-major `src` with `w` values per row, in that order.
+fn gather_rows(src: &[f32], rows: &[usize], w: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(rows.len() * w);
+    for &i in rows {
+        out.extend_from_slice(&src[i * w..(i + 1) * w]);
+    }
+    out
+}
+
 fn shuffle(v: &mut [usize], rng: &mut Rng) {
     for i in (1..v.len()).rev() {
         let j = rng.below(i as u64 + 1) as usize;
@@ -862,7 +859,7 @@ impl Trainer {
 
     /// The expert parameters a residual policy corrects (None: no base policy).
     pub fn base_params(&self) -> Option<ExpertParams> {
-        (self.cfg.base_policy == "expert").then(ExpertParams::default_params)
+        self.base_params.clone()
     }
 
     /// The training (autodiff) device.
