@@ -679,7 +679,7 @@ impl LoadedPolicy {
     pub fn act_unclamped(&self, snap: &Snapshot<'_>) -> [f32; ACTION_DIM] {
         let raw = self.act_raw(&self.observe(snap));
         match &self.base {
-            Some(_) => residual_action(&self.base_action(snap), &raw, snap.emergency),
+            Some(_) => residual_action(&self.base_action(snap), &raw, snap.emergency.active()),
             None => raw,
         }
     }
@@ -688,7 +688,7 @@ impl LoadedPolicy {
     /// when the network's output is the action.
     pub fn base_action(&self, snap: &Snapshot<'_>) -> [f32; ACTION_DIM] {
         match &self.base {
-            Some(expert) => action_values(&expert.decide(snap)),
+            Some(expert) => expert.decide(snap).to_array(),
             None => [0.0; ACTION_DIM],
         }
     }
@@ -703,7 +703,7 @@ impl LoadedPolicy {
         let raw = self.act_unclamped(snap);
         match first_nonfinite_output(&raw) {
             Some((i, name, v)) => Err(format!("policy output {i} ({name}) = {v} is not finite")),
-            None => Ok(action_of(&clamp_action(&raw))),
+            None => Ok(Action::from_values_unchecked(&clamp_action(&raw))),
         }
     }
 }
@@ -724,26 +724,6 @@ pub fn residual_action(
     }
 }
 
-/// An action as its 7 values in [`ACTION_NAMES`] order.
-pub fn action_values(a: &Action) -> [f32; ACTION_DIM] {
-    let mut v = [0.0f32; ACTION_DIM];
-    for i in 0..3 {
-        v[i] = a.tranche[i] as f32;
-        v[4 + i] = a.offer[i] as f32;
-    }
-    v[3] = a.training as f32;
-    v
-}
-
-fn action_of(v: &[f32; ACTION_DIM]) -> Action {
-    let f = |i: usize| v[i] as f64;
-    Action {
-        tranche: [f(0), f(1), f(2)],
-        training: f(3),
-        offer: [f(4), f(5), f(6)],
-    }
-}
-
 impl Policy for LoadedPolicy {
     fn name(&self) -> &str {
         &self.name
@@ -752,7 +732,7 @@ impl Policy for LoadedPolicy {
     /// Observes, normalises, runs the actor, adds the base action of a residual policy and
     /// clamps to [0, 1] (non-finite values become 0).
     fn act(&mut self, snap: &Snapshot<'_>) -> Action {
-        action_of(&clamp_action(&self.act_unclamped(snap)))
+        Action::from_values_unchecked(&clamp_action(&self.act_unclamped(snap)))
     }
 }
 

@@ -12,14 +12,35 @@ pub mod net;
 pub mod rules;
 pub mod serve;
 
-use powermix_env::{Action, Snapshot};
+use powermix_env::{Action, DayAheadOffer, Snapshot};
 
 /// A dispatch policy.
 pub trait Policy {
     /// The policy's name in reports.
     fn name(&self) -> &str;
-    /// The action for the interval described by `snap`.
+    /// The action for the interval described by `snap`. At a day-ahead gate
+    /// (`powermix_env::market::is_da_gate_local(&snap.local)`), its day-ahead values are
+    /// also the reserve offer for the next operating day, unless [`Policy::day_ahead`] gives
+    /// an hour-by-hour offer.
     fn act(&mut self, snap: &Snapshot<'_>) -> Action;
+    /// At a day-ahead gate, called after [`Policy::act`] with the same snapshot and its
+    /// action: an hour-by-hour offer for the next operating day, or None for the flat offer
+    /// of the action's day-ahead values (the default).
+    fn day_ahead(&mut self, _snap: &Snapshot<'_>, _action: &Action) -> Option<DayAheadOffer> {
+        None
+    }
+}
+
+/// One decision: the action and, at a day-ahead gate, the policy's hour-by-hour offer if
+/// it makes one. Backtests and the server both decide through this function.
+pub fn decide(policy: &mut dyn Policy, snap: &Snapshot<'_>) -> (Action, Option<DayAheadOffer>) {
+    let action = policy.act(snap);
+    let offer = if powermix_env::market::is_da_gate_local(&snap.local) {
+        policy.day_ahead(snap, &action)
+    } else {
+        None
+    };
+    (action, offer)
 }
 
 pub use checkpoint::{

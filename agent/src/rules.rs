@@ -2,6 +2,8 @@
 
 use crate::Policy;
 use powermix_env::config::{ConfigError, RESERVES, SiteConfig, TRANCHES};
+use powermix_env::market::is_da_gate_local;
+use powermix_env::time::local_time;
 use powermix_env::{Action, Snapshot};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -59,7 +61,7 @@ impl Policy for Threshold {
             } else {
                 1.0
             },
-            offer: [0.0; RESERVES],
+            ..Action::default()
         }
     }
 }
@@ -80,10 +82,12 @@ pub struct ExpertParams {
     pub four_cp_start_hour: u8,
     /// Local hour the 4CP watch ends (exclusive).
     pub four_cp_end_hour: u8,
-    /// Whether to offer reserves.
+    /// Whether to offer reserves day ahead.
     pub offer_reserves: bool,
-    /// A tranche stays on for reserves when best reserve price >= factor x its loss.
-    pub reserve_margin_factor: f64,
+    /// Share of the miner fleet offered day ahead, when it is offered.
+    pub reserve_offer_share: f64,
+    /// Minimum clearing price of the day-ahead offer ($/MW per hour).
+    pub reserve_min_price_usd_per_mw_h: f64,
 }
 
 impl ExpertParams {
@@ -121,8 +125,16 @@ impl ExpertParams {
         if p.four_cp_end_hour > 24 || p.four_cp_start_hour > p.four_cp_end_hour {
             return Err(bad("four_cp_end_hour", p.four_cp_end_hour as f64));
         }
-        if !p.reserve_margin_factor.is_finite() || p.reserve_margin_factor < 0.0 {
-            return Err(bad("reserve_margin_factor", p.reserve_margin_factor));
+        if !(0.0..=1.0).contains(&p.reserve_offer_share) {
+            return Err(bad("reserve_offer_share", p.reserve_offer_share));
+        }
+        if !(p.reserve_min_price_usd_per_mw_h.is_finite()
+            && p.reserve_min_price_usd_per_mw_h >= 0.0)
+        {
+            return Err(bad(
+                "reserve_min_price_usd_per_mw_h",
+                p.reserve_min_price_usd_per_mw_h,
+            ));
         }
         Ok(())
     }
@@ -136,8 +148,8 @@ impl ExpertParams {
 }
 
 /// What a good operator does by hand: break-even thresholds with hysteresis, 4CP avoidance
-/// on likely peak afternoons, reserve offers when they beat the mining margin, training
-/// curtailed only in extreme prices or likely peaks, and emergency curtailment.
+/// on likely peak afternoons, a day-ahead reserve offer in calm seasons, training
+/// curtailed only in extreme prices or likely peaks, and miners stopped in emergencies.
 ///
 /// Stateless: the hysteresis reads which tranches ran last interval from the snapshot's
 /// site state, so the same snapshot always gives the same action (live = backtest).
@@ -166,6 +178,39 @@ impl Expert {
             && s.system_load_mtd_peak_mw > 0.0
             && s.system_load_mw >= ratio * s.system_load_mtd_peak_mw
     }
+
+    /// The day-ahead offer values (`da_offer`, `da_min_price`) for a gate snapshot: see
+    /// `configs/expert.toml`. Reads only the snapshot: today's published day-ahead energy
+    /// and reserve prices (nothing of the operating day is published at 10:00).
+    pub fn day_ahead_values(&self, s: &Snapshot<'_>) -> ([f64; RESERVES], [f64; RESERVES]) {
+        let none = ([0.0; RESERVES], [0.0; RESERVES]);
+        if !self.p.offer_reserves || s.emergency.active() || s.da_prices.is_empty() {
+            return none;
+        }
+        // 18 hours after 10:00 local is early on the operating day, DST or not.
+        let day = local_time(s.interval_start_ms + 18 * 3_600_000);
+        if self.cfg.four_cp.months.contains(&day.month) {
+            return none;
+        }
+        let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+        let be = self.cfg.break_even_usd_per_mwh(s.hashprice);
+        let best_be = be.iter().copied().fold(f64::MIN, f64::max);
+        if mean(s.da_prices) >= best_be {
+            return none;
+        }
+        let (best_p, best_price) = (0..RESERVES)
+            .map(|p| (p, mean(s.reserve_price_windows[p])))
+            .fold((0, 0.0), |a, x| if x.1 > a.1 { x } else { a });
+        if best_price <= 0.0 {
+            return none;
+        }
+        let mut offer = [0.0; RESERVES];
+        let mut min_price = [0.0; RESERVES];
+        offer[best_p] = self.p.reserve_offer_share;
+        min_price[best_p] = self.p.reserve_min_price_usd_per_mw_h
+            / self.cfg.reserves.offer_price_scale_usd_per_mw_h;
+        (offer, min_price)
+    }
 }
 
 impl Policy for Expert {
@@ -182,22 +227,25 @@ impl Expert {
     /// The expert's action for a snapshot (what [`Policy::act`] returns; `&self` because the
     /// rules keep no state).
     pub fn decide(&self, s: &Snapshot<'_>) -> Action {
-        if s.emergency {
-            return Action::default();
-        }
         let price = last_price(s);
-        let da = s.da_prices.first().copied().unwrap_or(price);
+        let training = if self.likely_peak(s, self.p.four_cp_training_load_ratio)
+            || price > self.p.training_stop_price_usd_per_mwh
+        {
+            0.0
+        } else {
+            1.0
+        };
+        if s.emergency.active() {
+            // Miners stop while ERCOT declares an emergency; awarded MW stay on (the
+            // projection keeps them) for ERCOT to deploy.
+            return Action {
+                training,
+                ..Action::default()
+            };
+        }
         let be = self.cfg.break_even_usd_per_mwh(s.hashprice);
         let peak = self.likely_peak(s, self.p.four_cp_load_ratio);
-        let training_peak = self.likely_peak(s, self.p.four_cp_training_load_ratio);
-        let (best_p, best_price) = s
-            .reserve_prices
-            .iter()
-            .copied()
-            .enumerate()
-            .fold((0, f64::MIN), |a, (i, x)| if x > a.1 { (i, x) } else { a });
         let mut tranche = [0.0; TRANCHES];
-        let mut calm = true;
         for i in 0..TRANCHES {
             let cap = self.cfg.mining.tranches[i].capacity_mw;
             let was_on = cap > 0.0 && s.state.tranche_mw[i] > 0.5 * cap;
@@ -206,30 +254,20 @@ impl Expert {
             } else {
                 -self.p.hysteresis_usd_per_mwh
             };
-            let mining_pays = price < be[i] + band;
-            let loss = (price - be[i]).max(0.0);
-            let reserves_pay = self.p.offer_reserves
-                && best_price > 0.0
-                && best_price >= self.p.reserve_margin_factor * loss
-                && da < be[i];
-            if !peak && (mining_pays || reserves_pay) {
+            if !peak && price < be[i] + band {
                 tranche[i] = 1.0;
-                calm &= price < be[i] && da < be[i];
             }
         }
-        let mut offer = [0.0; RESERVES];
-        if self.p.offer_reserves && calm && !peak && best_price > 0.0 {
-            offer[best_p] = 1.0;
-        }
-        let training = if training_peak || price > self.p.training_stop_price_usd_per_mwh {
-            0.0
+        let (da_offer, da_min_price) = if is_da_gate_local(&s.local) {
+            self.day_ahead_values(s)
         } else {
-            1.0
+            ([0.0; RESERVES], [0.0; RESERVES])
         };
         Action {
             tranche,
             training,
-            offer,
+            da_offer,
+            da_min_price,
         }
     }
 }
@@ -247,12 +285,12 @@ pub fn rule_policy(name: &str, cfg: &SiteConfig, expert: &ExpertParams) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use powermix_env::SiteState;
-    use powermix_env::time::local_time;
+    use powermix_env::{Emergency, SiteState};
 
     fn snap<'a>(cfg: &SiteConfig, hist: &'a [f64], da: &'a [f64], utc_ms: i64) -> Snapshot<'a> {
         Snapshot {
             interval_start_ms: utc_ms,
+            as_of_ms: utc_ms - 15 * 60_000,
             local: local_time(utc_ms),
             rt_history: hist,
             da_prices: da,
@@ -261,7 +299,7 @@ mod tests {
             hashprice: 50.0,
             system_load_mw: 60_000.0,
             system_load_mtd_peak_mw: 80_000.0,
-            emergency: false,
+            emergency: Emergency::NONE,
             state: SiteState::initial(cfg),
         }
     }
@@ -304,7 +342,7 @@ mod tests {
     }
 
     #[test]
-    fn expert_avoids_likely_four_cp_and_obeys_emergency() {
+    fn expert_avoids_likely_four_cp_and_stops_miners_in_emergency() {
         let cfg = SiteConfig::default_site();
         let mut p = Expert::new(&cfg, ExpertParams::default_params());
         let mut s = snap(&cfg, &[30.0], &[40.0], MON_4PM);
@@ -319,13 +357,39 @@ mod tests {
         s.system_load_mw = 60_000.0;
         let a = p.act(&s);
         assert_eq!(a.tranche, [1.0; 3]);
-        assert_eq!(
-            a.offer,
-            [1.0, 0.0, 0.0],
-            "calm hour: offer into the best-paid product"
-        );
-        s.emergency = true;
-        assert_eq!(p.act(&s), Action::default());
+        assert_eq!(a.da_offer, [0.0; 3], "not a day-ahead gate: no offer");
+        s.emergency = Emergency {
+            level: 2,
+            load_shed: false,
+        };
+        let a = p.act(&s);
+        assert_eq!(a.tranche, [0.0; 3]);
+        assert_eq!(a.training, 1.0, "training runs through an EEA2 at $30");
+    }
+
+    #[test]
+    fn expert_offers_day_ahead_at_the_gate_in_calm_seasons_only() {
+        let cfg = SiteConfig::default_site();
+        let mut p = Expert::new(&cfg, ExpertParams::default_params());
+        // 2024-03-12 15:00 UTC = 10:00 CDT, the gate for 13 March.
+        let gate_march = 1_710_255_600_000;
+        assert_eq!(local_time(gate_march).minute_of_day(), 600);
+        let s = snap(&cfg, &[30.0], &[40.0, 42.0], gate_march);
+        let a = p.act(&s);
+        // RRS has the best published price (10): all miners offered at $2/MW-h minimum.
+        assert_eq!(a.da_offer, [1.0, 0.0, 0.0]);
+        assert_eq!(a.da_min_price, [0.02, 0.0, 0.0]);
+        // Energy above every break-even today: no offer (awarded miners would run at a loss).
+        let s = snap(&cfg, &[30.0], &[150.0], gate_march);
+        assert_eq!(p.act(&s).da_offer, [0.0; 3]);
+        // The gate of a 4CP-month day (2024-07-15 10:00 CDT = 15:00 UTC): no offer.
+        let gate_july = 1_721_055_600_000;
+        assert_eq!(local_time(gate_july).minute_of_day(), 600);
+        let s = snap(&cfg, &[30.0], &[40.0], gate_july);
+        assert_eq!(p.act(&s).da_offer, [0.0; 3]);
+        // An hour later the same prices make no offer: only the gate offers.
+        let s = snap(&cfg, &[30.0], &[40.0], gate_march + 3_600_000);
+        assert_eq!(p.act(&s).da_offer, [0.0; 3]);
     }
 
     #[test]
@@ -336,6 +400,16 @@ mod tests {
         assert!(e.contains("four_cp_load_ratio = 7"), "{e}");
         let t =
             DEFAULT_EXPERT_TOML.replace("offer_reserves = true", "offer_reserves = true\nfoo = 1");
+        assert!(
+            ExpertParams::from_toml_str(
+                &DEFAULT_EXPERT_TOML
+                    .replace("reserve_offer_share = 1.0", "reserve_offer_share = 2.0"),
+                "e.toml"
+            )
+            .unwrap_err()
+            .0
+            .contains("reserve_offer_share = 2")
+        );
         assert!(
             ExpertParams::from_toml_str(&t, "e.toml")
                 .unwrap_err()

@@ -312,7 +312,7 @@ fn incompatible_layouts_are_refused_naming_the_difference() {
     });
     let e = err_of(&d);
     assert!(
-        e.message.contains("action_names has 6 names") && e.message.contains("offer_nspin"),
+        e.message.contains("action_names has 9 names") && e.message.contains("da_min_price_nspin"),
         "{e}"
     );
     let d = fresh("dims");
@@ -409,11 +409,13 @@ fn residual_checkpoints_add_the_network_to_the_expert() {
     save_checkpoint(&dir, &zero, &residual_info, &[]).unwrap();
     let mut p = load_checkpoint(&dir).unwrap();
     let mut offers = 0;
-    for t in (0..market.len()).step_by(389) {
+    for t in (0..market.len()).filter(|&t| t % 389 == 0 || (market.is_da_gate(t) && t % 7 == 0)) {
         let state = SiteState::initial(&cfg);
         let snap = market.snapshot(t, &state);
         let want = expert.decide(&snap);
-        offers += usize::from(want.offer.iter().any(|&x| x > 0.0));
+        offers += usize::from(want.da_offer.iter().any(|&x| x > 0.0));
+        // The network path is f32: the expert's action as f32 values.
+        let want = powermix_env::Action::from_values_unchecked(&want.to_array());
         assert_eq!(p.act(&snap), want, "t={t}");
     }
     assert!(offers > 0, "the sample should include reserve offers");
@@ -426,9 +428,9 @@ fn residual_checkpoints_add_the_network_to_the_expert() {
         let state = SiteState::initial(&cfg);
         let snap = market.snapshot(t, &state);
         let raw = p.act_raw(&p.observe(&snap));
-        let base = powermix_agent::checkpoint::action_values(&expert.decide(&snap));
-        let sum = powermix_agent::checkpoint::residual_action(&base, &raw, snap.emergency);
-        if !snap.emergency {
+        let base = expert.decide(&snap).to_array();
+        let sum = powermix_agent::checkpoint::residual_action(&base, &raw, snap.emergency.active());
+        if !snap.emergency.active() {
             assert_eq!(sum, std::array::from_fn(|k| raw[k] + base[k]));
         }
         assert_eq!(

@@ -5,21 +5,20 @@
 mod common;
 
 use common::decider;
-use powermix_agent::Policy;
 use powermix_agent::rules::{Expert, ExpertParams};
 use powermix_agent::serve::request::{DecideRequest, check, from_value, request_from_market};
 use powermix_agent::serve::{Answer, FixedClock, Reason, Source, TimeSource};
 use powermix_env::data::synth;
 use powermix_env::env::{Env, Window};
 use powermix_env::time::format_utc;
-use powermix_env::{Dispatch, Market, OBS_DIM, SiteConfig, SiteState};
+use powermix_env::{DayAheadOffer, Dispatch, Market, OBS_DIM, SiteConfig, SiteState};
 use serde_json::json;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 fn operator_request(m: &Market, t: usize, state: &SiteState) -> DecideRequest {
-    request_from_market(m, t, state, 50_000)
+    request_from_market(m, t, state)
 }
 
 fn bits(d: &Dispatch) -> [u64; 8] {
@@ -29,9 +28,9 @@ fn bits(d: &Dispatch) -> [u64; 8] {
         d.tranche_mw[0].to_bits(),
         d.tranche_mw[1].to_bits(),
         d.tranche_mw[2].to_bits(),
-        d.offer_mw[0].to_bits(),
-        d.offer_mw[1].to_bits(),
-        d.offer_mw[2].to_bits(),
+        d.award_mw[0].to_bits(),
+        d.award_mw[1].to_bits(),
+        d.award_mw[2].to_bits(),
     ]
 }
 
@@ -40,7 +39,10 @@ fn bits(d: &Dispatch) -> [u64; 8] {
 fn week(m: &Market) -> (usize, usize) {
     let n = m.len();
     let t_max = (0..n)
-        .max_by(|&a, &b| m.data.rt_price[a].total_cmp(&m.data.rt_price[b]))
+        .max_by(|&a, &b| {
+            let p = &m.hindsight().data.rt_price;
+            p[a].total_cmp(&p[b])
+        })
         .unwrap();
     let start = t_max.saturating_sub(3 * 96).min(n - 7 * 96);
     (start, start + 7 * 96)
@@ -49,6 +51,9 @@ fn week(m: &Market) -> (usize, usize) {
 struct Run {
     requests: Vec<DecideRequest>,
     env_dispatch: Vec<Dispatch>,
+    /// The day-ahead offer the env cleared at each gate (None elsewhere).
+    offers: Vec<Option<DayAheadOffer>>,
+    emergency: Vec<bool>,
 }
 
 /// Drives the env with the expert over the week, recording each interval's request.
@@ -60,13 +65,21 @@ fn env_run(m: &Arc<Market>, start: usize, end: usize) -> Run {
     let mut run = Run {
         requests: Vec::new(),
         env_dispatch: Vec::new(),
+        offers: Vec::new(),
+        emergency: Vec::new(),
     };
     for t in start..end {
         assert_eq!(env.index(), t);
         let state = *env.state();
         run.requests.push(operator_request(m, t, &state));
-        let a = expert.act(&m.snapshot(t, &state));
-        let (_, info, _, _) = env.step_into(&a, &mut obs);
+        let snap = m.snapshot(t, &state);
+        run.emergency.push(snap.emergency.active());
+        let (a, offer) = powermix_agent::decide(&mut expert, &snap);
+        let (_, info, _, _) = env.step_with_offer(&a, offer.as_ref(), &mut obs);
+        run.offers.push(
+            m.is_da_gate(t)
+                .then(|| offer.unwrap_or_else(|| DayAheadOffer::from_action(&a, &m.cfg))),
+        );
         run.env_dispatch.push(info.dispatch);
     }
     run
@@ -78,7 +91,8 @@ fn backtest_equals_live_to_the_bit() {
     let m = Arc::new(Market::new(synth::synthetic_year(2024, 1), cfg.clone()));
     let (start, end) = week(&m);
     let run = env_run(&m, start, end);
-    let emergencies = (start..end).filter(|&t| m.emergency[t]).count();
+    let emergencies = run.emergency.iter().filter(|&&e| e).count();
+    let mut gates = 0;
 
     let clock = Arc::new(FixedClock::new(0));
     let fallback = decider(TimeSource::Clock(clock.clone()), None);
@@ -88,7 +102,7 @@ fn backtest_equals_live_to_the_bit() {
     );
     let mut by_policy = 0;
     for (k, t) in (start..end).enumerate() {
-        clock.set(m.data.interval_start_ms[t]);
+        clock.set(m.interval_start_ms(t));
         let req = &run.requests[k];
         let body = serde_json::to_vec(req).unwrap();
 
@@ -101,7 +115,8 @@ fn backtest_equals_live_to_the_bit() {
             tranche_mw: [0, 1, 2].map(|i| req.site.tranche_mw[i]),
             training_mw: req.site.training_mw,
             training_hold: req.site.training_hold,
-            offer_mw: req.site.offer_mw.to_array(),
+            award_mw: req.site.award_mw.to_array(),
+            unavailable_mw: [0.0; 3],
         };
         assert_eq!(
             checked.snapshot(),
@@ -112,26 +127,34 @@ fn backtest_equals_live_to_the_bit() {
         let want = bits(&run.env_dispatch[k]);
         let a = fallback.decide_body(&body).unwrap();
         assert_eq!(a.source, Source::Fallback);
-        let expect_reason = if m.emergency[t] {
+        let expect_reason = if run.emergency[k] {
             Reason::Emergency
         } else {
             Reason::NoCheckpoint
         };
         assert_eq!(a.reason, Some(expect_reason), "t={t}: {}", a.message);
         assert_eq!(bits(&a.dispatch()), want, "fallback dispatch at t={t}");
+        // At the gate the answer carries the offer the env cleared.
+        assert_eq!(
+            a.day_ahead_offer.as_ref().map(|o| o.hours.clone()),
+            run.offers[k].as_ref().map(|o| o.hours.clone()),
+            "day-ahead offer at t={t}"
+        );
+        gates += usize::from(run.offers[k].is_some());
 
         let b = as_policy.decide_body(&body).unwrap();
-        if !m.emergency[t] {
+        if !run.emergency[k] {
             assert_eq!(b.source, Source::Policy, "t={t}: {}", b.message);
             by_policy += 1;
         }
         assert_eq!(bits(&b.dispatch()), want, "policy dispatch at t={t}");
     }
     assert_eq!(by_policy + emergencies, end - start);
+    assert_eq!(gates, 7, "a gate a day");
     eprintln!(
         "week {}..{}: {} intervals equal to the bit, {emergencies} in emergency",
-        format_utc(m.data.interval_start_ms[start]),
-        format_utc(m.data.interval_start_ms[end - 1]),
+        format_utc(m.interval_start_ms(start)),
+        format_utc(m.interval_start_ms(end - 1)),
         end - start
     );
 }
@@ -178,10 +201,7 @@ fn stdin_replay_equals_backtest_to_the_bit() {
     for (line, &k) in lines.iter().zip(&picked) {
         let a: Answer = serde_json::from_str(line).unwrap();
         let t = start + k;
-        assert_eq!(
-            a.interval_start_utc,
-            format_utc(m.data.interval_start_ms[t])
-        );
+        assert_eq!(a.interval_start_utc, format_utc(m.interval_start_ms(t)));
         assert!(
             matches!(a.reason, Some(Reason::NoCheckpoint | Reason::Emergency)),
             "{}",

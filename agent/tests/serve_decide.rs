@@ -35,12 +35,12 @@ fn assert_feasible(a: &Answer) {
     let cfg = SiteConfig::default_site();
     assert!(a.site_load_mw <= cfg.grid.import_limit_mw + 1e-9, "{a:?}");
     assert!(a.expected_ledger.total.is_finite());
-    let offered = a.mw.reserve_offers.rrs + a.mw.reserve_offers.ecrs + a.mw.reserve_offers.nspin;
-    assert!(offered <= a.mw.tranches.iter().sum::<f64>() + 1e-9);
+    let awarded = a.mw.reserve_awards.rrs + a.mw.reserve_awards.ecrs + a.mw.reserve_awards.nspin;
+    assert!(awarded <= a.mw.tranches.iter().sum::<f64>() + 1e-9);
 }
 
 fn const_meta(id: &str) -> Value {
-    json!({"model_id": id, "kind": "const", "action": [1, 1, 0, 1, 0, 0, 0]})
+    json!({"model_id": id, "kind": "const", "action": [1, 1, 0, 1, 0, 0, 0, 0, 0, 0]})
 }
 
 #[test]
@@ -120,13 +120,15 @@ fn every_fallback_reason_is_triggered_and_named() {
     assert!(a.message.contains("rt_prices[1] = -301"), "{}", a.message);
     assert_eq!(a.model_id.as_deref(), Some("run-b"));
 
-    // stale_snapshot: 25 minutes old.
+    // stale_snapshot: 30 minutes old (for the interval of 19:45, with its t-2 price).
     let a = d
         .decide_body(&with(|v| {
-            v["snapshot_time_utc"] = json!("2024-07-15T19:35:50Z");
+            v["interval_start_utc"] = json!("2024-07-15T19:45:00Z");
+            v["snapshot_time_utc"] = json!("2024-07-15T19:30:50Z");
+            v["rt_last_interval_utc"] = json!("2024-07-15T19:15:00Z");
         }))
         .unwrap();
-    assert_eq!(a.reason, Some(Reason::StaleSnapshot));
+    assert_eq!(a.reason, Some(Reason::StaleSnapshot), "{:?}", a.problems);
     assert!(a.message.contains("limit 20.0 minutes"), "{}", a.message);
     // ... or an interval far from its snapshot.
     let a = d
@@ -140,20 +142,33 @@ fn every_fallback_reason_is_triggered_and_named() {
     let mut req = example_request(NOW);
     req.emergency = Some(EmergencyNotice {
         active: true,
+        level: Some(2),
+        load_shed: false,
         notice: "EEA2 in effect".into(),
     });
     let a = d.decide_body(&body(&req)).unwrap();
     assert_eq!(a.reason, Some(Reason::Emergency));
     assert!(a.message.contains("EEA2"), "{}", a.message);
-    assert_eq!(a.mw.tranches, [0.0; 3], "miners curtailed");
+    assert_eq!(a.mw.tranches, [0.0; 3], "the expert stops miners in an EEA");
     assert_eq!(
-        a.mw.training, 0.0,
-        "training curtailed (max_training_fraction 0)"
+        a.mw.training, 20.0,
+        "EEA2 without load shed curtails no training"
     );
+    // Firm load shed curtails training as site.toml says (load_shed_max_training_fraction 0).
+    req.emergency = Some(EmergencyNotice {
+        active: true,
+        level: Some(3),
+        load_shed: true,
+        notice: "EEA3 load shed".into(),
+    });
+    let a = d.decide_body(&body(&req)).unwrap();
+    assert_eq!(a.mw.training, 0.0, "training curtailed under load shed");
     assert_eq!(a.mw.inference, 10.0, "inference stays");
     // An inactive notice is no emergency.
     req.emergency = Some(EmergencyNotice {
         active: false,
+        level: None,
+        load_shed: false,
         notice: String::new(),
     });
     assert_eq!(d.decide_body(&body(&req)).unwrap().source, Source::Policy);
@@ -238,8 +253,8 @@ fn invalid_values_are_named_with_their_value() {
             "site.training_hold",
         ),
         (
-            Box::new(|v| v["site"]["offer_mw"]["rrs"] = json!(1e300)),
-            "site.offer_mw.rrs",
+            Box::new(|v| v["site"]["award_mw"]["rrs"] = json!(1e300)),
+            "site.award_mw.rrs",
         ),
         (
             Box::new(|v| v["interval_start_utc"] = json!("2024-07-15T20:07:00Z")),
@@ -303,6 +318,83 @@ fn unusable_bodies_are_rejected_naming_the_problem() {
     let e = d.decide_body(huge.as_bytes()).unwrap_err();
     assert_eq!(e.status, 400);
     assert!(e.message.contains("out of range"), "{}", e.message);
+}
+
+/// Values that could not have been published at `snapshot_time_utc` are refused with 422
+/// naming the field: an rt price of an interval still running, day-ahead values of a day
+/// whose results come at 13:30 the day before.
+#[test]
+fn values_unknowable_at_the_snapshot_time_are_refused() {
+    let d = decider(clock(), None);
+    // The example: interval 20:15Z, snapshot 20:00:50Z, last rt price of 19:45Z (t-2).
+    // An rt price of 20:00Z (t-1) had not ended at 20:00:50Z.
+    let e = d
+        .decide_body(&with(|v| {
+            v["rt_last_interval_utc"] = json!("2024-07-15T20:00:00Z")
+        }))
+        .unwrap_err();
+    assert_eq!(e.status, 422);
+    assert_eq!(e.field.as_deref(), Some("rt_last_interval_utc"));
+    assert!(
+        e.message.contains("could not have been published"),
+        "{}",
+        e.message
+    );
+    // t-3 is known but is not the price the policy reads as the latest: fallback, named.
+    let a = d
+        .decide_body(&with(|v| {
+            v["rt_last_interval_utc"] = json!("2024-07-15T19:30:00Z")
+        }))
+        .unwrap();
+    assert_eq!(a.reason, Some(Reason::InvalidInput));
+    assert_eq!(a.problems[0].field, "rt_last_interval_utc");
+    // 15:00 CDT (20:00Z): tomorrow's day-ahead prices are published (13:30), the day after
+    // tomorrow's are not. From 20:15Z, 96 x 15 min reaches 20:15Z tomorrow: fine; 200
+    // values reach into the 17th.
+    let ok = d
+        .decide_body(&with(|v| {
+            v["day_ahead_prices"] = json!(vec![30.0; 96]);
+            for p in ["rrs", "ecrs", "nspin"] {
+                v["reserve_prices"][p] = json!(vec![1.0; 96]);
+            }
+        }))
+        .unwrap();
+    assert!(ok.problems.is_empty(), "{:?}", ok.problems);
+    let e = d
+        .decide_body(&with(|v| {
+            v["day_ahead_prices"] = json!(vec![30.0; 200]);
+            for p in ["rrs", "ecrs", "nspin"] {
+                v["reserve_prices"][p] = json!(vec![1.0; 200]);
+            }
+        }))
+        .unwrap_err();
+    assert_eq!(
+        (e.status, e.field.as_deref()),
+        (422, Some("day_ahead_prices"))
+    );
+    assert!(e.message.contains("13:30"), "{}", e.message);
+    // Before 13:30 local (a 12:00 CDT snapshot), tomorrow's are not published either.
+    let early = |v: &mut Value| {
+        v["interval_start_utc"] = json!("2024-07-15T17:15:00Z");
+        v["snapshot_time_utc"] = json!("2024-07-15T17:00:50Z");
+        v["rt_last_interval_utc"] = json!("2024-07-15T16:45:00Z");
+        v["day_ahead_prices"] = json!(vec![30.0; 60]);
+        for p in ["rrs", "ecrs", "nspin"] {
+            v["reserve_prices"][p] = json!(vec![1.0; 60]);
+        }
+    };
+    let e = decider(
+        TimeSource::Clock(Arc::new(FixedClock::new(1_721_062_850_000))),
+        None,
+    )
+    .decide_body(&with(early))
+    .unwrap_err();
+    assert_eq!(
+        e.field.as_deref(),
+        Some("day_ahead_prices"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]

@@ -152,7 +152,7 @@ fn bench_oracle() -> Result<serde_json::Value, String> {
 /// The request an operator sends for interval `t` of a market, the site in its initial
 /// state, assembled a minute before t.
 fn infer_request(m: &Market, t: usize) -> DecideRequest {
-    request_from_market(m, t, &SiteState::initial(&m.cfg), 60_000)
+    request_from_market(m, t, &SiteState::initial(&m.cfg))
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {

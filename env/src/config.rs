@@ -36,6 +36,8 @@ pub struct SiteConfig {
     pub contract: ContractConfig,
     /// 4CP transmission charge.
     pub four_cp: FourCpConfig,
+    /// What a decision can know, and when.
+    pub information: InformationConfig,
     /// Ancillary service offers from miner load.
     pub reserves: ReservesConfig,
     /// Grid emergency rules.
@@ -158,15 +160,28 @@ pub struct FourCpConfig {
     pub months: Vec<u8>,
 }
 
-/// Ancillary services from miner load (Controllable Load Resource).
+/// What a decision can know, and when (DESIGN.md, "Information rules").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InformationConfig {
+    /// The latest real-time price a decision for interval t knows is that of t - lag
+    /// (2: t-1 is still running when the decision for t is taken). Everything published at
+    /// or before the end of interval t - lag is visible too.
+    pub rt_price_lag_intervals: u32,
+}
+
+/// Ancillary services from miner load (Load Resource), committed day ahead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReservesConfig {
-    /// Share of running miner load that may be offered, all products together.
+    /// Most MW offered in one hour, all products together, as a share of miner capacity.
     pub max_offer_fraction: f64,
-    /// Floor of the replacement price for uncovered offers ($/MWh).
-    pub penalty_floor_usd_per_mwh: f64,
-    /// Real-time price at or above which deployments use the scarcity probability ($/MWh).
+    /// $/MW per hour of an action's minimum-price value 1.0.
+    pub offer_price_scale_usd_per_mw_h: f64,
+    /// Replacement cost of awarded MW not provided, on top of the clearing price paid back
+    /// ($/MW per hour).
+    pub replacement_cost_usd_per_mw_h: f64,
+    /// Real-time price at or above which an interval counts as scarce ($/MWh).
     pub scarcity_price_usd_per_mwh: f64,
     /// Responsive Reserve.
     pub rrs: ReserveProduct,
@@ -183,46 +198,51 @@ impl ReservesConfig {
     }
 }
 
-/// One reserve product.
+/// One reserve product and its deployment events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReserveProduct {
     /// Whether the site offers it at all.
     pub enabled: bool,
-    /// Time allowed to drop the load when deployed (minutes).
-    pub response_minutes: f64,
-    /// Deployment probability per interval in normal conditions.
-    pub deploy_probability: f64,
-    /// Deployment probability per interval in scarcity.
-    pub deploy_probability_scarcity: f64,
+    /// First local date (YYYY-MM-DD) the product exists; none: always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_from: Option<String>,
+    /// Deployment events starting per year in normal intervals.
+    pub events_per_year: f64,
+    /// Probability that an event starts in a scarcity interval.
+    pub scarcity_start_probability: f64,
+    /// Mean duration of an event until recall (minutes).
+    pub mean_duration_minutes: f64,
+    /// Every interval of an EEA of at least this level deploys the product (4: never).
+    pub eea_deploy_level: u8,
 }
 
-/// Grid emergency (EEA) rules.
+impl ReserveProduct {
+    /// The local day number (days since 1970-01-01) from which the product exists.
+    pub fn available_from_day(&self) -> i32 {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+        self.available_from
+            .as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .map(|d| (d - epoch).num_days() as i32)
+            .unwrap_or(i32::MIN)
+    }
+}
+
+/// What firm load shed does to the site (emergencies themselves come from
+/// `configs/emergencies.toml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmergencyConfig {
-    /// EEA when the last known price is at or above this fraction of the cap.
-    pub price_fraction_of_cap: f64,
-    /// Dated emergencies (local dates).
-    pub windows: Vec<EmergencyWindow>,
-    /// Miners stop in an emergency (Texas SB6 large flexible load curtailment).
-    pub curtail_mining: bool,
-    /// Most training may run in an emergency, as a fraction of its full power.
-    pub max_training_fraction: f64,
-    /// Inference stops too (and pays its penalty).
-    pub curtail_inference: bool,
-}
-
-/// A dated emergency window, local dates, end exclusive.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmergencyWindow {
-    /// First local date (YYYY-MM-DD).
-    pub start: String,
-    /// Local date after the last one (YYYY-MM-DD).
-    pub end: String,
-    /// What it was.
-    pub name: String,
+    /// Miners stop while ERCOT orders firm load shed.
+    pub load_shed_curtail_mining: bool,
+    /// Most training may run during firm load shed, as a fraction of its full power.
+    pub load_shed_max_training_fraction: f64,
+    /// Inference stops too during firm load shed (and pays its penalty).
+    pub load_shed_curtail_inference: bool,
+    /// The site falls under Texas SB 6 remote disconnection: during firm load shed the
+    /// whole site is disconnected.
+    pub sb6_subject: bool,
 }
 
 /// A configuration problem, naming the field and the value.
@@ -395,11 +415,23 @@ impl SiteConfig {
                 "must be 1 to 12",
             )?;
         }
+        check(
+            (1..=96).contains(&self.information.rt_price_lag_intervals),
+            "information.rt_price_lag_intervals",
+            self.information.rt_price_lag_intervals,
+            "must be 1 to 96",
+        )?;
         let r = &self.reserves;
         fraction("reserves.max_offer_fraction", r.max_offer_fraction)?;
+        check(
+            r.offer_price_scale_usd_per_mw_h.is_finite() && r.offer_price_scale_usd_per_mw_h > 0.0,
+            "reserves.offer_price_scale_usd_per_mw_h",
+            r.offer_price_scale_usd_per_mw_h,
+            "must be > 0",
+        )?;
         nonneg(
-            "reserves.penalty_floor_usd_per_mwh",
-            r.penalty_floor_usd_per_mwh,
+            "reserves.replacement_cost_usd_per_mw_h",
+            r.replacement_cost_usd_per_mw_h,
         )?;
         check(
             r.scarcity_price_usd_per_mwh.is_finite(),
@@ -408,37 +440,36 @@ impl SiteConfig {
             "must be finite",
         )?;
         for (name, p) in RESERVE_NAMES.iter().zip(r.products()) {
-            nonneg(
-                &format!("reserves.{name}.response_minutes"),
-                p.response_minutes,
-            )?;
-            fraction(
-                &format!("reserves.{name}.deploy_probability"),
-                p.deploy_probability,
-            )?;
-            fraction(
-                &format!("reserves.{name}.deploy_probability_scarcity"),
-                p.deploy_probability_scarcity,
-            )?;
-        }
-        let e = &self.emergency;
-        check(
-            e.price_fraction_of_cap.is_finite() && e.price_fraction_of_cap > 0.0,
-            "emergency.price_fraction_of_cap",
-            e.price_fraction_of_cap,
-            "must be > 0",
-        )?;
-        fraction("emergency.max_training_fraction", e.max_training_fraction)?;
-        for (i, w) in e.windows.iter().enumerate() {
-            let s = parse_date(&w.start, &format!("emergency.windows[{i}].start"))?;
-            let en = parse_date(&w.end, &format!("emergency.windows[{i}].end"))?;
+            if let Some(d) = &p.available_from {
+                parse_date(d, &format!("reserves.{name}.available_from"))?;
+            }
             check(
-                en > s,
-                &format!("emergency.windows[{i}].end"),
-                &w.end,
-                "must be after start",
+                p.events_per_year.is_finite() && (0.0..=35_040.0).contains(&p.events_per_year),
+                &format!("reserves.{name}.events_per_year"),
+                p.events_per_year,
+                "must be in [0, 35040]",
+            )?;
+            fraction(
+                &format!("reserves.{name}.scarcity_start_probability"),
+                p.scarcity_start_probability,
+            )?;
+            check(
+                p.mean_duration_minutes.is_finite() && p.mean_duration_minutes >= 15.0,
+                &format!("reserves.{name}.mean_duration_minutes"),
+                p.mean_duration_minutes,
+                "must be at least one interval (15)",
+            )?;
+            check(
+                (1..=4).contains(&p.eea_deploy_level),
+                &format!("reserves.{name}.eea_deploy_level"),
+                p.eea_deploy_level,
+                "must be 1 to 3, or 4 for never",
             )?;
         }
+        fraction(
+            "emergency.load_shed_max_training_fraction",
+            self.emergency.load_shed_max_training_fraction,
+        )?;
         let f = &self.data_fill;
         for c in crate::data::OptionalColumn::ALL {
             let v = f.default_for(c);
@@ -464,6 +495,14 @@ impl SiteConfig {
             .unwrap_or(f64::INFINITY)
     }
 
+    /// Which reserve products the site may offer on a local day (day number since
+    /// 1970-01-01): enabled and already in existence.
+    pub fn reserve_available(&self, day_number: i32) -> [bool; RESERVES] {
+        self.reserves
+            .products()
+            .map(|p| p.enabled && day_number >= p.available_from_day())
+    }
+
     /// Total miner capacity (MW).
     pub fn miner_capacity_mw(&self) -> f64 {
         self.mining.tranches.iter().map(|t| t.capacity_mw).sum()
@@ -478,20 +517,6 @@ impl SiteConfig {
                 / (0.024 * t.efficiency_j_per_th);
         }
         out
-    }
-
-    /// Emergency windows as local day numbers `[start, end)` (days since 1970-01-01).
-    pub fn emergency_day_ranges(&self) -> Vec<(i32, i32)> {
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-        self.emergency
-            .windows
-            .iter()
-            .filter_map(|w| {
-                let s = NaiveDate::parse_from_str(&w.start, "%Y-%m-%d").ok()?;
-                let e = NaiveDate::parse_from_str(&w.end, "%Y-%m-%d").ok()?;
-                Some(((s - epoch).num_days() as i32, (e - epoch).num_days() as i32))
-            })
-            .collect()
     }
 }
 
@@ -547,14 +572,24 @@ mod tests {
                 "four_cp.months[1] = 13",
             ),
             (
-                "start = \"2021-02-14\"",
-                "start = \"2021-02-31\"",
-                "emergency.windows[0].start",
+                "available_from = \"2023-06-10\"",
+                "available_from = \"2023-06-31\"",
+                "reserves.ecrs.available_from",
             ),
             (
-                "deploy_probability = 0.0005",
-                "deploy_probability = 2.0",
-                "reserves.rrs.deploy_probability = 2.0",
+                "scarcity_start_probability = 0.008",
+                "scarcity_start_probability = 2.0",
+                "reserves.ecrs.scarcity_start_probability = 2.0",
+            ),
+            (
+                "mean_duration_minutes = 60.0",
+                "mean_duration_minutes = 5.0",
+                "reserves.rrs.mean_duration_minutes = 5.0",
+            ),
+            (
+                "rt_price_lag_intervals = 2",
+                "rt_price_lag_intervals = 0",
+                "information.rt_price_lag_intervals = 0",
             ),
         ];
         for (from, to, expect) in cases {

@@ -1,19 +1,32 @@
 //! The gym-like environment: [`Env`] steps one site through a window of market data;
 //! [`VecEnv`] steps N of them into contiguous f32 buffers with auto-reset.
 //!
-//! A step: the action is checked ([`Action::from_slice`]), projected by the safety layer,
-//! reserve deployments are drawn (seeded), the interval is settled, and the observation of
-//! the next interval is built from what is visible then. Reward = profit in dollars.
+//! A step: the action is checked ([`Action::from_slice`]), projected by the safety layer
+//! (which keeps the reserve awards in force covered), reserve deployments are drawn
+//! (seeded events, plus every EEA), the interval is settled, and the observation of the
+//! next interval is built from what is visible then. Reward = profit in dollars.
+//!
+//! The day-ahead reserve decision rides on the ordinary action: at the gate interval
+//! (10:00 local on D-1, observation feature `da_gate`) the action's `da_offer_*` and
+//! `da_min_price_*` values are the offer for every hour of D ([`DayAheadOffer::from_action`]);
+//! planners that shape it hour by hour pass a [`DayAheadOffer`] to [`Env::step_with_offer`].
+//! The market clears it at once against D's clearing prices; the awards then bind the site
+//! from D's first interval and are part of the site state the observation carries. Why one
+//! action instead of a second kind of step: every trainer (ours, SB3, RLlib) learns it with
+//! no change, and the gym API keeps one action space.
 //!
 //! Episodes end by truncation at the window's end, or by termination when the data itself
 //! ends (no next interval exists to observe).
 
 use crate::config::RESERVES;
-use crate::market::Market;
+use crate::market::{DayAwards, DeployState, Market};
 use crate::obs::{OBS_DIM, OBS_NAMES};
 use crate::rng::Rng;
 use crate::settlement::Settlement;
-use crate::site::{ACTION_DIM, ACTION_NAMES, Action, ActionError, Dispatch, SiteState};
+use crate::site::{
+    ACTION_DIM, ACTION_NAMES, Action, ActionError, DayAheadOffer, Dispatch, SiteState,
+};
+use crate::time::INTERVALS_PER_HOUR;
 use std::sync::Arc;
 
 /// Which intervals episodes cover, as indices into the market data.
@@ -84,10 +97,12 @@ pub struct StepInfo {
     pub dispatch: Dispatch,
     /// The ledger and the physical outcome.
     pub settlement: Settlement,
-    /// An emergency was in force.
-    pub emergency: bool,
+    /// The emergency the decision knew of.
+    pub emergency: crate::emergency::Emergency,
     /// Reserve products deployed.
     pub deployed: [bool; RESERVES],
+    /// At a day-ahead gate: MW-hours awarded for the next operating day.
+    pub da_awarded_mwh: Option<f64>,
 }
 
 /// The result of [`Env::step`].
@@ -128,6 +143,12 @@ pub struct EnvProgress {
     pub state: SiteState,
     /// The env's random stream (episode starts, reserve deployments).
     pub rng: Rng,
+    /// Deployment events in progress.
+    #[serde(default)]
+    pub deploy: DeployState,
+    /// Day-ahead awards of the current and the next operating day.
+    #[serde(default)]
+    pub awards: Vec<DayAwards>,
 }
 
 /// Where every env of a [`VecEnv`] is, and the returns of their running episodes.
@@ -148,6 +169,8 @@ pub struct Env {
     end: usize,
     state: SiteState,
     rng: Rng,
+    deploy: DeployState,
+    awards: Vec<DayAwards>,
 }
 
 impl Env {
@@ -180,6 +203,8 @@ impl Env {
             end: 0,
             state,
             rng: Rng::new(seed),
+            deploy: DeployState::default(),
+            awards: Vec::new(),
         })
     }
 
@@ -200,6 +225,8 @@ impl Env {
             end: self.end,
             state: self.state,
             rng: self.rng.clone(),
+            deploy: self.deploy,
+            awards: self.awards.clone(),
         }
     }
 
@@ -220,12 +247,30 @@ impl Env {
         self.end = p.end;
         self.state = p.state;
         self.rng = p.rng.clone();
+        self.deploy = p.deploy;
+        self.awards.clone_from(&p.awards);
         Ok(())
     }
 
-    /// The site's state.
+    /// The site's state (with the awards in force in the interval decided next).
     pub fn state(&self) -> &SiteState {
         &self.state
+    }
+
+    /// The day-ahead awards the env holds (the current and the next operating day).
+    pub fn awards(&self) -> &[DayAwards] {
+        &self.awards
+    }
+
+    /// The awards in force in interval `t` (0 where no award was cleared for its day).
+    #[inline]
+    fn award_at(&self, t: usize) -> [f64; RESERVES] {
+        for a in &self.awards {
+            if let Some(x) = a.at(t) {
+                return x;
+            }
+        }
+        [0.0; RESERVES]
     }
 
     /// Reseeds the random stream with sub-stream `stream` of `seed` (how [`VecEnv`] seeds
@@ -264,6 +309,8 @@ impl Env {
         self.t = start;
         self.end = end;
         self.state = SiteState::initial(&self.market.cfg);
+        self.deploy = DeployState::default();
+        self.awards.clear();
         self.observe_into(obs);
     }
 
@@ -287,25 +334,56 @@ impl Env {
         })
     }
 
-    /// Steps with a checked action, writing the next observation into `obs`.
+    /// Steps with a checked action, writing the next observation into `obs`; at a
+    /// day-ahead gate the action's day-ahead values are the offer.
     /// Returns (reward, info, terminated, truncated).
     #[inline(always)]
     pub fn step_into(&mut self, a: &Action, obs: &mut [f32]) -> (f64, StepInfo, bool, bool) {
+        self.step_with_offer(a, None, obs)
+    }
+
+    /// [`Env::step_into`] with an explicit hour-by-hour day-ahead offer, read at a gate
+    /// interval instead of the action's day-ahead values (ignored elsewhere).
+    #[inline(always)]
+    pub fn step_with_offer(
+        &mut self,
+        a: &Action,
+        offer: Option<&DayAheadOffer>,
+        obs: &mut [f32],
+    ) -> (f64, StepInfo, bool, bool) {
         let m = &*self.market;
         let t = self.t;
         let dispatch = m.projector.project(a, &self.state, m.projection_context(t));
-        // Always three draws, so the random stream does not depend on the actions.
-        let deployed = m.draw_deployments(t, &mut self.rng);
+        // The random stream depends on the events in progress, never on the actions.
+        let deployed = m.draw_deployments(t, &mut self.rng, &mut self.deploy);
         let settlement = m
             .settler
             .settle(&dispatch, &self.state, &m.interval_market(t, deployed));
+        let mut da_awarded_mwh = None;
+        if m.is_da_gate(t) {
+            let flat;
+            let offer = match offer {
+                Some(o) => o,
+                None => {
+                    flat = DayAheadOffer::from_action(a, &m.cfg);
+                    &flat
+                }
+            };
+            if let Some(aw) = m.clear_day_ahead(t, offer) {
+                da_awarded_mwh = Some(aw.total_mwh());
+                self.awards
+                    .retain(|x| x.day_start + x.hours.len() * INTERVALS_PER_HOUR > t);
+                self.awards.push(aw);
+            }
+        }
         let info = StepInfo {
             index: t,
-            interval_start_ms: m.facts[t].interval_start_ms,
+            interval_start_ms: m.interval_start_ms(t),
             dispatch,
             settlement,
-            emergency: m.facts[t].ctx.emergency,
+            emergency: m.projection_context(t).emergency,
             deployed,
+            da_awarded_mwh,
         };
         self.state = self.state.after(&dispatch, &m.cfg);
         self.t += 1;
@@ -314,6 +392,7 @@ impl Env {
         if terminated {
             obs[..OBS_DIM].fill(0.0);
         } else {
+            self.state.award_mw = self.award_at(self.t);
             self.observe_into(obs);
         }
         (

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod data;
+pub mod emergency;
 pub mod env;
 pub mod market;
 pub mod obs;
@@ -18,8 +19,9 @@ pub mod site;
 pub mod time;
 
 pub use config::SiteConfig;
+pub use emergency::{Emergency, EmergencyCalendar};
 pub use env::{Env, StepInfo, StepResult, VecEnv, Window};
-pub use market::Market;
+pub use market::{DayAwards, Market};
 pub use obs::{OBS_DIM, OBS_NAMES, Observer, Snapshot};
 pub use settlement::{LEDGER_LINES, Ledger};
-pub use site::{ACTION_DIM, ACTION_NAMES, Action, Dispatch, SiteState};
+pub use site::{ACTION_DIM, ACTION_NAMES, Action, DayAheadOffer, Dispatch, HourOffer, SiteState};

@@ -4,6 +4,8 @@
 //! Both get the same features, to the bit.
 
 use crate::config::{RESERVES, SiteConfig, TRANCHES};
+use crate::emergency::Emergency;
+use crate::market::is_da_gate_local;
 use crate::site::SiteState;
 use crate::time::LocalTime;
 
@@ -15,14 +17,17 @@ pub const DA_HORIZON: usize = 96;
 pub const LOAD_SCALE_MW: f64 = 80_000.0;
 
 /// Number of observation features.
-pub const OBS_DIM: usize = 42;
+pub const OBS_DIM: usize = 43;
 /// Features `0..MARKET_FEATURES` depend only on the market snapshot (not on the site state);
 /// the env computes them once per interval with [`Observer::observe_market`].
-pub const MARKET_FEATURES: usize = 33;
+pub const MARKET_FEATURES: usize = 35;
 
 /// Feature names, in order. Prices are in $100/MWh unless the name says `sq` (squashed:
 /// x / (|x| + 100) for energy prices, x / (|x| + 50) for reserve prices), which keeps
-/// spikes to the cap in a small range.
+/// spikes to the cap in a small range. `rt_last` is the latest price a decision knows (of
+/// interval t - lag); `emergency` is the EEA level known at decision time over 3;
+/// `da_gate` is 1 at the interval whose decision also makes the day-ahead reserve offer;
+/// `award_*` are the reserve awards in force as shares of miner capacity.
 pub const OBS_NAMES: [&str; OBS_DIM] = [
     "rt_last",
     "rt_last_sq",
@@ -57,15 +62,16 @@ pub const OBS_NAMES: [&str; OBS_DIM] = [
     "season_sin",
     "season_cos",
     "emergency",
+    "emergency_load_shed",
+    "da_gate",
     "tranche_0_on",
     "tranche_1_on",
     "tranche_2_on",
     "training_on",
     "training_hold",
-    "offer_rrs",
-    "offer_ecrs",
-    "offer_nspin",
-    "hour_start",
+    "award_rrs",
+    "award_ecrs",
+    "award_nspin",
 ];
 
 /// Everything a decision for one interval may see. Plain data: the env fills it from
@@ -74,10 +80,13 @@ pub const OBS_NAMES: [&str; OBS_DIM] = [
 pub struct Snapshot<'a> {
     /// Start of the interval decided for, UTC milliseconds.
     pub interval_start_ms: i64,
+    /// The information cutoff, UTC milliseconds: everything here was published by then
+    /// (a request's `snapshot_time_utc`).
+    pub as_of_ms: i64,
     /// Its US/Central calendar.
     pub local: LocalTime,
-    /// Real-time prices of the intervals before it, oldest first (at most [`RT_HISTORY`]
-    /// are used; may be empty).
+    /// Published real-time prices, oldest first, the last one of interval t - lag (at most
+    /// [`RT_HISTORY`] are used; may be empty).
     pub rt_history: &'a [f64],
     /// Published day-ahead prices of this interval and the ones after it (may be empty).
     pub da_prices: &'a [f64],
@@ -92,8 +101,8 @@ pub struct Snapshot<'a> {
     pub system_load_mw: f64,
     /// Highest published system load of the local month so far (MW).
     pub system_load_mtd_peak_mw: f64,
-    /// An emergency notice is in force.
-    pub emergency: bool,
+    /// The emergency notice known at decision time.
+    pub emergency: Emergency,
     /// The site's state.
     pub state: SiteState,
 }
@@ -206,11 +215,7 @@ impl Observer {
     /// Writes the [`OBS_NAMES`] features of `s` into `out` (length [`OBS_DIM`]).
     pub fn observe(&self, s: &Snapshot<'_>, out: &mut [f32]) {
         self.observe_market(s, &mut out[..MARKET_FEATURES]);
-        self.observe_state(
-            &s.state,
-            s.interval_start_ms,
-            &mut out[MARKET_FEATURES..OBS_DIM],
-        );
+        self.observe_state(&s.state, &mut out[MARKET_FEATURES..OBS_DIM]);
     }
 
     /// Writes the market features (`0..MARKET_FEATURES`) of `s` into `out`.
@@ -295,13 +300,15 @@ impl Observer {
         let season = &self.season_table[(l.ordinal as usize).clamp(1, 366) - 1];
         out[30] = season[0];
         out[31] = season[1];
-        out[32] = s.emergency as u8 as f32;
+        out[32] = s.emergency.level as f32 / 3.0;
+        out[33] = s.emergency.load_shed as u8 as f32;
+        out[34] = is_da_gate_local(l) as u8 as f32;
     }
 
     /// Writes the site-state features (`MARKET_FEATURES..OBS_DIM`) into `out`, which holds
     /// `OBS_DIM - MARKET_FEATURES` values.
     #[inline]
-    pub fn observe_state(&self, st: &SiteState, interval_start_ms: i64, out: &mut [f32]) {
+    pub fn observe_state(&self, st: &SiteState, out: &mut [f32]) {
         const N: usize = OBS_DIM - MARKET_FEATURES;
         let out: &mut [f32; N] = (&mut out[..N]).try_into().expect("state feature slice");
         for i in 0..TRANCHES {
@@ -320,11 +327,10 @@ impl Observer {
         let miner_cap: f64 = self.capacity.iter().sum();
         for p in 0..RESERVES {
             out[5 + p] = if miner_cap > 0.0 {
-                (st.offer_mw[p] / miner_cap) as f32
+                (st.award_mw[p] / miner_cap) as f32
             } else {
                 0.0
             };
         }
-        out[8] = (interval_start_ms.div_euclid(crate::time::INTERVAL_MS) % 4 == 0) as u8 as f32;
     }
 }

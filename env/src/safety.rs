@@ -1,28 +1,36 @@
 //! The safety projection: turns any [`Action`] into a feasible [`Dispatch`].
 //!
 //! Used by every policy, in the env, in evaluation and in serving. Rules, in order:
-//! 1. fractions are clamped to [0, 1];
-//! 2. firm inference stays on unless an emergency rule curtails it;
+//! 1. fractions are clamped to [0, 1] (NaN to 0);
+//! 2. firm inference stays on unless firm load shed curtails it (`load_shed_curtail_inference`,
+//!    or the whole site under SB 6);
 //! 3. training moves in whole steps, by at most its ramp, and holds after stepping up;
-//! 4. each tranche moves by at most the miner ramp;
-//! 5. an emergency stops the miners (when configured) and caps training (never raising
-//!    it); it overrides ramps and holds;
-//! 6. within an hour, running miners cover the hour's reserve offers (raised if needed);
+//! 4. each tranche moves by at most the miner ramp and never above its capacity less the MW
+//!    the site reports unavailable;
+//! 5. firm load shed (an EEA3 notice ordering it) stops the miners (when configured) and caps
+//!    training (never raising it); it overrides ramps and holds; other EEA levels curtail
+//!    nothing here: the reserves they deploy drop in settlement;
+//! 6. running miners cover the reserve awards in force (raised if needed, most efficient
+//!    first, within ramps and availability): a price spike cannot be dodged with miners
+//!    that carry an award. Under firm load shed the awarded MW stay scheduled: the
+//!    emergency deploys them, so settlement drops them;
 //! 7. the site stays within the import limit: it sheds uncommitted miners (least efficient
-//!    first), then training, then committed miners, then inference;
-//! 8. at the hour's first interval new offers are made, never more than the running miner
-//!    load times `max_offer_fraction`; in an emergency no new offers are made.
+//!    first), then training down to its hold, then committed miners, then training, then
+//!    inference.
+//!
+//! Awards the miners still cannot cover (unavailable miners, a tight import limit) are a
+//! shortfall, paid back in settlement.
 
-use crate::config::{RESERVES, SiteConfig, TRANCHES};
-use crate::site::{Action, Dispatch, SiteState};
+use crate::config::{SiteConfig, TRANCHES};
+use crate::emergency::Emergency;
+use crate::site::{Action, Dispatch, SiteState, clamp01};
 
 /// What the projection needs to know about the interval besides the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ProjectionContext {
-    /// An emergency (EEA) is in force.
-    pub emergency: bool,
-    /// First interval of an hour: reserve offers are made now.
-    pub hour_start: bool,
+    /// The emergency notice a decision for the interval knows (the env's snapshot, or the
+    /// request's `emergency`).
+    pub emergency: Emergency,
 }
 
 /// Constants of the projection derived once from the config.
@@ -32,17 +40,15 @@ pub struct Projector {
     step_mw: f64,
     steps: u32,
     ramp_steps: u32,
-    emergency_steps: u32,
+    shed_steps: u32,
     capacity: [f64; TRANCHES],
     miner_ramp: f64,
     /// Tranche indices from most to least efficient.
     by_efficiency: [usize; TRANCHES],
     import_limit: f64,
     balance_of_plant: f64,
-    max_offer_fraction: f64,
-    offer_enabled: [bool; RESERVES],
-    curtail_mining: bool,
-    curtail_inference: bool,
+    shed_mining: bool,
+    shed_inference: bool,
 }
 
 /// Tolerance for MW comparisons.
@@ -68,35 +74,32 @@ impl Projector {
                 .efficiency_j_per_th
                 .total_cmp(&cfg.mining.tranches[b].efficiency_j_per_th)
         });
-        let products = cfg.reserves.products();
+        let e = &cfg.emergency;
         Projector {
             inference_mw: cfg.ai.inference_mw,
             step_mw,
             steps,
             ramp_steps: ramp_steps.min(steps),
-            emergency_steps: ((cfg.emergency.max_training_fraction * steps as f64) + EPS).floor()
-                as u32,
+            shed_steps: if e.sb6_subject {
+                0
+            } else {
+                ((e.load_shed_max_training_fraction * steps as f64) + EPS).floor() as u32
+            },
             capacity,
             miner_ramp: cfg.mining.max_ramp_mw_per_interval,
             by_efficiency,
             import_limit: cfg.grid.import_limit_mw,
             balance_of_plant: cfg.plant.balance_of_plant_mw,
-            max_offer_fraction: cfg.reserves.max_offer_fraction,
-            offer_enabled: [
-                products[0].enabled,
-                products[1].enabled,
-                products[2].enabled,
-            ],
-            curtail_mining: cfg.emergency.curtail_mining,
-            curtail_inference: cfg.emergency.curtail_inference,
+            shed_mining: e.load_shed_curtail_mining || e.sb6_subject,
+            shed_inference: e.load_shed_curtail_inference || e.sb6_subject,
         }
     }
 
     /// Projects `action` from `state` onto the feasible set (see the module doc).
     #[inline]
     pub fn project(&self, action: &Action, state: &SiteState, ctx: ProjectionContext) -> Dispatch {
-        let em = ctx.emergency;
-        let inference = if em && self.curtail_inference {
+        let shed = ctx.emergency.load_shed;
+        let inference = if shed && self.shed_inference {
             0.0
         } else {
             self.inference_mw
@@ -115,37 +118,35 @@ impl Projector {
         }
         let train_hi = (prev_steps + self.ramp_steps).min(self.steps);
         let mut train = want.max(train_lo).min(train_hi);
-        if em {
-            // An emergency only ever lowers load.
-            train = train.min(self.emergency_steps).min(prev_steps);
+        if shed {
+            // Load shed only ever lowers load.
+            train = train.min(self.shed_steps).min(prev_steps);
             train_lo = train_lo.min(train);
         }
 
-        // Tranches, within their ramp.
+        // Tranches, within their ramp and what is available.
         let mut m = [0.0; TRANCHES];
         let mut lo = [0.0; TRANCHES];
         let mut hi = [0.0; TRANCHES];
+        let curtail = shed && self.shed_mining;
         for i in 0..TRANCHES {
-            let cap = self.capacity[i];
-            let prev = state.tranche_mw[i].max(0.0).min(cap);
-            lo[i] = (prev - self.miner_ramp).max(0.0);
+            let unavailable = finite_nonneg(state.unavailable_mw[i]);
+            let cap = (self.capacity[i] - unavailable).max(0.0);
+            let prev = state.tranche_mw[i].max(0.0).min(self.capacity[i]);
+            lo[i] = (prev - self.miner_ramp).max(0.0).min(cap);
             hi[i] = (prev + self.miner_ramp).min(cap);
-            m[i] = (clamp01(action.tranche[i]) * cap).max(lo[i]).min(hi[i]);
-            if em && self.curtail_mining {
+            m[i] = (clamp01(action.tranche[i]) * self.capacity[i])
+                .max(lo[i])
+                .min(hi[i]);
+            if curtail {
                 m[i] = 0.0;
                 lo[i] = 0.0;
             }
         }
 
-        // Offers of the hour in force: the held ones, covered by running miners.
-        let held: [f64; RESERVES] = if ctx.hour_start {
-            [0.0; RESERVES]
-        } else {
-            state
-                .offer_mw
-                .map(|o| if o.is_finite() { o.max(0.0) } else { 0.0 })
-        };
-        let committed: f64 = held.iter().sum();
+        // Awards in force, covered by running miners.
+        let award_mw = state.award_mw.map(finite_nonneg);
+        let committed: f64 = award_mw.iter().sum();
         let mut short = committed - m.iter().sum::<f64>();
         for &i in &self.by_efficiency {
             if short <= EPS {
@@ -168,13 +169,12 @@ impl Projector {
             excess = self.shed_training(&mut train, train_lo, excess);
         }
         if excess > EPS {
-            excess = self.shed_miners(&mut m, &[0.0; TRANCHES], committed, excess);
+            // Committed miners before training's hold: an award not provided is a
+            // shortfall paid in money; the hold protects the AI jobs.
+            excess = self.shed_miners(&mut m, &[0.0; TRANCHES], 0.0, excess);
         }
         if excess > EPS {
             excess = self.shed_training(&mut train, 0, excess);
-        }
-        if excess > EPS {
-            excess = self.shed_miners(&mut m, &[0.0; TRANCHES], 0.0, excess);
         }
         let inference = if excess > EPS {
             (inference - excess).max(0.0)
@@ -182,34 +182,11 @@ impl Projector {
             inference
         };
 
-        // New offers at the hour's first interval.
-        let offer_mw = if ctx.hour_start {
-            let available = if em {
-                0.0
-            } else {
-                m.iter().sum::<f64>() * self.max_offer_fraction
-            };
-            let mut o = [0.0; RESERVES];
-            for p in 0..RESERVES {
-                if self.offer_enabled[p] {
-                    o[p] = clamp01(action.offer[p]) * available;
-                }
-            }
-            let total: f64 = o.iter().sum();
-            if total > available && total > 0.0 {
-                let scale = available / total;
-                o.iter_mut().for_each(|x| *x *= scale);
-            }
-            o
-        } else {
-            held
-        };
-
         Dispatch {
             inference_mw: inference,
             training_mw: train as f64 * self.step_mw,
             tranche_mw: m,
-            offer_mw,
+            award_mw,
         }
     }
 
@@ -249,11 +226,10 @@ impl Projector {
     }
 }
 
-/// [0, 1] clamp with NaN to 0, branch-free on the usual path (no assertion like f64::clamp).
+/// A finite value floored at 0; NaN and infinities give 0 (a damaged state value).
 #[inline]
-#[allow(clippy::manual_clamp)]
-fn clamp01(x: f64) -> f64 {
-    if x.is_nan() { 0.0 } else { x.max(0.0).min(1.0) }
+fn finite_nonneg(x: f64) -> f64 {
+    if x.is_finite() { x.max(0.0) } else { 0.0 }
 }
 
 /// Rounds a value to the nearest whole number of steps (halves up); negatives and NaN give
@@ -272,25 +248,26 @@ mod tests {
         SiteConfig::default_site()
     }
 
-    const HOUR: ProjectionContext = ProjectionContext {
-        emergency: false,
-        hour_start: true,
+    const CALM: ProjectionContext = ProjectionContext {
+        emergency: Emergency::NONE,
     };
-    const MID: ProjectionContext = ProjectionContext {
-        emergency: false,
-        hour_start: false,
+    const SHED: ProjectionContext = ProjectionContext {
+        emergency: Emergency {
+            level: 3,
+            load_shed: true,
+        },
     };
 
     #[test]
     fn all_on_from_initial_state_is_full_site() {
         let c = cfg();
         let p = Projector::new(&c);
-        let d = p.project(&Action::ALL_ON, &SiteState::initial(&c), HOUR);
+        let d = p.project(&Action::ALL_ON, &SiteState::initial(&c), CALM);
         assert_eq!(d.inference_mw, 10.0);
         assert_eq!(d.training_mw, 20.0);
         assert_eq!(d.tranche_mw, [30.0, 20.0, 15.0]);
         assert_eq!(d.site_load_mw(&c), 100.0);
-        assert_eq!(d.offer_mw, [0.0; 3]);
+        assert_eq!(d.award_mw, [0.0; 3]);
     }
 
     #[test]
@@ -306,7 +283,7 @@ mod tests {
             ..Action::ALL_ON
         };
         // 0.4 x 4 steps = 1.6 -> 2 steps of 5 MW.
-        let d = p.project(&a, &s, MID);
+        let d = p.project(&a, &s, CALM);
         assert_eq!(d.training_mw, 10.0);
         let s1 = s.after(&d, &c);
         let off = Action {
@@ -314,87 +291,89 @@ mod tests {
             ..Action::ALL_ON
         };
         // Held for training_min_on_intervals (2) intervals, then free to step down.
-        let d1 = p.project(&off, &s1, MID);
+        let d1 = p.project(&off, &s1, CALM);
         assert_eq!(d1.training_mw, 10.0);
         let s2 = s1.after(&d1, &c);
-        let d2 = p.project(&off, &s2, MID);
+        let d2 = p.project(&off, &s2, CALM);
         assert_eq!(d2.training_mw, 10.0);
         let s3 = s2.after(&d2, &c);
-        assert_eq!(p.project(&off, &s3, MID).training_mw, 0.0);
+        assert_eq!(p.project(&off, &s3, CALM).training_mw, 0.0);
     }
 
     #[test]
-    fn offers_made_at_hour_start_from_running_miners_and_scaled() {
-        let c = cfg();
-        let p = Projector::new(&c);
-        let a = Action {
-            tranche: [1.0, 0.5, 0.0],
-            training: 1.0,
-            offer: [0.8, 0.4, 0.0],
-        };
-        let d = p.project(&a, &SiteState::initial(&c), HOUR);
-        assert_eq!(d.miner_mw(), 40.0);
-        // 0.8 + 0.4 = 1.2 of 40 MW -> scaled to 40 MW in the same 2:1 ratio.
-        assert!((d.offer_mw[0] - 80.0 / 3.0).abs() < 1e-9);
-        assert!((d.offer_mw[1] - 40.0 / 3.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn held_offers_keep_miners_running_within_the_hour() {
+    fn awards_keep_miners_running_through_a_price_spike() {
         let c = cfg();
         let p = Projector::new(&c);
         let s = SiteState {
-            offer_mw: [25.0, 10.0, 0.0],
+            award_mw: [25.0, 10.0, 0.0],
             ..SiteState::initial(&c)
         };
-        let d = p.project(
-            &Action {
-                tranche: [0.0; 3],
-                ..Action::ALL_ON
-            },
-            &s,
-            MID,
-        );
+        let stop = Action {
+            tranche: [0.0; 3],
+            ..Action::ALL_ON
+        };
+        let d = p.project(&stop, &s, CALM);
         // 35 MW covered by the most efficient tranche first.
         assert_eq!(d.tranche_mw, [30.0, 5.0, 0.0]);
-        assert_eq!(d.offer_mw, [25.0, 10.0, 0.0]);
-        // At the next hour's start the offers lapse and the miners may stop.
-        let d = p.project(
-            &Action {
-                tranche: [0.0; 3],
-                ..Action::ALL_ON
-            },
-            &s,
-            HOUR,
-        );
+        assert_eq!(d.award_mw, [25.0, 10.0, 0.0]);
+        // No award: the miners may stop.
+        let d = p.project(&stop, &SiteState::initial(&c), CALM);
         assert_eq!(d.tranche_mw, [0.0; 3]);
-        assert_eq!(d.offer_mw, [0.0; 3]);
     }
 
     #[test]
-    fn emergency_stops_miners_and_training_keeps_inference() {
+    fn unavailable_miners_cannot_cover_awards() {
         let c = cfg();
         let p = Projector::new(&c);
-        let ctx = ProjectionContext {
-            emergency: true,
-            hour_start: true,
+        let s = SiteState {
+            award_mw: [40.0, 0.0, 0.0],
+            unavailable_mw: [30.0, 0.0, 5.0],
+            ..SiteState::initial(&c)
         };
-        let d = p.project(&Action::ALL_ON, &SiteState::initial(&c), ctx);
+        let d = p.project(&Action::ALL_ON, &s, CALM);
+        // Tranche 0 is out entirely, tranche 2 has 10 MW left.
+        assert_eq!(d.tranche_mw, [0.0, 20.0, 10.0]);
+        assert!(d.miner_mw() < d.awarded_mw());
+    }
+
+    #[test]
+    fn load_shed_stops_miners_and_training_keeps_inference() {
+        let c = cfg();
+        let p = Projector::new(&c);
+        let d = p.project(&Action::ALL_ON, &SiteState::initial(&c), SHED);
         assert_eq!(d.tranche_mw, [0.0; 3]);
         assert_eq!(d.training_mw, 0.0);
         assert_eq!(d.inference_mw, 10.0);
-        // Mid-hour, held offers keep exactly the committed miners running (to be dropped by
-        // the deployment that an emergency implies).
+        // Awarded miners stay scheduled (the emergency deploys them in settlement).
         let s = SiteState {
-            offer_mw: [12.0, 0.0, 0.0],
+            award_mw: [12.0, 0.0, 0.0],
             ..SiteState::initial(&c)
         };
-        let ctx = ProjectionContext {
-            emergency: true,
-            hour_start: false,
-        };
-        let d = p.project(&Action::ALL_ON, &s, ctx);
+        let d = p.project(&Action::ALL_ON, &s, SHED);
         assert_eq!(d.miner_mw(), 12.0);
+        // EEA2 without load shed curtails nothing.
+        let eea2 = ProjectionContext {
+            emergency: Emergency {
+                level: 2,
+                load_shed: false,
+            },
+        };
+        let d = p.project(&Action::ALL_ON, &SiteState::initial(&c), eea2);
+        assert_eq!(d.site_load_mw(&c), 100.0);
+    }
+
+    #[test]
+    fn sb6_disconnects_the_whole_site_only_where_configured() {
+        let mut c = cfg();
+        c.emergency.load_shed_curtail_mining = false;
+        let d = Projector::new(&c).project(&Action::ALL_ON, &SiteState::initial(&c), SHED);
+        assert_eq!(d.miner_mw(), 65.0);
+        c.emergency.sb6_subject = true;
+        let d = Projector::new(&c).project(&Action::ALL_ON, &SiteState::initial(&c), SHED);
+        assert_eq!(
+            (d.inference_mw, d.training_mw, d.miner_mw()),
+            (0.0, 0.0, 0.0)
+        );
     }
 
     #[test]
@@ -402,14 +381,14 @@ mod tests {
         let mut c = cfg();
         c.grid.import_limit_mw = 80.0;
         let p = Projector::new(&c);
-        let d = p.project(&Action::ALL_ON, &SiteState::initial(&c), HOUR);
+        let d = p.project(&Action::ALL_ON, &SiteState::initial(&c), CALM);
         assert_eq!(d.site_load_mw(&c), 80.0);
         assert_eq!(d.tranche_mw, [30.0, 15.0, 0.0]);
         assert_eq!(d.training_mw, 20.0);
         // Tighter: all miners gone, training stepped down to fit.
         c.grid.import_limit_mw = 27.0;
         let p = Projector::new(&c);
-        let d = p.project(&Action::ALL_ON, &SiteState::initial(&c), HOUR);
+        let d = p.project(&Action::ALL_ON, &SiteState::initial(&c), CALM);
         assert_eq!(d.miner_mw(), 0.0);
         assert_eq!(d.training_mw, 10.0);
         assert_eq!(d.inference_mw, 10.0);
@@ -422,12 +401,16 @@ mod tests {
         let a = Action {
             tranche: [7.0, -3.0, f64::NAN],
             training: 9.0,
-            offer: [-1.0, 2.0, 0.0],
+            ..Action::ALL_ON
         };
-        let d = p.project(&a, &SiteState::initial(&c), HOUR);
+        let s = SiteState {
+            award_mw: [f64::NAN, -4.0, f64::INFINITY],
+            ..SiteState::initial(&c)
+        };
+        let d = p.project(&a, &s, CALM);
         assert_eq!(d.tranche_mw, [30.0, 0.0, 0.0]);
         assert_eq!(d.training_mw, 20.0);
-        assert_eq!(d.offer_mw, [0.0, 30.0, 0.0]);
+        assert_eq!(d.award_mw, [0.0; 3]);
     }
 
     fn arb_config() -> impl Strategy<Value = SiteConfig> {
@@ -437,93 +420,106 @@ mod tests {
             1u32..6,
             1.0f64..25.0,
             0u32..4,
-            0.2f64..1.0,
             any::<bool>(),
             0.0f64..1.0,
+            any::<bool>(),
         )
             .prop_map(
-                |(
-                    limit,
-                    miner_ramp,
-                    steps,
-                    train_ramp,
-                    hold,
-                    offer_frac,
-                    curtail_inf,
-                    em_train,
-                )| {
+                |(limit, miner_ramp, steps, train_ramp, hold, curtail_inf, shed_train, sb6)| {
                     let mut c = SiteConfig::default_site();
                     c.grid.import_limit_mw = limit;
                     c.mining.max_ramp_mw_per_interval = miner_ramp;
                     c.ai.training_steps = steps;
                     c.ai.training_max_ramp_mw_per_interval = train_ramp;
                     c.ai.training_min_on_intervals = hold;
-                    c.reserves.max_offer_fraction = offer_frac;
-                    c.emergency.curtail_inference = curtail_inf;
-                    c.emergency.max_training_fraction = em_train;
+                    c.emergency.load_shed_curtail_inference = curtail_inf;
+                    c.emergency.load_shed_max_training_fraction = shed_train;
+                    c.emergency.sb6_subject = sb6;
                     c
                 },
             )
     }
 
     fn arb_action() -> impl Strategy<Value = Action> {
-        (proptest::array::uniform7(-0.5f64..1.5)).prop_map(|v| Action {
+        (proptest::array::uniform4(-0.5f64..1.5)).prop_map(|v| Action {
             tranche: [v[0], v[1], v[2]],
             training: v[3],
-            offer: [v[4], v[5], v[6]],
+            ..Action::ALL_ON
         })
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
-        /// Any sequence of actions and emergencies, from the initial state, projected step by
-        /// step: every dispatch satisfies every constraint.
+        /// Any sequence of actions, awards, outages and emergencies, from the initial state,
+        /// projected step by step: every dispatch satisfies every constraint.
         #[test]
         fn projected_dispatch_is_always_feasible(
             c in arb_config(),
-            steps in proptest::collection::vec((arb_action(), any::<bool>(), 0u8..10), 1..40),
+            steps in proptest::collection::vec(
+                (arb_action(), 0u8..4, proptest::array::uniform3(0.0f64..40.0), proptest::array::uniform3(0.0f64..20.0)),
+                1..40,
+            ),
         ) {
             let p = Projector::new(&c);
             let step_mw = c.ai.training_mw / c.ai.training_steps as f64;
             let mut s = SiteState::initial(&c);
             // The initial state may exceed a small import limit: project it once.
-            s = s.after(&p.project(&Action::ALL_ON, &s, HOUR), &c);
-            for (k, (a, em_draw, _)) in steps.iter().enumerate() {
-                let emergency = *em_draw && k % 3 == 0;
-                let ctx = ProjectionContext { emergency, hour_start: k % 4 == 0 };
+            s = s.after(&p.project(&Action::ALL_ON, &s, CALM), &c);
+            for (a, level, award, unavailable) in &steps {
+                let shed = *level == 3;
+                let ctx = ProjectionContext { emergency: Emergency { level: *level, load_shed: shed } };
+                s.award_mw = *award;
+                s.unavailable_mw = *unavailable;
                 let d = p.project(a, &s, ctx);
                 let tol = 1e-6;
                 // Import limit.
                 prop_assert!(d.site_load_mw(&c) <= c.grid.import_limit_mw + tol);
-                // Inference firm unless the emergency rule says otherwise.
-                if !(emergency && c.emergency.curtail_inference) {
+                // Inference firm unless load shed curtails it.
+                if !(shed && (c.emergency.load_shed_curtail_inference || c.emergency.sb6_subject)) {
                     prop_assert_eq!(d.inference_mw, c.ai.inference_mw);
                 }
-                // Bounds and training steps.
+                // Bounds, availability and training steps.
                 for (i, t) in c.mining.tranches.iter().enumerate() {
-                    prop_assert!(d.tranche_mw[i] >= 0.0 && d.tranche_mw[i] <= t.capacity_mw + tol);
+                    prop_assert!(d.tranche_mw[i] >= 0.0);
+                    prop_assert!(d.tranche_mw[i] <= (t.capacity_mw - unavailable[i]).max(0.0) + tol);
                 }
                 let st = d.training_mw / step_mw;
                 prop_assert!((st - st.round()).abs() < 1e-9 && d.training_mw <= c.ai.training_mw + tol);
-                // Offers covered by running miners, and within the offer share when made.
-                prop_assert!(d.offered_mw() <= d.miner_mw() + tol);
-                if ctx.hour_start {
-                    prop_assert!(d.offered_mw() <= d.miner_mw() * c.reserves.max_offer_fraction + tol);
+                prop_assert_eq!(d.award_mw, *award);
+                // Awards covered whenever the miners can reach them and the import limit
+                // leaves room.
+                let reach: f64 = (0..3)
+                    .map(|i| (s.tranche_mw[i] + c.mining.max_ramp_mw_per_interval)
+                        .min(c.mining.tranches[i].capacity_mw - unavailable[i]).max(0.0))
+                    .sum();
+                // Room beside what runs besides the miners (training is shed before awarded
+                // miners only down to its hold).
+                let room = c.grid.import_limit_mw - c.plant.balance_of_plant_mw - d.inference_mw - d.training_mw;
+                let awarded: f64 = award.iter().sum();
+                if awarded <= reach.min(room) - tol {
+                    prop_assert!(d.miner_mw() >= awarded - tol, "awards {} not covered by {}", awarded, d.miner_mw());
                 }
-                prop_assert!(d.offer_mw.iter().all(|&o| o >= 0.0));
-                // Ramps and holds outside emergencies.
-                if !emergency {
+                // Ramps and holds outside load shed.
+                if !shed {
                     for i in 0..3 {
-                        prop_assert!((d.tranche_mw[i] - s.tranche_mw[i]).abs() <= c.mining.max_ramp_mw_per_interval + tol,
-                            "tranche {} moved {} -> {}", i, s.tranche_mw[i], d.tranche_mw[i]);
+                        let ceiling = (c.mining.tranches[i].capacity_mw - unavailable[i]).max(0.0);
+                        // Down-ramps give way to the import limit (inference comes first).
+                        let binding = d.site_load_mw(&c) >= c.grid.import_limit_mw - tol;
+                        if s.tranche_mw[i] <= ceiling && !(binding && d.tranche_mw[i] < s.tranche_mw[i]) {
+                            prop_assert!((d.tranche_mw[i] - s.tranche_mw[i]).abs() <= c.mining.max_ramp_mw_per_interval + tol,
+                                "tranche {} moved {} -> {}", i, s.tranche_mw[i], d.tranche_mw[i]);
+                        }
                     }
-                    prop_assert!((d.training_mw - s.training_mw).abs() <= c.ai.training_max_ramp_mw_per_interval.max(step_mw) + tol);
+                    if d.site_load_mw(&c) < c.grid.import_limit_mw - tol || d.training_mw > s.training_mw {
+                        prop_assert!((d.training_mw - s.training_mw).abs() <= c.ai.training_max_ramp_mw_per_interval.max(step_mw) + tol);
+                    }
                     if s.training_hold > 0 {
                         prop_assert!(d.training_mw >= s.training_mw - tol);
                     }
-                } else if c.emergency.curtail_mining {
-                    prop_assert!(d.miner_mw() <= s.offer_mw.iter().sum::<f64>() * (!ctx.hour_start) as u8 as f64 + tol);
+                } else if c.emergency.load_shed_curtail_mining || c.emergency.sb6_subject {
+                    prop_assert!(d.miner_mw() <= awarded + tol);
+                    prop_assert!(d.training_mw <= s.training_mw + tol);
                 }
                 s = s.after(&d, &c);
             }

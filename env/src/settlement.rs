@@ -18,7 +18,7 @@ pub const LEDGER_LINES: [&str; 10] = [
     "training_restart_loss",
     "mining_revenue",
     "reserve_revenue",
-    "reserve_penalty",
+    "reserve_shortfall",
     "four_cp_charge",
     "wear",
 ];
@@ -40,10 +40,12 @@ pub struct Ledger {
     pub training_restart_loss: f64,
     /// Mining revenue: hashrate x hashprice x (1 - pool fee).
     pub mining_revenue: f64,
-    /// Reserve capacity payments on covered offers.
+    /// Capacity payments on the day-ahead awards in force: awarded MW x the hour's clearing
+    /// price, paid whether or not ERCOT deploys them.
     pub reserve_revenue: f64,
-    /// Replacement cost of offered MW that were not running. Negative.
-    pub reserve_penalty: f64,
+    /// Awarded MW the site could not provide (miners unavailable, load shed, a tight import
+    /// limit) pay back the clearing price plus the replacement cost. Negative.
+    pub reserve_shortfall: f64,
     /// 4CP transmission charge on load in a coincident peak interval. Negative.
     pub four_cp_charge: f64,
     /// Wear of miners started. Negative.
@@ -61,7 +63,7 @@ impl Ledger {
             self.training_restart_loss,
             self.mining_revenue,
             self.reserve_revenue,
-            self.reserve_penalty,
+            self.reserve_shortfall,
             self.four_cp_charge,
             self.wear,
         ]
@@ -81,7 +83,7 @@ impl Ledger {
         self.training_restart_loss += o.training_restart_loss;
         self.mining_revenue += o.mining_revenue;
         self.reserve_revenue += o.reserve_revenue;
-        self.reserve_penalty += o.reserve_penalty;
+        self.reserve_shortfall += o.reserve_shortfall;
         self.four_cp_charge += o.four_cp_charge;
         self.wear += o.wear;
     }
@@ -104,7 +106,8 @@ pub struct IntervalMarket {
     /// Share of a coincident peak billed on this interval (1/k for each of the k intervals
     /// tied at a 4CP month's system peak, else 0).
     pub four_cp_weight: f64,
-    /// Which reserve products ERCOT deployed in the interval.
+    /// Which reserve products ERCOT has deployed in the interval (an event in progress, or
+    /// an emergency).
     pub deployed: [bool; RESERVES],
 }
 
@@ -117,9 +120,9 @@ pub struct Settlement {
     pub site_load_mw: f64,
     /// Miner load per tranche after deployments (MW).
     pub tranche_mw: [f64; TRANCHES],
-    /// Offered MW covered by running miners, per product.
+    /// Awarded MW covered by running miners, per product.
     pub covered_mw: [f64; RESERVES],
-    /// Offered MW not covered, per product.
+    /// Awarded MW not covered (the shortfall), per product.
     pub uncovered_mw: [f64; RESERVES],
     /// Miner MW dropped for deployments.
     pub dropped_mw: f64,
@@ -145,7 +148,7 @@ pub struct Settler {
     block_price: f64,
     /// $ per MW of load in a full coincident peak: rate x 1000 kW/MW / 4 peaks.
     four_cp_per_mw: f64,
-    penalty_floor: f64,
+    replacement_cost: f64,
 }
 
 impl Settler {
@@ -178,18 +181,18 @@ impl Settler {
             block_mw: cfg.contract.block_mw,
             block_price: cfg.contract.block_price_usd_per_mwh,
             four_cp_per_mw: cfg.four_cp.rate_usd_per_kw_year * 1000.0 / 4.0,
-            penalty_floor: cfg.reserves.penalty_floor_usd_per_mwh,
+            replacement_cost: cfg.reserves.replacement_cost_usd_per_mw_h,
         }
     }
 
     /// Settles dispatch `d`, run from state `prev`, in market interval `m`.
-    #[inline]
     ///
-    /// Reserves: offers are covered by running miner MW in product order (RRS, ECRS,
-    /// Non-Spin); covered MW earn the hour's price for the interval, uncovered MW pay
-    /// max(real-time price, floor) per MWh. A deployed product's covered MW are dropped for
-    /// the whole interval (miners respond within a minute, inside every response time),
-    /// least efficient tranche first.
+    /// Reserves: the awards in force are covered by running miner MW in product order
+    /// (RRS, ECRS, Non-Spin). Every awarded MW earns the hour's clearing price for the
+    /// interval; uncovered MW pay back that price plus the replacement cost. A deployed
+    /// product's covered MW are dropped for the whole interval (miners respond within a
+    /// minute, inside every response time), least efficient tranche first.
+    #[inline]
     pub fn settle(&self, d: &Dispatch, prev: &SiteState, m: &IntervalMarket) -> Settlement {
         let h = INTERVAL_HOURS;
         let mut ledger = Ledger::default();
@@ -199,17 +202,18 @@ impl Settler {
         let mut covered = [0.0; RESERVES];
         let mut uncovered = [0.0; RESERVES];
         let mut drop = 0.0;
-        let any_offer = d.offer_mw.iter().any(|&o| o > 0.0);
-        for p in 0..if any_offer { RESERVES } else { 0 } {
-            let offer = d.offer_mw[p].max(0.0);
-            covered[p] = offer.min(running);
-            uncovered[p] = offer - covered[p];
+        let any_award = d.award_mw.iter().any(|&o| o > 0.0);
+        for p in 0..if any_award { RESERVES } else { 0 } {
+            let award = d.award_mw[p].max(0.0);
+            covered[p] = award.min(running);
+            uncovered[p] = award - covered[p];
             running -= covered[p];
             if m.deployed[p] {
                 drop += covered[p];
             }
-            ledger.reserve_revenue += covered[p] * m.reserve_price[p] * h;
-            ledger.reserve_penalty -= uncovered[p] * m.rt_price.max(self.penalty_floor) * h;
+            ledger.reserve_revenue += award * m.reserve_price[p] * h;
+            ledger.reserve_shortfall -=
+                uncovered[p] * (m.reserve_price[p] + self.replacement_cost) * h;
         }
         let mut tranche = d.tranche_mw;
         let mut left = drop;
@@ -282,7 +286,7 @@ mod tests {
             inference_mw: 10.0,
             training_mw: 20.0,
             tranche_mw: [30.0, 20.0, 15.0],
-            offer_mw: [0.0; 3],
+            award_mw: [0.0; 3],
         }
     }
 
@@ -399,7 +403,7 @@ mod tests {
             inference_mw: 10.0,
             training_mw: 0.0,
             tranche_mw: [1.0, 0.0, 0.0],
-            offer_mw: [0.0; 3],
+            award_mw: [0.0; 3],
         };
         let prev = SiteState {
             tranche_mw: [1.0, 0.0, 0.0],
@@ -423,7 +427,7 @@ mod tests {
         let cfg = SiteConfig::default_site();
         let s = Settler::new(&cfg);
         let d = Dispatch {
-            offer_mw: [10.0, 5.0, 0.0],
+            award_mw: [10.0, 5.0, 0.0],
             ..full(&cfg)
         };
         let mut m = market(50.0);
@@ -431,26 +435,37 @@ mod tests {
         let r = s.settle(&d, &SiteState::initial(&cfg), &m);
         // (10 x 20 + 5 x 8) x 0.25 = $60.
         assert!(close(r.ledger.reserve_revenue, 60.0));
-        assert_eq!(r.ledger.reserve_penalty, 0.0);
+        assert_eq!(r.ledger.reserve_shortfall, 0.0);
         assert_eq!(r.dropped_mw, 0.0);
-        // RRS deployed: its 10 MW drop from the 29.5 J/TH tranche; energy falls by 10 MW.
+        // RRS deployed: its 10 MW drop from the 29.5 J/TH tranche; energy falls by 10 MW,
+        // and so does mining: 10 MW of 29.5 J/TH = 339.0 PH/s x $50 x 0.98 x 0.25 / 24.
         m.deployed = [true, false, false];
         let r = s.settle(&d, &SiteState::initial(&cfg), &m);
         assert_eq!(r.tranche_mw, [30.0, 20.0, 5.0]);
         assert_eq!(r.site_load_mw, 90.0);
         assert!(close(r.ledger.energy_cost, -90.0 * 0.25 * 50.0));
         assert!(close(r.ledger.reserve_revenue, 60.0));
+        assert!(close(
+            r.ledger.mining_revenue,
+            1609.3401 - 10_000.0 / 29.5 * 50.0 * 0.98 * 0.25 / 24.0
+        ));
+        // Every product deployed (an EEA): all 15 awarded MW drop.
+        m.deployed = [true; 3];
+        let r = s.settle(&d, &SiteState::initial(&cfg), &m);
+        assert_eq!(r.tranche_mw, [30.0, 20.0, 0.0]);
+        assert_eq!(r.dropped_mw, 15.0);
+        assert!(close(r.ledger.total(), r.ledger.lines().iter().sum()));
     }
 
     #[test]
-    fn uncovered_offers_pay_replacement_cost() {
+    fn shortfall_pays_back_clearing_price_plus_replacement_cost() {
         let cfg = SiteConfig::default_site();
         let s = Settler::new(&cfg);
-        // 12 MW offered (RRS 8, ECRS 4) with only 10 MW of miners running: ECRS has 2 MW
+        // 12 MW awarded (RRS 8, ECRS 4) with only 10 MW of miners running: ECRS has 2 MW
         // uncovered.
         let d = Dispatch {
             tranche_mw: [10.0, 0.0, 0.0],
-            offer_mw: [8.0, 4.0, 0.0],
+            award_mw: [8.0, 4.0, 0.0],
             ..full(&cfg)
         };
         let prev = SiteState {
@@ -458,16 +473,19 @@ mod tests {
             ..SiteState::initial(&cfg)
         };
         let mut m = market(300.0);
-        m.reserve_price = [10.0, 10.0, 0.0];
+        m.reserve_price = [10.0, 12.0, 0.0];
         let r = s.settle(&d, &prev, &m);
         assert_eq!(r.covered_mw, [8.0, 2.0, 0.0]);
         assert_eq!(r.uncovered_mw, [0.0, 2.0, 0.0]);
-        assert!(close(r.ledger.reserve_revenue, 10.0 * 10.0 * 0.25));
-        // max(300, floor 1000) x 2 MW x 0.25 h = $500.
-        assert!(close(r.ledger.reserve_penalty, -500.0));
+        // Revenue on every awarded MW: (8 x 10 + 4 x 12) x 0.25 = $32.
+        assert!(close(r.ledger.reserve_revenue, 32.0));
+        // Shortfall: 2 MW x (12 + replacement 100) x 0.25 h = $56, so the 2 MW net -$50.
+        assert!(close(r.ledger.reserve_shortfall, -56.0));
+        // The real-time price does not enter the shortfall.
         m.rt_price = 4000.0;
         let r = s.settle(&d, &prev, &m);
-        assert!(close(r.ledger.reserve_penalty, -2000.0));
+        assert!(close(r.ledger.reserve_shortfall, -56.0));
+        assert!(close(r.ledger.total(), r.ledger.lines().iter().sum()));
     }
 
     #[test]
@@ -501,7 +519,7 @@ mod tests {
             inference_mw: 0.0,
             training_mw: 0.0,
             tranche_mw: [0.0; 3],
-            offer_mw: [0.0; 3],
+            award_mw: [0.0; 3],
         };
         let mut c2 = cfg.clone();
         c2.plant.balance_of_plant_mw = 1.0;
@@ -543,7 +561,7 @@ mod properties {
                 inference_mw: inf,
                 training_mw: tr,
                 tranche_mw: [30.0 * f[0], 20.0 * f[1], 15.0 * f[2]],
-                offer_mw: o,
+                award_mw: o,
             })
     }
 
@@ -575,10 +593,17 @@ mod properties {
             let prev = SiteState { tranche_mw: prev.tranche_mw, training_mw: prev.training_mw, ..SiteState::default() };
             let r = s.settle(&d, &prev, &m);
             let l = r.ledger;
-            // Coverage splits every offer; covered MW never exceed running miners.
+            // Coverage splits every award; covered MW never exceed running miners; revenue
+            // is on every awarded MW and the shortfall pays back price plus replacement.
             for p in 0..RESERVES {
-                prop_assert!((r.covered_mw[p] + r.uncovered_mw[p] - d.offer_mw[p]).abs() < 1e-9);
+                prop_assert!((r.covered_mw[p] + r.uncovered_mw[p] - d.award_mw[p]).abs() < 1e-9);
             }
+            let rev: f64 = (0..RESERVES).map(|p| d.award_mw[p] * m.reserve_price[p] * 0.25).sum();
+            prop_assert!((l.reserve_revenue - rev).abs() < 1e-6);
+            let short: f64 = (0..RESERVES)
+                .map(|p| r.uncovered_mw[p] * (m.reserve_price[p] + cfg.reserves.replacement_cost_usd_per_mw_h) * 0.25)
+                .sum();
+            prop_assert!((l.reserve_shortfall + short).abs() < 1e-6);
             prop_assert!(r.covered_mw.iter().sum::<f64>() <= d.miner_mw() + 1e-9);
             // Drops come out of running miners and only for deployed products.
             prop_assert!(r.dropped_mw <= d.miner_mw() + 1e-9);
@@ -589,7 +614,7 @@ mod properties {
             // Energy at the real-time price; costs never positive, revenues never negative.
             prop_assert!((l.energy_cost + r.site_load_mw * 0.25 * m.rt_price).abs() < 1e-6);
             prop_assert!(l.inference_penalty <= 0.0 && l.training_restart_loss <= 0.0);
-            prop_assert!(l.reserve_penalty <= 0.0 && l.four_cp_charge <= 0.0 && l.wear <= 0.0);
+            prop_assert!(l.reserve_shortfall <= 0.0 && l.four_cp_charge <= 0.0 && l.wear <= 0.0);
             prop_assert!(l.ai_revenue >= 0.0 && l.mining_revenue >= 0.0 && l.reserve_revenue >= 0.0);
             prop_assert_eq!(l.total(), l.lines().iter().sum::<f64>());
         }

@@ -5,8 +5,9 @@ use crate::config::{RESERVES, SiteConfig, TRANCHES};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Number of action values: tranche fractions, training fraction, reserve offer fractions.
-pub const ACTION_DIM: usize = TRANCHES + 1 + RESERVES;
+/// Number of action values: tranche fractions, training fraction, and the day-ahead
+/// reserve offer (MW share and minimum price per product).
+pub const ACTION_DIM: usize = TRANCHES + 1 + 2 * RESERVES;
 
 /// Action value names, in order.
 pub const ACTION_NAMES: [&str; ACTION_DIM] = [
@@ -14,16 +15,27 @@ pub const ACTION_NAMES: [&str; ACTION_DIM] = [
     "mining_tranche_1",
     "mining_tranche_2",
     "ai_training",
-    "offer_rrs",
-    "offer_ecrs",
-    "offer_nspin",
+    "da_offer_rrs",
+    "da_offer_ecrs",
+    "da_offer_nspin",
+    "da_min_price_rrs",
+    "da_min_price_ecrs",
+    "da_min_price_nspin",
 ];
+
+/// Most local hours in an operating day (25 on the day daylight saving time ends).
+pub const DAY_HOURS_MAX: usize = 25;
 
 /// What a policy asks for, every value a fraction in [0, 1]:
 /// - `tranche[i]`: share of tranche i's capacity to run;
 /// - `training`: share of AI training power (rounded to the configured steps);
-/// - `offer[p]`: share of running miner load to offer as reserve product p (RRS, ECRS,
-///   Non-Spin) for the hour; read only at the first interval of an hour, when offers are made.
+/// - `da_offer[p]`, `da_min_price[p]`: the day-ahead reserve offer, read only at the
+///   day-ahead gate (the interval starting 10:00 US/Central on D-1, see
+///   [`crate::market::Market::is_da_gate`]): in every hour of D, offer `da_offer[p]` x
+///   `max_offer_fraction` x miner capacity MW of product p (RRS, ECRS, Non-Spin) at a
+///   minimum price of `da_min_price[p]` x `offer_price_scale_usd_per_mw_h`
+///   ([`DayAheadOffer::from_action`]). Planners that shape the offer hour by hour pass a
+///   [`DayAheadOffer`] instead.
 ///
 /// Finite values outside [0, 1] are clamped by the safety projection.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -32,8 +44,10 @@ pub struct Action {
     pub tranche: [f64; TRANCHES],
     /// AI training fraction.
     pub training: f64,
-    /// Reserve offer fractions.
-    pub offer: [f64; RESERVES],
+    /// Day-ahead offer per product, as a share of the offerable miner capacity.
+    pub da_offer: [f64; RESERVES],
+    /// Day-ahead minimum price per product, as a share of the offer price scale.
+    pub da_min_price: [f64; RESERVES],
 }
 
 /// A malformed action: wrong length or a non-finite value.
@@ -53,7 +67,8 @@ impl Action {
     pub const ALL_ON: Action = Action {
         tranche: [1.0; TRANCHES],
         training: 1.0,
-        offer: [0.0; RESERVES],
+        da_offer: [0.0; RESERVES],
+        da_min_price: [0.0; RESERVES],
     };
 
     /// Reads an action in [`ACTION_NAMES`] order; the error names the value at fault.
@@ -73,12 +88,20 @@ impl Action {
                 )));
             }
         }
+        Ok(Action::from_values_unchecked(values))
+    }
+
+    /// Reads [`ACTION_DIM`] values in [`ACTION_NAMES`] order without checking them (the
+    /// projection clamps; NaN counts as 0 there). Panics on a shorter slice.
+    #[inline]
+    pub fn from_values_unchecked(values: &[f32]) -> Action {
         let v = |i: usize| values[i] as f64;
-        Ok(Action {
+        Action {
             tranche: [v(0), v(1), v(2)],
             training: v(3),
-            offer: [v(4), v(5), v(6)],
-        })
+            da_offer: [v(4), v(5), v(6)],
+            da_min_price: [v(7), v(8), v(9)],
+        }
     }
 
     /// The action in [`ACTION_NAMES`] order.
@@ -88,11 +111,62 @@ impl Action {
             self.tranche[1] as f32,
             self.tranche[2] as f32,
             self.training as f32,
-            self.offer[0] as f32,
-            self.offer[1] as f32,
-            self.offer[2] as f32,
+            self.da_offer[0] as f32,
+            self.da_offer[1] as f32,
+            self.da_offer[2] as f32,
+            self.da_min_price[0] as f32,
+            self.da_min_price[1] as f32,
+            self.da_min_price[2] as f32,
         ]
     }
+}
+
+/// One hour of a day-ahead reserve offer.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct HourOffer {
+    /// MW offered per product (RRS, ECRS, Non-Spin).
+    pub mw: [f64; RESERVES],
+    /// Lowest clearing price accepted per product ($/MW per hour); 0 takes any price.
+    pub min_price: [f64; RESERVES],
+}
+
+/// The day-ahead reserve offer for operating day D, made at 10:00 US/Central on D-1: one
+/// [`HourOffer`] per local hour of D from midnight (23, 24 or 25 of them are read; missing
+/// hours offer nothing).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DayAheadOffer {
+    /// Offers by local hour of D.
+    pub hours: Vec<HourOffer>,
+}
+
+impl DayAheadOffer {
+    /// The flat offer an action's day-ahead values describe (see [`Action`]): the same MW
+    /// and minimum price in every hour of D. Values are clamped to [0, 1], NaN to 0.
+    pub fn from_action(a: &Action, cfg: &SiteConfig) -> DayAheadOffer {
+        let r = &cfg.reserves;
+        let offerable = r.max_offer_fraction * cfg.miner_capacity_mw();
+        let hour = HourOffer {
+            mw: a.da_offer.map(|x| clamp01(x) * offerable),
+            min_price: a
+                .da_min_price
+                .map(|x| clamp01(x) * r.offer_price_scale_usd_per_mw_h),
+        };
+        DayAheadOffer {
+            hours: vec![hour; DAY_HOURS_MAX],
+        }
+    }
+
+    /// MW offered in total over the day (all hours and products).
+    pub fn total_mw(&self) -> f64 {
+        self.hours.iter().flat_map(|h| h.mw).sum()
+    }
+}
+
+/// [0, 1] clamp with NaN to 0.
+#[inline]
+#[allow(clippy::manual_clamp)]
+pub(crate) fn clamp01(x: f64) -> f64 {
+    if x.is_nan() { 0.0 } else { x.max(0.0).min(1.0) }
 }
 
 /// A feasible dispatch in MW, the output of the safety projection.
@@ -104,9 +178,11 @@ pub struct Dispatch {
     pub training_mw: f64,
     /// Miner load per tranche before any reserve deployment (MW).
     pub tranche_mw: [f64; TRANCHES],
-    /// Reserve offers in force this interval per product (MW): made at the hour's first
-    /// interval, held for the hour.
-    pub offer_mw: [f64; RESERVES],
+    /// Reserve MW the site carries this interval per product: its day-ahead awards, which
+    /// running miner load must cover. Serialized as `offer_mw` (the MW offered to ERCOT in
+    /// the interval), the name `evaluate --decisions` lines carry.
+    #[serde(rename = "offer_mw", alias = "award_mw")]
+    pub award_mw: [f64; RESERVES],
 }
 
 impl Dispatch {
@@ -115,9 +191,9 @@ impl Dispatch {
         self.tranche_mw.iter().sum()
     }
 
-    /// Total reserve offers (MW).
-    pub fn offered_mw(&self) -> f64 {
-        self.offer_mw.iter().sum()
+    /// Total reserve awards in force (MW).
+    pub fn awarded_mw(&self) -> f64 {
+        self.award_mw.iter().sum()
     }
 
     /// Site load before deployments, balance of plant included (MW).
@@ -135,8 +211,15 @@ pub struct SiteState {
     pub training_mw: f64,
     /// Intervals training must still hold before it may step down.
     pub training_hold: u32,
-    /// Reserve offers of the current hour per product (MW).
-    pub offer_mw: [f64; RESERVES],
+    /// Reserve awards in force in the interval decided for, per product (MW): the site
+    /// knows its day-ahead awards, so the env sets them before each decision.
+    #[serde(default)]
+    pub award_mw: [f64; RESERVES],
+    /// Miner MW per tranche the site reports unavailable in the interval decided for (0 in
+    /// the env; a live site may report outages): they cannot run, and awarded MW they were
+    /// to cover become a shortfall.
+    #[serde(default)]
+    pub unavailable_mw: [f64; TRANCHES],
 }
 
 impl SiteState {
@@ -150,7 +233,8 @@ impl SiteState {
             tranche_mw,
             training_mw: cfg.ai.training_mw,
             training_hold: 0,
-            offer_mw: [0.0; RESERVES],
+            award_mw: [0.0; RESERVES],
+            unavailable_mw: [0.0; TRANCHES],
         }
     }
 
@@ -165,7 +249,8 @@ impl SiteState {
             } else {
                 self.training_hold.saturating_sub(1)
             },
-            offer_mw: d.offer_mw,
+            award_mw: d.award_mw,
+            unavailable_mw: self.unavailable_mw,
         }
     }
 }
@@ -177,8 +262,8 @@ mod tests {
     #[test]
     fn action_errors_name_the_value() {
         let e = Action::from_slice(&[0.5; 6]).unwrap_err().0;
-        assert!(e.contains("6 values, expected 7"), "{e}");
-        let mut a = [0.5f32; 7];
+        assert!(e.contains("6 values, expected 10"), "{e}");
+        let mut a = [0.5f32; 10];
         a[3] = f32::NAN;
         let e = Action::from_slice(&a).unwrap_err().0;
         assert!(e.contains("action[3] (ai_training) = NaN"), "{e}");
@@ -188,11 +273,31 @@ mod tests {
 
     #[test]
     fn action_round_trips() {
-        let a = Action::from_slice(&[0.0, 0.25, 0.5, 0.75, 1.0, 0.125, 0.375]).unwrap();
+        let v = [0.0, 0.25, 0.5, 0.75, 1.0, 0.125, 0.375, 0.5, 0.0625, 1.0];
+        let a = Action::from_slice(&v).unwrap();
         assert_eq!(a.tranche, [0.0, 0.25, 0.5]);
         assert_eq!(a.training, 0.75);
-        assert_eq!(a.offer, [1.0, 0.125, 0.375]);
-        assert_eq!(a.to_array(), [0.0, 0.25, 0.5, 0.75, 1.0, 0.125, 0.375]);
+        assert_eq!(a.da_offer, [1.0, 0.125, 0.375]);
+        assert_eq!(a.da_min_price, [0.5, 0.0625, 1.0]);
+        assert_eq!(a.to_array(), v);
+    }
+
+    #[test]
+    fn flat_offer_from_action_values() {
+        // Default site: 65 MW of miners, all offerable; minimum price scale $100/MW-h.
+        let cfg = SiteConfig::default_site();
+        let a = Action {
+            da_offer: [0.5, 2.0, f64::NAN],
+            da_min_price: [0.25, -1.0, 0.0],
+            ..Action::ALL_ON
+        };
+        let o = DayAheadOffer::from_action(&a, &cfg);
+        assert_eq!(o.hours.len(), DAY_HOURS_MAX);
+        for h in &o.hours {
+            assert_eq!(h.mw, [32.5, 65.0, 0.0]);
+            assert_eq!(h.min_price, [25.0, 0.0, 0.0]);
+        }
+        assert_eq!(o.total_mw(), 97.5 * 25.0);
     }
 
     #[test]

@@ -85,6 +85,16 @@ pub fn local_midnight_utc_ms(date: NaiveDate) -> Option<i64> {
         .map(|dt| dt.timestamp_millis())
 }
 
+/// Index of the 15-minute interval starting at `utc_ms` within its local (US/Central) day,
+/// counted from local midnight (0 to 99: a 25-hour day has 100 intervals).
+pub fn interval_of_local_day(utc_ms: i64) -> usize {
+    let l = local_time(utc_ms);
+    let midnight = NaiveDate::from_ymd_opt(l.year, l.month as u32, l.day as u32)
+        .and_then(local_midnight_utc_ms)
+        .unwrap_or(utc_ms);
+    ((utc_ms - midnight) / INTERVAL_MS).max(0) as usize
+}
+
 /// Parses `YYYY-MM-DD..YYYY-MM-DD` (US/Central dates, end exclusive) into UTC milliseconds.
 pub fn parse_period(text: &str) -> Result<(i64, i64), String> {
     let (a, b) = text.split_once("..").ok_or_else(|| {

@@ -45,20 +45,21 @@ proptest! {
     }
 }
 
-/// Is data interval `u` published at the start of interval `t`? (An independent statement of
-/// DESIGN.md's rules, not the env's code.)
+/// Is data interval `u` known to the decision for interval `t`? (An independent statement of
+/// DESIGN.md's rules, not the env's code.) The decision is taken before t starts, while
+/// t-1 runs: it knows what was published by the end of t-2 (the default lag of 2).
 fn published(data: &MarketData, t: usize, u: usize, kind: &str) -> bool {
-    let ts = data.interval_start_ms[t];
+    let cutoff = data.interval_start_ms[t] - INTERVAL_MS;
     let tu = data.interval_start_ms[u];
     match kind {
-        "rt" => u < t,
+        "rt" => u + 2 <= t,
         // An hour's load is published when that hour ends.
-        "load" => tu - tu.rem_euclid(4 * INTERVAL_MS) + 4 * INTERVAL_MS <= ts,
-        "hashprice" => tu < ts - ts.rem_euclid(96 * INTERVAL_MS),
+        "load" => tu - tu.rem_euclid(4 * INTERVAL_MS) + 4 * INTERVAL_MS <= cutoff,
+        "hashprice" => tu < cutoff - cutoff.rem_euclid(96 * INTERVAL_MS),
         "day_ahead" => {
-            let (lt, lu) = (local_time(ts), local_time(tu));
-            lu.day_number <= lt.day_number
-                || (lu.day_number == lt.day_number + 1 && lt.minute_of_day() >= 13 * 60 + 30)
+            let (lc, lu) = (local_time(cutoff), local_time(tu));
+            lu.day_number <= lc.day_number
+                || (lu.day_number == lc.day_number + 1 && lc.minute_of_day() >= 13 * 60 + 30)
         }
         _ => unreachable!(),
     }
@@ -135,8 +136,12 @@ fn the_look_ahead_test_can_fail() {
     let t = 150;
     let want = obs_at(market(data.clone()), t, &actions, 5);
     let mut p = data.clone();
-    p.rt_price[t - 1] += 10.0;
+    p.rt_price[t - 2] += 10.0;
     assert_ne!(want, obs_at(market(p), t, &actions, 5));
+    // The price of t-1 is not known at t (it is still running when the decision is taken).
+    let mut p = data.clone();
+    p.rt_price[t - 1] += 10.0;
+    assert_eq!(want, obs_at(market(p), t, &actions, 5));
     let mut p = data.clone();
     p.da_price[t] += 10.0;
     assert_ne!(want, obs_at(market(p), t, &actions, 5));
@@ -351,7 +356,7 @@ fn bad_windows_and_actions_are_named() {
     let mut env = Env::new(m.clone(), Window::Whole { start: 0, end: n }, 0).unwrap();
     env.reset(None);
     let err = env
-        .step(&[0.5, 0.5, f32::NAN, 0.5, 0.0, 0.0, 0.0])
+        .step(&[0.5, 0.5, f32::NAN, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
         .unwrap_err();
     assert!(err.0.contains("mining_tranche_2"), "{err}");
     let mut v = VecEnv::new(
@@ -366,7 +371,7 @@ fn bad_windows_and_actions_are_named() {
     )
     .unwrap();
     let err = v.step(&[0.5; 7]).unwrap_err();
-    assert!(err.0.contains("expected 2 envs x 7"), "{err}");
+    assert!(err.0.contains("expected 2 envs x 10"), "{err}");
 }
 
 #[test]
@@ -380,7 +385,7 @@ fn cached_observation_equals_the_snapshot_function_bit_for_bit() {
         state.tranche_mw = [30.0 * r.uniform(), 20.0 * r.uniform(), 15.0 * r.uniform()];
         state.training_mw = 5.0 * (r.below(5) as f64);
         state.training_hold = r.below(3) as u32;
-        state.offer_mw = [10.0 * r.uniform(), 0.0, 5.0 * r.uniform()];
+        state.award_mw = [10.0 * r.uniform(), 0.0, 5.0 * r.uniform()];
         let mut cached = vec![0.0; OBS_DIM];
         m.observe_into(t, &state, &mut cached);
         let mut direct = vec![0.0; OBS_DIM];
@@ -392,7 +397,11 @@ fn cached_observation_equals_the_snapshot_function_bit_for_bit() {
 
 #[test]
 fn deployment_draws_are_the_ones_the_env_makes() {
-    let m = market(toy_data(JULY_2023_MS, 10, 6));
+    // Non-Spin events start with probability 0.5 in a scarcity interval and last 4 hours on
+    // average, so that the toy data's few spikes bring some.
+    let mut cfg = SiteConfig::default_site();
+    cfg.reserves.nspin.scarcity_start_probability = 0.5;
+    let m = Arc::new(Market::new(toy_data(JULY_2023_MS, 10, 6), cfg));
     let (start, end) = (37, m.len());
     let want = m.deployment_draws(start, end, 99);
     let mut env = Env::new(m.clone(), Window::Whole { start, end }, 0).unwrap();
@@ -407,4 +416,110 @@ fn deployment_draws_are_the_ones_the_env_makes() {
         want.iter().flatten().any(|&d| d),
         "the toy data's spikes bring deployments"
     );
+    // Deployments are events: Non-Spin stays deployed for runs of intervals, not single
+    // coin flips.
+    let mut longest = 0;
+    let mut run = 0;
+    for d in &want {
+        run = if d[2] { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    assert!(
+        longest >= 4,
+        "longest Non-Spin deployment {longest} intervals"
+    );
+}
+
+/// The day-ahead decision for D is taken at 10:00 on D-1 with what is known then: a policy
+/// that reads only its observations makes the same offer, and the market awards the same
+/// MW, whatever happens to every value published after the gate (D's clearing prices
+/// aside, which decide the awards and are the market's, not the policy's).
+#[test]
+fn day_ahead_awards_do_not_change_with_values_published_after_the_gate() {
+    let data = toy_data(JULY_2023_MS, 4, 12);
+    let base = market(data.clone());
+    let gate = (0..base.len())
+        .find(|&t| t > 96 && base.is_da_gate(t))
+        .expect("a gate on day 2");
+    assert_eq!(base.local[gate].minute_of_day(), 600);
+    // A policy of the observation alone: offer a share that depends on the last price.
+    let policy = |obs: &[f32]| -> [f32; ACTION_DIM] {
+        let x = (obs[1] + 1.0) / 2.0;
+        [1.0, 1.0, 1.0, 1.0, x, 0.5 * x, 0.2, 0.0, 0.02, 0.0]
+    };
+    let run = |m: Arc<Market>| {
+        let mut env = Env::new(
+            m.clone(),
+            Window::Whole {
+                start: 0,
+                end: m.len(),
+            },
+            3,
+        )
+        .unwrap();
+        let mut obs = env.reset(Some(3));
+        let mut gate_action = None;
+        for t in 0..=gate {
+            let a = policy(&obs);
+            if t == gate {
+                gate_action = Some(a);
+            }
+            obs = env.step(&a).unwrap().obs;
+        }
+        (gate_action.unwrap(), env.awards().to_vec())
+    };
+    let (a0, awards0) = run(base.clone());
+    assert!(
+        awards0.iter().any(|d| d.total_mwh() > 0.0),
+        "the offer clears"
+    );
+    let mut p = perturb_unpublished(&data, gate, 77);
+    // Keep D's clearing prices: they are the market's answer to the offer.
+    let (ds, de) = base.day_range(base.day_range(gate).1);
+    for u in ds..de {
+        p.as_rrs[u] = data.as_rrs[u];
+        p.as_ecrs[u] = data.as_ecrs[u];
+        p.as_nspin[u] = data.as_nspin[u];
+    }
+    let (a1, awards1) = run(market(p));
+    assert_eq!(
+        a0, a1,
+        "the offer changed with values published after the gate"
+    );
+    assert_eq!(awards0, awards1, "the awards changed");
+}
+
+/// Awards bind: the projection keeps awarded MW running through a price spike; an episode's
+/// first day has none (its gate was before the episode).
+#[test]
+fn awards_bind_from_the_operating_day_and_keep_miners_on() {
+    let m = market(toy_data(JULY_2023_MS, 4, 5));
+    let mut env = Env::new(
+        m.clone(),
+        Window::Whole {
+            start: 0,
+            end: m.len(),
+        },
+        1,
+    )
+    .unwrap();
+    env.reset(Some(1));
+    // Offer all miners into RRS at any price, and ask the miners to stop everywhere.
+    let a = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+    let mut day1_awarded = 0.0;
+    let mut day2_min_miners = f64::MAX;
+    for t in 0..3 * 96 {
+        let r = env.step(&a).unwrap();
+        let d = r.info.dispatch;
+        if t < 96 {
+            day1_awarded += d.awarded_mw();
+        } else if t >= 2 * 96 {
+            day2_min_miners = day2_min_miners.min(d.miner_mw());
+            // The toy data's RRS price is positive every hour: all 65 MW awarded.
+            assert!((d.awarded_mw() - 65.0).abs() < 1e-9, "t={t}: {d:?}");
+            assert_eq!(r.info.settlement.ledger.reserve_shortfall, 0.0);
+        }
+    }
+    assert_eq!(day1_awarded, 0.0);
+    assert!((day2_min_miners - 65.0).abs() < 1e-9);
 }

@@ -30,29 +30,41 @@ fn real_market() -> Option<Arc<Market>> {
 }
 
 #[test]
-fn uri_is_an_emergency_and_summer_months_have_four_cp_peaks() {
+fn emergencies_come_from_notices_and_summer_months_have_four_cp_peaks() {
     let Some(m) = real_market() else { return };
-    let (s, e) = parse_period("2021-02-15..2021-02-19").unwrap();
-    let (i, j) = (m.data.index_at(s), m.data.index_at(e));
+    let h = m.hindsight();
+    // Uri's rotating outages: firm load shed in force from 01:25 on 15 Feb to late 17 Feb,
+    // not on the calm days around it.
+    let (s, e) = parse_period("2021-02-15..2021-02-18").unwrap();
+    let (i, j) = (m.index_at(s), m.index_at(e));
+    let shed = h.in_force[i..j].iter().filter(|x| x.load_shed).count();
+    assert!(shed >= 2 * 96 + 80, "{shed} load-shed intervals");
+    let (s, e) = parse_period("2021-02-01..2021-02-14").unwrap();
     assert!(
-        m.emergency[i..j].iter().all(|&x| x),
-        "Uri days are emergencies"
+        h.in_force[m.index_at(s)..m.index_at(e)]
+            .iter()
+            .all(|x| !x.active())
     );
-    let (s, e) = parse_period("2024-03-01..2024-04-01").unwrap();
-    let calm = m.emergency[m.data.index_at(s)..m.data.index_at(e)]
-        .iter()
-        .filter(|&&x| x)
-        .count();
-    assert_eq!(calm, 0, "no emergency in March 2024");
+    // 2023: the EEA2 of 6 September is the year's only emergency, though prices reached
+    // the cap on other days: a high price is never an emergency.
+    let (s, e) = parse_period("2023-01-01..2024-01-01").unwrap();
+    let (i, j) = (m.index_at(s), m.index_at(e));
+    let days: std::collections::BTreeSet<(u8, u8)> = (i..j)
+        .filter(|&t| h.in_force[t].active())
+        .map(|t| (m.local[t].month, m.local[t].day))
+        .collect();
+    assert_eq!(days.into_iter().collect::<Vec<_>>(), vec![(9, 6)]);
+    assert!(h.data.rt_price[i..j].iter().any(|&p| p > 4500.0));
+    let h = m.hindsight();
     // Each 4CP month of each year carries exactly one peak's weight, on a weekday afternoon.
     for year in 2018..=2024 {
         for month in 6..=9 {
             let (s, e) =
                 parse_period(&format!("{year}-{month:02}-01..{year}-{:02}-01", month + 1)).unwrap();
-            let (i, j) = (m.data.index_at(s), m.data.index_at(e));
-            let w: f64 = m.four_cp_weight[i..j].iter().sum();
+            let (i, j) = (m.index_at(s), m.index_at(e));
+            let w: f64 = h.four_cp_weight[i..j].iter().sum();
             assert!((w - 1.0).abs() < 1e-9, "{year}-{month}: weight {w}");
-            let peak = (i..j).find(|&t| m.four_cp_weight[t] > 0.0).unwrap();
+            let peak = (i..j).find(|&t| h.four_cp_weight[t] > 0.0).unwrap();
             let l = m.local[peak];
             assert!(
                 (13..=19).contains(&l.hour),
@@ -61,7 +73,7 @@ fn uri_is_an_emergency_and_summer_months_have_four_cp_peaks() {
             );
         }
     }
-    assert_eq!(m.four_cp_weight.iter().sum::<f64>(), 28.0);
+    assert_eq!(h.four_cp_weight.iter().sum::<f64>(), 28.0);
 }
 
 #[test]
@@ -71,8 +83,8 @@ fn a_week_of_2023_settles_with_the_identity_on_every_step() {
     let mut env = Env::new(
         m.clone(),
         Window::Whole {
-            start: m.data.index_at(s),
-            end: m.data.index_at(e),
+            start: m.index_at(s),
+            end: m.index_at(e),
         },
         1,
     )

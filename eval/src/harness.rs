@@ -5,9 +5,10 @@
 //! Value captured = (profit - profit of always-on) / (profit of oracle - profit of
 //! always-on). Regimes are sets of whole local weeks from the period's start (the last one
 //! may be shorter): calm weeks (no interval above $1,000), scarcity weeks (any above),
-//! 4CP weeks (any day in a 4CP month) and one regime per configured emergency window the
-//! period overlaps (2021: Winter Storm Uri). Every policy, always-on and the oracle are run
-//! afresh on each week, so a week's value captured uses that week's oracle.
+//! 4CP weeks (any day in a 4CP month) and emergency weeks (an ERCOT EEA notice of
+//! `configs/emergencies.toml` in force in the week: 2021 Winter Storm Uri, 6 Sep 2023).
+//! Every policy, always-on and the oracle are run afresh on each week, so a week's value
+//! captured uses that week's oracle.
 
 use crate::{EvalError, Score, backtest};
 use powermix_agent::Policy;
@@ -123,8 +124,8 @@ pub struct PolicyResult {
     pub four_cp_load_mw: f64,
     /// Reserve capacity revenue ($).
     pub reserve_revenue_usd: f64,
-    /// Reserve non-performance penalties ($, negative).
-    pub reserve_penalty_usd: f64,
+    /// Awarded reserve MW not provided: clearing price plus replacement cost ($, negative).
+    pub reserve_shortfall_usd: f64,
     /// Scores per regime of weeks.
     pub regimes: BTreeMap<String, RegimeScore>,
     /// The full-period backtest (trace for charts).
@@ -167,7 +168,6 @@ pub fn weeks(market: &Market, start: usize, end: usize) -> Vec<Week> {
         return out;
     }
     let first_day = market.local[start].day_number;
-    let windows = market.cfg.emergency_day_ranges();
     let mut s = start;
     while s < end {
         let week_no = (market.local[s].day_number - first_day) / 7;
@@ -175,7 +175,7 @@ pub fn weeks(market: &Market, start: usize, end: usize) -> Vec<Week> {
         while e < end && (market.local[e].day_number - first_day) / 7 == week_no {
             e += 1;
         }
-        let scarce = market.data.rt_price[s..e]
+        let scarce = market.hindsight().data.rt_price[s..e]
             .iter()
             .any(|&p| p > SCARCITY_PRICE);
         let mut regimes = vec![
@@ -189,11 +189,8 @@ pub fn weeks(market: &Market, start: usize, end: usize) -> Vec<Week> {
         if (s..e).any(|t| market.cfg.four_cp.months.contains(&market.local[t].month)) {
             regimes.push("four_cp_weeks".into());
         }
-        let (d0, d1) = (market.local[s].day_number, market.local[e - 1].day_number);
-        for (w, &(ws, we)) in market.cfg.emergency.windows.iter().zip(&windows) {
-            if d0 < we && ws <= d1 {
-                regimes.push(regime_name(&w.name));
-            }
+        if market.hindsight().in_force[s..e].iter().any(|x| x.active()) {
+            regimes.push("emergency_weeks".into());
         }
         out.push(Week {
             start: s,
@@ -203,16 +200,6 @@ pub fn weeks(market: &Market, start: usize, end: usize) -> Vec<Week> {
         s = e;
     }
     out
-}
-
-/// `Winter Storm Uri` -> `winter_storm_uri_week`.
-fn regime_name(window: &str) -> String {
-    let slug: Vec<String> = window
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.to_ascii_lowercase())
-        .collect();
-    format!("{}_week", slug.join("_"))
 }
 
 fn value_captured(profit: f64, always_on: f64, oracle: f64) -> Option<f64> {
@@ -362,7 +349,7 @@ pub fn evaluate(req: EvalRequest<'_>) -> Result<Evaluation, EvalError> {
                 ai_uptime: s.ai_uptime,
                 four_cp_load_mw: s.four_cp_load_mw,
                 reserve_revenue_usd: s.ledger.reserve_revenue,
-                reserve_penalty_usd: s.ledger.reserve_penalty,
+                reserve_shortfall_usd: s.ledger.reserve_shortfall,
                 regimes,
                 score: s,
             }
@@ -370,7 +357,7 @@ pub fn evaluate(req: EvalRequest<'_>) -> Result<Evaluation, EvalError> {
         .collect();
     Ok(Evaluation {
         period: period.to_string(),
-        settlement_point: market.data.settlement_point.clone(),
+        settlement_point: market.settlement_point().to_string(),
         start,
         end,
         results,

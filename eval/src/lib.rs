@@ -63,8 +63,8 @@ pub struct Trace {
     pub training_mw: Vec<f32>,
     /// Miner load per tranche after deployments (MW).
     pub tranche_mw: Vec<[f32; 3]>,
-    /// Reserve offers in force, all products (MW).
-    pub offered_mw: Vec<f32>,
+    /// Reserve awards in force, all products (MW).
+    pub awarded_mw: Vec<f32>,
     /// Site load after deployments (MW).
     pub site_load_mw: Vec<f32>,
     /// The site's state each decision was taken in (what a live request carries).
@@ -92,20 +92,23 @@ pub fn backtest(
         start,
         ..Trace::default()
     };
+    let four_cp_weight = market.hindsight().four_cp_weight;
     loop {
         trace.states.push(*env.state());
-        let action = policy.act(&market.snapshot(env.index(), env.state()));
-        let (reward, info, terminated, truncated) = env.step_into(&action, &mut obs);
+        let (action, offer) =
+            powermix_agent::decide(policy, &market.snapshot(env.index(), env.state()));
+        let (reward, info, terminated, truncated) =
+            env.step_with_offer(&action, offer.as_ref(), &mut obs);
         let s = &info.settlement;
         ledger.add(&s.ledger);
         energy += s.site_load_mw * powermix_env::time::INTERVAL_HOURS;
         ai += info.dispatch.inference_mw + info.dispatch.training_mw;
-        cp += s.site_load_mw * market.four_cp_weight[info.index];
+        cp += s.site_load_mw * four_cp_weight[info.index];
         trace.profit.push(reward);
         trace.inference_mw.push(info.dispatch.inference_mw as f32);
         trace.training_mw.push(info.dispatch.training_mw as f32);
         trace.tranche_mw.push(s.tranche_mw.map(|x| x as f32));
-        trace.offered_mw.push(info.dispatch.offered_mw() as f32);
+        trace.awarded_mw.push(info.dispatch.awarded_mw() as f32);
         trace.site_load_mw.push(s.site_load_mw as f32);
         trace.dispatch.push(info.dispatch);
         if terminated || truncated {
@@ -161,7 +164,7 @@ fn abbreviate(line: &str) -> &str {
         "training_restart_loss" => "restart",
         "inference_penalty" => "inf_pen",
         "reserve_revenue" => "res_rev",
-        "reserve_penalty" => "res_pen",
+        "reserve_shortfall" => "res_short",
         "four_cp_charge" => "four_cp",
         "mining_revenue" => "mining",
         "power_credits" => "credits",

@@ -16,18 +16,19 @@
 //! - `d[i,t]` in `[0, m[i,t]]` only in intervals with a deployment: miner MW dropped, with
 //!   `sum_i d[i,t]` equal to the MW offered in the deployed products;
 //!
-//! and per clock hour `H` (UTC-hour aligned, offers made at its first interval and held)
-//! `o[p,H] >= 0` for each enabled product with a positive price in the hour. Coverage:
-//! `sum_p o[p,H] <= max_offer_fraction x sum_i m[i,t0(H)]` at the hour's first interval and
-//! `<= sum_i m[i,t]` at every other one. Interconnect:
-//! `bop + inference + tr[t] + sum_i m[i,t] <= import_limit` (only written when it can bind;
-//! likewise the ramp limits).
+//! and per clock hour `H` whose awards are free (the oracle's days; the MPC's next operating
+//! day) `a[p,H] >= 0` for each product available with a positive clearing price: the
+//! day-ahead award, paid at the hour's clearing price in every interval. Coverage:
+//! `sum_p a[p,H] + fixed awards <= sum_i m[i,t]` at every interval of the hour (the safety
+//! projection keeps awarded MW running), and `sum_p a[p,H] <= max_offer_fraction x miner
+//! capacity`. Interconnect: `bop + inference + tr[t] + sum_i m[i,t] <= import_limit` (only
+//! written when it can bind; likewise the ramp limits).
 //!
-//! Emergencies mirror [`powermix_env::safety`]: miners stop (when configured), so their
-//! pre-deployment load equals the held offers (all deployed, capacity still paid, miner
-//! consumption 0); training is capped at the emergency fraction (whole steps) and never
-//! raised; no offers are made at an hour start in an emergency; inference is curtailed when
-//! configured (with its penalty).
+//! Emergencies mirror [`powermix_env::safety`]: under firm load shed miners stop (when
+//! configured), so their pre-deployment load equals the awards (all deployed, capacity still
+//! paid, miner consumption 0); training is capped at the load-shed fraction (whole steps) and
+//! never raised; inference is curtailed when configured (with its penalty). Deployments
+//! (events and EEAs) come in [`PlanInterval::deployed`].
 //!
 //! What the relaxation drops (so the LP objective is an upper bound of what its schedule
 //! earns through the env): training steps (continuous here) and the training minimum-on hold.
@@ -42,7 +43,7 @@ use clarabel::solver::{
 };
 use powermix_env::config::{ContractKind, RESERVES, SiteConfig, TRANCHES};
 use powermix_env::time::{INTERVAL_HOURS, INTERVAL_MS, INTERVALS_PER_HOUR};
-use powermix_env::{Action, SiteState};
+use powermix_env::{Action, Emergency, SiteState};
 use std::time::Instant;
 
 /// Milliseconds in one clock hour.
@@ -67,11 +68,29 @@ pub struct PlanInterval {
     pub hashprice: f64,
     /// Share of a 4CP peak billed on the interval (or its expectation).
     pub four_cp_weight: f64,
-    /// Reserve products deployed in the interval.
+    /// Reserve products deployed in the interval (events and EEAs).
     pub deployed: [bool; RESERVES],
-    /// An emergency (EEA) is in force: the projection's emergency rules apply, and every
-    /// held offer is deployed.
-    pub emergency: bool,
+    /// The emergency the decision for the interval knows (the projection's load-shed
+    /// rules apply).
+    pub emergency: Emergency,
+    /// The reserve awards of the interval: fixed, or chosen by the LP for its hour.
+    pub awards: Awards,
+}
+
+/// The reserve awards of one interval as the LP sees them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Awards {
+    /// Already cleared (or impossible: zeros), per product (MW).
+    Fixed([f64; RESERVES]),
+    /// Chosen by the LP for the interval's clock hour, for the products marked available
+    /// (and with a positive clearing price in the hour).
+    Free([bool; RESERVES]),
+}
+
+impl Default for Awards {
+    fn default() -> Awards {
+        Awards::Fixed([0.0; RESERVES])
+    }
 }
 
 /// Size and outcome of one LP solve.
@@ -100,10 +119,11 @@ pub struct LpStats {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     /// One action per interval, fractions in [0, 1]: tranche MW over capacity, training MW
-    /// over training capacity, and at each hour's first interval the offers as shares of
-    /// `max_offer_fraction x` running miner load (what the projection reads); offers are 0
-    /// at other intervals (ignored by the projection).
+    /// over training capacity; no day-ahead values (offers are in `award_mw`).
     pub actions: Vec<Action>,
+    /// The awards of each interval (MW per product): the LP's choice where they were free,
+    /// the fixed ones elsewhere.
+    pub award_mw: Vec<[f64; RESERVES]>,
     /// The LP's profit over the intervals ($), constant terms included.
     pub objective_usd: f64,
     /// Size and outcome of the solve.
@@ -181,14 +201,6 @@ impl Builder {
     }
 }
 
-/// Offers in force over one hour: LP variables (per enabled product with a positive price)
-/// or the constant offers held from the initial state (a window starting mid-hour).
-#[derive(Debug, Clone, Copy)]
-enum Offers {
-    Vars([Option<usize>; RESERVES]),
-    Const([f64; RESERVES]),
-}
-
 fn check_inputs(
     cfg: &SiteConfig,
     initial: &SiteState,
@@ -227,6 +239,13 @@ fn check_inputs(
         if !iv.hashprice.is_finite() {
             return Err(bad(k, "hashprice", iv.hashprice));
         }
+        if let Awards::Fixed(a) = iv.awards {
+            for (p, &x) in a.iter().enumerate() {
+                if !(x.is_finite() && x >= 0.0) {
+                    return Err(bad(k, &format!("awards[{p}]"), x));
+                }
+            }
+        }
         if !(iv.four_cp_weight.is_finite() && iv.four_cp_weight >= 0.0) {
             return Err(EvalError(format!(
                 "dispatch LP: interval {k}: four_cp_weight = {} must be a finite number >= 0",
@@ -234,9 +253,8 @@ fn check_inputs(
             )));
         }
     }
-    let state_ok = initial.tranche_mw.iter().all(|x| x.is_finite())
-        && initial.training_mw.is_finite()
-        && initial.offer_mw.iter().all(|x| x.is_finite());
+    let state_ok =
+        initial.tranche_mw.iter().all(|x| x.is_finite()) && initial.training_mw.is_finite();
     if !state_ok {
         return Err(EvalError(format!(
             "dispatch LP: initial state has a non-finite value: {initial:?}"
@@ -302,7 +320,14 @@ pub fn solve_plan(
     let restart_cost = ai.restart_loss_hours * train_rev;
     let steps = ai.training_steps.max(1) as f64;
     let step_mw = ai.training_mw / steps;
-    let em_train_cap = ((cfg.emergency.max_training_fraction * steps) + 1e-9).floor() * step_mw;
+    let e = &cfg.emergency;
+    let shed_train_cap = if e.sb6_subject {
+        0.0
+    } else {
+        ((e.load_shed_max_training_fraction * steps) + 1e-9).floor() * step_mw
+    };
+    let shed_mining = e.load_shed_curtail_mining || e.sb6_subject;
+    let shed_inference = e.load_shed_curtail_inference || e.sb6_subject;
     let train_ramp = ((ai.training_max_ramp_mw_per_interval / step_mw.max(1e-12)) + 1e-9)
         .floor()
         .min(steps)
@@ -310,32 +335,26 @@ pub fn solve_plan(
     let miner_ramp = cfg.mining.max_ramp_mw_per_interval;
     let wear = cfg.mining.wear_usd_per_mw_start;
     let bop = cfg.plant.balance_of_plant_mw;
-    let f_offer = cfg.reserves.max_offer_fraction;
-    let enabled = cfg.reserves.products().map(|p| p.enabled);
+    let offerable = cfg.reserves.max_offer_fraction * cap_total;
     let inference_penalty = ai.inference_revenue_usd_per_mwh * ai.inference_penalty_multiple;
 
     // Initial state, clamped the way the projection reads it.
     let m_init: [f64; TRANCHES] = std::array::from_fn(|i| initial.tranche_mw[i].clamp(0.0, cap[i]));
     let tr_init = initial.training_mw.clamp(0.0, ai.training_mw);
-    let held_init = {
-        let mut o = initial.offer_mw.map(|x| x.max(0.0));
-        let total: f64 = o.iter().sum();
-        if total > cap_total && total > 0.0 {
-            o.iter_mut().for_each(|x| *x *= cap_total / total);
-        }
-        o
-    };
 
     let mut b = Builder::default();
     let mut constant = 0.0;
     let mut m_idx = vec![[0usize; TRANCHES]; n];
     let mut tr_idx = vec![0usize; n];
-    let mut hour_offers: Vec<(usize, Offers)> = Vec::new(); // (first interval, offers)
-    let mut offers = Offers::Const(held_init);
+    // Award variables of the current clock hour, per product, and where each interval's
+    // awards come from.
+    let mut award_vars: Vec<[Option<usize>; RESERVES]> = vec![[None; RESERVES]; n];
+    let mut hour_vars: [Option<usize>; RESERVES] = [None; RESERVES];
+    let mut hour_key = i64::MIN;
     for (t, iv) in intervals.iter().enumerate() {
-        let em = iv.emergency;
-        let curtail = em && cfg.emergency.curtail_mining;
-        let inference = if em && cfg.emergency.curtail_inference {
+        let shed = iv.emergency.load_shed;
+        let curtail = shed && shed_mining;
+        let inference = if shed && shed_inference {
             0.0
         } else {
             ai.inference_mw
@@ -354,33 +373,42 @@ pub fn solve_plan(
         let margin: [f64; TRANCHES] =
             std::array::from_fn(|i| mine_per_hp[i] * iv.hashprice - load_cost);
 
-        // The hour's offers.
-        let hour_start = iv.interval_start_ms.rem_euclid(HOUR_MS) == 0;
-        let hour_end = (t + INTERVALS_PER_HOUR
-            - (iv.interval_start_ms.rem_euclid(HOUR_MS) / INTERVAL_MS) as usize)
-            .min(n);
-        if hour_start {
-            offers = if em {
-                Offers::Const([0.0; RESERVES])
-            } else {
-                let mut v = [None; RESERVES];
-                for p in 0..RESERVES {
-                    let revenue: f64 = intervals[t..hour_end]
-                        .iter()
-                        .map(|x| x.reserve_price[p] * h)
-                        .sum();
-                    if enabled[p] && revenue > 0.0 && f_offer > 0.0 && cap_total > 0.0 {
-                        v[p] = Some(b.var(-revenue * SCALE, None));
+        // The awards of the interval: fixed ones are constants; free ones are one variable
+        // per product and clock hour, paid in each of the hour's intervals.
+        let key = iv.interval_start_ms.div_euclid(HOUR_MS);
+        let (vars, fixed) = match iv.awards {
+            Awards::Fixed(a) => {
+                hour_key = i64::MIN;
+                for (a_p, price) in a.iter().zip(iv.reserve_price) {
+                    constant += a_p * price * h;
+                }
+                ([None; RESERVES], a)
+            }
+            Awards::Free(available) => {
+                if key != hour_key {
+                    hour_key = key;
+                    hour_vars = [None; RESERVES];
+                    let mut row = Vec::with_capacity(RESERVES);
+                    for p in 0..RESERVES {
+                        if available[p] && iv.reserve_price[p] > 0.0 && offerable > 0.0 {
+                            let j = b.var(0.0, None);
+                            hour_vars[p] = Some(j);
+                            row.push((j, 1.0));
+                        }
+                    }
+                    if !row.is_empty() {
+                        b.le(&row, offerable);
                     }
                 }
-                Offers::Vars(v)
-            };
-            hour_offers.push((t, offers));
-        } else if let Offers::Const(o) = offers {
-            for (o_p, price) in o.iter().zip(iv.reserve_price) {
-                constant += o_p * price * h;
+                for p in 0..RESERVES {
+                    if let Some(j) = hour_vars[p] {
+                        b.cost[j] -= iv.reserve_price[p] * h * SCALE;
+                    }
+                }
+                (hour_vars, [0.0; RESERVES])
             }
-        }
+        };
+        award_vars[t] = vars;
 
         // Miners, training, restarts, wear.
         let m: [usize; TRANCHES] = std::array::from_fn(|i| {
@@ -388,8 +416,8 @@ pub fn solve_plan(
             b.var(c, Some(cap[i]))
         });
         m_idx[t] = m;
-        let tr_cap = if em {
-            em_train_cap.min(ai.training_mw)
+        let tr_cap = if shed {
+            shed_train_cap.min(ai.training_mw)
         } else {
             ai.training_mw
         };
@@ -402,8 +430,8 @@ pub fn solve_plan(
             Some(p) => b.le(&[(tr, 1.0), (p, -1.0), (u, -1.0)], 0.0),
             None => b.le(&[(tr, 1.0), (u, -1.0)], tr_init),
         }
-        if em {
-            // Training is never raised in an emergency.
+        if shed {
+            // Training is never raised under load shed.
             match prev_tr {
                 Some(p) => b.le(&[(tr, 1.0), (p, -1.0)], 0.0),
                 None => b.le(&[(tr, 1.0)], tr_init),
@@ -456,38 +484,30 @@ pub fn solve_plan(
             );
         }
 
-        // Coverage of the hour's offers by running miners, and deployments.
+        // Coverage of the awards by running miners, and deployments.
         let mut row: Vec<(usize, f64)> = Vec::with_capacity(TRANCHES + RESERVES);
-        let (offer_vars, offer_const) = match offers {
-            Offers::Vars(v) => (v, [0.0; RESERVES]),
-            Offers::Const(o) => ([None; RESERVES], o),
-        };
-        let const_total: f64 = offer_const.iter().sum();
-        let any_var = offer_vars.iter().any(Option::is_some);
-        let miner_share = if hour_start { f_offer } else { 1.0 };
+        let fixed_total: f64 = fixed.iter().sum();
+        let any_var = vars.iter().any(Option::is_some);
         if curtail {
-            // Miners run exactly the held offers, all dropped: sum m = sum o.
+            // Miners run exactly the awards, all deployed: sum m = sum a.
             row.extend(m.iter().map(|&j| (j, 1.0)));
-            row.extend(offer_vars.iter().flatten().map(|&j| (j, -1.0)));
-            b.eq(&row, const_total);
-            continue;
+            row.extend(vars.iter().flatten().map(|&j| (j, -1.0)));
+            b.eq(&row, fixed_total);
+        } else if any_var || fixed_total > 0.0 {
+            row.extend(m.iter().map(|&j| (j, -1.0)));
+            row.extend(vars.iter().flatten().map(|&j| (j, 1.0)));
+            b.le(&row, -fixed_total);
         }
-        if any_var || const_total > 0.0 {
-            row.extend(m.iter().map(|&j| (j, -miner_share)));
-            row.extend(offer_vars.iter().flatten().map(|&j| (j, 1.0)));
-            b.le(&row, -const_total);
-        }
-        let deployed: [bool; RESERVES] = std::array::from_fn(|p| iv.deployed[p] || em);
         let dep_vars: Vec<usize> = (0..RESERVES)
-            .filter(|&p| deployed[p])
-            .filter_map(|p| offer_vars[p])
+            .filter(|&p| iv.deployed[p])
+            .filter_map(|p| vars[p])
             .collect();
         let dep_const: f64 = (0..RESERVES)
-            .filter(|&p| deployed[p])
-            .map(|p| offer_const[p])
+            .filter(|&p| iv.deployed[p])
+            .map(|p| fixed[p])
             .sum();
-        if !dep_vars.is_empty() || dep_const > 0.0 {
-            // Dropped MW per tranche: lost margin, d <= m, sum d = deployed offers.
+        if !curtail && (!dep_vars.is_empty() || dep_const > 0.0) {
+            // Dropped MW per tranche: lost margin, d <= m, sum d = deployed awards.
             row.clear();
             for i in 0..TRANCHES {
                 let d = b.var(margin[i] * SCALE, None);
@@ -564,7 +584,7 @@ pub fn solve_plan(
             v
         }
     };
-    let mut actions: Vec<Action> = (0..n)
+    let actions: Vec<Action> = (0..n)
         .map(|t| Action {
             tranche: std::array::from_fn(|i| {
                 if cap[i] > 0.0 {
@@ -578,25 +598,21 @@ pub fn solve_plan(
             } else {
                 0.0
             },
-            offer: [0.0; RESERVES],
+            ..Action::default()
         })
         .collect();
-    for &(t, o) in &hour_offers {
-        if let Offers::Vars(v) = o {
-            let available = f_offer * m_idx[t].iter().map(|&j| x[j].max(0.0)).sum::<f64>();
-            for (p, j) in v.iter().enumerate() {
-                if let &Some(j) = j {
-                    actions[t].offer[p] = if available > 1e-9 {
-                        snap(x[j] / available)
-                    } else {
-                        0.0
-                    };
-                }
-            }
-        }
-    }
+    let award_mw = (0..n)
+        .map(|t| match intervals[t].awards {
+            Awards::Fixed(a) => a,
+            Awards::Free(_) => award_vars[t].map(|j| match j {
+                Some(j) if x[j] > 1e-6 => x[j],
+                _ => 0.0,
+            }),
+        })
+        .collect();
     Ok(Plan {
         actions,
+        award_mw,
         objective_usd,
         stats,
     })
@@ -619,20 +635,22 @@ mod tests {
             hashprice: 50.0,
             four_cp_weight: 0.0,
             deployed: [false; RESERVES],
-            emergency: false,
+            emergency: Emergency::NONE,
+            awards: Awards::Free([true; RESERVES]),
         }
     }
 
-    /// Runs the plan through the shared projection and settlement, as the env does.
+    /// Runs the plan through the shared projection and settlement, as the env does, with
+    /// the plan's awards in force.
     fn replay(cfg: &SiteConfig, initial: &SiteState, ivs: &[PlanInterval], plan: &Plan) -> f64 {
         let proj = Projector::new(cfg);
         let settler = Settler::new(cfg);
         let mut s = *initial;
         let mut total = 0.0;
-        for (iv, a) in ivs.iter().zip(&plan.actions) {
+        for ((iv, a), award) in ivs.iter().zip(&plan.actions).zip(&plan.award_mw) {
+            s.award_mw = *award;
             let ctx = ProjectionContext {
                 emergency: iv.emergency,
-                hour_start: iv.interval_start_ms.rem_euclid(HOUR_MS) == 0,
             };
             let d = proj.project(a, &s, ctx);
             let m = IntervalMarket {
@@ -640,13 +658,14 @@ mod tests {
                 reserve_price: iv.reserve_price,
                 hashprice: iv.hashprice,
                 four_cp_weight: iv.four_cp_weight,
-                deployed: if iv.emergency {
-                    [true; RESERVES]
-                } else {
-                    iv.deployed
-                },
+                deployed: iv.deployed,
             };
-            total += settler.settle(&d, &s, &m).ledger.total();
+            let r = settler.settle(&d, &s, &m);
+            assert!(
+                r.ledger.reserve_shortfall > -1e-6,
+                "the plan covers its awards"
+            );
+            total += r.ledger.total();
             s = s.after(&d, cfg);
         }
         total
@@ -684,7 +703,10 @@ mod tests {
         );
         let training: Vec<f64> = plan.actions.iter().map(|a| a.training).collect();
         assert_eq!(training, vec![1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0]);
-        assert!(plan.actions.iter().all(|a| a.offer == [0.0; 3]));
+        assert!(
+            plan.award_mw.iter().all(|a| *a == [0.0; 3]),
+            "no reserve price, no award"
+        );
         // The LP books exactly what settlement books for its schedule.
         let settled = replay(&cfg, &init, &ivs, &plan);
         assert!(
@@ -716,10 +738,10 @@ mod tests {
     }
 
     #[test]
-    fn reserve_offer_keeps_the_efficient_tranche_on_through_a_price_spike() {
+    fn award_keeps_the_efficient_tranche_on_through_a_price_spike() {
         // One hour at $200/MWh, RRS at $100/MW-h: a running s21 MW loses
-        // (200 - 116.7) x 0.25 = $20.8 an interval but earns 100 x 0.25 = $25 offered; an
-        // s19xp MW would lose $26.3: so s21 stays on and is offered whole, the rest stops.
+        // (200 - 116.7) x 0.25 = $20.8 an interval but earns 100 x 0.25 = $25 awarded; an
+        // s19xp MW would lose $26.3: so s21 stays on and is awarded whole, the rest stops.
         let cfg = SiteConfig::default_site();
         let init = SiteState::initial(&cfg);
         let mut ivs: Vec<PlanInterval> = (0..4).map(|k| iv(k, 200.0)).collect();
@@ -727,21 +749,25 @@ mod tests {
             x.reserve_price = [100.0, 0.0, 0.0];
         }
         let plan = solve_plan(&cfg, &init, &ivs).unwrap();
-        for a in &plan.actions {
+        for (a, aw) in plan.actions.iter().zip(&plan.award_mw) {
             assert_eq!(a.tranche, [1.0, 0.0, 0.0]);
             assert_eq!(a.training, 1.0);
+            assert!(close(aw[0], 30.0) && aw[1] == 0.0 && aw[2] == 0.0, "{aw:?}");
         }
-        assert_eq!(plan.actions[0].offer, [1.0, 0.0, 0.0]);
         let settled = replay(&cfg, &init, &ivs, &plan);
         assert!(close(plan.objective_usd, settled));
 
-        // Known deployment at t2: offered MW are dropped then (energy saved, capacity still
-        // paid), so offering pays more: every tranche now earns more from the offer (4 x $25
-        // per MW) than it loses running the 3 other intervals, and the whole fleet is offered.
+        // Known deployment at t2: awarded MW are dropped then (energy saved, capacity still
+        // paid), so an award pays more: every tranche now earns more from it (4 x $25 per
+        // MW) than it loses running the 3 other intervals, and the whole fleet is awarded.
         let mut dep = ivs.clone();
         dep[2].deployed = [true, false, false];
         let plan_d = solve_plan(&cfg, &init, &dep).unwrap();
-        assert_eq!(plan_d.actions[0].offer, [1.0, 0.0, 0.0]);
+        assert!(
+            close(plan_d.award_mw[0][0], 65.0),
+            "{:?}",
+            plan_d.award_mw[0]
+        );
         assert_eq!(plan_d.actions[0].tranche, [1.0, 1.0, 1.0]);
         let loss = cfg.break_even_usd_per_mwh(50.0).map(|b| (200.0 - b) * 0.25);
         let with: f64 = (0..3)
@@ -755,14 +781,19 @@ mod tests {
             replay(&cfg, &init, &dep, &plan_d)
         ));
 
-        // An emergency at t2: miners stop (the offer is deployed and paid), training stops
-        // and stays off at t3 (a $12,000 restart for $5,000 of margin).
+        // Firm load shed at t2 (an EEA3, which deploys every product): miners stop (the
+        // award is deployed and paid), training stops and stays off at t3 (a $12,000 restart
+        // for $5,000 of margin).
         let mut em = ivs.clone();
-        em[2].emergency = true;
+        em[2].emergency = Emergency {
+            level: 3,
+            load_shed: true,
+        };
+        em[2].deployed = [true; RESERVES];
         let plan_e = solve_plan(&cfg, &init, &em).unwrap();
         let training: Vec<f64> = plan_e.actions.iter().map(|a| a.training).collect();
         assert_eq!(training, vec![1.0, 1.0, 0.0, 0.0]);
-        assert_eq!(plan_e.actions[0].offer, [1.0, 0.0, 0.0]);
+        assert!(plan_e.award_mw[0][0] >= 30.0 - 1e-6);
         assert!(close(
             plan_e.objective_usd,
             replay(&cfg, &init, &em, &plan_e)
@@ -770,19 +801,30 @@ mod tests {
     }
 
     #[test]
-    fn an_emergency_hour_start_makes_no_offers() {
+    fn fixed_awards_are_covered_paid_and_not_chosen() {
+        // 20 MW of RRS awarded at $5/MW-h in an hour at $300/MWh: the LP must keep 20 MW of
+        // the most efficient tranche running (loss (300 - 116.7) x 0.25 = $45.8 per MW and
+        // interval) and books 20 x 5 x 0.25 = $25 an interval of capacity payment.
         let cfg = SiteConfig::default_site();
         let init = SiteState::initial(&cfg);
-        let mut ivs: Vec<PlanInterval> = (0..8).map(|k| iv(k, 40.0)).collect();
+        let mut ivs: Vec<PlanInterval> = (0..4).map(|k| iv(k, 300.0)).collect();
         for x in &mut ivs {
-            x.reserve_price = [50.0, 40.0, 30.0];
+            x.reserve_price = [5.0, 0.0, 0.0];
+            x.awards = Awards::Fixed([20.0, 0.0, 0.0]);
         }
-        ivs[0].emergency = true;
         let plan = solve_plan(&cfg, &init, &ivs).unwrap();
-        assert_eq!(plan.actions[0].offer, [0.0; 3]);
-        // The next hour offers the whole running fleet in the best-paid product.
-        assert_eq!(plan.actions[4].offer, [1.0, 0.0, 0.0]);
+        for (a, aw) in plan.actions.iter().zip(&plan.award_mw) {
+            assert!(close(a.tranche[0], 20.0 / 30.0), "{:?}", a.tranche);
+            assert_eq!(*aw, [20.0, 0.0, 0.0]);
+        }
         assert!(close(plan.objective_usd, replay(&cfg, &init, &ivs, &plan)));
+        // Free awards at that price would not be taken.
+        for x in &mut ivs {
+            x.awards = Awards::Free([true; RESERVES]);
+        }
+        let free = solve_plan(&cfg, &init, &ivs).unwrap();
+        assert!(free.award_mw.iter().all(|a| a[0] < 1e-6));
+        assert!(free.objective_usd > plan.objective_usd);
     }
 
     #[test]

@@ -1,36 +1,45 @@
-//! The day-ahead MPC: each local operating day, the dispatch LP ([`crate::lp`]) over the rest
-//! of the day with day-ahead prices as the forecast of real-time prices, then the plan is
-//! executed interval by interval.
+//! The day-ahead MPC: the dispatch LP ([`crate::lp`]) with published day-ahead prices as
+//! the forecast of real-time prices, solved twice a day, and its plan executed interval by
+//! interval.
 //!
 //! Live-capable: [`DayAheadMpc`] is a [`Policy`] and sees only the [`Snapshot`] passed to
-//! `act`, so it uses nothing a live decision could not see. Its plan is made at the first
-//! call of each local day (at midnight in a backtest) from that snapshot:
-//! - real-time price forecast: the published day-ahead price of each interval
-//!   (`snap.da_prices`; before 13:30 the window ends with the current day, which covers the
-//!   whole day at midnight);
+//! `act`, so it uses nothing a live decision could not see. It plans
+//! - at the first call of each local day (midnight in a backtest): the rest of the day, with
+//!   the day's reserve awards fixed (its own offer for the day, cleared by the env's rule
+//!   [`powermix_env::market::clear_offer`] against the day's published clearing prices);
+//! - at the day-ahead gate (10:00 on D-1): the rest of today and all of D, with today's awards
+//!   fixed and D's awards free. Nothing of D is published at 10:00, so D's energy and reserve
+//!   prices are forecast by today's (persistence, hour by hour); D's awards become its
+//!   hour-by-hour offer, at any price ([`Policy::day_ahead`]).
+//!
+//! The forecasts and expectations:
+//! - real-time price: the published day-ahead price of each interval;
 //! - reserve prices: the published windows (`snap.reserve_price_windows`);
 //! - hashprice: `snap.hashprice` (last complete day) for every interval;
-//! - no reserve deployments expected; an emergency only in the first interval, when the
-//!   snapshot says so;
+//! - no reserve deployments expected; the known emergency only in the first interval;
 //! - 4CP: an expected weight ([`MpcParams`]): in a configured 4CP month, one peak's weight
 //!   spread over the weekday peak-window intervals of the month (1 / weekdays per day), and
 //!   within the day shaped by the day-ahead price (the system peak coincides with the
 //!   highest prices); 0 elsewhere;
 //! - initial state: `snap.state`.
 //!
-//! When the plan does not cover an interval of the day (a 25-hour day is longer than the
-//! published window), it plans again from that interval. When the LP fails, the MPC answers
-//! with the expert rules for the rest of the day and keeps the reason
-//! ([`DayAheadMpc::last_error`]).
+//! When the plan does not cover an interval (a 25-hour day is longer than the published
+//! window), it plans again from that interval. When the LP fails, the MPC answers with the
+//! expert rules for the rest of the day and keeps the reason ([`DayAheadMpc::last_error`]).
 //!
-//! The plan is state of the policy: a live server answers like the backtest when it sees the
-//! day's first snapshot, as the backtest does.
+//! The plan and today's price curve are state of the policy: a live server answers like the
+//! backtest when it has seen the day's first snapshot, as the backtest has.
 
-use crate::lp::{PlanInterval, solve_plan};
+use crate::lp::{Awards, PlanInterval, solve_plan};
+use crate::oracle::offer_for_awards;
 use powermix_agent::{Expert, ExpertParams, Policy};
 use powermix_env::config::{RESERVES, SiteConfig};
-use powermix_env::time::{INTERVAL_MS, LocalTime, local_time};
-use powermix_env::{Action, Snapshot};
+use powermix_env::market::{clear_offer, is_da_gate_local};
+use powermix_env::time::{
+    INTERVAL_MS, INTERVALS_PER_HOUR, LocalTime, interval_of_local_day, local_time,
+};
+use powermix_env::{Action, DayAheadOffer, Emergency, Snapshot};
+use std::collections::BTreeMap;
 
 /// Parameters of the MPC's 4CP expectation.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,11 +64,20 @@ impl Default for MpcParams {
     }
 }
 
-/// A day's plan: actions for the intervals from `start_ms` on.
+/// A plan: actions for the intervals from `start_ms` on.
 #[derive(Debug, Clone, PartialEq)]
 struct DayPlan {
     start_ms: i64,
     actions: Vec<Action>,
+}
+
+/// Today's published curves, by interval of the local day from midnight (None where the
+/// MPC has not seen them).
+#[derive(Debug, Clone, PartialEq, Default)]
+struct DayCurve {
+    day: i32,
+    da: Vec<Option<f64>>,
+    reserve: Vec<Option<[f64; RESERVES]>>,
 }
 
 /// The day-ahead MPC policy (name `day-ahead-mpc`); see the module doc.
@@ -74,6 +92,9 @@ pub struct DayAheadMpc {
     last_error: Option<String>,
     solves: usize,
     failures: usize,
+    curve: DayCurve,
+    offers: BTreeMap<i32, DayAheadOffer>,
+    pending_offer: Option<DayAheadOffer>,
 }
 
 impl DayAheadMpc {
@@ -95,6 +116,9 @@ impl DayAheadMpc {
             last_error: None,
             solves: 0,
             failures: 0,
+            curve: DayCurve::default(),
+            offers: BTreeMap::new(),
+            pending_offer: None,
         }
     }
 
@@ -132,65 +156,184 @@ impl DayAheadMpc {
         }
     }
 
-    /// Plans from the interval of `snap` to the end of its local day.
+    /// Records the published curves of today from `snap` (the first call of a day at
+    /// midnight sees the whole day).
+    fn record_curve(&mut self, snap: &Snapshot<'_>) {
+        let day = snap.local.day_number;
+        if self.curve.day != day {
+            self.curve = DayCurve {
+                day,
+                da: vec![None; 100],
+                reserve: vec![None; 100],
+            };
+        }
+        let offset = interval_of_local_day(snap.interval_start_ms);
+        let n = snap
+            .reserve_price_windows
+            .iter()
+            .map(|w| w.len())
+            .fold(snap.da_prices.len(), usize::min);
+        for k in 0..n {
+            let ms = snap.interval_start_ms + k as i64 * INTERVAL_MS;
+            if local_time(ms).day_number != day || offset + k >= 100 {
+                break;
+            }
+            self.curve.da[offset + k] = Some(snap.da_prices[k]);
+            self.curve.reserve[offset + k] =
+                Some(std::array::from_fn(|p| snap.reserve_price_windows[p][k]));
+        }
+    }
+
+    /// Today's curve at interval `k` of a day, the nearest seen value where unseen.
+    fn curve_at(&self, k: usize) -> Option<(f64, [f64; RESERVES])> {
+        let n = self.curve.da.len();
+        let k = k.min(n - 1);
+        (0..n).find_map(|d| {
+            [k.checked_sub(d), Some(k + d)]
+                .into_iter()
+                .flatten()
+                .filter(|&j| j < n)
+                .find_map(|j| Some((self.curve.da[j]?, self.curve.reserve[j]?)))
+        })
+    }
+
+    /// The awards of local day `day` at each interval from `first_ms` on (`n` of them), as
+    /// the env clears the MPC's own offer against the published clearing prices `prices`
+    /// (one per interval; zeros without an offer).
+    fn predicted_awards(
+        &self,
+        day: i32,
+        first_ms: i64,
+        prices: &[[f64; RESERVES]],
+    ) -> Vec<[f64; RESERVES]> {
+        let Some(offer) = self.offers.get(&day) else {
+            return vec![[0.0; RESERVES]; prices.len()];
+        };
+        let offset = interval_of_local_day(first_ms);
+        // One price per hour of the day, from the intervals we have.
+        let hours = (offset + prices.len()).div_ceil(INTERVALS_PER_HOUR);
+        let mut hour_prices = vec![[0.0; RESERVES]; hours];
+        for (k, p) in prices.iter().enumerate() {
+            hour_prices[(offset + k) / INTERVALS_PER_HOUR] = *p;
+        }
+        let awards = clear_offer(
+            offer,
+            &hour_prices,
+            self.cfg.reserve_available(day),
+            self.cfg.reserves.max_offer_fraction * self.cfg.miner_capacity_mw(),
+        );
+        (0..prices.len())
+            .map(|k| awards[(offset + k) / INTERVALS_PER_HOUR])
+            .collect()
+    }
+
+    /// Plans from the interval of `snap`: to the end of its local day, or at the day-ahead
+    /// gate to the end of the next day as well.
     fn replan(&mut self, snap: &Snapshot<'_>) {
         let day = snap.local.day_number;
         self.day = Some(day);
-        self.plan = None;
         self.failed_today = false;
+        self.pending_offer = None;
+        let gate = is_da_gate_local(&snap.local);
         let published = snap
             .reserve_price_windows
             .iter()
             .map(|w| w.len())
             .fold(snap.da_prices.len(), usize::min);
-        // Intervals of the day from this one on, as far as prices are published.
-        let mut locals = Vec::with_capacity(100);
+        // Today's intervals from this one on, as far as prices are published.
+        let mut locals = Vec::with_capacity(200);
+        let mut da = Vec::with_capacity(200);
+        let mut rp = Vec::with_capacity(200);
         for k in 0..published {
             let l = local_time(snap.interval_start_ms + k as i64 * INTERVAL_MS);
             if l.day_number != day {
                 break;
             }
             locals.push(l);
+            da.push(snap.da_prices[k]);
+            rp.push(std::array::from_fn(|p| snap.reserve_price_windows[p][k]));
         }
         if locals.is_empty() {
+            self.plan = None;
             self.fail(format!(
                 "day-ahead-mpc: no day-ahead prices published at {} ms",
                 snap.interval_start_ms
             ));
             return;
         }
-        let in_window = |l: &LocalTime| {
-            (self.params.four_cp_start_hour..self.params.four_cp_end_hour).contains(&l.hour)
-        };
-        let (window_da, window_len) = locals
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| in_window(l))
-            .fold((0.0, 0), |(s, n), (k, _)| {
-                (s + snap.da_prices[k].max(0.0), n + 1)
-            });
-        let intervals: Vec<PlanInterval> = locals
-            .iter()
-            .enumerate()
-            .map(|(k, l)| PlanInterval {
-                interval_start_ms: snap.interval_start_ms + k as i64 * INTERVAL_MS,
-                rt_price: snap.da_prices[k],
-                reserve_price: std::array::from_fn(|p| snap.reserve_price_windows[p][k]),
-                hashprice: snap.hashprice,
-                four_cp_weight: self.expected_four_cp(l, snap.da_prices[k], window_da, window_len),
-                deployed: [false; RESERVES],
-                emergency: k == 0 && snap.emergency,
-            })
+        let mut awards: Vec<Awards> = self
+            .predicted_awards(day, snap.interval_start_ms, &rp)
+            .into_iter()
+            .map(Awards::Fixed)
             .collect();
+        let today = locals.len();
+        if gate {
+            // Tomorrow, forecast by today's curve hour by hour.
+            let available = self.cfg.reserve_available(day + 1);
+            let mut k = 0;
+            loop {
+                let ms = snap.interval_start_ms + (today + k) as i64 * INTERVAL_MS;
+                let l = local_time(ms);
+                if l.day_number != day + 1 {
+                    break;
+                }
+                let Some((d, r)) = self.curve_at(interval_of_local_day(ms)) else {
+                    break;
+                };
+                locals.push(l);
+                da.push(d);
+                rp.push(r);
+                awards.push(Awards::Free(available));
+                k += 1;
+            }
+        }
+        let mut intervals: Vec<PlanInterval> = Vec::with_capacity(locals.len());
+        for d0 in [day, day + 1] {
+            let idx: Vec<usize> = (0..locals.len())
+                .filter(|&k| locals[k].day_number == d0)
+                .collect();
+            let in_window = |l: &LocalTime| {
+                (self.params.four_cp_start_hour..self.params.four_cp_end_hour).contains(&l.hour)
+            };
+            let (window_da, window_len) = idx
+                .iter()
+                .filter(|&&k| in_window(&locals[k]))
+                .fold((0.0, 0), |(s, n), &k| (s + da[k].max(0.0), n + 1));
+            for &k in &idx {
+                intervals.push(PlanInterval {
+                    interval_start_ms: snap.interval_start_ms + k as i64 * INTERVAL_MS,
+                    rt_price: da[k],
+                    reserve_price: rp[k],
+                    hashprice: snap.hashprice,
+                    four_cp_weight: self.expected_four_cp(&locals[k], da[k], window_da, window_len),
+                    deployed: [false; RESERVES],
+                    emergency: if k == 0 {
+                        snap.emergency
+                    } else {
+                        Emergency::NONE
+                    },
+                    awards: awards[k],
+                });
+            }
+        }
         self.solves += 1;
         match solve_plan(&self.cfg, &snap.state, &intervals) {
             Ok(plan) => {
+                if gate && intervals.len() > today {
+                    let offer = offer_for_awards(&plan.award_mw[today..]);
+                    self.offers.insert(day + 1, offer.clone());
+                    self.offers.retain(|&d, _| d >= day);
+                    self.pending_offer = Some(offer);
+                }
                 self.plan = Some(DayPlan {
                     start_ms: snap.interval_start_ms,
                     actions: plan.actions,
-                })
+                });
             }
-            Err(e) => self.fail(format!("day-ahead-mpc: {e}")),
+            Err(e) => {
+                self.plan = None;
+                self.fail(format!("day-ahead-mpc: {e}"))
+            }
         }
     }
 
@@ -221,13 +364,22 @@ impl Policy for DayAheadMpc {
 
     fn act(&mut self, snap: &Snapshot<'_>) -> Action {
         let new_day = self.day != Some(snap.local.day_number);
-        if new_day || (!self.failed_today && self.planned(snap.interval_start_ms).is_none()) {
+        if new_day {
+            self.record_curve(snap);
+        }
+        let gate = is_da_gate_local(&snap.local);
+        if new_day || gate || (!self.failed_today && self.planned(snap.interval_start_ms).is_none())
+        {
             self.replan(snap);
         }
         match self.planned(snap.interval_start_ms) {
             Some(a) => a,
             None => self.fallback.act(snap),
         }
+    }
+
+    fn day_ahead(&mut self, _snap: &Snapshot<'_>, _action: &Action) -> Option<DayAheadOffer> {
+        self.pending_offer.take()
     }
 }
 

@@ -16,15 +16,37 @@
 //! ```
 
 use crate::EvalError;
-use crate::lp::{Plan, PlanInterval, solve_plan};
+use crate::lp::{Awards, Plan, PlanInterval, solve_plan};
 use powermix_agent::Policy;
-use powermix_env::time::INTERVAL_MS;
-use powermix_env::{Action, Market, SiteState, Snapshot};
+use powermix_env::config::RESERVES;
+use powermix_env::time::{INTERVAL_MS, INTERVALS_PER_HOUR};
+use powermix_env::{Action, DayAheadOffer, HourOffer, Market, SiteState, Snapshot};
 use std::sync::Arc;
 
+/// For each interval of `[start, end)`, whether its operating day's reserve awards are the
+/// window's to choose: its day-ahead gate (10:00 the day before) lies inside the window, as
+/// in an env stepped over it. The first operating day of a window that starts at midnight
+/// has no awards.
+pub fn free_award_days(market: &Market, start: usize, end: usize) -> Vec<bool> {
+    let mut free = vec![false; end - start];
+    for g in start..end {
+        if market.is_da_gate(g) {
+            let (_, ds) = market.day_range(g);
+            if ds < market.len() {
+                let (_, de) = market.day_range(ds);
+                for t in ds.max(start)..de.min(end) {
+                    free[t - start] = true;
+                }
+            }
+        }
+    }
+    free
+}
+
 /// The facts of intervals `[start, end)` of `market` as the oracle sees them: real-time and
-/// reserve prices, settled hashprice, 4CP weights, emergencies, and the deployments an env
-/// seeded with `seed` draws over that window.
+/// reserve prices, settled hashprice, 4CP weights, the emergencies the decisions know, the
+/// deployments an env seeded with `seed` sees over that window, and which days' awards are
+/// its to choose ([`free_award_days`]).
 pub fn oracle_intervals(
     market: &Market,
     start: usize,
@@ -37,8 +59,10 @@ pub fn oracle_intervals(
             market.len()
         )));
     }
-    let d = &market.data;
+    let hs = market.hindsight();
+    let d = hs.data;
     let draws = market.deployment_draws(start, end, seed);
+    let free = free_award_days(market, start, end);
     Ok((start..end)
         .zip(draws)
         .map(|(t, deployed)| PlanInterval {
@@ -46,9 +70,14 @@ pub fn oracle_intervals(
             rt_price: d.rt_price[t],
             reserve_price: [d.as_rrs[t], d.as_ecrs[t], d.as_nspin[t]],
             hashprice: d.hashprice[t],
-            four_cp_weight: market.four_cp_weight[t],
+            four_cp_weight: hs.four_cp_weight[t],
             deployed,
-            emergency: market.emergency[t],
+            emergency: market.projection_context(t).emergency,
+            awards: if free[t - start] {
+                Awards::Free(market.cfg.reserve_available(market.local[t].day_number))
+            } else {
+                Awards::Fixed([0.0; RESERVES])
+            },
         })
         .collect())
 }
@@ -85,7 +114,9 @@ pub fn oracle_policy(
 }
 
 /// Replays a fixed schedule: the action of the interval starting at
-/// `start_ms + k x 15 min` is `actions[k]`; outside the schedule, [`Action::ALL_ON`].
+/// `start_ms + k x 15 min` is `actions[k]`; outside the schedule, [`Action::ALL_ON`]. At a
+/// day-ahead gate it offers the schedule's awards of the next operating day, hour by hour,
+/// at any price.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scheduled {
     /// Name in reports.
@@ -94,6 +125,8 @@ pub struct Scheduled {
     pub start_ms: i64,
     /// One action per interval.
     pub actions: Vec<Action>,
+    /// The awards of each interval (MW per product), as the plan chose them.
+    pub award_mw: Vec<[f64; RESERVES]>,
 }
 
 impl Scheduled {
@@ -101,14 +134,36 @@ impl Scheduled {
     pub fn from_plan(name: &str, market: &Market, start: usize, plan: Plan) -> Scheduled {
         Scheduled {
             name: name.to_string(),
-            start_ms: market
-                .data
-                .interval_start_ms
-                .get(start)
-                .copied()
-                .unwrap_or(0),
+            start_ms: if start < market.len() {
+                market.interval_start_ms(start)
+            } else {
+                0
+            },
             actions: plan.actions,
+            award_mw: plan.award_mw,
         }
+    }
+
+    fn index(&self, ms: i64) -> Option<usize> {
+        let offset = ms - self.start_ms;
+        if offset < 0 {
+            return None;
+        }
+        usize::try_from(offset / INTERVAL_MS).ok()
+    }
+}
+
+/// The offer that clears to `awards` (one entry per interval of an operating day from its
+/// midnight): each hour's awards, at any price.
+pub fn offer_for_awards(awards: &[[f64; RESERVES]]) -> DayAheadOffer {
+    DayAheadOffer {
+        hours: awards
+            .chunks(INTERVALS_PER_HOUR)
+            .map(|h| HourOffer {
+                mw: h[0],
+                min_price: [0.0; RESERVES],
+            })
+            .collect(),
     }
 }
 
@@ -118,14 +173,31 @@ impl Policy for Scheduled {
     }
 
     fn act(&mut self, snap: &Snapshot<'_>) -> Action {
-        let offset = snap.interval_start_ms - self.start_ms;
-        if offset < 0 {
-            return Action::ALL_ON;
-        }
-        usize::try_from(offset / INTERVAL_MS)
-            .ok()
+        self.index(snap.interval_start_ms)
             .and_then(|k| self.actions.get(k))
             .copied()
             .unwrap_or(Action::ALL_ON)
+    }
+
+    fn day_ahead(&mut self, snap: &Snapshot<'_>, _: &Action) -> Option<DayAheadOffer> {
+        // The operating day starts at the next local midnight: find it in the schedule.
+        let k = self.index(snap.interval_start_ms)?;
+        let day = snap.local.day_number;
+        let mut ds = k;
+        while ds < self.actions.len()
+            && powermix_env::time::local_time(self.start_ms + ds as i64 * INTERVAL_MS).day_number
+                == day
+        {
+            ds += 1;
+        }
+        let next = day + 1;
+        let mut de = ds;
+        while de < self.award_mw.len()
+            && powermix_env::time::local_time(self.start_ms + de as i64 * INTERVAL_MS).day_number
+                == next
+        {
+            de += 1;
+        }
+        Some(offer_for_awards(&self.award_mw[ds.min(de)..de]))
     }
 }

@@ -82,8 +82,8 @@ pub fn write_report(
         "# powermix evaluation: {} {}\n\n{} to {} ({} intervals). Money in $ thousands.\n\n```\n{}```\n\n",
         ev.settlement_point,
         ev.period,
-        format_utc(market.data.interval_start_ms[ev.start]),
-        format_utc(market.data.interval_start_ms[ev.end - 1] + powermix_env::time::INTERVAL_MS),
+        format_utc(market.interval_start_ms(ev.start)),
+        format_utc(market.interval_start_ms(ev.end - 1) + powermix_env::time::INTERVAL_MS),
         ev.end - ev.start,
         format_evaluation(ev)
     ));
@@ -96,8 +96,8 @@ pub fn write_report(
     }
     md.push_str(&format!(
         "## Cumulative profit above always-on\n\n![cumulative profit]({cum})\n\n## Dispatch in the week with the highest prices\n\n{} to {}.\n\n",
-        format_utc(market.data.interval_start_ms[ws]),
-        format_utc(market.data.interval_start_ms[we - 1] + powermix_env::time::INTERVAL_MS)
+        format_utc(market.interval_start_ms(ws)),
+        format_utc(market.interval_start_ms(we - 1) + powermix_env::time::INTERVAL_MS)
     ));
     for r in &ev.results {
         md.push_str(&format!("![dispatch {0}](dispatch_{0}.png)\n\n", r.policy));
@@ -193,8 +193,10 @@ pub fn highest_price_week(market: &Market, start: usize, end: usize) -> (usize, 
     let (_, s, e) = crate::harness::weeks(market, start, end)
         .into_iter()
         .map(|w| {
-            let mean =
-                market.data.rt_price[w.start..w.end].iter().sum::<f64>() / (w.end - w.start) as f64;
+            let mean = market.hindsight().data.rt_price[w.start..w.end]
+                .iter()
+                .sum::<f64>()
+                / (w.end - w.start) as f64;
             (mean, w.start, w.end)
         })
         .fold((f64::MIN, start, end), |a, b| if b.0 > a.0 { b } else { a });
@@ -214,7 +216,9 @@ fn dispatch_chart(
     let (top, bottom) = root.split_vertically(280);
     let x = |t: usize| (t - ws) as f64 / 96.0;
     let days = (we - ws) as f64 / 96.0;
-    let prices: Vec<(f64, f64)> = (ws..we).map(|t| (x(t), market.data.rt_price[t])).collect();
+    let prices: Vec<(f64, f64)> = (ws..we)
+        .map(|t| (x(t), market.hindsight().data.rt_price[t]))
+        .collect();
     let (plo, phi) = prices
         .iter()
         .fold((0.0f64, 100.0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
@@ -277,7 +281,7 @@ fn dispatch_chart(
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], color.filled()));
     }
     let offers: Vec<(f64, f64)> = (ws..we)
-        .map(|t| (x(t), tr.offered_mw[idx(t)] as f64))
+        .map(|t| (x(t), tr.awarded_mw[idx(t)] as f64))
         .collect();
     c.draw_series(LineSeries::new(offers, BLACK.stroke_width(2)))
         .map_err(chart_err("dispatch"))?
@@ -297,7 +301,7 @@ fn dispatch_chart(
 pub fn four_cp_days(market: &Market, start: usize, end: usize) -> Vec<(usize, usize, usize)> {
     let mut out: Vec<(usize, usize, usize)> = Vec::new();
     for t in start..end {
-        if market.four_cp_weight[t] > 0.0 && out.last().is_none_or(|d| t >= d.1) {
+        if market.hindsight().four_cp_weight[t] > 0.0 && out.last().is_none_or(|d| t >= d.1) {
             let day = market.local[t].day_number;
             let mut s = t;
             while s > start && market.local[s - 1].day_number == day {

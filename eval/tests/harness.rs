@@ -33,7 +33,7 @@ fn weeks_partition_the_period_and_are_classified() {
         );
     }
     for w in &ws {
-        let scarce = m.data.rt_price[w.start..w.end]
+        let scarce = m.hindsight().data.rt_price[w.start..w.end]
             .iter()
             .any(|&p| p > SCARCITY_PRICE);
         assert_eq!(w.regimes.contains(&"scarcity_weeks".to_string()), scarce);
@@ -48,23 +48,24 @@ fn weeks_partition_the_period_and_are_classified() {
     assert_eq!(cp, 19);
     assert!(
         ws.iter()
-            .all(|w| !w.regimes.iter().any(|r| r.ends_with("uri_week")))
+            .all(|w| !w.regimes.contains(&"emergency_weeks".to_string())),
+        "no ERCOT emergency in 2024"
     );
 }
 
 #[test]
-fn the_uri_window_is_a_regime_in_2021() {
-    let mut cfg = SiteConfig::default_site();
-    cfg.emergency.windows[0].name = "Winter Storm Uri".into();
-    let m = Market::new(synth::synthetic_year(2021, 1), cfg);
+fn weeks_with_an_ercot_notice_are_emergency_weeks() {
+    let m = Market::new(synth::synthetic_year(2021, 1), SiteConfig::default_site());
     let (s, e) = parse_period("2021-02-01..2021-03-01").unwrap();
-    let ws = weeks(&m, m.data.index_at(s), m.data.index_at(e));
-    let uri: Vec<_> = ws
+    let ws = weeks(&m, m.index_at(s), m.index_at(e));
+    let em: Vec<_> = ws
         .iter()
-        .filter(|w| w.regimes.contains(&"winter_storm_uri_week".to_string()))
+        .filter(|w| w.regimes.contains(&"emergency_weeks".to_string()))
         .collect();
-    // Feb 14-19 spans the weeks starting Feb 8 and Feb 15.
-    assert_eq!(uri.len(), 2);
+    // Uri's notices (15-19 Feb) fall in the week starting Feb 15 only.
+    assert_eq!(em.len(), 1);
+    let l = m.local[em[0].start];
+    assert_eq!((l.month, l.day), (2, 15));
 }
 
 #[test]

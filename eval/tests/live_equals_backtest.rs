@@ -48,7 +48,7 @@ fn answer_bits(a: &Value) -> Vec<u64> {
         v.push(mw["tranches"][k].as_f64());
     }
     for p in ["rrs", "ecrs", "nspin"] {
-        v.push(mw["reserve_offers"][p].as_f64());
+        v.push(mw["reserve_awards"][p].as_f64());
     }
     v.into_iter()
         .map(|x| x.expect("number").to_bits())

@@ -30,7 +30,7 @@ fn market(year: i32) -> Arc<Market> {
 /// Index of the interval starting at local midnight of `y-m-d`.
 fn day_index(m: &Market, y: i32, mo: u32, d: u32) -> usize {
     let (ms, _) = parse_period(&format!("{y:04}-{mo:02}-{d:02}..2100-01-01")).expect("date");
-    m.data.index_at(ms)
+    m.index_at(ms)
 }
 
 fn rules(m: &Arc<Market>, start: usize, end: usize, seed: u64) -> Vec<Score> {
@@ -91,12 +91,15 @@ fn oracle_july_beats_rules_and_earns_its_objective() {
 
 #[test]
 fn oracle_uri_week_with_emergencies() {
-    // The configured Winter Storm Uri window (2021-02-14..20): emergencies every interval,
-    // every held offer deployed.
+    // Winter Storm Uri's notices (15-19 Feb 2021): EEA3 with load shed for days, every
+    // award deployed.
     let m = market(2021);
     let start = day_index(&m, 2021, 2, 10);
     let end = day_index(&m, 2021, 2, 24);
-    assert!(m.emergency[start..end].iter().filter(|&&e| e).count() >= 6 * 96);
+    let shed = (start..end)
+        .filter(|&t| m.hindsight().in_force[t].load_shed)
+        .count();
+    assert!(shed >= 2 * 96, "{shed}");
     check_oracle(&m, start, end, 5);
 }
 
@@ -138,7 +141,8 @@ fn mpc_is_deterministic_and_beats_always_on() {
     let mut b = DayAheadMpc::new(&m.cfg);
     let sb = backtest(&m, start, end, &mut b, seed).unwrap();
     assert_eq!(sa.trace.profit, sb.trace.profit);
-    assert_eq!(a.solves(), 31);
+    // Twice a day: at midnight and at the 10:00 day-ahead gate.
+    assert_eq!(a.solves(), 62);
     assert_eq!(a.failures(), 0, "{:?}", a.last_error());
     let scores = rules(&m, start, end, seed);
     eprintln!("mpc {:.0}", sa.profit_usd);

@@ -23,7 +23,7 @@ use crate::config::TrainConfig;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
-use powermix_agent::checkpoint::{action_values, residual_action};
+use powermix_agent::checkpoint::residual_action;
 use powermix_agent::net::{
     ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, gaussian_entropy, gaussian_log_prob,
 };
@@ -440,9 +440,9 @@ impl Sampler<'_> {
                     let env = venv.env(e);
                     let snap = env.market().snapshot(env.index(), env.state());
                     residual_action(
-                        &action_values(&expert.decide(&snap)),
+                        &expert.decide(&snap).to_array(),
                         &sample,
-                        snap.emergency,
+                        snap.emergency.active(),
                     )
                 }
                 None => sample,
@@ -685,9 +685,9 @@ pub fn always_on_baseline(market: &Arc<Market>) -> Result<Vec<f32>, EnvError> {
 }
 
 /// The actor's initial output bias without a base policy: the always-on action (tranches and training at 1,
-/// reserve offers at 0). With the output weights near 0, the first deterministic policy is
+/// day-ahead offers at 0). With the output weights near 0, the first deterministic policy is
 /// the always-on baseline rather than "everything off", and exploration starts around it.
-pub const INITIAL_ACTION: [f32; ACTION_DIM] = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
+pub const INITIAL_ACTION: [f32; ACTION_DIM] = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
 
 /// Sets the actor's output bias to `bias` (keeping the parameter id, so model bytes stay
 /// reproducible).

@@ -12,11 +12,12 @@ use super::request::{
 use crate::Policy;
 use crate::rules::{Expert, ExpertParams};
 use powermix_env::config::{RESERVES, SiteConfig};
+use powermix_env::market::is_da_gate_local;
 use powermix_env::obs::{OBS_DIM, OBS_NAMES, Observer};
 use powermix_env::safety::{ProjectionContext, Projector};
 use powermix_env::settlement::{IntervalMarket, Ledger, Settler};
-use powermix_env::site::{ACTION_NAMES, Action, Dispatch};
-use powermix_env::time::{INTERVAL_MS, INTERVALS_PER_HOUR, format_utc};
+use powermix_env::site::{ACTION_NAMES, DayAheadOffer, Dispatch, HourOffer};
+use powermix_env::time::{format_utc, local_time};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -98,6 +99,27 @@ impl Source {
     }
 }
 
+/// The day-ahead reserve offer an answer at the gate (10:00 US/Central) carries: due now,
+/// for every hour of the next operating day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayAheadAnswer {
+    /// The operating day offered for (US/Central date, YYYY-MM-DD).
+    pub operating_day: String,
+    /// One entry per local hour of the day from midnight (25 are given; a 23- or 24-hour
+    /// day reads the first ones).
+    pub hours: Vec<HourOffer>,
+}
+
+impl DayAheadAnswer {
+    fn new(gate_ms: i64, offer: DayAheadOffer) -> DayAheadAnswer {
+        let day = local_time(gate_ms + 18 * 3_600_000);
+        DayAheadAnswer {
+            operating_day: format!("{:04}-{:02}-{:02}", day.year, day.month, day.day),
+            hours: offer.hours,
+        }
+    }
+}
+
 /// The projected dispatch in MW.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnswerMw {
@@ -107,8 +129,8 @@ pub struct AnswerMw {
     pub training: f64,
     /// Miners per tranche (MW), before any reserve deployment.
     pub tranches: [f64; 3],
-    /// Reserve offers in force this interval per product (MW).
-    pub reserve_offers: ReserveMw,
+    /// Day-ahead reserve awards the site carries this interval per product (MW).
+    pub reserve_awards: ReserveMw,
 }
 
 /// The ledger the env expects for the answer: every line of [`Ledger`] by name, and the
@@ -129,6 +151,9 @@ pub struct Answer {
     pub interval_start_utc: String,
     /// The projected dispatch.
     pub mw: AnswerMw,
+    /// At the day-ahead gate only: the reserve offer for the next operating day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_ahead_offer: Option<DayAheadAnswer>,
     /// Site load with balance of plant (MW).
     pub site_load_mw: f64,
     /// The ledger the env expects for this dispatch ($ per line).
@@ -157,7 +182,7 @@ impl Answer {
             inference_mw: self.mw.inference,
             training_mw: self.mw.training,
             tranche_mw: self.mw.tranches,
-            offer_mw: self.mw.reserve_offers.to_array(),
+            award_mw: self.mw.reserve_awards.to_array(),
         }
     }
 }
@@ -508,7 +533,7 @@ impl Decider {
                 Reason::StaleSnapshot,
                 format!("{m}; the expert rules decided"),
             ))
-        } else if c.emergency {
+        } else if c.emergency.active() {
             let notice = req
                 .emergency
                 .as_ref()
@@ -545,17 +570,19 @@ impl Decider {
                         }
                     }
                     if fallback.is_none() {
-                        let out = catch_unwind(AssertUnwindSafe(|| lock(&model.policy).act(&snap)));
+                        let out = catch_unwind(AssertUnwindSafe(|| {
+                            crate::decide(&mut **lock(&model.policy), &snap)
+                        }));
                         match out {
-                            Ok(a) => match a.to_array_f64().iter().position(|x| !x.is_finite()) {
-                                None => action = Some(a),
+                            Ok((a, o)) => match a.to_array().iter().position(|x| !x.is_finite()) {
+                                None => action = Some((a, o)),
                                 Some(i) => {
                                     fallback = Some((
                                         Reason::NonFiniteOutput,
                                         format!(
                                             "the policy returned {} = {}; the expert rules decided",
                                             ACTION_NAMES[i],
-                                            a.to_array_f64()[i]
+                                            a.to_array()[i]
                                         ),
                                     ))
                                 }
@@ -575,7 +602,7 @@ impl Decider {
             }
         }
 
-        let (source, reason, message, action) = match (action, fallback) {
+        let (source, reason, message, (action, offer)) = match (action, fallback) {
             (Some(a), _) => (
                 Source::Policy,
                 None,
@@ -584,16 +611,23 @@ impl Decider {
             ),
             (None, f) => {
                 let (r, m) = f.unwrap_or((Reason::CheckpointDamaged, "no decision".into()));
-                (Source::Fallback, Some(r), m, lock(&self.expert).act(&snap))
+                (
+                    Source::Fallback,
+                    Some(r),
+                    m,
+                    crate::decide(&mut *lock(&self.expert), &snap),
+                )
             }
         };
 
         let ctx = ProjectionContext {
             emergency: snap.emergency,
-            hour_start: c.interval_start_ms.div_euclid(INTERVAL_MS) % INTERVALS_PER_HOUR as i64
-                == 0,
         };
         let d = self.projector.project(&action, &snap.state, ctx);
+        let day_ahead_offer = is_da_gate_local(&snap.local).then(|| {
+            let offer = offer.unwrap_or_else(|| DayAheadOffer::from_action(&action, &self.cfg));
+            DayAheadAnswer::new(snap.interval_start_ms, offer)
+        });
         let market = IntervalMarket {
             rt_price: c.price_forecast(),
             reserve_price: snap.reserve_prices,
@@ -608,8 +642,9 @@ impl Decider {
                 inference: d.inference_mw,
                 training: d.training_mw,
                 tranches: d.tranche_mw,
-                reserve_offers: ReserveMw::from_array(d.offer_mw),
+                reserve_awards: ReserveMw::from_array(d.award_mw),
             },
+            day_ahead_offer,
             site_load_mw: settled.site_load_mw,
             expected_ledger: ExpectedLedger {
                 lines: settled.ledger,
@@ -623,23 +658,5 @@ impl Decider {
             elapsed_us: t0.elapsed().as_micros() as u64,
             server_version: SERVER_VERSION.to_string(),
         })
-    }
-}
-
-trait ActionValues {
-    fn to_array_f64(&self) -> [f64; 7];
-}
-
-impl ActionValues for Action {
-    fn to_array_f64(&self) -> [f64; 7] {
-        [
-            self.tranche[0],
-            self.tranche[1],
-            self.tranche[2],
-            self.training,
-            self.offer[0],
-            self.offer[1],
-            self.offer[2],
-        ]
     }
 }

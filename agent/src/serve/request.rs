@@ -10,6 +10,7 @@
 //!   [`Snapshot`] that `Market::snapshot` builds in a backtest.
 
 use chrono::DateTime;
+use powermix_env::Emergency;
 use powermix_env::config::{RESERVES, SiteConfig, TRANCHES};
 use powermix_env::obs::{DA_HORIZON, RT_HISTORY, Snapshot};
 use powermix_env::site::SiteState;
@@ -35,11 +36,17 @@ pub struct DecideRequest {
     pub interval_start_utc: String,
     /// When the operator's system assembled the snapshot, RFC 3339; used for the age check.
     pub snapshot_time_utc: String,
-    /// Recent real-time prices ($/MWh), oldest first; the last one is interval t-1. The
-    /// last 96 are used; may be empty.
+    /// Published real-time prices ($/MWh), oldest first; the last one is of the interval
+    /// `rt_last_interval_utc`, which must be t - lag (t-2 by default: t-1 is still running
+    /// when the decision for t is taken). The last 96 are used; may be empty.
     pub rt_prices: Vec<f64>,
+    /// Start of the interval of the last value of `rt_prices` (RFC 3339), or null when
+    /// `rt_prices` is empty. An interval that had not ended at `snapshot_time_utc` is
+    /// refused (HTTP 422): its price could not have been known.
+    pub rt_last_interval_utc: Option<String>,
     /// Published day-ahead prices ($/MWh) from interval t on, one per 15-minute interval;
-    /// at least one; the first 96 are used.
+    /// at least one; the first 96 are used. Values for a day not yet published at
+    /// `snapshot_time_utc` (13:30 US/Central the day before) are refused (HTTP 422).
     pub day_ahead_prices: Vec<f64>,
     /// Published reserve prices ($/MW per hour) from interval t on, aligned with
     /// `day_ahead_prices`; the first is the current hour's.
@@ -50,7 +57,7 @@ pub struct DecideRequest {
     pub system_load_mw: f64,
     /// Highest published system load of the local month so far (MW).
     pub system_load_mtd_peak_mw: f64,
-    /// The site's state: what ran in the last interval and the reserve offers of the hour.
+    /// The site's state: what ran in the last interval and the reserve awards in force.
     pub site: SiteIn,
     /// An emergency (EEA) notice, or null.
     pub emergency: Option<EmergencyNotice>,
@@ -94,7 +101,7 @@ impl ReserveMw {
     }
 }
 
-/// The site's state as the request carries it ([`SiteState`] with named offers).
+/// The site's state as the request carries it ([`SiteState`] with named products).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SiteIn {
     /// Miner load per tranche in the last interval (MW), exactly 3 values.
@@ -103,8 +110,11 @@ pub struct SiteIn {
     pub training_mw: f64,
     /// Intervals training must still hold before it may step down.
     pub training_hold: u32,
-    /// Reserve offers of the current hour (MW).
-    pub offer_mw: ReserveMw,
+    /// Day-ahead reserve awards in force in interval t (MW).
+    pub award_mw: ReserveMw,
+    /// Miner MW per tranche unavailable in interval t (optional; default none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable_mw: Option<Vec<f64>>,
 }
 
 impl SiteIn {
@@ -114,7 +124,12 @@ impl SiteIn {
             tranche_mw: s.tranche_mw.to_vec(),
             training_mw: s.training_mw,
             training_hold: s.training_hold,
-            offer_mw: ReserveMw::from_array(s.offer_mw),
+            award_mw: ReserveMw::from_array(s.award_mw),
+            unavailable_mw: s
+                .unavailable_mw
+                .iter()
+                .any(|&x| x != 0.0)
+                .then(|| s.unavailable_mw.to_vec()),
         }
     }
 }
@@ -124,9 +139,45 @@ impl SiteIn {
 pub struct EmergencyNotice {
     /// The notice is in force.
     pub active: bool,
+    /// EEA level 1 to 3; missing or unreadable with `active` counts as EEA3 with load shed
+    /// (the conservative reading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
+    /// ERCOT ordered firm load shed.
+    #[serde(default)]
+    pub load_shed: bool,
     /// Its text, for the audit log.
     #[serde(default)]
     pub notice: String,
+}
+
+impl EmergencyNotice {
+    /// The notice of an emergency state (None when there is none).
+    pub fn from_state(e: Emergency, notice: &str) -> Option<EmergencyNotice> {
+        e.active().then(|| EmergencyNotice {
+            active: true,
+            level: Some(e.level),
+            load_shed: e.load_shed,
+            notice: notice.to_string(),
+        })
+    }
+
+    /// The emergency state it announces.
+    pub fn state(&self) -> Emergency {
+        if !self.active {
+            return Emergency::NONE;
+        }
+        match self.level {
+            Some(level @ 1..=3) => Emergency {
+                level,
+                load_shed: level == 3 && self.load_shed,
+            },
+            _ => Emergency {
+                level: 3,
+                load_shed: true,
+            },
+        }
+    }
 }
 
 /// One problem of a usable request: the field (JSON path), its value, and the rule broken.
@@ -423,6 +474,29 @@ pub fn from_value(v: &Value) -> Result<(DecideRequest, Problems), Rejection> {
     let mut p = Problems::default();
     let snapshot_time_utc = string(obj, "snapshot_time_utc", &mut p);
     let rt_prices = numbers(obj, "", "rt_prices", &mut p);
+    let rt_last_interval_utc = match obj.get("rt_last_interval_utc") {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Null) => None,
+        None => {
+            p.push(
+                "rt_last_interval_utc",
+                MISSING.into(),
+                "required: the RFC 3339 start of the last rt_prices interval (null when rt_prices is empty)",
+            );
+            None
+        }
+        Some(v) => {
+            p.push(
+                "rt_last_interval_utc",
+                show(v),
+                format!(
+                    "expected an RFC 3339 timestamp string or null, got {}",
+                    type_name(v)
+                ),
+            );
+            None
+        }
+    };
     let day_ahead_prices = numbers(obj, "", "day_ahead_prices", &mut p);
     let rp = object(obj, "", "reserve_prices", &mut p);
     let reserve_prices = ReserveWindows {
@@ -465,15 +539,21 @@ pub fn from_value(v: &Value) -> Result<(DecideRequest, Problems), Rejection> {
             0
         }
     };
-    let oo = object(&so, "site", "offer_mw", &mut p);
-    let offer_mw = ReserveMw {
-        rrs: number(&oo, "site.offer_mw", "rrs", &mut p),
-        ecrs: number(&oo, "site.offer_mw", "ecrs", &mut p),
-        nspin: number(&oo, "site.offer_mw", "nspin", &mut p),
+    let oo = object(&so, "site", "award_mw", &mut p);
+    let award_mw = ReserveMw {
+        rrs: number(&oo, "site.award_mw", "rrs", &mut p),
+        ecrs: number(&oo, "site.award_mw", "ecrs", &mut p),
+        nspin: number(&oo, "site.award_mw", "nspin", &mut p),
+    };
+    let unavailable_mw = match so.get("unavailable_mw") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(numbers(&so, "site", "unavailable_mw", &mut p)),
     };
     // An unreadable notice counts as an active one (the conservative reading).
     let unreadable = Some(EmergencyNotice {
         active: true,
+        level: None,
+        load_shed: true,
         notice: "(unreadable emergency field)".into(),
     });
     let emergency = match obj.get("emergency") {
@@ -483,9 +563,26 @@ pub fn from_value(v: &Value) -> Result<(DecideRequest, Problems), Rejection> {
                 Some(Value::String(s)) => s.clone(),
                 _ => String::new(),
             };
+            let level = match m.get("level") {
+                None | Some(Value::Null) => None,
+                Some(Value::Number(n)) if matches!(n.as_u64(), Some(1..=3)) => {
+                    n.as_u64().map(|l| l as u8)
+                }
+                Some(v) => {
+                    p.push(
+                        "emergency.level",
+                        show(v),
+                        "expected 1, 2 or 3 (an unreadable level counts as EEA3 with load shed)",
+                    );
+                    None
+                }
+            };
+            let load_shed = matches!(m.get("load_shed"), Some(Value::Bool(true)));
             match m.get("active") {
                 Some(Value::Bool(active)) => Some(EmergencyNotice {
                     active: *active,
+                    level,
+                    load_shed,
                     notice,
                 }),
                 other => {
@@ -523,6 +620,7 @@ pub fn from_value(v: &Value) -> Result<(DecideRequest, Problems), Rejection> {
             interval_start_utc,
             snapshot_time_utc,
             rt_prices,
+            rt_last_interval_utc,
             day_ahead_prices,
             reserve_prices,
             hashprice_usd_per_ph_day,
@@ -532,7 +630,8 @@ pub fn from_value(v: &Value) -> Result<(DecideRequest, Problems), Rejection> {
                 tranche_mw,
                 training_mw,
                 training_hold,
-                offer_mw,
+                award_mw,
+                unavailable_mw,
             },
             emergency,
         },
@@ -585,8 +684,8 @@ pub struct Checked<'a> {
     pub system_load_mw: f64,
     /// Month-to-date peak used.
     pub system_load_mtd_peak_mw: f64,
-    /// An emergency notice is active.
-    pub emergency: bool,
+    /// The emergency notice in force.
+    pub emergency: Emergency,
     /// The site state used.
     pub state: SiteState,
     /// Everything found wrong (empty for a valid request).
@@ -598,6 +697,7 @@ impl Checked<'_> {
     pub fn snapshot(&self) -> Snapshot<'_> {
         Snapshot {
             interval_start_ms: self.interval_start_ms,
+            as_of_ms: self.snapshot_time_ms.unwrap_or(self.interval_start_ms),
             local: self.local,
             rt_history: &self.rt,
             da_prices: &self.da,
@@ -691,6 +791,12 @@ pub fn check<'a>(
         );
     }
     let local = local_time(interval_start_ms);
+
+    // Values that could not have been known at the snapshot time are refused: a live
+    // request holding them would decide on information a backtest never has.
+    if let Some(as_of) = snapshot_time_ms {
+        check_knowable(req, cfg, interval_start_ms, as_of, &mut p)?;
+    }
 
     // Price bounds: the site's floor and the cap of the interval's local year (near New
     // Year, the higher of the caps of the years the windows touch).
@@ -830,9 +936,21 @@ pub fn check<'a>(
         initial.training_mw,
     );
     let miner_cap = cfg.miner_capacity_mw();
-    let offers = s.offer_mw.to_array();
+    let awards = s.award_mw.to_array();
     for (k, name) in ["rrs", "ecrs", "nspin"].iter().enumerate() {
-        state.offer_mw[k] = mw(offers[k], format!("site.offer_mw.{name}"), miner_cap, 0.0);
+        state.award_mw[k] = mw(awards[k], format!("site.award_mw.{name}"), miner_cap, 0.0);
+    }
+    let unavailable = s.unavailable_mw.as_deref().unwrap_or(&[]);
+    for (i, &x) in unavailable.iter().enumerate().take(TRANCHES) {
+        let cap = cfg.mining.tranches[i].capacity_mw;
+        state.unavailable_mw[i] = mw(x, format!("site.unavailable_mw[{i}]"), cap, 0.0);
+    }
+    if s.unavailable_mw.is_some() && unavailable.len() != TRANCHES {
+        p.push(
+            "site.unavailable_mw",
+            format!("{} values", unavailable.len()),
+            "must have exactly 3 values (MW per tranche)",
+        );
     }
     let max_hold = cfg.ai.training_min_on_intervals;
     state.training_hold = if s.training_hold <= max_hold {
@@ -846,7 +964,11 @@ pub fn check<'a>(
         max_hold
     };
 
-    let emergency = req.emergency.as_ref().is_some_and(|e| e.active);
+    let emergency = req
+        .emergency
+        .as_ref()
+        .map(EmergencyNotice::state)
+        .unwrap_or(Emergency::NONE);
     Ok(Checked {
         interval_start_ms,
         local,
@@ -863,6 +985,85 @@ pub fn check<'a>(
     })
 }
 
+/// Refuses (HTTP 422, naming the field) values a request could not have known at its
+/// snapshot time `as_of`: a real-time price of an interval that had not ended, or day-ahead
+/// values of a day not yet published (13:30 US/Central the day before). A last real-time
+/// price of another interval than t - lag is a problem (the policy reads the last price as
+/// that of t - lag), answered by the fallback.
+fn check_knowable(
+    req: &DecideRequest,
+    cfg: &SiteConfig,
+    t_ms: i64,
+    as_of: i64,
+    p: &mut Problems,
+) -> Result<(), Rejection> {
+    let lag = cfg.information.rt_price_lag_intervals as i64;
+    if !req.rt_prices.is_empty() {
+        match req
+            .rt_last_interval_utc
+            .as_deref()
+            .map(|s| (s, parse_time(s)))
+        {
+            Some((_, Some(last))) => {
+                if last + INTERVAL_MS > as_of {
+                    return Err(Rejection::field(
+                        "rt_last_interval_utc",
+                        format!(
+                            "rt_last_interval_utc = {}: that interval ends at {}, after snapshot_time_utc {}: its real-time price could not have been published",
+                            format_utc(last),
+                            format_utc(last + INTERVAL_MS),
+                            format_utc(as_of)
+                        ),
+                    ));
+                }
+                let want = t_ms - lag * INTERVAL_MS;
+                if last != want {
+                    p.push(
+                        "rt_last_interval_utc",
+                        format!("{:?}", format_utc(last)),
+                        format!(
+                            "the last real-time price must be of interval t - {lag} ({}), the latest a decision for t can know",
+                            format_utc(want)
+                        ),
+                    );
+                }
+            }
+            Some((text, None)) => p.push(
+                "rt_last_interval_utc",
+                format!("{text:?}"),
+                "not an RFC 3339 timestamp",
+            ),
+            None => p.push(
+                "rt_last_interval_utc",
+                "null".into(),
+                "required when rt_prices is not empty",
+            ),
+        }
+    }
+    let published_end = powermix_env::market::day_ahead_published_end_ms(as_of);
+    let windows = [
+        (req.day_ahead_prices.len(), "day_ahead_prices"),
+        (req.reserve_prices.rrs.len(), "reserve_prices.rrs"),
+        (req.reserve_prices.ecrs.len(), "reserve_prices.ecrs"),
+        (req.reserve_prices.nspin.len(), "reserve_prices.nspin"),
+    ];
+    for (n, field) in windows {
+        let end = t_ms + n as i64 * INTERVAL_MS;
+        if n > 0 && end > published_end {
+            return Err(Rejection::field(
+                field,
+                format!(
+                    "{field} has {n} values, through {}; at snapshot_time_utc {} day-ahead results were published only through {} (a day's results come at 13:30 US/Central the day before)",
+                    format_utc(end),
+                    format_utc(as_of),
+                    format_utc(published_end)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The request an operator's system sends for interval `t` of a backtest market with the
 /// site in `state`: real-time prices settled before t, the day-ahead and reserve prices
 /// published by t, the last published load and its month-to-date peak, the last complete
@@ -873,29 +1074,36 @@ pub fn request_from_market(
     market: &powermix_env::Market,
     t: usize,
     state: &SiteState,
-    age_ms: i64,
 ) -> DecideRequest {
-    let d = &market.data;
-    let published = t..market.da_visible_end[t].min(t + DA_HORIZON);
-    let start = d.interval_start_ms[t];
+    request_from_snapshot(&market.snapshot(t, state))
+}
+
+/// The request that carries exactly `snap` (what [`check`] turns back into the same
+/// snapshot), assembled at its information cutoff. [`Market::snapshot`] decides what is
+/// visible; this only writes it down.
+///
+/// [`Market::snapshot`]: powermix_env::Market::snapshot
+pub fn request_from_snapshot(snap: &Snapshot<'_>) -> DecideRequest {
+    let rt_last = (!snap.rt_history.is_empty()).then(|| {
+        // The last published price is of the interval that ended at the cutoff.
+        format_utc(snap.as_of_ms - INTERVAL_MS)
+    });
     DecideRequest {
-        interval_start_utc: format_utc(start),
-        snapshot_time_utc: format_utc(start - age_ms),
-        rt_prices: d.rt_price[t.saturating_sub(RT_HISTORY)..t].to_vec(),
-        day_ahead_prices: d.da_price[published.clone()].to_vec(),
+        interval_start_utc: format_utc(snap.interval_start_ms),
+        snapshot_time_utc: format_utc(snap.as_of_ms),
+        rt_prices: snap.rt_history.to_vec(),
+        rt_last_interval_utc: rt_last,
+        day_ahead_prices: snap.da_prices.to_vec(),
         reserve_prices: ReserveWindows {
-            rrs: d.as_rrs[published.clone()].to_vec(),
-            ecrs: d.as_ecrs[published.clone()].to_vec(),
-            nspin: d.as_nspin[published].to_vec(),
+            rrs: snap.reserve_price_windows[0].to_vec(),
+            ecrs: snap.reserve_price_windows[1].to_vec(),
+            nspin: snap.reserve_price_windows[2].to_vec(),
         },
-        hashprice_usd_per_ph_day: market.hashprice_seen[t],
-        system_load_mw: market.load_seen[t],
-        system_load_mtd_peak_mw: market.load_mtd_peak[t],
-        site: SiteIn::from_state(state),
-        emergency: market.emergency[t].then(|| EmergencyNotice {
-            active: true,
-            notice: "EEA (price at the emergency fraction of the cap)".into(),
-        }),
+        hashprice_usd_per_ph_day: snap.hashprice,
+        system_load_mw: snap.system_load_mw,
+        system_load_mtd_peak_mw: snap.system_load_mtd_peak_mw,
+        site: SiteIn::from_state(&snap.state),
+        emergency: EmergencyNotice::from_state(snap.emergency, "ERCOT EEA notice"),
     }
 }
 
@@ -908,6 +1116,7 @@ pub fn example_request(now_ms: i64) -> DecideRequest {
         interval_start_utc: format_utc(interval),
         snapshot_time_utc: format_utc(snap),
         rt_prices: vec![31.2, 28.75, 35.1, 42.0, 39.5, 36.25, 33.0, 30.8],
+        rt_last_interval_utc: Some(format_utc(interval - 2 * INTERVAL_MS)),
         day_ahead_prices: vec![34.5, 34.5, 34.5, 34.5, 38.9, 38.9, 38.9, 38.9],
         reserve_prices: ReserveWindows {
             rrs: vec![6.2, 6.2, 6.2, 6.2, 7.1, 7.1, 7.1, 7.1],
@@ -921,7 +1130,8 @@ pub fn example_request(now_ms: i64) -> DecideRequest {
             tranche_mw: vec![30.0, 20.0, 15.0],
             training_mw: 20.0,
             training_hold: 0,
-            offer_mw: ReserveMw::default(),
+            award_mw: ReserveMw::default(),
+            unavailable_mw: None,
         },
         emergency: None,
     }
@@ -933,8 +1143,10 @@ pub const FIELD_DOCS: &str = "\
 POST /v1/decide body (JSON object; all fields required, unknown fields ignored):
   interval_start_utc        RFC 3339 UTC start of the 15-minute interval decided for (t), on the grid
   snapshot_time_utc         RFC 3339 time the operator's system assembled this snapshot (age check)
-  rt_prices                 real-time prices $/MWh, oldest first, the last is interval t-1; last 96 used; may be []
-  day_ahead_prices          published day-ahead prices $/MWh, one per 15-min interval from t on; >= 1; first 96 used
+  rt_prices                 published real-time prices $/MWh, oldest first, the last of interval t-2; last 96 used; may be []
+  rt_last_interval_utc      RFC 3339 start of the last rt_prices interval (t-2; null when rt_prices is []); 422 if it had not ended at snapshot_time_utc
+  day_ahead_prices          published day-ahead prices $/MWh, one per 15-min interval from t on; >= 1; first 96 used;
+                            422 for values of a day not published at snapshot_time_utc (13:30 US/Central the day before)
   reserve_prices.rrs|ecrs|nspin  published reserve prices $/MW-h from t on, same length as day_ahead_prices
   hashprice_usd_per_ph_day  hashprice of the last complete UTC day, $ per PH/s per day
   system_load_mw            last published hourly ERCOT system load, MW
@@ -942,8 +1154,12 @@ POST /v1/decide body (JSON object; all fields required, unknown fields ignored):
   site.tranche_mw           [3] miner MW per tranche that ran in interval t-1
   site.training_mw          AI training MW that ran in interval t-1
   site.training_hold        intervals training must still hold before it may step down (0..=min-on)
-  site.offer_mw.rrs|ecrs|nspin  reserve offers of the current hour, MW
-  emergency                 null, or {\"active\": true, \"notice\": \"EEA1 ...\"} when ERCOT declared an emergency
+  site.award_mw.rrs|ecrs|nspin  day-ahead reserve awards in force in interval t, MW
+  site.unavailable_mw       optional [3] miner MW per tranche the site cannot run in interval t
+  emergency                 null, or {\"active\": true, \"level\": 1|2|3, \"load_shed\": false, \"notice\": \"EEA2 ...\"}
+                            while an ERCOT EEA notice is in force (no level: counted as EEA3 with load shed)
+At 10:00 US/Central (the day-ahead gate) the answer also carries day_ahead_offer: the reserve offer for every hour
+of the next operating day, due at 10:00.
 Prices must lie in [grid.price_floor_usd_per_mwh, cap of the interval's local year]; reserve prices in [0, cap].
 ";
 

@@ -42,7 +42,7 @@ impl Policy for ExpertAsPolicy {
 }
 
 /// A test checkpoint format: `meta.json` with
-/// `{"model_id": "...", "kind": "const" | "nan" | "panic" | "expert", "action": [7 numbers],
+/// `{"model_id": "...", "kind": "const" | "nan" | "panic" | "expert", "action": [ACTION_DIM numbers],
 ///   "stats": {"std": x, "z_limit": z}}` (stats optional: mean 0 and the same std for
 /// every feature). No meta.json: no_checkpoint; anything else wrong: damaged.
 pub fn test_loader() -> Loader {
@@ -65,7 +65,7 @@ pub fn test_loader() -> Loader {
             .ok_or_else(|| damaged("no model_id".into()))?
             .to_string();
         let action = match v["action"].as_array() {
-            Some(a) if a.len() == 7 => {
+            Some(a) if a.len() == powermix_env::ACTION_DIM => {
                 let f: Vec<f32> = a.iter().map(|x| x.as_f64().unwrap_or(0.0) as f32).collect();
                 Action::from_slice(&f).map_err(|e| damaged(e.0))?
             }

@@ -138,9 +138,13 @@ fn run() -> Result<bool, String> {
     let (start, end) = match &args.period {
         Some(p) => {
             let (s, e) = parse_period(p)?;
-            let (i, j) = (market.data.index_at(s), market.data.index_at(e));
-            let first = market.data.interval_start_ms[0];
-            let last = *market.data.interval_start_ms.last().unwrap_or(&first);
+            let (i, j) = (market.index_at(s), market.index_at(e));
+            let first = market.interval_start_ms(0);
+            let last = if market.is_empty() {
+                first
+            } else {
+                market.interval_start_ms(market.len() - 1)
+            };
             if s < first || e > last + powermix_env::time::INTERVAL_MS || i >= j {
                 return Err(format!(
                     "period {p} is outside the data, which covers {} to {}",
@@ -167,9 +171,9 @@ fn run() -> Result<bool, String> {
     .map_err(|e| e.to_string())?;
     println!(
         "{} {} to {} ({} intervals), money in $ thousands",
-        market.data.settlement_point,
-        format_utc(market.data.interval_start_ms[start]),
-        format_utc(market.data.interval_start_ms[end - 1] + powermix_env::time::INTERVAL_MS),
+        market.settlement_point(),
+        format_utc(market.interval_start_ms(start)),
+        format_utc(market.interval_start_ms(end - 1) + powermix_env::time::INTERVAL_MS),
         end - start
     );
     print!("{}", format_evaluation(&ev));
@@ -197,7 +201,7 @@ fn run() -> Result<bool, String> {
 }
 
 /// One JSON line per policy and interval: the request an operator's system would send for
-/// it (assembled a minute before the interval) and the dispatch the backtest settled.
+/// it (assembled at the decision's information cutoff) and the dispatch the backtest settled.
 fn write_decisions(
     path: &std::path::Path,
     market: &Market,
@@ -209,7 +213,7 @@ fn write_decisions(
     for r in &ev.results {
         let tr = &r.score.trace;
         for (k, (state, dispatch)) in tr.states.iter().zip(&tr.dispatch).enumerate() {
-            let request = request_from_market(market, tr.start + k, state, 60_000);
+            let request = request_from_market(market, tr.start + k, state);
             let line =
                 serde_json::json!({"policy": r.policy, "request": request, "dispatch": dispatch});
             serde_json::to_writer(&mut out, &line).map_err(|e| e.to_string())?;

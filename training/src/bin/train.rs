@@ -112,11 +112,11 @@ fn synthetic() -> MarketData {
 
 fn window(market: &Market, period: &str) -> Result<(usize, usize), String> {
     let (s, e) = parse_period(period)?;
-    let (i, j) = (market.data.index_at(s), market.data.index_at(e));
+    let (i, j) = (market.index_at(s), market.index_at(e));
     if i >= j
-        || s < market.data.interval_start_ms[0]
+        || s < market.interval_start_ms(0)
         || j > market.len()
-        || e > market.data.interval_start_ms[market.len() - 1] + powermix_env::time::INTERVAL_MS
+        || e > market.interval_start_ms(market.len() - 1) + powermix_env::time::INTERVAL_MS
     {
         return Err(format!("period {period} is outside the data"));
     }
