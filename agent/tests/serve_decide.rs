@@ -130,13 +130,15 @@ fn every_fallback_reason_is_triggered_and_named() {
         .unwrap();
     assert_eq!(a.reason, Some(Reason::StaleSnapshot), "{:?}", a.problems);
     assert!(a.message.contains("limit 20.0 minutes"), "{}", a.message);
-    // ... or an interval far from its snapshot.
+    // ... or an interval far from its snapshot (no rt price could be of its t-2).
     let a = d
         .decide_body(&with(|v| {
-            v["interval_start_utc"] = json!("2024-07-15T23:00:00Z")
+            v["interval_start_utc"] = json!("2024-07-15T23:00:00Z");
+            v["rt_prices"] = json!([]);
+            v["rt_last_interval_utc"] = Value::Null;
         }))
         .unwrap();
-    assert_eq!(a.reason, Some(Reason::StaleSnapshot));
+    assert_eq!(a.reason, Some(Reason::StaleSnapshot), "{:?}", a.problems);
 
     // emergency
     let mut req = example_request(NOW);
