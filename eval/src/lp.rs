@@ -400,9 +400,9 @@ pub fn solve_plan(
                         b.le(&row, offerable);
                     }
                 }
-                for p in 0..RESERVES {
-                    if let Some(j) = hour_vars[p] {
-                        b.cost[j] -= iv.reserve_price[p] * h * SCALE;
+                for (v, price) in hour_vars.iter().zip(iv.reserve_price) {
+                    if let Some(j) = *v {
+                        b.cost[j] -= price * h * SCALE;
                     }
                 }
                 (hour_vars, [0.0; RESERVES])
