@@ -5,12 +5,11 @@
 //! live in [`rules`]; they are the baselines of the evaluation and the server's fallback.
 //! The learned policy is the actor-critic network of [`net`] (burn), saved and loaded as a
 //! checkpoint folder by [`checkpoint`]; a loaded checkpoint is a [`LoadedPolicy`].
-//! [`serve`] is the inference server (the `serve` binary).
+//! The inference server that serves these policies is the `powermix-serve` crate.
 
 pub mod checkpoint;
 pub mod net;
 pub mod rules;
-pub mod serve;
 
 use powermix_env::{Action, DayAheadOffer, Snapshot};
 

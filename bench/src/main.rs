@@ -18,9 +18,9 @@
 //!   client threads to an in-process server on 127.0.0.1:0, 4 workers, no audit log).
 
 use powermix_agent::rules::ExpertParams;
-use powermix_agent::serve::http::{Client, HttpOptions, HttpServer};
-use powermix_agent::serve::request::{DecideRequest, request_from_market};
-use powermix_agent::serve::{ServeOptions, Service, Source, TimeSource, load_primary};
+use powermix_serve::http::{Client, HttpOptions, HttpServer};
+use powermix_serve::request::{DecideRequest, request_from_market};
+use powermix_serve::{ServeOptions, Service, Source, TimeSource, load_primary};
 use powermix_env::data::synth;
 use powermix_env::env::{Env, VecEnv, Window};
 use powermix_env::rng::Rng;

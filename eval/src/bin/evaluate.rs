@@ -11,7 +11,7 @@
 //! 2 bad input, 3 a policy beat the oracle (a bug).
 
 use powermix_agent::rules::ExpertParams;
-use powermix_agent::serve::request::request_from_market;
+use powermix_serve::request::request_from_market;
 use powermix_env::data::{load_market_data, synth};
 use powermix_env::time::{format_utc, parse_period};
 use powermix_env::{Market, SiteConfig};

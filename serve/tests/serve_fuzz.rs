@@ -5,7 +5,7 @@
 mod common;
 
 use common::decider;
-use powermix_agent::serve::{Answer, FixedClock, Reason, Source, TimeSource, example_request};
+use powermix_serve::{Answer, FixedClock, Reason, Source, TimeSource, example_request};
 use powermix_env::SiteConfig;
 use powermix_env::rng::Rng;
 use serde_json::{Value, json};

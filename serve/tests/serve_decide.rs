@@ -5,8 +5,8 @@ mod common;
 
 use common::{decider, temp_dir, test_loader};
 use powermix_agent::rules::ExpertParams;
-use powermix_agent::serve::request::{DecideRequest, EmergencyNotice};
-use powermix_agent::serve::{
+use powermix_serve::request::{DecideRequest, EmergencyNotice};
+use powermix_serve::{
     Answer, Decider, FixedClock, LoadErrorKind, Reason, Source, TimeLimits, TimeSource,
     example_request, load_primary,
 };

@@ -5,8 +5,8 @@ mod common;
 
 use common::{temp_dir, test_loader, write_meta};
 use powermix_agent::rules::ExpertParams;
-use powermix_agent::serve::http::{Client, HttpOptions, HttpServer};
-use powermix_agent::serve::{
+use powermix_serve::http::{Client, HttpOptions, HttpServer};
+use powermix_serve::{
     Answer, Clock, Reason, ServeOptions, Service, Source, SystemClock, TimeLimits, TimeSource,
     example_request,
 };

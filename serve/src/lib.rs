@@ -26,7 +26,7 @@ pub use decide::{
 pub use loader::{LoadError, LoadErrorKind, LoadedPolicy, Loader, TrainingStats, load_primary};
 pub use request::{DecideRequest, Rejection, example_request};
 
-use crate::rules::ExpertParams;
+use powermix_agent::rules::ExpertParams;
 use audit::{AuditLog, fnv1a64_hex};
 use metrics::Metrics;
 use powermix_env::SiteConfig;

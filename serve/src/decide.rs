@@ -5,12 +5,12 @@
 //! builds, observations come from [`Observer`], every action passes
 //! [`Projector::project`], and the expected ledger is [`Settler::settle`].
 
-use super::loader::{LoadError, LoadErrorKind, LoadedPolicy, TrainingStats};
-use super::request::{
+use crate::loader::{LoadError, LoadErrorKind, LoadedPolicy, TrainingStats};
+use crate::request::{
     Checked, DecideRequest, Problem, Problems, Rejection, ReserveMw, check, from_value, parse_body,
 };
-use crate::Policy;
-use crate::rules::{Expert, ExpertParams};
+use powermix_agent::Policy;
+use powermix_agent::rules::{Expert, ExpertParams};
 use powermix_env::config::{RESERVES, SiteConfig};
 use powermix_env::market::is_da_gate_local;
 use powermix_env::obs::{OBS_DIM, OBS_NAMES, Observer};

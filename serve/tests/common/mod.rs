@@ -3,7 +3,7 @@
 
 use powermix_agent::Policy;
 use powermix_agent::rules::{Expert, ExpertParams};
-use powermix_agent::serve::{
+use powermix_serve::{
     Decider, LoadError, LoadErrorKind, LoadedPolicy, Loader, TimeLimits, TimeSource, TrainingStats,
 };
 use powermix_env::{Action, OBS_DIM, SiteConfig, Snapshot};

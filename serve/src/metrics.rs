@@ -1,7 +1,7 @@
 //! Prometheus text metrics: decisions by source and reason, decision latency histogram,
 //! rejected requests by status, the loaded model, reloads by result. Lock-free counters.
 
-use super::decide::{Reason, Source};
+use crate::decide::{Reason, Source};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

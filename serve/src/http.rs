@@ -3,13 +3,13 @@
 //!
 //! Limits: request line plus headers at most [`HttpOptions::max_header_bytes`] (431),
 //! bodies only with `Content-Length` (411 for chunked), at most
-//! [`super::request::MAX_BODY_BYTES`] (413), a read timeout per connection (an idle
+//! [`crate::request::MAX_BODY_BYTES`] (413), a read timeout per connection (an idle
 //! keep-alive connection is closed; a request cut off mid-way gets 408). Every error is a
 //! JSON body naming the problem. A panic in a handler becomes a 500 (last line of
 //! defence; handlers do not panic on any input).
 
-use super::request::MAX_BODY_BYTES;
-use super::{Reply, Service};
+use crate::request::MAX_BODY_BYTES;
+use crate::{Reply, Service};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -10,9 +10,9 @@
 //! Exit codes: 0 ok, 2 bad arguments or config, 1 an I/O failure (listen, audit log).
 
 use powermix_agent::rules::ExpertParams;
-use powermix_agent::serve::http::{HttpOptions, HttpServer};
-use powermix_agent::serve::request::FIELD_DOCS;
-use powermix_agent::serve::{
+use powermix_serve::http::{HttpOptions, HttpServer};
+use powermix_serve::request::FIELD_DOCS;
+use powermix_serve::{
     Clock, SERVER_VERSION, ServeOptions, Service, SystemClock, TimeLimits, TimeSource,
     example_request, load_primary,
 };
@@ -222,7 +222,7 @@ fn main() -> ExitCode {
         }
     };
     #[cfg(unix)]
-    if let Err(e) = powermix_agent::serve::reload_on_sighup(service.clone()) {
+    if let Err(e) = powermix_serve::reload_on_sighup(service.clone()) {
         eprintln!("serve: SIGHUP reload not available: {e}");
     }
     let server = match HttpServer::start(
