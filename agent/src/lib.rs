@@ -42,9 +42,25 @@ pub fn decide(policy: &mut dyn Policy, snap: &Snapshot<'_>) -> (Action, Option<D
     (action, offer)
 }
 
+/// A policy shared between threads without a lock: the server's inference path.
+///
+/// It decides from `&self`, given the snapshot and its observation, which the caller builds
+/// once (with `Observer::new` of the site config the policy was loaded for) and also uses
+/// for its own checks. A non-finite action value is returned as it is, never repaired, so
+/// that the caller can fall back (the server answers with the expert, reason
+/// `non_finite_output`); finite values are within the action bounds.
+pub trait SharedPolicy: Send + Sync {
+    /// The policy's name in reports.
+    fn name(&self) -> &str;
+    /// The action for `snap`, whose observation ([`powermix_env::OBS_NAMES`] order) is `obs`.
+    fn act_observed(&self, snap: &Snapshot<'_>, obs: &[f32]) -> Action;
+}
+
 pub use checkpoint::{
     CheckpointError, CheckpointErrorKind, CheckpointInfo, CheckpointMeta, DataInfo, LoadedPolicy,
     load_checkpoint, read_meta, save_checkpoint,
 };
-pub use net::{ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, outputs_finite};
+pub use net::{
+    ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, clamp_finite_action, outputs_finite,
+};
 pub use rules::{AlwaysOn, Expert, ExpertParams, Threshold, rule_policy};
