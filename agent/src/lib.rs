@@ -54,6 +54,28 @@ pub trait SharedPolicy: Send + Sync {
     fn name(&self) -> &str;
     /// The action for `snap`, whose observation ([`powermix_env::OBS_NAMES`] order) is `obs`.
     fn act_observed(&self, snap: &Snapshot<'_>, obs: &[f32]) -> Action;
+    /// At a day-ahead gate, called after [`SharedPolicy::act_observed`]: an hour-by-hour
+    /// offer for the next operating day, or None for the flat offer of the action's
+    /// day-ahead values (the default), as [`Policy::day_ahead`].
+    fn day_ahead(&self, _snap: &Snapshot<'_>, _action: &Action) -> Option<DayAheadOffer> {
+        None
+    }
+}
+
+/// [`decide`] for a [`SharedPolicy`]: the action for `snap` (observation `obs`) and, at a
+/// day-ahead gate, the policy's hour-by-hour offer if it makes one.
+pub fn decide_shared(
+    policy: &dyn SharedPolicy,
+    snap: &Snapshot<'_>,
+    obs: &[f32],
+) -> (Action, Option<DayAheadOffer>) {
+    let action = policy.act_observed(snap, obs);
+    let offer = if powermix_env::market::is_da_gate_local(&snap.local) {
+        policy.day_ahead(snap, &action)
+    } else {
+        None
+    };
+    (action, offer)
 }
 
 pub use checkpoint::{

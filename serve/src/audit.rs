@@ -6,6 +6,7 @@
 //! written to disk yet; `--audit-fsync` calls `fdatasync` after every line (slower: a disk
 //! round trip per decision).
 
+use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -48,27 +49,49 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends `{"seq":N,"ts":"...","kind":"<kind>",<fields>}` as one line, written to the
-    /// OS (and synced with `fsync`) before returning. `fields` is the inside of a JSON
-    /// object (comma-separated `"key":value` pairs, may be empty). Returns the sequence
-    /// number.
-    pub fn append(&self, kind: &str, fields: &str) -> io::Result<u64> {
+    /// Whether every line is synced to disk.
+    pub fn fsync(&self) -> bool {
+        self.fsync
+    }
+
+    /// Appends `{"seq":N,"ts":"...","kind":"<kind>", ...fields}` as one line, written to the
+    /// OS in one `write` (and synced with `fsync`) before returning. `fields` is a struct
+    /// (or map) whose fields follow `kind`. Returns the sequence number.
+    pub fn append<T: Serialize + ?Sized>(&self, kind: &str, fields: &T) -> io::Result<u64> {
         let ts = now_rfc3339();
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let seq = g.1;
-        let sep = if fields.is_empty() { "" } else { "," };
-        let line = format!(
-            "{{\"seq\":{seq},\"ts\":\"{ts}\",\"kind\":{}{sep}{fields}}}\n",
-            serde_json::Value::from(kind)
-        );
-        g.0.write_all(line.as_bytes())?;
-        g.0.flush()?;
+        let mut line = serde_json::to_vec(&Line {
+            seq,
+            ts: &ts,
+            kind,
+            fields,
+        })
+        .map_err(io::Error::other)?;
+        line.push(b'\n');
+        g.0.write_all(&line)?;
         if self.fsync {
             g.0.sync_data()?;
         }
         g.1 += 1;
         Ok(seq)
     }
+
+    /// Syncs the file to disk (the end of a graceful shutdown).
+    pub fn sync(&self) -> io::Result<()> {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.0.sync_all()
+    }
+}
+
+/// One audit line: sequence number, time, kind, then the event's own fields.
+#[derive(Serialize)]
+struct Line<'a, T: Serialize + ?Sized> {
+    seq: u64,
+    ts: &'a str,
+    kind: &'a str,
+    #[serde(flatten)]
+    fields: &'a T,
 }
 
 /// A small own hash (FNV-1a, 64 bit) as 16 hex digits: identifies a config in the log.
@@ -84,6 +107,52 @@ pub fn fnv1a64_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_serde_structs_with_seq_ts_kind_first() {
+        #[derive(Serialize)]
+        struct Ev<'a> {
+            status: u16,
+            note: &'a str,
+        }
+        let dir = std::env::temp_dir().join(format!("powermix-audit-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("a.jsonl");
+        let _ = std::fs::remove_file(&p);
+        let a = AuditLog::open(&p, false).unwrap();
+        assert_eq!(
+            a.append(
+                "x",
+                &Ev {
+                    status: 7,
+                    note: "a\"b\n"
+                }
+            )
+            .unwrap(),
+            0
+        );
+        assert_eq!(
+            a.append(
+                "y",
+                &Ev {
+                    status: 8,
+                    note: ""
+                }
+            )
+            .unwrap(),
+            1
+        );
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["seq"], 0);
+        assert_eq!(lines[0]["kind"], "x");
+        assert_eq!(lines[0]["note"], "a\"b\n");
+        assert_eq!(lines[1]["status"], 8);
+        assert!(text.starts_with("{\"seq\":0,\"ts\":\""), "{text}");
+    }
 
     #[test]
     fn fnv_known_values() {

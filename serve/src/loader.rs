@@ -5,7 +5,7 @@
 //! `powermix_agent::checkpoint::load_checkpoint` and says why when it cannot (the server then
 //! answers with the expert fallback).
 
-use powermix_agent::Policy;
+use powermix_agent::SharedPolicy;
 use powermix_env::OBS_DIM;
 use powermix_env::config::SiteConfig;
 use std::fmt;
@@ -59,8 +59,8 @@ impl TrainingStats {
 
 /// A loaded primary policy.
 pub struct LoadedPolicy {
-    /// The policy.
-    pub policy: Box<dyn Policy + Send>,
+    /// The policy (shared by every request; decides from `&self`).
+    pub policy: Box<dyn SharedPolicy>,
     /// Identifies the model in answers, metrics and the audit log (e.g. run name + hash).
     pub model_id: String,
     /// Training observation statistics, when the checkpoint has them.

@@ -12,7 +12,9 @@ pub const LATENCY_BUCKETS_S: [f64; 14] = [
 ];
 
 /// HTTP statuses counted for rejected requests (anything else counts as 500).
-const STATUSES: [u16; 12] = [400, 404, 405, 408, 409, 411, 413, 422, 431, 500, 503, 505];
+const STATUSES: [u16; 13] = [
+    400, 401, 404, 405, 408, 409, 411, 413, 422, 431, 500, 503, 505,
+];
 
 /// The server's counters.
 #[derive(Debug, Default)]
