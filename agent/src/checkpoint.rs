@@ -751,7 +751,7 @@ impl crate::SharedPolicy for LoadedPolicy {
     /// Normalises `obs`, runs the actor, adds the base action of a residual policy and
     /// clamps finite values to [0, 1]; a non-finite value stays as it is.
     fn act_observed(&self, snap: &Snapshot<'_>, obs: &[f32]) -> Action {
-        action_of(&clamp_finite_action(
+        Action::from_values_unchecked(&clamp_finite_action(
             &self.act_unclamped_observed(snap, obs),
         ))
     }

@@ -338,7 +338,7 @@ fn values_unknowable_at_the_snapshot_time_are_refused() {
             v["rt_last_interval_utc"] = json!("2024-07-15T20:00:00Z")
         }))
         .unwrap_err();
-    assert_eq!(e.status, 422);
+    assert_eq!(powermix_serve::rejection_status(e.kind), 422);
     assert_eq!(e.field.as_deref(), Some("rt_last_interval_utc"));
     assert!(
         e.message.contains("could not have been published"),
@@ -374,7 +374,7 @@ fn values_unknowable_at_the_snapshot_time_are_refused() {
         }))
         .unwrap_err();
     assert_eq!(
-        (e.status, e.field.as_deref()),
+        (powermix_serve::rejection_status(e.kind), e.field.as_deref()),
         (422, Some("day_ahead_prices"))
     );
     assert!(e.message.contains("13:30"), "{}", e.message);
