@@ -16,7 +16,8 @@
 
 use crate::Policy;
 use crate::net::{
-    ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, clamp_action, first_nonfinite_output,
+    ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, clamp_action, clamp_finite_action,
+    first_nonfinite_output,
 };
 use crate::rules::{Expert, ExpertParams};
 use burn::module::Module;
@@ -677,7 +678,13 @@ impl LoadedPolicy {
     /// The actor's means for a snapshot plus the base action of a residual policy, before
     /// clamping.
     pub fn act_unclamped(&self, snap: &Snapshot<'_>) -> [f32; ACTION_DIM] {
-        let raw = self.act_raw(&self.observe(snap));
+        self.act_unclamped_observed(snap, &self.observe(snap))
+    }
+
+    /// [`Self::act_unclamped`] for a snapshot whose raw observation `obs` the caller has
+    /// already built (with this policy's site config).
+    pub fn act_unclamped_observed(&self, snap: &Snapshot<'_>, obs: &[f32]) -> [f32; ACTION_DIM] {
+        let raw = self.act_raw(obs);
         match &self.base {
             Some(_) => residual_action(&self.base_action(snap), &raw, snap.emergency.active()),
             None => raw,
@@ -733,6 +740,20 @@ impl Policy for LoadedPolicy {
     /// clamps to [0, 1] (non-finite values become 0).
     fn act(&mut self, snap: &Snapshot<'_>) -> Action {
         Action::from_values_unchecked(&clamp_action(&self.act_unclamped(snap)))
+    }
+}
+
+impl crate::SharedPolicy for LoadedPolicy {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Normalises `obs`, runs the actor, adds the base action of a residual policy and
+    /// clamps finite values to [0, 1]; a non-finite value stays as it is.
+    fn act_observed(&self, snap: &Snapshot<'_>, obs: &[f32]) -> Action {
+        Action::from_values_unchecked(&clamp_finite_action(
+            &self.act_unclamped_observed(snap, obs),
+        ))
     }
 }
 

@@ -5,12 +5,11 @@
 //! live in [`rules`]; they are the baselines of the evaluation and the server's fallback.
 //! The learned policy is the actor-critic network of [`net`] (burn), saved and loaded as a
 //! checkpoint folder by [`checkpoint`]; a loaded checkpoint is a [`LoadedPolicy`].
-//! [`serve`] is the inference server (the `serve` binary).
+//! The inference server that serves these policies is the `powermix-serve` crate.
 
 pub mod checkpoint;
 pub mod net;
 pub mod rules;
-pub mod serve;
 
 use powermix_env::{Action, DayAheadOffer, Snapshot};
 
@@ -43,9 +42,47 @@ pub fn decide(policy: &mut dyn Policy, snap: &Snapshot<'_>) -> (Action, Option<D
     (action, offer)
 }
 
+/// A policy shared between threads without a lock: the server's inference path.
+///
+/// It decides from `&self`, given the snapshot and its observation, which the caller builds
+/// once (with `Observer::new` of the site config the policy was loaded for) and also uses
+/// for its own checks. A non-finite action value is returned as it is, never repaired, so
+/// that the caller can fall back (the server answers with the expert, reason
+/// `non_finite_output`); finite values are within the action bounds.
+pub trait SharedPolicy: Send + Sync {
+    /// The policy's name in reports.
+    fn name(&self) -> &str;
+    /// The action for `snap`, whose observation ([`powermix_env::OBS_NAMES`] order) is `obs`.
+    fn act_observed(&self, snap: &Snapshot<'_>, obs: &[f32]) -> Action;
+    /// At a day-ahead gate, called after [`SharedPolicy::act_observed`]: an hour-by-hour
+    /// offer for the next operating day, or None for the flat offer of the action's
+    /// day-ahead values (the default), as [`Policy::day_ahead`].
+    fn day_ahead(&self, _snap: &Snapshot<'_>, _action: &Action) -> Option<DayAheadOffer> {
+        None
+    }
+}
+
+/// [`decide`] for a [`SharedPolicy`]: the action for `snap` (observation `obs`) and, at a
+/// day-ahead gate, the policy's hour-by-hour offer if it makes one.
+pub fn decide_shared(
+    policy: &dyn SharedPolicy,
+    snap: &Snapshot<'_>,
+    obs: &[f32],
+) -> (Action, Option<DayAheadOffer>) {
+    let action = policy.act_observed(snap, obs);
+    let offer = if powermix_env::market::is_da_gate_local(&snap.local) {
+        policy.day_ahead(snap, &action)
+    } else {
+        None
+    };
+    (action, offer)
+}
+
 pub use checkpoint::{
     CheckpointError, CheckpointErrorKind, CheckpointInfo, CheckpointMeta, DataInfo, LoadedPolicy,
     load_checkpoint, read_meta, save_checkpoint,
 };
-pub use net::{ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, outputs_finite};
+pub use net::{
+    ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, clamp_finite_action, outputs_finite,
+};
 pub use rules::{AlwaysOn, Expert, ExpertParams, Threshold, rule_policy};

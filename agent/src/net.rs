@@ -259,6 +259,13 @@ pub fn clamp_action(raw: &[f32; ACTION_DIM]) -> [f32; ACTION_DIM] {
     })
 }
 
+/// Clamps the finite raw actor outputs to [0, 1] and keeps non-finite ones as they are (NaN
+/// stays NaN, infinities stay infinite), so that a caller that must not act on them can
+/// see them: the server's path ([`crate::SharedPolicy`]).
+pub fn clamp_finite_action(raw: &[f32; ACTION_DIM]) -> [f32; ACTION_DIM] {
+    raw.map(|x| if x.is_finite() { x.clamp(0.0, 1.0) } else { x })
+}
+
 /// Whether every raw actor output is finite.
 pub fn outputs_finite(raw: &[f32]) -> bool {
     raw.iter().all(|x| x.is_finite())

@@ -223,6 +223,16 @@ impl Policy for Expert {
     }
 }
 
+impl crate::SharedPolicy for Expert {
+    fn name(&self) -> &str {
+        "expert"
+    }
+
+    fn act_observed(&self, s: &Snapshot<'_>, _obs: &[f32]) -> Action {
+        self.decide(s)
+    }
+}
+
 impl Expert {
     /// The expert's action for a snapshot (what [`Policy::act`] returns; `&self` because the
     /// rules keep no state).

@@ -15,22 +15,24 @@
 //!   request struct -> snapshot -> policy or fallback -> projected action and expected
 //!   ledger, 100,000 decisions, the expert fallback until checkpoints exist) and over
 //!   loopback HTTP (`http_p99_ms`, `http_req_per_sec`: 10,000 keep-alive requests from 4
-//!   client threads to an in-process server on 127.0.0.1:0, 4 workers, no audit log).
+//!   client threads to an in-process server on 127.0.0.1:0, no audit log; and
+//!   `http_p99_ms_under_idle`: 1,000 req/s from 64 clients while 1,000 idle connections
+//!   are open, see `infer_load.rs`).
+
+mod infer_load;
 
 use powermix_agent::rules::ExpertParams;
-use powermix_agent::serve::http::{Client, HttpOptions, HttpServer};
-use powermix_agent::serve::request::{DecideRequest, request_from_market};
-use powermix_agent::serve::{ServeOptions, Service, Source, TimeSource, load_primary};
 use powermix_env::data::synth;
 use powermix_env::env::{Env, VecEnv, Window};
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Action, Market, OBS_DIM, SiteConfig, SiteState};
 use powermix_eval::oracle::{Scheduled, oracle_plan};
+use powermix_serve::request::{DecideRequest, request_from_market};
+use powermix_serve::{ServeOptions, Service, Source, TimeSource, load_primary};
 use std::hint::black_box;
-use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const USAGE: &str =
     "usage: bench env|oracle|infer|train [--json] [--config TRAIN_TOML (train only)]";
@@ -204,63 +206,14 @@ fn bench_infer() -> Result<serde_json::Value, String> {
     }
     lat.sort_by(f64::total_cmp);
 
-    // HTTP: 4 keep-alive clients, 10,000 requests in all, bounded to 60 s.
+    // HTTP (closed loop, and under 1,000 idle connections): see infer_load.
     let bodies: Vec<Vec<u8>> = requests
         .iter()
         .map(|r| serde_json::to_vec(r).map_err(|e| e.to_string()))
         .collect::<Result<_, _>>()?;
     let body_bytes = bodies.iter().map(Vec::len).sum::<usize>() / bodies.len();
-    let bodies = Arc::new(bodies);
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let workers = 4;
-    let server = HttpServer::start(
-        listener,
-        service.clone(),
-        HttpOptions {
-            workers,
-            ..HttpOptions::default()
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    let addr = server.local_addr();
-    let (clients, per_client) = (4, 2500);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let started = Instant::now();
-    let handles: Vec<_> = (0..clients)
-        .map(|c| {
-            let bodies = bodies.clone();
-            std::thread::spawn(move || -> Result<Vec<f64>, String> {
-                let mut client = Client::connect(addr).map_err(|e| e.to_string())?;
-                let mut lat = Vec::with_capacity(per_client);
-                for k in 0..per_client {
-                    if Instant::now() > deadline {
-                        break;
-                    }
-                    let body = &bodies[(c * per_client + k) % bodies.len()];
-                    let t0 = Instant::now();
-                    let r = client
-                        .request("POST", "/v1/decide", body)
-                        .map_err(|e| e.to_string())?;
-                    lat.push(t0.elapsed().as_secs_f64() * 1e3);
-                    if r.status != 200 {
-                        return Err(format!("HTTP {}: {}", r.status, r.body));
-                    }
-                }
-                Ok(lat)
-            })
-        })
-        .collect();
-    let mut http = Vec::new();
-    for h in handles {
-        http.extend(
-            h.join()
-                .map_err(|_| "client thread panicked".to_string())??,
-        );
-    }
-    let secs = started.elapsed().as_secs_f64();
-    server.shutdown();
-    http.sort_by(f64::total_cmp);
-    Ok(serde_json::json!({
+    let http = infer_load::http_figures(service.clone(), bodies)?;
+    let mut out = serde_json::json!({
         "bench": "infer",
         "decide_p50_us": percentile(&lat, 0.50),
         "decide_p99_us": percentile(&lat, 0.99),
@@ -271,14 +224,12 @@ fn bench_infer() -> Result<serde_json::Value, String> {
             Some(id) => format!("checkpoints/default ({id})"),
             None => "expert fallback (checkpoints/default did not load)".to_string(),
         },
-        "http_p50_ms": percentile(&http, 0.50),
-        "http_p99_ms": percentile(&http, 0.99),
-        "http_req_per_sec": (http.len() as f64 / secs).round(),
-        "http_requests": http.len(),
-        "http_clients": clients,
-        "http_workers": workers,
         "http_body_bytes_mean": body_bytes,
-    }))
+    });
+    if let Some(o) = out.as_object_mut() {
+        o.extend(http);
+    }
+    Ok(out)
 }
 
 /// PPO throughput with the default hyperparameters (configs/train.toml): rollouts plus

@@ -11,12 +11,12 @@
 //! 2 bad input, 3 a policy beat the oracle (a bug).
 
 use powermix_agent::rules::ExpertParams;
-use powermix_agent::serve::request::request_from_market;
 use powermix_env::data::{load_market_data, synth};
 use powermix_env::time::{format_utc, parse_period};
 use powermix_env::{Market, SiteConfig};
 use powermix_eval::harness::{EvalRequest, KNOWN_POLICIES, evaluate, format_evaluation};
 use powermix_eval::report::write_report;
+use powermix_serve::request::request_from_market;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -5,12 +5,12 @@ mod common;
 
 use common::{decider, temp_dir, test_loader};
 use powermix_agent::rules::ExpertParams;
-use powermix_agent::serve::request::{DecideRequest, EmergencyNotice};
-use powermix_agent::serve::{
-    Answer, Decider, FixedClock, LoadErrorKind, Reason, Source, TimeLimits, TimeSource,
-    example_request, load_primary,
-};
 use powermix_env::SiteConfig;
+use powermix_serve::request::{DecideRequest, EmergencyNotice};
+use powermix_serve::{
+    Answer, Decider, FixedClock, LoadErrorKind, Reason, Source, TimeLimits, TimeSource,
+    example_request, load_primary, rejection_status,
+};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -294,17 +294,20 @@ fn invalid_values_are_named_with_their_value() {
 fn unusable_bodies_are_rejected_naming_the_problem() {
     let d = decider(clock(), None);
     let e = d.decide_body(b"{\"interval_start_utc\": ").unwrap_err();
-    assert_eq!((e.status, e.error.as_str()), (400, "bad_json"));
+    assert_eq!(
+        (rejection_status(e.kind), e.error.as_str()),
+        (400, "bad_json")
+    );
     assert!(e.message.contains("line 1 column"), "{}", e.message);
     let e = d.decide_body(b"[1, 2]").unwrap_err();
-    assert_eq!(e.status, 422);
+    assert_eq!(rejection_status(e.kind), 422);
     let e = d
         .decide_body(&with(|v| {
             v.as_object_mut().unwrap().remove("interval_start_utc");
         }))
         .unwrap_err();
     assert_eq!(
-        (e.status, e.field.as_deref()),
+        (rejection_status(e.kind), e.field.as_deref()),
         (422, Some("interval_start_utc"))
     );
     let e = d
@@ -312,13 +315,13 @@ fn unusable_bodies_are_rejected_naming_the_problem() {
         .unwrap_err();
     assert!(e.message.contains("\"noon\""), "{}", e.message);
     let e = d.decide_body(&vec![b' '; 70_000]).unwrap_err();
-    assert_eq!(e.status, 413);
+    assert_eq!(rejection_status(e.kind), 413);
     // A number JSON cannot hold as f64.
     let text = String::from_utf8(with(|_| {})).unwrap();
     let huge = text.replace("\"system_load_mw\":61250.0", "\"system_load_mw\":1e999");
     assert_ne!(huge, text);
     let e = d.decide_body(huge.as_bytes()).unwrap_err();
-    assert_eq!(e.status, 400);
+    assert_eq!(rejection_status(e.kind), 400);
     assert!(e.message.contains("out of range"), "{}", e.message);
 }
 
@@ -335,7 +338,7 @@ fn values_unknowable_at_the_snapshot_time_are_refused() {
             v["rt_last_interval_utc"] = json!("2024-07-15T20:00:00Z")
         }))
         .unwrap_err();
-    assert_eq!(e.status, 422);
+    assert_eq!(powermix_serve::rejection_status(e.kind), 422);
     assert_eq!(e.field.as_deref(), Some("rt_last_interval_utc"));
     assert!(
         e.message.contains("could not have been published"),
@@ -371,7 +374,7 @@ fn values_unknowable_at_the_snapshot_time_are_refused() {
         }))
         .unwrap_err();
     assert_eq!(
-        (e.status, e.field.as_deref()),
+        (powermix_serve::rejection_status(e.kind), e.field.as_deref()),
         (422, Some("day_ahead_prices"))
     );
     assert!(e.message.contains("13:30"), "{}", e.message);
@@ -470,4 +473,88 @@ fn a_saved_checkpoint_loads_and_decides_as_the_policy() {
     let loaded = load_primary(&dir, &cfg).unwrap();
     assert_eq!(loaded.model_id, meta.model_id);
     assert!(loaded.stats.is_some());
+}
+
+/// A checkpoint whose (finite) weights make the actor output NaN, saved with the agent's
+/// checkpoint API and loaded by the real loader: the server falls back to the expert with
+/// `non_finite_output`, on the path every HTTP request takes. (`Policy::act`, which
+/// backtests use, clamps NaN to 0; the server never goes through it.)
+#[test]
+fn a_checkpoint_whose_weights_give_nan_falls_back_on_the_real_path() {
+    use burn::module::Param;
+    use burn::tensor::{Device, Tensor, TensorData};
+    use powermix_agent::checkpoint::{CheckpointInfo, DataInfo, save_checkpoint};
+    use powermix_agent::net::{ActorCriticConfig, ObsNormalizer};
+    use powermix_env::OBS_DIM;
+    let cfg = SiteConfig::default_site();
+    let device = Device::flex();
+    let mut model = ActorCriticConfig::default().init_seeded(5, &device);
+    // Features 0 and 1 always normalise to the clip (+5): a mean far below any value and a
+    // zero variance (constant in training, so the distribution check skips them). In the
+    // first layer 5 * 3e38 overflows to +inf and 5 * -3e38 to -inf: their sum is NaN, and
+    // NaN runs through every later layer.
+    // The other features get a wide spread, so that no observation is out of distribution.
+    let mut normalizer = ObsNormalizer::new(OBS_DIM, 5.0);
+    normalizer.var.fill(1e12);
+    for i in 0..2 {
+        normalizer.mean[i] = -1e12;
+        normalizer.var[i] = 0.0;
+    }
+    let first = &mut model.actor[0];
+    let [d_in, d_out] = first.weight.val().dims();
+    let mut w = vec![0.0f32; d_in * d_out];
+    w[..d_out].fill(3.0e38);
+    w[d_out..2 * d_out].fill(-3.0e38);
+    first.weight = Param::initialized(
+        first.weight.id,
+        Tensor::<2>::from_data(TensorData::new(w, [d_in, d_out]), &device),
+    );
+    let info = CheckpointInfo {
+        normalizer,
+        site_config: cfg.clone(),
+        data: DataInfo {
+            file: "test".into(),
+            hash: "0".into(),
+            train_period: "2022-01-01..2023-01-01".into(),
+            val_period: "2023-01-01..2024-01-01".into(),
+        },
+        seed: 5,
+        hyperparameters: serde_json::json!({}),
+        commit: None,
+        validation: serde_json::json!({}),
+        command: "test".into(),
+        base_policy: None,
+    };
+    let dir = temp_dir("nan-checkpoint").join("ckpt");
+    save_checkpoint(&dir, &model, &info, &[]).unwrap();
+
+    // The weights really give NaN (not a stub): every raw output of the loaded actor.
+    let ckpt = powermix_agent::load_checkpoint(&dir).unwrap();
+    let obs = [0.5f32; OBS_DIM];
+    assert!(ckpt.act_raw(&obs).iter().all(|x| x.is_nan()));
+
+    let d = Decider::new(
+        cfg.clone(),
+        ExpertParams::default_params(),
+        TimeLimits::default(),
+        clock(),
+    );
+    let id = d.install(load_primary(&dir, &cfg)).expect("loads");
+    let a = d.decide_body(&body(&example_request(NOW))).unwrap();
+    assert_eq!(
+        (a.source, a.reason, a.model_id.as_deref()),
+        (
+            Source::Fallback,
+            Some(Reason::NonFiniteOutput),
+            Some(id.as_str())
+        ),
+        "{}",
+        a.message
+    );
+    assert!(a.message.contains("= NaN"), "{}", a.message);
+    // The fallback's answer is the expert's.
+    let expert = decider(clock(), None)
+        .decide_body(&body(&example_request(NOW)))
+        .unwrap();
+    assert_eq!(a.mw, expert.mw);
 }

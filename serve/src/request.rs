@@ -191,12 +191,25 @@ pub struct Problem {
     pub problem: String,
 }
 
-/// A body the server cannot decide on at all: HTTP status, a machine-readable code, the
+/// Why a body cannot be decided on at all. The wire format ends here: the HTTP edge
+/// (`crate::http::rejection_status`) gives each kind its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectionKind {
+    /// Larger than [`MAX_BODY_BYTES`].
+    TooLarge,
+    /// Not valid JSON.
+    NotJson,
+    /// JSON, but not an object with a usable `interval_start_utc` (or a field named in
+    /// `field` that makes the whole body unusable).
+    Unusable,
+}
+
+/// A body the server cannot decide on at all: its kind, a machine-readable code, the
 /// field at fault if any, and a message naming the problem.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rejection {
-    /// HTTP status (400, 404, 405, 408, 409, 411, 413, 422, 500, 503).
-    pub status: u16,
+    /// What kind of rejection (the HTTP edge maps it to a status).
+    pub kind: RejectionKind,
     /// Machine-readable code, e.g. `bad_json`, `body_too_large`, `invalid_field`.
     pub error: String,
     /// The field at fault, when there is one.
@@ -207,33 +220,23 @@ pub struct Rejection {
 
 impl Rejection {
     /// A rejection without a field.
-    pub fn new(status: u16, error: &str, message: impl Into<String>) -> Rejection {
+    pub fn new(kind: RejectionKind, error: &str, message: impl Into<String>) -> Rejection {
         Rejection {
-            status,
+            kind,
             error: error.into(),
             field: None,
             message: message.into(),
         }
     }
 
-    /// A 422 naming a field.
+    /// An unusable body, naming a field.
     pub fn field(field: &str, message: impl Into<String>) -> Rejection {
         Rejection {
-            status: 422,
+            kind: RejectionKind::Unusable,
             error: "invalid_field".into(),
             field: Some(field.into()),
             message: message.into(),
         }
-    }
-
-    /// The rejection as a JSON body.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| {
-            format!(
-                "{{\"status\":{},\"error\":\"internal\",\"field\":null,\"message\":\"\"}}",
-                self.status
-            )
-        })
     }
 }
 
@@ -639,12 +642,12 @@ pub fn from_value(v: &Value) -> Result<(DecideRequest, Problems), Rejection> {
     ))
 }
 
-/// Parses a request body: HTTP 413 when larger than [`MAX_BODY_BYTES`], 400 when it is not
+/// Parses a request body: too large when larger than [`MAX_BODY_BYTES`], not JSON when it is not
 /// JSON (the message gives line and column), 422 when it is not a usable object.
 pub fn parse_body(body: &[u8]) -> Result<Value, Rejection> {
     if body.len() > MAX_BODY_BYTES {
         return Err(Rejection::new(
-            413,
+            RejectionKind::TooLarge,
             "body_too_large",
             format!(
                 "the body has {} bytes; the limit is {MAX_BODY_BYTES}",
@@ -652,8 +655,13 @@ pub fn parse_body(body: &[u8]) -> Result<Value, Rejection> {
             ),
         ));
     }
-    serde_json::from_slice::<Value>(body)
-        .map_err(|e| Rejection::new(400, "bad_json", format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice::<Value>(body).map_err(|e| {
+        Rejection::new(
+            RejectionKind::NotJson,
+            "bad_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })
 }
 
 /// Parses an RFC 3339 timestamp into UTC milliseconds.

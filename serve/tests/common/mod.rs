@@ -1,12 +1,12 @@
 //! Shared helpers of the serve tests: a test checkpoint loader and services built on it.
 #![allow(dead_code)]
 
-use powermix_agent::Policy;
+use powermix_agent::SharedPolicy;
 use powermix_agent::rules::{Expert, ExpertParams};
-use powermix_agent::serve::{
+use powermix_env::{Action, OBS_DIM, SiteConfig, Snapshot};
+use powermix_serve::{
     Decider, LoadError, LoadErrorKind, LoadedPolicy, Loader, TimeLimits, TimeSource, TrainingStats,
 };
-use powermix_env::{Action, OBS_DIM, SiteConfig, Snapshot};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,11 +17,11 @@ pub struct ConstPolicy {
     pub panic: bool,
 }
 
-impl Policy for ConstPolicy {
+impl SharedPolicy for ConstPolicy {
     fn name(&self) -> &str {
         "const"
     }
-    fn act(&mut self, _: &Snapshot<'_>) -> Action {
+    fn act_observed(&self, _: &Snapshot<'_>, _: &[f32]) -> Action {
         if self.panic {
             panic!("test policy panics on purpose");
         }
@@ -32,12 +32,12 @@ impl Policy for ConstPolicy {
 /// The expert rules as a "trained" policy (for backtests through the policy path).
 pub struct ExpertAsPolicy(pub Expert);
 
-impl Policy for ExpertAsPolicy {
+impl SharedPolicy for ExpertAsPolicy {
     fn name(&self) -> &str {
         "expert-as-policy"
     }
-    fn act(&mut self, s: &Snapshot<'_>) -> Action {
-        self.0.act(s)
+    fn act_observed(&self, s: &Snapshot<'_>, _: &[f32]) -> Action {
+        self.0.decide(s)
     }
 }
 
@@ -71,7 +71,7 @@ pub fn test_loader() -> Loader {
             }
             _ => Action::ALL_ON,
         };
-        let policy: Box<dyn Policy + Send> = match v["kind"].as_str() {
+        let policy: Box<dyn SharedPolicy> = match v["kind"].as_str() {
             Some("const") => Box::new(ConstPolicy {
                 action,
                 panic: false,
@@ -145,4 +145,98 @@ pub fn decider(time: TimeSource, meta: Option<Value>) -> Decider {
             .expect("test checkpoint loads");
     }
     d
+}
+
+/// A response read by [`Client`].
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Resp {
+    /// The first header with this (lowercase) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP client for the tests (ureq: keep-alive connections, any status returned as a
+/// response), optionally with a bearer token.
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    pub fn new(addr: std::net::SocketAddr) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(30)))
+            .build()
+            .into();
+        Client {
+            agent,
+            base: format!("http://{addr}"),
+            token: None,
+        }
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every request.
+    pub fn with_token(mut self, token: &str) -> Client {
+        self.token = Some(token.to_string());
+        self
+    }
+
+    /// Sends a request (GET without a body, POST with `body` as JSON) and reads the answer;
+    /// panics on a transport error.
+    pub fn request(&self, method: &str, path: &str, body: &[u8]) -> Resp {
+        self.try_request(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    pub fn try_request(&self, method: &str, path: &str, body: &[u8]) -> Result<Resp, ureq::Error> {
+        let url = format!("{}{path}", self.base);
+        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut resp = match method {
+            "GET" => {
+                let mut r = self.agent.get(&url);
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.call()?
+            }
+            "POST" => {
+                let mut r = self
+                    .agent
+                    .post(&url)
+                    .header("Content-Type", "application/json");
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.send(body)?
+            }
+            other => panic!("the test client sends GET or POST, not {other}"),
+        };
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        Ok(Resp {
+            status: resp.status().as_u16(),
+            headers,
+            body: resp.body_mut().read_to_string()?,
+        })
+    }
 }

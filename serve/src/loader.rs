@@ -2,10 +2,10 @@
 //!
 //! The server asks a [`Loader`] for a [`LoadedPolicy`] at start, on `POST /v1/reload` and
 //! on SIGHUP. [`load_primary`] is the default loader: it loads a checkpoint folder with
-//! `crate::checkpoint::load_checkpoint` and says why when it cannot (the server then
+//! `powermix_agent::checkpoint::load_checkpoint` and says why when it cannot (the server then
 //! answers with the expert fallback).
 
-use crate::Policy;
+use powermix_agent::SharedPolicy;
 use powermix_env::OBS_DIM;
 use powermix_env::config::SiteConfig;
 use std::fmt;
@@ -59,8 +59,8 @@ impl TrainingStats {
 
 /// A loaded primary policy.
 pub struct LoadedPolicy {
-    /// The policy.
-    pub policy: Box<dyn Policy + Send>,
+    /// The policy (shared by every request; decides from `&self`).
+    pub policy: Box<dyn SharedPolicy>,
     /// Identifies the model in answers, metrics and the audit log (e.g. run name + hash).
     pub model_id: String,
     /// Training observation statistics, when the checkpoint has them.
@@ -117,7 +117,7 @@ pub const Z_LIMIT: f64 = 50.0;
 const MIN_STD: f64 = 1e-6;
 
 /// The default loader: a directory without `meta.json` is `no_checkpoint`; otherwise
-/// [`crate::checkpoint::load_checkpoint`] (layout, hash and shape checks included), with
+/// [`powermix_agent::checkpoint::load_checkpoint`] (layout, hash and shape checks included), with
 /// the site config of the server, and the checkpoint's normalisation statistics as
 /// [`TrainingStats`]. Any load or layout error is `checkpoint_damaged` with its message.
 pub fn load_primary(dir: &Path, cfg: &SiteConfig) -> Result<LoadedPolicy, LoadError> {
@@ -133,7 +133,7 @@ pub fn load_primary(dir: &Path, cfg: &SiteConfig) -> Result<LoadedPolicy, LoadEr
             message: format!("no checkpoint: {} {what}", dir.display()),
         });
     }
-    let loaded = crate::checkpoint::load_checkpoint(dir).map_err(|e| LoadError {
+    let loaded = powermix_agent::checkpoint::load_checkpoint(dir).map_err(|e| LoadError {
         kind: LoadErrorKind::Damaged,
         message: e.to_string(),
     })?;

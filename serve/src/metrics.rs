@@ -1,7 +1,7 @@
 //! Prometheus text metrics: decisions by source and reason, decision latency histogram,
 //! rejected requests by status, the loaded model, reloads by result. Lock-free counters.
 
-use super::decide::{Reason, Source};
+use crate::decide::{Reason, Source};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -12,7 +12,9 @@ pub const LATENCY_BUCKETS_S: [f64; 14] = [
 ];
 
 /// HTTP statuses counted for rejected requests (anything else counts as 500).
-const STATUSES: [u16; 12] = [400, 404, 405, 408, 409, 411, 413, 422, 431, 500, 503, 505];
+const STATUSES: [u16; 13] = [
+    400, 401, 404, 405, 408, 409, 411, 413, 422, 431, 500, 503, 505,
+];
 
 /// The server's counters.
 #[derive(Debug, Default)]

@@ -5,12 +5,13 @@
 //! builds, observations come from [`Observer`], every action passes
 //! [`Projector::project`], and the expected ledger is [`Settler::settle`].
 
-use super::loader::{LoadError, LoadErrorKind, LoadedPolicy, TrainingStats};
-use super::request::{
+use crate::loader::{LoadError, LoadErrorKind, LoadedPolicy, TrainingStats};
+use crate::request::{
     Checked, DecideRequest, Problem, Problems, Rejection, ReserveMw, check, from_value, parse_body,
 };
-use crate::Policy;
-use crate::rules::{Expert, ExpertParams};
+use arc_swap::ArcSwap;
+use powermix_agent::SharedPolicy;
+use powermix_agent::rules::{Expert, ExpertParams};
 use powermix_env::config::{RESERVES, SiteConfig};
 use powermix_env::market::is_da_gate_local;
 use powermix_env::obs::{OBS_DIM, OBS_NAMES, Observer};
@@ -21,8 +22,8 @@ use powermix_env::time::{format_utc, local_time};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The server's version (the crate version), in every answer and the audit log.
@@ -276,9 +277,9 @@ impl Default for TimeLimits {
     }
 }
 
-/// A loaded primary policy, ready to serve.
+/// A loaded primary policy, ready to serve (shared by every request, no lock).
 struct Model {
-    policy: Mutex<Box<dyn Policy + Send>>,
+    policy: Box<dyn SharedPolicy>,
     model_id: String,
     stats: Option<TrainingStats>,
 }
@@ -300,10 +301,6 @@ pub struct PrimaryStatus {
     pub message: String,
 }
 
-fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Decides: holds the site's config, the env's observer, projector and settler, the
 /// expert fallback and the swappable primary policy. Keeps no state between requests
 /// besides the loaded policy.
@@ -318,10 +315,11 @@ pub struct Decider {
     observer: Observer,
     projector: Projector,
     settler: Settler,
-    expert: Mutex<Expert>,
+    expert: Expert,
     limits: TimeLimits,
     time: TimeSource,
-    primary: RwLock<Arc<Primary>>,
+    /// Swapped whole on reload; a request holds the `Arc` it started with.
+    primary: ArcSwap<Primary>,
 }
 
 impl std::fmt::Debug for Decider {
@@ -346,14 +344,14 @@ impl Decider {
             observer: Observer::new(&cfg),
             projector: Projector::new(&cfg),
             settler: Settler::new(&cfg),
-            expert: Mutex::new(Expert::new(&cfg, expert)),
+            expert: Expert::new(&cfg, expert),
             cfg,
             limits,
             time,
-            primary: RwLock::new(Arc::new(Primary::Missing {
+            primary: ArcSwap::from_pointee(Primary::Missing {
                 reason: Reason::NoCheckpoint,
                 message: "no checkpoint loaded".into(),
-            })),
+            }),
         }
     }
 
@@ -368,10 +366,7 @@ impl Decider {
     }
 
     fn current(&self) -> Arc<Primary> {
-        self.primary
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.primary.load_full()
     }
 
     /// What serves now: the model id, or why the fallback does.
@@ -401,26 +396,27 @@ impl Decider {
             }),
             _ => Ok(lp),
         });
-        let mut slot = self.primary.write().unwrap_or_else(|e| e.into_inner());
         match loaded {
             Ok(lp) => {
                 let id = lp.model_id.clone();
-                *slot = Arc::new(Primary::Loaded(Model {
-                    policy: Mutex::new(lp.policy),
+                self.primary.store(Arc::new(Primary::Loaded(Model {
+                    policy: lp.policy,
                     model_id: lp.model_id,
                     stats: lp.stats,
-                }));
+                })));
                 Ok(id)
             }
             Err(e) => {
-                if let Primary::Missing { .. } = **slot {
-                    *slot = Arc::new(Primary::Missing {
+                // Reloads come one at a time (the service serialises them), so the check
+                // and the store below do not race with another install.
+                if let Primary::Missing { .. } = *self.current() {
+                    self.primary.store(Arc::new(Primary::Missing {
                         reason: match e.kind {
                             LoadErrorKind::NoCheckpoint => Reason::NoCheckpoint,
                             LoadErrorKind::Damaged => Reason::CheckpointDamaged,
                         },
                         message: e.message.clone(),
-                    });
+                    }));
                 }
                 Err(e)
             }
@@ -556,22 +552,23 @@ impl Decider {
                     fallback = Some((*reason, format!("{message}; the expert rules decided")));
                 }
                 Primary::Loaded(model) => {
-                    if let Some(stats) = &model.stats {
-                        let mut obs = [0.0f32; OBS_DIM];
-                        self.observer.observe(&snap, &mut obs);
-                        if let Some((i, z)) = stats.outlier(&obs) {
-                            fallback = Some((
-                                Reason::OutOfDistribution,
-                                format!(
-                                    "observation {} = {} is {z:.1} standard deviations from its training mean (limit {}); the expert rules decided",
-                                    OBS_NAMES[i], obs[i], stats.z_limit
-                                ),
-                            ));
-                        }
+                    // One observation for the distribution check and the policy.
+                    let mut obs = [0.0f32; OBS_DIM];
+                    self.observer.observe(&snap, &mut obs);
+                    if let Some(stats) = &model.stats
+                        && let Some((i, z)) = stats.outlier(&obs)
+                    {
+                        fallback = Some((
+                            Reason::OutOfDistribution,
+                            format!(
+                                "observation {} = {} is {z:.1} standard deviations from its training mean (limit {}); the expert rules decided",
+                                OBS_NAMES[i], obs[i], stats.z_limit
+                            ),
+                        ));
                     }
                     if fallback.is_none() {
                         let out = catch_unwind(AssertUnwindSafe(|| {
-                            crate::decide(&mut **lock(&model.policy), &snap)
+                            powermix_agent::decide_shared(&*model.policy, &snap, &obs)
                         }));
                         match out {
                             Ok((a, o)) => match a.to_array().iter().position(|x| !x.is_finite()) {
@@ -615,7 +612,8 @@ impl Decider {
                     Source::Fallback,
                     Some(r),
                     m,
-                    crate::decide(&mut *lock(&self.expert), &snap),
+                    // The expert offers day ahead through its action values (flat offer).
+                    (self.expert.decide(&snap), None),
                 )
             }
         };

@@ -6,12 +6,12 @@ mod common;
 
 use common::decider;
 use powermix_agent::rules::{Expert, ExpertParams};
-use powermix_agent::serve::request::{DecideRequest, check, from_value, request_from_market};
-use powermix_agent::serve::{Answer, FixedClock, Reason, Source, TimeSource};
 use powermix_env::data::synth;
 use powermix_env::env::{Env, Window};
 use powermix_env::time::format_utc;
 use powermix_env::{DayAheadOffer, Dispatch, Market, OBS_DIM, SiteConfig, SiteState};
+use powermix_serve::request::{DecideRequest, check, from_value, request_from_market};
+use powermix_serve::{Answer, FixedClock, Reason, Source, TimeSource};
 use serde_json::json;
 use std::io::Write;
 use std::process::{Command, Stdio};
