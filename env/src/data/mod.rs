@@ -11,7 +11,7 @@ pub mod stats;
 pub mod synth;
 
 pub use fill::{ColumnFill, FillReport, FillRules};
-pub use parquet_io::{read_parquet, validate, write_parquet};
+pub use parquet_io::{Codec, read_parquet, validate, write_parquet, write_parquet_with};
 
 use std::fmt;
 
