@@ -7,19 +7,16 @@
 //! With no `--data` it trains on the embedded synthetic years 2022-2023 and validates on the
 //! synthetic 2024.
 
-use indicatif::{ProgressBar, ProgressStyle};
 use powermix_agent::checkpoint::{DataInfo, hash_file};
 use powermix_env::data::{MarketData, load_market_data, synth};
 use powermix_env::time::parse_period;
 use powermix_env::{Market, SiteConfig};
 use powermix_eval::harness::{EvalRequest, evaluate, format_evaluation};
 use powermix_training::config::TrainConfig;
-use powermix_training::ppo::Trainer;
-use powermix_training::run::{self, RunSpec, TrainerState};
+use powermix_training::run::{self, RunSpec};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
 const USAGE: &str =
     "usage: train [--data FILE] [--train-period A..B] [--val-period C..D] [--seed S]
@@ -177,7 +174,6 @@ fn run() -> Result<(), String> {
         out: args.out.clone(),
         market: market.clone(),
     };
-    std::fs::create_dir_all(&spec.out).map_err(|e| format!("{}: {e}", spec.out.display()))?;
     println!(
         "hyperparameters ({}):",
         args.config
@@ -195,90 +191,12 @@ fn run() -> Result<(), String> {
         spec.out.display()
     );
 
-    let mut trainer = Trainer::new(
-        cfg.clone(),
-        market.clone(),
-        spec.train.0,
-        spec.train.1,
-        args.seed,
-    )
-    .map_err(|e| e.to_string())?;
-    let mut state = TrainerState {
-        update: 0,
-        env_steps: 0,
-        scaler: trainer.scaler.clone(),
-        best_val_profit: None,
-        rollout: None,
-    };
-    if let Some(dir) = &args.resume {
-        let last = if dir.join("last").exists() {
-            dir.join("last")
-        } else {
-            dir.clone()
-        };
-        state = run::resume(&mut trainer, &last)?;
-        println!("resumed {} at update {}", last.display(), state.update);
-    }
-    let refs = run::references(&spec)?;
-    let updates = cfg.updates();
-    let bar = ProgressBar::new(updates as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} updates {msg}")
-            .map_err(|e| e.to_string())?,
-    );
-    bar.set_position(trainer.update as u64);
-    let started = Instant::now();
-    let steps_at_start = trainer.env_steps;
-    let mut last_val = None;
-    let metrics = spec.out.join("metrics.csv");
-    while trainer.update < updates {
-        let stats = trainer.step();
-        let sps =
-            (trainer.env_steps - steps_at_start) as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        let due = cfg.validate_every > 0 && trainer.update % cfg.validate_every == 0;
-        let val = if due || trainer.update == updates {
-            Some(run::validate(&trainer, &spec, &refs)?)
-        } else {
-            None
-        };
-        run::append_metrics(&metrics, &stats, val.as_ref(), sps)?;
-        state.update = trainer.update;
-        state.env_steps = trainer.env_steps;
-        state.scaler = trainer.scaler.clone();
-        if let Some(v) = val {
-            last_val = Some(v);
-            let json = serde_json::json!({"period": args.val, "profit_usd": v.profit_usd, "value_captured": v.value_captured, "always_on_usd": refs.always_on, "oracle_usd": refs.oracle, "update": trainer.update});
-            if state.best_val_profit.is_none_or(|b| v.profit_usd > b) {
-                state.best_val_profit = Some(v.profit_usd);
-                run::save(
-                    &trainer,
-                    &spec,
-                    &spec.out.join("best"),
-                    &state,
-                    json.clone(),
-                )?;
-            }
-            run::save(&trainer, &spec, &spec.out.join("last"), &state, json)?;
-        }
-        bar.set_message(format!(
-            "{:.0} steps/s | episode ${} | val {}",
-            sps,
-            stats
-                .episode_profit
-                .map(|p| format!("{:.0}k", p / 1e3))
-                .unwrap_or("-".into()),
-            last_val
-                .map(|v| format!("{:.3} of oracle", v.value_captured))
-                .unwrap_or("-".into())
-        ));
-        bar.inc(1);
-    }
-    bar.finish();
+    let summary = run::train(&cfg, &spec, args.resume.as_deref(), true).map_err(|e| e.to_string())?;
     println!(
         "trained {} env steps in {:.0} s; best checkpoint {}",
-        trainer.env_steps,
-        started.elapsed().as_secs_f64(),
-        spec.out.join("best").display()
+        summary.env_steps,
+        summary.seconds,
+        summary.best.display()
     );
 
     // Closing table: the new policy against the rules on the validation period.
