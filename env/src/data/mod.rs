@@ -144,6 +144,19 @@ impl MarketData {
         self.interval_start_ms.partition_point(|&t| t < utc_ms)
     }
 
+    /// `self` followed by `next` (which must start 15 minutes after `self` ends for the
+    /// table to stay on the grid; [`crate::Market`] does not check it).
+    pub fn append(&mut self, next: MarketData) {
+        self.interval_start_ms.extend(next.interval_start_ms);
+        self.rt_price.extend(next.rt_price);
+        self.da_price.extend(next.da_price);
+        self.as_rrs.extend(next.as_rrs);
+        self.as_ecrs.extend(next.as_ecrs);
+        self.as_nspin.extend(next.as_nspin);
+        self.system_load_mw.extend(next.system_load_mw);
+        self.hashprice.extend(next.hashprice);
+    }
+
     /// The intervals `[start, end)` as a new table (used to cut evaluation periods).
     pub fn slice(&self, start: usize, end: usize) -> MarketData {
         let end = end.min(self.len());
