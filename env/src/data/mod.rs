@@ -13,7 +13,6 @@ pub mod synth;
 pub use fill::{ColumnFill, FillReport, FillRules};
 pub use parquet_io::{Codec, read_parquet, validate, write_parquet, write_parquet_with};
 
-use std::fmt;
 
 /// Name of the required timestamp column.
 pub const COL_TIME: &str = "interval_start_utc";
@@ -176,7 +175,8 @@ impl MarketData {
 }
 
 /// A data problem, naming the file, the column and the row where it applies.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}{}{}: {message}", column.as_ref().map(|c| format!(", column `{c}`")).unwrap_or_default(), row.map(|r| format!(", row {r}")).unwrap_or_default())]
 pub struct DataError {
     /// File the data came from (or `<memory>`).
     pub file: String,
@@ -212,20 +212,6 @@ impl DataError {
     }
 }
 
-impl fmt::Display for DataError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(c) = &self.column {
-            write!(f, ", column `{c}`")?;
-        }
-        if let Some(r) = self.row {
-            write!(f, ", row {r}")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for DataError {}
 
 /// Reads, validates and fills a market data parquet file: the one loading path of every
 /// binary (`evaluate`, `train`, `serve`, `bench`).
