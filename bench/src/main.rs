@@ -24,6 +24,7 @@
 
 mod infer_load;
 
+use clap::{Parser, Subcommand};
 use powermix_agent::rules::ExpertParams;
 use powermix_env::data::synth;
 use powermix_env::env::{Env, VecEnv, Window};

@@ -20,7 +20,11 @@ fn flags_take_equals_values_and_bad_input_exits_2() {
     let out = dir.join("y.parquet");
     let arg = format!("--out={}", out.display());
     let ok = run(DATA, &["generate", "--year=2023", "--seed=3", &arg]);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let inspect = run(DATA, &["inspect", out.to_str().unwrap(), "--json"]);
     assert!(inspect.status.success());
     assert!(String::from_utf8_lossy(&inspect.stdout).contains("\"rows\":35040"));

@@ -243,7 +243,10 @@ mod tests {
         assert_eq!(all.window(&market).unwrap(), (0, market.len()));
         let late: Period = "2024-12-31..2025-01-02".parse().unwrap();
         let e = late.window(&market).unwrap_err().to_string();
-        assert!(e.contains("2024-12-31..2025-01-02") && e.contains("outside"), "{e}");
+        assert!(
+            e.contains("2024-12-31..2025-01-02") && e.contains("outside"),
+            "{e}"
+        );
         assert!("2024-01-02..2024-01-01".parse::<Period>().is_err());
         assert!("2024-01-01".parse::<Period>().is_err());
     }

@@ -1,6 +1,7 @@
 //! powermix-eval: backtests every policy through the same [`Env`], so that every dollar is
 //! counted by the same settlement code, and scores them side by side.
 
+#![warn(missing_docs)]
 
 pub mod cli;
 pub mod harness;

@@ -9,6 +9,7 @@
 //! - [`run`]: a whole run ([`run::train`]): validation, checkpoints, metrics;
 //! - [`config`]: hyperparameters (`configs/train.toml`); [`error`]: what can go wrong.
 
+#![warn(missing_docs)]
 // Step-major buffers read clearest with index loops over envs.
 #![allow(clippy::needless_range_loop)]
 

@@ -3,7 +3,7 @@
 //! 1. **collect** ([`Trainer::collect`]): `n_steps` steps of `n_envs` envs with actions
 //!    sampled from the current policy;
 //! 2. **GAE** ([`gae`]): advantages and returns;
-//! 3. **optimise** ([`Trainer::optimise`]): `epochs` passes of shuffled minibatches, each a
+//! 3. **optimise** (`Trainer::optimise`): `epochs` passes of shuffled minibatches, each a
 //!    gradient step on
 //! 4. **the loss** ([`loss_and_gradients`]): clipped surrogate + value loss - entropy bonus.
 //!
@@ -218,7 +218,7 @@ impl Trainer {
         stats
     }
 
-    /// 1. Collect: `n_steps` steps of every env with actions sampled from the current
+    /// Step 1, collect: `n_steps` steps of every env with actions sampled from the current
     /// policy; returns the rollout and the mean return of the episodes that finished.
     ///
     /// Observations are normalised with the statistics frozen at the start of the rollout;
@@ -308,7 +308,7 @@ impl Trainer {
         (r, profit)
     }
 
-    /// 3. Optimise: `epochs` passes over the rollout in shuffled minibatches, one clipped
+    /// Step 3, optimise: `epochs` passes over the rollout in shuffled minibatches, one clipped
     /// gradient step per minibatch.
     fn optimise(&mut self, r: &Rollout, adv: &[f32], returns: &[f32], lr: f64) -> UpdateStats {
         let total = r.values.len();
@@ -335,15 +335,12 @@ impl Trainer {
                 let (mut grads, outs) = if shards == 1 {
                     // Sequential path.
                     let mut out = loss_and_gradients(&self.model, &self.cfg, &self.device, input);
-                    (std::mem::replace(&mut out.grads, GradientsParams::new()), vec![out])
-                } else {
-                    parallel::sharded_gradients(
-                        &self.model,
-                        &self.cfg,
-                        &self.device,
-                        input,
-                        shards,
+                    (
+                        std::mem::replace(&mut out.grads, GradientsParams::new()),
+                        vec![out],
                     )
+                } else {
+                    parallel::sharded_gradients(&self.model, &self.cfg, &self.device, input, shards)
                 };
                 // Global gradient-norm clipping, then Adam.
                 let norm = clip_global_norm(&self.model, &mut grads, self.cfg.max_grad_norm);
@@ -825,5 +822,3 @@ pub fn explained_variance(values: &[f32], returns: &[f32]) -> f64 {
     }
     1.0 - var(&|i| returns[i] as f64 - values[i] as f64) / vr
 }
-
-

@@ -141,12 +141,13 @@ pub fn resume(t: &mut Trainer, dir: &Path) -> Result<TrainerState, TrainError> {
         .from_bytes(burn::tensor::Bytes::from_bytes_vec(optim))
         .map_err(|e| TrainError::Optimizer(e.to_string()))?;
     let path = dir.join(TRAINER_FILE);
-    let state: TrainerState = serde_json::from_slice(&read_extra(dir, TRAINER_FILE)?).map_err(
-        |e| TrainError::Resume {
-            path: path.clone(),
-            message: e.to_string(),
-        },
-    )?;
+    let state: TrainerState =
+        serde_json::from_slice(&read_extra(dir, TRAINER_FILE)?).map_err(|e| {
+            TrainError::Resume {
+                path: path.clone(),
+                message: e.to_string(),
+            }
+        })?;
     t.update = state.update;
     t.env_steps = state.env_steps;
     t.scaler = state.scaler.clone();

@@ -18,8 +18,17 @@ fn bad_input_exits_2_with_clap_s_message() {
     assert_usage_error(TRAIN, &["--steps=ten"], "ten");
     assert_usage_error(TRAIN, &["--val-period=2024"], "START..END");
     // A period outside the data is refused before any training, naming the flag.
-    let out = run(TRAIN, &["--val-period=2030-01-01..2030-02-01", "--out=/nonexistent/x"]);
+    let out = run(
+        TRAIN,
+        &[
+            "--val-period=2030-01-01..2030-02-01",
+            "--out=/nonexistent/x",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--val-period") && err.contains("outside the data"), "{err}");
+    assert!(
+        err.contains("--val-period") && err.contains("outside the data"),
+        "{err}"
+    );
 }

@@ -182,8 +182,13 @@ fn weight_values(t: &Trainer) -> Vec<f32> {
     struct Collect(Vec<f32>);
     impl ModuleVisitor for Collect {
         fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            self.0
-                .extend(p.val().into_data().convert::<f32>().to_vec::<f32>().unwrap());
+            self.0.extend(
+                p.val()
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .unwrap(),
+            );
         }
     }
     let mut c = Collect(Vec::new());
@@ -258,7 +263,10 @@ fn sharded_gradients_equal_sequential_gradients_within_rounding() {
         moved = moved.max((x - w).abs());
     }
     assert!(moved > 1e-4, "the update moved the weights ({moved})");
-    assert!((sa.policy_loss - sb.policy_loss).abs() < 1e-5, "{sa:?} {sb:?}");
+    assert!(
+        (sa.policy_loss - sb.policy_loss).abs() < 1e-5,
+        "{sa:?} {sb:?}"
+    );
     assert!((sa.value_loss - sb.value_loss).abs() < 1e-4 * (1.0 + sa.value_loss.abs()));
     assert!((sa.grad_norm - sb.grad_norm).abs() < 1e-4 * (1.0 + sa.grad_norm));
 }

@@ -13,7 +13,6 @@ pub mod synth;
 pub use fill::{ColumnFill, FillReport, FillRules};
 pub use parquet_io::{Codec, read_parquet, validate, write_parquet, write_parquet_with};
 
-
 /// Name of the required timestamp column.
 pub const COL_TIME: &str = "interval_start_utc";
 /// Name of the required real-time price column.
@@ -211,7 +210,6 @@ impl DataError {
         self
     }
 }
-
 
 /// Reads, validates and fills a market data parquet file: the one loading path of every
 /// binary (`evaluate`, `train`, `serve`, `bench`).

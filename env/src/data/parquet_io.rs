@@ -288,7 +288,11 @@ pub fn write_parquet(data: &RawMarketData, path: &Path) -> Result<(), DataError>
 }
 
 /// [`write_parquet`] with another compression codec.
-pub fn write_parquet_with(data: &RawMarketData, path: &Path, codec: Codec) -> Result<(), DataError> {
+pub fn write_parquet_with(
+    data: &RawMarketData,
+    path: &Path,
+    codec: Codec,
+) -> Result<(), DataError> {
     let file_name = path.display().to_string();
     validate(data, &file_name)?;
     let mut columns: Vec<ArrayRef> = vec![

@@ -13,7 +13,10 @@ pub fn readme() -> String {
 
 /// Runs `exe` with `args`.
 pub fn run(exe: &str, args: &[&str]) -> Output {
-    Command::new(exe).args(args).output().expect("the binary runs")
+    Command::new(exe)
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 /// Long flags (`--name`) in `text`, without `--help` and `--version`.

@@ -145,7 +145,8 @@ fn run(cli: Cli) -> Result<bool> {
         eprintln!("wrote {}", path.display());
     }
     if let Some(path) = &cli.decisions {
-        write_decisions(path, &market, &ev).with_context(|| format!("writing {}", path.display()))?;
+        write_decisions(path, &market, &ev)
+            .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
     if let Some(dir) = &cli.report {

@@ -111,9 +111,7 @@ fn run(cli: Cli) -> Result<()> {
     };
     let market = Arc::new(loaded.market);
     let spec = RunSpec {
-        train: train_period
-            .window(&market)
-            .context("--train-period")?,
+        train: train_period.window(&market).context("--train-period")?,
         val: cli.val_period.window(&market).context("--val-period")?,
         data: DataInfo {
             file,
