@@ -31,7 +31,6 @@ use powermix_env::env::{Env, VecEnv, Window};
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Action, Market, OBS_DIM, SiteConfig, SiteState};
 use powermix_eval::oracle::{Scheduled, oracle_plan};
-use clap::{Parser, Subcommand};
 use powermix_serve::request::{DecideRequest, request_from_market};
 use powermix_serve::{ServeOptions, Service, Source, TimeSource, load_primary};
 use std::hint::black_box;
