@@ -7,6 +7,8 @@
 //! checkpoint folder by [`checkpoint`]; a loaded checkpoint is a [`LoadedPolicy`].
 //! The inference server that serves these policies is the `powermix-serve` crate.
 
+#![warn(missing_docs)]
+
 pub mod checkpoint;
 pub mod net;
 pub mod rules;

@@ -287,6 +287,19 @@ struct Dense {
     b: Vec<f32>,
 }
 
+/// A network or normaliser that cannot be used: the message names the parameter or field
+/// and its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NetError(pub String);
+
+/// Checkpoint errors carry the message as text.
+impl From<NetError> for String {
+    fn from(e: NetError) -> String {
+        e.0
+    }
+}
+
 /// Widths up to this run on the stack in [`FastActor::forward`].
 const STACK_WIDTH: usize = 256;
 
@@ -301,7 +314,11 @@ pub struct FastActor {
 impl FastActor {
     /// Copies the actor's weights; the error names a parameter with a wrong shape or a
     /// non-finite value.
-    pub fn from_model(model: &ActorCritic) -> Result<FastActor, String> {
+    pub fn from_model(model: &ActorCritic) -> Result<FastActor, NetError> {
+        FastActor::copy_weights(model).map_err(NetError)
+    }
+
+    fn copy_weights(model: &ActorCritic) -> Result<FastActor, String> {
         if model.actor.is_empty() {
             return Err("the actor has no layers".into());
         }
@@ -547,7 +564,11 @@ impl ObsNormalizer {
 
     /// Checks the statistics: `dim` features, finite means, finite non-negative variances, a
     /// positive finite clip, a finite non-negative count. The error names the field.
-    pub fn validate(&self, dim: usize) -> Result<(), String> {
+    pub fn validate(&self, dim: usize) -> Result<(), NetError> {
+        self.check(dim).map_err(NetError)
+    }
+
+    fn check(&self, dim: usize) -> Result<(), String> {
         if self.mean.len() != dim || self.var.len() != dim {
             return Err(format!(
                 "normalizer has {} means and {} variances, expected {dim}",
@@ -721,9 +742,9 @@ mod tests {
         assert!(out[2].abs() < 1e-3);
         assert_eq!(one.max_abs_z(&[0.0, f32::NAN, 0.0]).unwrap().0, 1);
         assert!(one.validate(3).is_ok());
-        assert!(one.validate(4).unwrap_err().contains("expected 4"));
+        assert!(one.validate(4).unwrap_err().0.contains("expected 4"));
         let mut neg = one.clone();
         neg.var[2] = -1.0;
-        assert!(neg.validate(3).unwrap_err().contains("var[2]"));
+        assert!(neg.validate(3).unwrap_err().0.contains("var[2]"));
     }
 }

@@ -483,66 +483,6 @@ fn resume_path_trains_on_the_autodiff_device() {
     let _ = std::fs::remove_dir_all(root);
 }
 
-/// Release-mode timing: `cargo test --release -p powermix-agent --test checkpoint -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn inference_timing() {
-    let root = scratch("timing");
-    let dir = root.join("ckpt");
-    save(&dir, &model(12));
-    let mut p = load_checkpoint(&dir).unwrap();
-    let cfg = SiteConfig::default_site();
-    let market = Market::new(synthetic_year(2024, 7), cfg.clone());
-    let state = SiteState::initial(&cfg);
-    let n = market.len();
-    let obs = random_obs(&mut Rng::new(1), 1000);
-
-    let reps = 200_000;
-    let t0 = std::time::Instant::now();
-    let mut sink = 0.0f32;
-    for k in 0..reps {
-        let o = &obs[(k % 1000) * OBS_DIM..(k % 1000 + 1) * OBS_DIM];
-        sink += p.act_raw(o)[k % ACTION_DIM];
-    }
-    let raw_us = t0.elapsed().as_secs_f64() * 1e6 / reps as f64;
-
-    let t0 = std::time::Instant::now();
-    for k in 0..reps {
-        let snap = market.snapshot((k * 7919) % n, &state);
-        sink += p.act(&snap).training as f32;
-    }
-    let act_us = t0.elapsed().as_secs_f64() * 1e6 / reps as f64;
-
-    let t0 = std::time::Instant::now();
-    for k in 0..reps {
-        let _ = market.snapshot((k * 7919) % n, &state);
-    }
-    let snap_us = t0.elapsed().as_secs_f64() * 1e6 / reps as f64;
-
-    // burn itself, one observation per call (what the fast path replaces).
-    let dev = Device::flex();
-    let breps = 5_000;
-    let t0 = std::time::Instant::now();
-    for k in 0..breps {
-        let o = obs[(k % 1000) * OBS_DIM..(k % 1000 + 1) * OBS_DIM].to_vec();
-        let x = Tensor::<2>::from_data(TensorData::new(o, [1, OBS_DIM]), &dev);
-        let y: Vec<f32> = p
-            .model
-            .deterministic_action(x)
-            .into_data()
-            .try_to_vec()
-            .unwrap();
-        sink += y[0];
-    }
-    let burn_us = t0.elapsed().as_secs_f64() * 1e6 / breps as f64;
-    println!(
-        "act_raw (normalise + actor) {raw_us:.3} us; act(snapshot) {act_us:.3} us \
-         (of which market.snapshot {snap_us:.3} us); burn flex forward batch 1 {burn_us:.1} us \
-         [{sink}]"
-    );
-    let _ = std::fs::remove_dir_all(root);
-}
-
 #[test]
 fn loaded_policy_is_shareable_between_threads() {
     fn send_sync<T: Send + Sync + Clone>() {}

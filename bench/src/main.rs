@@ -4,7 +4,10 @@
 //! cargo run --release --bin bench -- env [--json]
 //! cargo run --release --bin bench -- oracle [--json]
 //! cargo run --release --bin bench -- infer [--json]
+//! cargo run --release --bin bench -- train [--json] [--config FILE]
+//! cargo run --release --bin bench -- policy [--json] [--checkpoint DIR]
 //! ```
+//! `bench --help` lists every flag.
 //! - `env`: `env_steps_per_sec` (64 envs in a VecEnv, random actions, one thread, at least
 //!   one second of stepping) and `year_rollout_ms` (one env over one synthetic year, best
 //!   of 5 runs).
@@ -21,6 +24,7 @@
 
 mod infer_load;
 
+use clap::{Parser, Subcommand};
 use powermix_agent::rules::ExpertParams;
 use powermix_env::data::synth;
 use powermix_env::env::{Env, VecEnv, Window};
@@ -30,12 +34,46 @@ use powermix_eval::oracle::{Scheduled, oracle_plan};
 use powermix_serve::request::{DecideRequest, request_from_market};
 use powermix_serve::{ServeOptions, Service, Source, TimeSource, load_primary};
 use std::hint::black_box;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-const USAGE: &str =
-    "usage: bench env|oracle|infer|train [--json] [--config TRAIN_TOML (train only)]";
+mod policy;
+
+/// Speed figures of powermix, printed as JSON (release builds only give meaningful numbers).
+#[derive(Parser, Debug)]
+#[command(name = "bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+    /// Print one JSON line instead of pretty-printed JSON
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Bench {
+    /// env_steps_per_sec (64 envs, random actions, one thread) and year_rollout_ms
+    Env,
+    /// oracle_year_seconds: the perfect-foresight LP over one synthetic year
+    Oracle,
+    /// The server's decision function in process and over loopback HTTP
+    Infer,
+    /// train_env_steps_per_sec: PPO rollouts and updates for 10 seconds
+    Train {
+        /// Hyperparameters TOML [default: the embedded configs/train.toml]
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// A loaded checkpoint's decision, part by part (act_raw, act on a snapshot, the
+    /// snapshot alone, burn's forward pass with a batch of one)
+    Policy {
+        /// The checkpoint folder
+        #[arg(long, value_name = "DIR", default_value = "checkpoints/default")]
+        checkpoint: PathBuf,
+    },
+}
 
 fn synthetic_market() -> Arc<Market> {
     Arc::new(Market::new(
@@ -234,12 +272,12 @@ fn bench_infer() -> Result<serde_json::Value, String> {
 
 /// PPO throughput with the default hyperparameters (configs/train.toml): rollouts plus
 /// updates, on the synthetic year, for at least 10 seconds after one warm-up update.
-fn bench_train(config: Option<&str>) -> Result<serde_json::Value, String> {
+fn bench_train(config: Option<&std::path::Path>) -> Result<serde_json::Value, String> {
     use powermix_training::config::TrainConfig;
     use powermix_training::ppo::Trainer;
     let market = synthetic_market();
     let cfg = match config {
-        Some(p) => TrainConfig::load(std::path::Path::new(p)).map_err(|e| e.to_string())?,
+        Some(p) => TrainConfig::load(p).map_err(|e| e.to_string())?,
         None => TrainConfig::default_config(),
     };
     let mut t =
@@ -268,45 +306,22 @@ fn bench_train(config: Option<&str>) -> Result<serde_json::Value, String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let json = args.iter().any(|a| a == "--json");
-    let config = args
-        .iter()
-        .position(|a| a == "--config")
-        .and_then(|i| args.get(i + 1));
-    let which = args
-        .iter()
-        .find(|a| !a.starts_with("--") && Some(*a) != config)
-        .map(String::as_str);
-    let v = match which {
-        Some("env") => bench_env(),
-        Some("infer") => match bench_infer() {
-            Ok(v) => v,
-            Err(e) => {
-                eprintln!("bench infer: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        Some("train") => match bench_train(config.map(String::as_str)) {
-            Ok(v) => v,
-            Err(e) => {
-                eprintln!("bench train: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        Some("oracle") => match bench_oracle() {
-            Ok(v) => v,
-            Err(e) => {
-                eprintln!("bench oracle: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
+    let cli = Cli::parse();
+    let result = match &cli.bench {
+        Bench::Env => Ok(bench_env()),
+        Bench::Oracle => bench_oracle(),
+        Bench::Infer => bench_infer(),
+        Bench::Train { config } => bench_train(config.as_deref()),
+        Bench::Policy { checkpoint } => policy::bench_policy(checkpoint),
+    };
+    let v = match result {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
         }
     };
-    if json {
+    if cli.json {
         println!("{v}");
     } else {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());

@@ -121,16 +121,9 @@ pub struct StepResult {
 }
 
 /// A bad env setup: window outside the data or too short.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
 pub struct EnvError(pub String);
-
-impl std::fmt::Display for EnvError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for EnvError {}
 
 /// Where an env is, enough to continue it exactly (a resumed training run).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -3,6 +3,7 @@
 //!
 //! No ML framework here: everything is plain Rust on f64 money and f32 observations.
 
+#![warn(missing_docs)]
 // Fixed-size per-tranche and per-product arrays read clearest with index loops.
 #![allow(clippy::needless_range_loop)]
 

@@ -95,23 +95,35 @@ pub fn interval_of_local_day(utc_ms: i64) -> usize {
     ((utc_ms - midnight) / INTERVAL_MS).max(0) as usize
 }
 
+/// A `START..END` period that does not parse; the message quotes the text and says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("period `{text}`: {reason}")]
+pub struct PeriodError {
+    /// The period as given.
+    pub text: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
 /// Parses `YYYY-MM-DD..YYYY-MM-DD` (US/Central dates, end exclusive) into UTC milliseconds.
-pub fn parse_period(text: &str) -> Result<(i64, i64), String> {
-    let (a, b) = text.split_once("..").ok_or_else(|| {
-        format!("period `{text}`: expected START..END, e.g. 2024-01-01..2025-01-01")
-    })?;
+pub fn parse_period(text: &str) -> Result<(i64, i64), PeriodError> {
+    let err = |reason: String| PeriodError {
+        text: text.to_string(),
+        reason,
+    };
+    let (a, b) = text
+        .split_once("..")
+        .ok_or_else(|| err("expected START..END, e.g. 2024-01-01..2025-01-01".into()))?;
     let parse = |s: &str| {
         NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-            .map_err(|e| format!("period `{text}`: date `{s}` is not YYYY-MM-DD ({e})"))
+            .map_err(|e| err(format!("date `{s}` is not YYYY-MM-DD ({e})")))
     };
     let (start, end) = (parse(a)?, parse(b)?);
     if end <= start {
-        return Err(format!(
-            "period `{text}`: end {end} is not after start {start}"
-        ));
+        return Err(err(format!("end {end} is not after start {start}")));
     }
-    let s = local_midnight_utc_ms(start).ok_or_else(|| format!("period `{text}`: bad start"))?;
-    let e = local_midnight_utc_ms(end).ok_or_else(|| format!("period `{text}`: bad end"))?;
+    let s = local_midnight_utc_ms(start).ok_or_else(|| err("bad start".into()))?;
+    let e = local_midnight_utc_ms(end).ok_or_else(|| err("bad end".into()))?;
     Ok((s, e))
 }
 
@@ -166,16 +178,19 @@ mod tests {
         assert!(
             parse_period("2024-01-01")
                 .unwrap_err()
+                .to_string()
                 .contains("START..END")
         );
         assert!(
             parse_period("2024-02-01..2024-01-01")
                 .unwrap_err()
+                .to_string()
                 .contains("not after")
         );
         assert!(
             parse_period("2024-13-01..2025-01-01")
                 .unwrap_err()
+                .to_string()
                 .contains("2024-13-01")
         );
     }

@@ -1,6 +1,9 @@
 //! powermix-eval: backtests every policy through the same [`Env`], so that every dollar is
 //! counted by the same settlement code, and scores them side by side.
 
+#![warn(missing_docs)]
+
+pub mod cli;
 pub mod harness;
 pub mod lp;
 pub mod mpc;
@@ -15,16 +18,9 @@ use std::sync::Arc;
 
 /// An evaluation problem (unknown policy, period outside the data, LP failure), said
 /// plainly.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
 pub struct EvalError(pub String);
-
-impl std::fmt::Display for EvalError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for EvalError {}
 
 /// The result of one policy over one period.
 #[derive(Debug, Clone, PartialEq, Serialize)]

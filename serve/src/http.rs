@@ -12,7 +12,7 @@
 //! - at most [`HttpOptions::max_connections`] connections are open at once: past that,
 //!   new ones wait in the kernel's accept queue until one closes.
 //!
-//! Every error the server writes is a JSON [`ErrorBody`] naming the problem. Heads that hyper
+//! Every error the server writes is a JSON [`ErrorBody`](crate::ErrorBody) naming the problem. Heads that hyper
 //! cannot parse (malformed request line or header, unsupported version, head too large) are
 //! answered by hyper itself, with the status (400, 431) and an empty body; they are logged
 //! and audited as `rejected` all the same.

@@ -13,6 +13,7 @@
 //! ([`rejection_status`]); HTTP and `--stdin` both call [`Service::decide_reply`], so they
 //! give the same answers. Without the `http` feature the crate is the request, the decider
 //! and the service only (what `evaluate --decisions` needs), with no async runtime.
+#![warn(missing_docs)]
 
 pub mod audit;
 pub mod decide;

@@ -19,7 +19,7 @@ pub struct Rollout {
     /// Scaled rewards.
     pub rewards: Vec<f32>,
     /// Value of the state after the step: V(next obs), V(final obs) on truncation, 0 on
-    /// termination. Filled during the rollout and by [`Rollout::finish`].
+    /// termination (set by `ppo::bootstrap_values`).
     pub next_values: Vec<f32>,
     /// The episode ended at this step (terminated or truncated): no advantage flows back
     /// across it.

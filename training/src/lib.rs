@@ -1,14 +1,24 @@
 //! powermix-training: PPO on burn for the powermix site, and the `train` binary.
 //!
-//! - [`config`]: hyperparameters (`configs/train.toml`);
+//! Read in this order:
+//! - [`ppo`]: the algorithm top to bottom (collect, GAE, optimise, the loss), with its
+//!   sequential path when `threads = 1`;
 //! - [`buffer`]: rollout storage, GAE, reward scaling (plain Rust, unit-tested by hand);
-//! - [`ppo`]: the trainer, read top to bottom;
-//! - [`run`]: a whole run: data, periods, validation, checkpoints, metrics.
+//! - [`parallel`]: the threading (env parts, gradient shards);
+//! - [`resume`]: what a checkpoint holds to continue a run exactly;
+//! - [`run`]: a whole run ([`run::train`]): validation, checkpoints, metrics;
+//! - [`config`]: hyperparameters (`configs/train.toml`); [`error`]: what can go wrong.
 
+#![warn(missing_docs)]
 // Step-major buffers read clearest with index loops over envs.
 #![allow(clippy::needless_range_loop)]
 
 pub mod buffer;
 pub mod config;
+pub mod error;
+pub mod parallel;
 pub mod ppo;
+pub mod resume;
 pub mod run;
+
+pub use error::TrainError;

@@ -1,26 +1,40 @@
-//! PPO, read top to bottom: rollout, advantages, clipped updates, validation.
+//! PPO, read top to bottom in the order of CleanRL's `ppo_continuous_action.py`:
+//! [`Trainer::new`] (envs, network, Adam), then each update of [`Trainer::step`]:
+//! 1. **collect** ([`Trainer::collect`]): `n_steps` steps of `n_envs` envs with actions
+//!    sampled from the current policy;
+//! 2. **GAE** ([`gae`]): advantages and returns;
+//! 3. **optimise** (`Trainer::optimise`): `epochs` passes of shuffled minibatches, each a
+//!    gradient step on
+//! 4. **the loss** ([`loss_and_gradients`]): clipped surrogate + value loss - entropy bonus.
+//!
+//! With `threads = 1` everything runs on the calling thread (the sequential path); with
+//! more, the rollout and the gradients are split across threads by [`crate::parallel`],
+//! which gives the same rollout to the bit and the same update up to float rounding.
+//! What a checkpoint must hold to resume a run is in [`crate::resume`].
 //!
 //! Each PPO detail is named where it happens:
-//! - **batched rollouts** through [`VecEnv`] (`n_envs` envs, `n_steps` steps per update);
-//! - **running observation normalisation** ([`ObsNormalizer`], updated on every rollout
-//!   batch, stored with the checkpoint);
+//! - **running observation normalisation** ([`ObsNormalizer`], frozen during a rollout,
+//!   updated with its observations afterwards, stored with the checkpoint);
 //! - **Gaussian policy** over the 7 action values, sampled unbounded; the env's safety
 //!   projection clamps to [0, 1]; log-probabilities are of the unclamped sample (see
 //!   `powermix_agent::net`);
+//! - **residual policy**: with `base_policy = "expert"` the env receives the expert's action
+//!   plus the sample (`residual_action`);
 //! - **reward baseline**: the reward learnt from is the profit above always-on's profit in
 //!   the same interval ([`always_on_baseline`]), when `reward_baseline` is set;
 //! - **reward scaling** by the running std of the discounted return ([`RewardScaler`]);
-//! - **GAE** that bootstraps on truncation (window end: V(final obs)) but not on
-//!   termination (end of data: 0) ([`gae`]);
+//! - **bootstrap values** ([`bootstrap_values`], the one place they are set): V(next obs)
+//!   inside an episode, V(final obs) on truncation (the window ended, the future goes on),
+//!   0 on termination (end of data);
 //! - **advantage normalisation** per minibatch;
 //! - **clipped surrogate**, **value loss**, **entropy bonus**;
 //! - **global gradient-norm clipping** over all parameters together ([`clip_global_norm`]);
-//! - **learning-rate annealing**, linear to 0;
-//! - **validation** of the deterministic policy through the evaluation harness' backtest.
+//! - **learning-rate annealing**, linear to 0.
 
 use crate::buffer::{RewardScaler, Rollout, gae};
 use crate::config::TrainConfig;
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use crate::parallel;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use powermix_agent::checkpoint::residual_action;
@@ -28,15 +42,16 @@ use powermix_agent::net::{
     ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, gaussian_entropy, gaussian_log_prob,
 };
 use powermix_agent::rules::{Expert, ExpertParams};
-use powermix_env::env::{EnvError, VecEnv, VecEnvProgress, Window};
+use powermix_env::env::{EnvError, VecEnv, Window};
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Market, OBS_DIM};
+use std::ops::Range;
 use std::sync::Arc;
 
 /// `0.5 * ln(2 pi)`.
 const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 
-/// What one update measured.
+/// What one update measured: one row of `metrics.csv`, its fields the columns in order.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct UpdateStats {
     /// Update index (1-based).
@@ -67,6 +82,12 @@ pub struct UpdateStats {
     pub rollout_seconds: f64,
     /// Wall time of the gradient updates (s).
     pub optimise_seconds: f64,
+    /// Env steps per second of the run so far, rollouts and updates (set by the run loop).
+    pub env_steps_per_sec: f64,
+    /// Validation profit ($) when this update was validated (set by the run loop).
+    pub val_profit: Option<f64>,
+    /// Validation value captured when this update was validated (set by the run loop).
+    pub val_value_captured: Option<f64>,
 }
 
 /// The trainer's state: model, optimiser, statistics and envs.
@@ -86,13 +107,14 @@ pub struct Trainer {
     /// Env steps done.
     pub env_steps: u64,
     /// The envs, one part per thread (env streams numbered across the parts).
-    venvs: Vec<VecEnv>,
+    pub(crate) venvs: Vec<VecEnv>,
     /// Always-on profit per market interval, subtracted from rewards (empty: no baseline).
     baseline: Vec<f32>,
     device: Device,
-    rng: Rng,
+    /// Minibatch shuffling stream.
+    pub(crate) rng: Rng,
     /// One action-sampling stream per env.
-    env_rngs: Vec<Rng>,
+    pub(crate) env_rngs: Vec<Rng>,
     /// The rules a residual policy corrects (`base_policy = "expert"`), and their
     /// parameters (stored in checkpoints).
     base: Option<Expert>,
@@ -120,14 +142,7 @@ impl Trainer {
         } else {
             Vec::new()
         };
-        let per = cfg.n_envs.div_ceil(cfg.threads.clamp(1, cfg.n_envs));
-        let venvs = (0..cfg.n_envs)
-            .step_by(per)
-            .map(|first| {
-                let size = per.min(cfg.n_envs - first);
-                VecEnv::with_streams(market.clone(), window, size, seed, first as u64)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let venvs = parallel::split_envs(&market, window, cfg.n_envs, cfg.threads, seed)?;
         let device = Device::flex().autodiff();
         let net = ActorCriticConfig {
             obs_dim: OBS_DIM,
@@ -142,14 +157,13 @@ impl Trainer {
             INITIAL_ACTION
         };
         let model = start_from(net.init_seeded(seed, &device), start, &device);
-        let optim = AdamConfig::new().with_epsilon(1e-5).init();
         Ok(Trainer {
             normalizer: ObsNormalizer::new(OBS_DIM, cfg.obs_clip),
             scaler: RewardScaler::new(cfg.n_envs),
             update: 0,
             env_steps: 0,
             model,
-            optim,
+            optim: adam(),
             venvs,
             baseline,
             device,
@@ -173,12 +187,14 @@ impl Trainer {
         }
     }
 
-    /// One PPO update: a rollout, then `epochs` passes of minibatch gradient steps.
+    /// One PPO update: collect, GAE, optimise.
     pub fn step(&mut self) -> UpdateStats {
         let lr = self.learning_rate();
+        // 1. Collect.
         let clock = std::time::Instant::now();
         let (rollout, episode_profit) = self.collect();
         let rollout_seconds = clock.elapsed().as_secs_f64();
+        // 2. GAE.
         let (adv, returns) = gae(
             rollout.n_envs,
             &rollout.rewards,
@@ -188,6 +204,7 @@ impl Trainer {
             self.cfg.gamma,
             self.cfg.gae_lambda,
         );
+        // 3. Optimise.
         let clock = std::time::Instant::now();
         let mut stats = self.optimise(&rollout, &adv, &returns, lr);
         stats.optimise_seconds = clock.elapsed().as_secs_f64();
@@ -201,14 +218,13 @@ impl Trainer {
         stats
     }
 
-    /// Rollout: `n_steps` steps of every env with actions sampled from the current policy.
+    /// Step 1, collect: `n_steps` steps of every env with actions sampled from the current
+    /// policy; returns the rollout and the mean return of the episodes that finished.
     ///
-    /// The envs are split into `threads` parts; each thread steps its own part through the
-    /// whole rollout (no synchronisation per step). Observations are normalised with the
-    /// statistics frozen at the start of the rollout; the statistics are then updated with
-    /// every raw observation of the rollout, step by step in env order, so the result does
-    /// not depend on thread timing.
-    fn collect(&mut self) -> (Rollout, Option<f64>) {
+    /// Observations are normalised with the statistics frozen at the start of the rollout;
+    /// the statistics are then updated with every raw observation of the rollout, step by
+    /// step in env order, so the result does not depend on how the envs are split.
+    pub fn collect(&mut self) -> (Rollout, Option<f64>) {
         let (n, t_max) = (self.cfg.n_envs, self.cfg.n_steps);
         let actor = FastActor::from_model(&self.model).expect("finite weights");
         let critic = critic_of(&self.model);
@@ -222,24 +238,19 @@ impl Trainer {
             std: &std,
             log_std_sum: log_std.iter().map(|&l| l as f64).sum(),
         };
-        let per = self.venvs.first().map_or(n, VecEnv::len);
-        let baseline = &self.baseline;
-        let parts: Vec<Part> = std::thread::scope(|scope| {
-            let mut jobs = self
-                .venvs
-                .iter_mut()
-                .zip(self.env_rngs.chunks_mut(per))
-                .map(|(venv, rngs)| move || run_part(&sampler, venv, rngs, t_max, baseline));
-            let first = jobs.next();
-            let handles: Vec<_> = jobs.map(|job| scope.spawn(job)).collect();
-            let mut all: Vec<Part> = first.into_iter().map(|mut job| job()).collect();
-            all.extend(
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("rollout thread")),
-            );
-            all
-        });
+        let parts = match self.venvs.as_mut_slice() {
+            // Sequential path.
+            [venv] => vec![run_part(
+                &sampler,
+                venv,
+                &mut self.env_rngs,
+                t_max,
+                &self.baseline,
+            )],
+            venvs => {
+                parallel::collect_parts(&sampler, venvs, &mut self.env_rngs, t_max, &self.baseline)
+            }
+        };
         self.env_steps += (n * t_max) as u64;
 
         // Merge the parts step-major: row t * n + e is env e at step t.
@@ -248,6 +259,8 @@ impl Trainer {
             ..Rollout::default()
         };
         let mut raw_rewards = Vec::with_capacity(n * t_max);
+        let mut truncated = Vec::with_capacity(n * t_max);
+        let mut final_values = Vec::with_capacity(n * t_max);
         let mut raw_obs = Vec::with_capacity(n * OBS_DIM);
         for t in 0..t_max {
             raw_obs.clear();
@@ -258,8 +271,9 @@ impl Trainer {
                 r.actions.extend_from_slice(&p.actions[wide(ACTION_DIM)]);
                 r.log_probs.extend_from_slice(&p.log_probs[rows.clone()]);
                 r.values.extend_from_slice(&p.values[rows.clone()]);
-                r.next_values.extend_from_slice(&p.boot[rows.clone()]);
                 r.episode_end.extend_from_slice(&p.ended[rows.clone()]);
+                truncated.extend_from_slice(&p.truncated[rows.clone()]);
+                final_values.extend_from_slice(&p.final_values[rows.clone()]);
                 raw_rewards.extend_from_slice(&p.rewards[rows]);
                 raw_obs.extend_from_slice(&p.raw_obs[wide(OBS_DIM)]);
             }
@@ -279,28 +293,23 @@ impl Trainer {
             );
             r.rewards.extend_from_slice(&scaled);
         }
-        // Bootstrap values: truncation -> V(final obs) and termination -> 0 came from the
-        // parts; otherwise the value of the env's next observation.
         let last: Vec<f32> = parts.iter().flat_map(|p| p.last_values.clone()).collect();
-        for t in 0..t_max {
-            for e in 0..n {
-                let i = t * n + e;
-                if !r.episode_end[i] {
-                    r.next_values[i] = if t + 1 < t_max {
-                        r.values[i + n]
-                    } else {
-                        last[e]
-                    };
-                }
-            }
-        }
+        r.next_values = bootstrap_values(
+            n,
+            &r.values,
+            &r.episode_end,
+            &truncated,
+            &final_values,
+            &last,
+        );
         let finished: Vec<f64> = parts.iter().flat_map(|p| p.finished.clone()).collect();
         let profit =
             (!finished.is_empty()).then(|| finished.iter().sum::<f64>() / finished.len() as f64);
         (r, profit)
     }
 
-    /// The clipped-surrogate updates over the rollout.
+    /// Step 3, optimise: `epochs` passes over the rollout in shuffled minibatches, one clipped
+    /// gradient step per minibatch.
     fn optimise(&mut self, r: &Rollout, adv: &[f32], returns: &[f32], lr: f64) -> UpdateStats {
         let total = r.values.len();
         let mb = self.cfg.minibatch;
@@ -314,58 +323,31 @@ impl Trainer {
                     continue;
                 }
                 let m = chunk.len();
-                // Advantage normalisation (per minibatch).
-                let a = gather_rows(adv, chunk, 1);
-                let mean_a = a.iter().map(|&x| x as f64).sum::<f64>() / m as f64;
-                let std_a =
-                    (a.iter().map(|&x| (x as f64 - mean_a).powi(2)).sum::<f64>() / m as f64).sqrt();
-                let a: Vec<f32> = a
-                    .iter()
-                    .map(|&x| ((x as f64 - mean_a) / (std_a + 1e-8)) as f32)
-                    .collect();
-                // Data-parallel gradients: the minibatch is cut into `shards` equal parts,
-                // each part's loss is differentiated on its own thread, and the gradients
-                // are averaged (the gradient of the minibatch mean). Shards are fixed by
-                // position, so the result does not depend on thread timing.
+                let input = LossInput {
+                    obs: gather_rows(&r.obs, chunk, OBS_DIM),
+                    act: gather_rows(&r.actions, chunk, ACTION_DIM),
+                    old_logp: gather_rows(&r.log_probs, chunk, 1),
+                    adv: normalize_advantages(&gather_rows(adv, chunk, 1)),
+                    ret: gather_rows(returns, chunk, 1),
+                };
+                // Gradient shards: one per thread, at least 2 rows each.
                 let shards = self.cfg.threads.clamp(1, m / 2);
-                let per = m.div_ceil(shards);
-                let mut parts: Vec<ShardInput> = (0..shards)
-                    .map(|k| {
-                        let span = (k * per).min(m)..((k + 1) * per).min(m);
-                        let rows = &chunk[span.clone()];
-                        ShardInput {
-                            obs: gather_rows(&r.obs, rows, OBS_DIM),
-                            act: gather_rows(&r.actions, rows, ACTION_DIM),
-                            old_logp: gather_rows(&r.log_probs, rows, 1),
-                            adv: a[span].to_vec(),
-                            ret: gather_rows(returns, rows, 1),
-                        }
-                    })
-                    .filter(|p| !p.adv.is_empty())
-                    .collect();
-                let first = parts.remove(0);
-                let (model, cfg, device) = (&self.model, &self.cfg, &self.device);
-                // Each extra shard differentiates its own copy of the parameters (new autodiff
-                // leaves, same parameter ids): burn merges graphs that share leaves into one
-                // locked graph, which would serialise (and here deadlock) the threads.
-                let copies: Vec<ActorCritic> = parts.iter().map(|_| own_leaves(model)).collect();
-                let outs: Vec<ShardOutput> = std::thread::scope(|scope| {
-                    let handles: Vec<_> = parts
-                        .into_iter()
-                        .zip(&copies)
-                        .map(|(p, copy)| scope.spawn(move || shard_gradients(copy, cfg, device, p)))
-                        .collect();
-                    let mut all = vec![shard_gradients(model, cfg, device, first)];
-                    all.extend(handles.into_iter().map(|h| h.join().expect("shard thread")));
-                    all
-                });
-                let mut grads = average_gradients(&self.model, &outs, m);
-                // Global gradient-norm clipping.
+                let (mut grads, outs) = if shards == 1 {
+                    // Sequential path.
+                    let mut out = loss_and_gradients(&self.model, &self.cfg, &self.device, input);
+                    (
+                        std::mem::replace(&mut out.grads, GradientsParams::new()),
+                        vec![out],
+                    )
+                } else {
+                    parallel::sharded_gradients(&self.model, &self.cfg, &self.device, input, shards)
+                };
+                // Global gradient-norm clipping, then Adam.
                 let norm = clip_global_norm(&self.model, &mut grads, self.cfg.max_grad_norm);
                 self.model = self.optim.step(lr, self.model.clone(), grads);
 
                 // Diagnostics (no gradients), weighted by shard size.
-                let w = |f: &dyn Fn(&ShardOutput) -> f64| -> f64 {
+                let w = |f: &dyn Fn(&LossOutput) -> f64| -> f64 {
                     outs.iter().map(|o| f(o) * o.rows as f64).sum::<f64>() / m as f64
                 };
                 s.policy_loss += w(&|o| o.policy_loss);
@@ -389,11 +371,29 @@ impl Trainer {
         s.action_std = ls.iter().map(|&l| (l as f64).exp()).sum::<f64>() / ls.len() as f64;
         s
     }
+
+    /// The expert parameters a residual policy corrects (None: no base policy).
+    pub fn base_params(&self) -> Option<ExpertParams> {
+        self.base_params.clone()
+    }
+
+    /// The training (autodiff) device.
+    pub fn device(&self) -> Device {
+        self.device.clone()
+    }
 }
 
-/// What the rollout needs to act on a chunk of envs.
+/// Adam as PPO uses it (epsilon 1e-5).
+pub(crate) fn adam() -> ModuleOptimizer {
+    AdamConfig::new().with_epsilon(1e-5).init()
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Collect: sampling actions and stepping a part of the envs.
+
+/// What the rollout needs to act on a part of the envs.
 #[derive(Clone, Copy)]
-struct Sampler<'a> {
+pub struct Sampler<'a> {
     base: Option<&'a Expert>,
     actor: &'a FastActor,
     critic: &'a FastActor,
@@ -452,11 +452,19 @@ impl Sampler<'_> {
             values[e] = v[0];
         }
     }
+
+    /// The critic's value of the raw observation `raw`.
+    fn value(&self, raw: &[f32]) -> f32 {
+        let mut o = [0.0f32; OBS_DIM];
+        let mut v = [0.0f32; 1];
+        self.normalizer.normalize(raw, &mut o);
+        self.critic.forward(&o, &mut v);
+        v[0]
+    }
 }
 
-/// What one thread's part of the envs recorded over a rollout, step-major over its own
-/// envs.
-struct Part {
+/// What a part of the envs recorded over a rollout, step-major over its own envs.
+pub struct Part {
     n: usize,
     obs: Vec<f32>,
     raw_obs: Vec<f32>,
@@ -465,16 +473,19 @@ struct Part {
     values: Vec<f32>,
     /// Reward minus the always-on baseline, before scaling.
     rewards: Vec<f32>,
+    /// The episode ended at this step (terminated or truncated).
     ended: Vec<bool>,
-    /// V(final obs) on truncation, 0 otherwise (filled in by the merge).
-    boot: Vec<f32>,
+    /// The episode was truncated at this step (the window ended).
+    truncated: Vec<bool>,
+    /// V(final obs) where truncated, 0 elsewhere.
+    final_values: Vec<f32>,
     /// V(obs) after the last step.
     last_values: Vec<f32>,
     finished: Vec<f64>,
 }
 
 /// Steps one part of the envs `steps` times with sampled actions.
-fn run_part(
+pub fn run_part(
     s: &Sampler<'_>,
     venv: &mut VecEnv,
     rngs: &mut [Rng],
@@ -491,7 +502,8 @@ fn run_part(
         values: Vec::with_capacity(steps * n),
         rewards: Vec::with_capacity(steps * n),
         ended: Vec::with_capacity(steps * n),
-        boot: Vec::with_capacity(steps * n),
+        truncated: Vec::with_capacity(steps * n),
+        final_values: Vec::with_capacity(steps * n),
         last_values: Vec::with_capacity(n),
         finished: Vec::new(),
     };
@@ -501,8 +513,6 @@ fn run_part(
     let mut logps = vec![0.0f32; n];
     let mut vals = vec![0.0f32; n];
     let mut at = vec![0usize; n];
-    let mut o = [0.0f32; OBS_DIM];
-    let mut v = [0.0f32; 1];
     for _ in 0..steps {
         p.raw_obs.extend_from_slice(venv.obs());
         s.run(
@@ -525,14 +535,13 @@ fn run_part(
         for e in 0..n {
             let (term, trunc) = (venv.terminated()[e], venv.truncated()[e]);
             p.ended.push(term || trunc);
+            p.truncated.push(trunc);
             // Reward baseline: profit above always-on in the same interval.
             p.rewards
                 .push(venv.rewards()[e] - baseline.get(at[e]).copied().unwrap_or(0.0));
-            p.boot.push(if trunc {
-                s.normalizer
-                    .normalize(&venv.final_obs()[e * OBS_DIM..(e + 1) * OBS_DIM], &mut o);
-                s.critic.forward(&o, &mut v);
-                v[0]
+            // The final observation is only there until the next step: value it now.
+            p.final_values.push(if trunc {
+                s.value(&venv.final_obs()[e * OBS_DIM..(e + 1) * OBS_DIM])
             } else {
                 0.0
             });
@@ -540,16 +549,47 @@ fn run_part(
         p.finished.extend(venv.take_finished_returns());
     }
     for e in 0..n {
-        s.normalizer
-            .normalize(&venv.obs()[e * OBS_DIM..(e + 1) * OBS_DIM], &mut o);
-        s.critic.forward(&o, &mut v);
-        p.last_values.push(v[0]);
+        p.last_values
+            .push(s.value(&venv.obs()[e * OBS_DIM..(e + 1) * OBS_DIM]));
     }
     p
 }
 
-/// One shard of a minibatch (advantages already normalised over the whole minibatch).
-struct ShardInput {
+/// The value of the state after each step of a step-major rollout of `n` envs, the one
+/// place bootstrap values are set: 0 on termination (end of data: no future),
+/// V(final obs) on truncation (the window ended but the future goes on), otherwise the
+/// value of the env's next observation (the next step's value, or `last[e]` after the last
+/// step).
+pub fn bootstrap_values(
+    n: usize,
+    values: &[f32],
+    ended: &[bool],
+    truncated: &[bool],
+    final_values: &[f32],
+    last: &[f32],
+) -> Vec<f32> {
+    let rows = values.len();
+    (0..rows)
+        .map(|i| {
+            if truncated[i] {
+                final_values[i]
+            } else if ended[i] {
+                0.0
+            } else if i + n < rows {
+                values[i + n]
+            } else {
+                last[i % n]
+            }
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. The loss.
+
+/// Rows of a minibatch (or of one of its shards), advantages already normalised over the
+/// whole minibatch.
+pub struct LossInput {
     obs: Vec<f32>,
     act: Vec<f32>,
     old_logp: Vec<f32>,
@@ -557,10 +597,31 @@ struct ShardInput {
     ret: Vec<f32>,
 }
 
-/// A shard's gradients of its mean loss, and its diagnostics.
-struct ShardOutput {
-    rows: usize,
-    grads: GradientsParams,
+impl LossInput {
+    /// Rows held.
+    pub fn rows(&self) -> usize {
+        self.adv.len()
+    }
+
+    /// A copy of rows `r`.
+    pub fn rows_range(&self, r: Range<usize>) -> LossInput {
+        let wide = |w: usize| r.start * w..r.end * w;
+        LossInput {
+            obs: self.obs[wide(OBS_DIM)].to_vec(),
+            act: self.act[wide(ACTION_DIM)].to_vec(),
+            old_logp: self.old_logp[r.clone()].to_vec(),
+            adv: self.adv[r.clone()].to_vec(),
+            ret: self.ret[r].to_vec(),
+        }
+    }
+}
+
+/// The gradients of a loss over some rows, and its diagnostics.
+pub struct LossOutput {
+    /// Rows the loss was the mean over.
+    pub rows: usize,
+    /// Gradients of the mean loss.
+    pub grads: GradientsParams,
     policy_loss: f64,
     value_loss: f64,
     entropy: f64,
@@ -568,14 +629,14 @@ struct ShardOutput {
     clip_fraction: f64,
 }
 
-/// The PPO loss of one shard and its gradients:
+/// The PPO loss over `p`'s rows and its gradients:
 /// clipped surrogate + `vf_coef` x value loss - `ent_coef` x entropy.
-fn shard_gradients(
+pub fn loss_and_gradients(
     model: &ActorCritic,
     cfg: &TrainConfig,
     device: &Device,
-    p: ShardInput,
-) -> ShardOutput {
+    p: LossInput,
+) -> LossOutput {
     let m = p.adv.len();
     let t2 = |v: Vec<f32>, cols: usize| -> Tensor<2> {
         Tensor::<2>::from_data(TensorData::new(v, [m, cols]), device)
@@ -612,7 +673,7 @@ fn shard_gradients(
         .iter()
         .filter(|&&x| ((x as f64).exp() - 1.0).abs() > cfg.clip)
         .count();
-    ShardOutput {
+    LossOutput {
         rows: m,
         grads,
         policy_loss: scalar(policy_loss.detach()),
@@ -623,49 +684,59 @@ fn shard_gradients(
     }
 }
 
-/// A copy of `model` whose parameters are new autodiff leaves with the same ids and values.
-fn own_leaves(model: &ActorCritic) -> ActorCritic {
-    struct Leaves;
-    impl ModuleMapper for Leaves {
-        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-            param.map(|t| t.detach().require_grad())
-        }
-    }
-    model.clone().map(&mut Leaves)
+/// Advantage normalisation over a minibatch: zero mean, unit std.
+fn normalize_advantages(a: &[f32]) -> Vec<f32> {
+    let m = a.len();
+    let mean_a = a.iter().map(|&x| x as f64).sum::<f64>() / m as f64;
+    let std_a = (a.iter().map(|&x| (x as f64 - mean_a).powi(2)).sum::<f64>() / m as f64).sqrt();
+    a.iter()
+        .map(|&x| ((x as f64 - mean_a) / (std_a + 1e-8)) as f32)
+        .collect()
 }
 
-/// The minibatch gradient from its shards' gradients: sum of rows/m x shard gradient.
-fn average_gradients(model: &ActorCritic, outs: &[ShardOutput], m: usize) -> GradientsParams {
-    struct Sum<'a> {
-        outs: &'a [ShardOutput],
-        m: f64,
-        into: GradientsParams,
+/// Scales every gradient by min(1, max_norm / ||g||), with ||g|| the L2 norm over all
+/// parameters together (not per tensor, as burn's own clipping does). Returns ||g||.
+pub fn clip_global_norm(model: &ActorCritic, grads: &mut GradientsParams, max_norm: f64) -> f64 {
+    struct SumSq<'a> {
+        grads: &'a GradientsParams,
+        sum: f64,
     }
-    impl ModuleVisitor for Sum<'_> {
+    impl ModuleVisitor for SumSq<'_> {
         fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            let mut acc: Option<Tensor<D>> = None;
-            for o in self.outs {
-                if let Some(g) = o.grads.get::<D>(p.id) {
-                    let g = g.mul_scalar(o.rows as f64 / self.m);
-                    acc = Some(match acc {
-                        Some(a) => a + g,
-                        None => g,
-                    });
-                }
-            }
-            if let Some(g) = acc {
-                self.into.register(p.id, g);
+            if let Some(g) = self.grads.get::<D>(p.id) {
+                self.sum += tensor_values(g.powi_scalar(2).sum())
+                    .first()
+                    .copied()
+                    .unwrap_or(0.0) as f64;
             }
         }
     }
-    let mut s = Sum {
-        outs,
-        m: m as f64,
-        into: GradientsParams::new(),
-    };
+    struct Scale<'a> {
+        grads: &'a mut GradientsParams,
+        factor: f64,
+    }
+    impl ModuleVisitor for Scale<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.remove::<D>(p.id) {
+                self.grads.register(p.id, g.mul_scalar(self.factor));
+            }
+        }
+    }
+    let mut s = SumSq { grads, sum: 0.0 };
     model.visit(&mut s);
-    s.into
+    let norm = s.sum.sqrt();
+    if norm > max_norm && norm > 0.0 {
+        let mut sc = Scale {
+            grads,
+            factor: max_norm / norm,
+        };
+        model.visit(&mut sc);
+    }
+    norm
 }
+
+// ---------------------------------------------------------------------------------------
+// Set-up and helpers.
 
 /// Always-on's profit in every interval of `market` (index = market interval), replayed
 /// through the same env and settlement. Always-on offers no reserves, so deployments never
@@ -750,120 +821,4 @@ pub fn explained_variance(values: &[f32], returns: &[f32]) -> f64 {
         return 0.0;
     }
     1.0 - var(&|i| returns[i] as f64 - values[i] as f64) / vr
-}
-
-/// Scales every gradient by min(1, max_norm / ||g||), with ||g|| the L2 norm over all
-/// parameters together (not per tensor, as burn's own clipping does). Returns ||g||.
-pub fn clip_global_norm(model: &ActorCritic, grads: &mut GradientsParams, max_norm: f64) -> f64 {
-    struct SumSq<'a> {
-        grads: &'a GradientsParams,
-        sum: f64,
-    }
-    impl ModuleVisitor for SumSq<'_> {
-        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            if let Some(g) = self.grads.get::<D>(p.id) {
-                self.sum += tensor_values(g.powi_scalar(2).sum())
-                    .first()
-                    .copied()
-                    .unwrap_or(0.0) as f64;
-            }
-        }
-    }
-    struct Scale<'a> {
-        grads: &'a mut GradientsParams,
-        factor: f64,
-    }
-    impl ModuleVisitor for Scale<'_> {
-        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            if let Some(g) = self.grads.remove::<D>(p.id) {
-                self.grads.register(p.id, g.mul_scalar(self.factor));
-            }
-        }
-    }
-    let mut s = SumSq { grads, sum: 0.0 };
-    model.visit(&mut s);
-    let norm = s.sum.sqrt();
-    if norm > max_norm && norm > 0.0 {
-        let mut sc = Scale {
-            grads,
-            factor: max_norm / norm,
-        };
-        model.visit(&mut sc);
-    }
-    norm
-}
-
-/// The optimiser state as bytes (burn's record format), for the checkpoint's
-/// `optimizer.bpk`.
-pub fn optimizer_bytes(optim: &ModuleOptimizer) -> Result<Vec<u8>, String> {
-    optim
-        .into_bytes()
-        .map(|b| b.to_vec())
-        .map_err(|e| format!("cannot serialise the optimiser: {e}"))
-}
-
-/// Restores the optimiser state saved by [`optimizer_bytes`].
-pub fn load_optimizer(t: &mut Trainer, bytes: &[u8]) -> Result<(), String> {
-    let fresh = AdamConfig::new().with_epsilon(1e-5).init();
-    t.optim = fresh
-        .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.to_vec()))
-        .map_err(|e| format!("optimizer.bpk: {e}"))?;
-    Ok(())
-}
-
-/// Where the rollouts are: the envs and every random stream of the trainer. Saved with a
-/// checkpoint, it makes a resumed run continue exactly as an uninterrupted one.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RolloutProgress {
-    /// The envs, one entry per thread's part.
-    pub venvs: Vec<VecEnvProgress>,
-    /// Minibatch shuffling stream.
-    pub rng: Rng,
-    /// Action-sampling stream of each env.
-    pub env_rngs: Vec<Rng>,
-}
-
-impl Trainer {
-    /// Where the rollouts are (see [`RolloutProgress`]).
-    pub fn rollout_progress(&self) -> RolloutProgress {
-        RolloutProgress {
-            venvs: self.venvs.iter().map(VecEnv::progress).collect(),
-            rng: self.rng.clone(),
-            env_rngs: self.env_rngs.clone(),
-        }
-    }
-
-    /// Continues the rollouts from `p`.
-    pub fn restore_rollout(&mut self, p: &RolloutProgress) -> Result<(), String> {
-        if p.env_rngs.len() != self.env_rngs.len() {
-            return Err(format!(
-                "rollout progress has {} env streams, the config has n_envs = {}",
-                p.env_rngs.len(),
-                self.env_rngs.len()
-            ));
-        }
-        if p.venvs.len() != self.venvs.len() {
-            return Err(format!(
-                "rollout progress has {} env parts, this run has {} (threads)",
-                p.venvs.len(),
-                self.venvs.len()
-            ));
-        }
-        for (v, q) in self.venvs.iter_mut().zip(&p.venvs) {
-            v.restore(q).map_err(|e| e.to_string())?;
-        }
-        self.rng = p.rng.clone();
-        self.env_rngs.clone_from(&p.env_rngs);
-        Ok(())
-    }
-
-    /// The expert parameters a residual policy corrects (None: no base policy).
-    pub fn base_params(&self) -> Option<ExpertParams> {
-        self.base_params.clone()
-    }
-
-    /// The training (autodiff) device.
-    pub fn device(&self) -> Device {
-        self.device.clone()
-    }
 }

@@ -1,25 +1,22 @@
-//! A training run: data and periods, the PPO loop, periodic validation through the
-//! evaluation harness' backtest, checkpoints (best and last) and metrics.
+//! A training run: the PPO loop ([`train`]) with periodic validation through the evaluation
+//! harness' backtest, checkpoints (best and last) and metrics.
 //!
 //! Run folder layout: `DIR/best/` (the checkpoint with the best validation profit),
-//! `DIR/last/` (the latest, for `--resume`), `DIR/metrics.csv` (one row per update).
+//! `DIR/last/` (the latest, for `--resume`), `DIR/metrics.csv` (one row per update, the
+//! fields of [`UpdateStats`]).
 
-use crate::buffer::RewardScaler;
+use crate::config::TrainConfig;
+use crate::error::TrainError;
 use crate::ppo::{Trainer, UpdateStats};
-use powermix_agent::checkpoint::{
-    CheckpointInfo, DataInfo, LoadedPolicy, OPTIMIZER_FILE, command_line, read_extra,
-    save_checkpoint,
-};
-use powermix_agent::net::ObsNormalizer;
-use powermix_env::{Market, SiteConfig};
+use crate::resume::{self, TrainerState};
+use indicatif::{ProgressBar, ProgressStyle};
+use powermix_agent::checkpoint::{CheckpointInfo, DataInfo, command_line, save_checkpoint};
+use powermix_env::Market;
 use powermix_eval::harness::PolicyFactory;
-use serde::{Deserialize, Serialize};
-use std::io::Write;
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// File of the trainer's own state inside a checkpoint (for `--resume`).
-pub const TRAINER_FILE: &str = "trainer.json";
+use std::time::Instant;
 
 /// Everything a run needs besides the hyperparameters.
 pub struct RunSpec {
@@ -35,23 +32,6 @@ pub struct RunSpec {
     pub seed: u64,
     /// Run folder.
     pub out: PathBuf,
-}
-
-/// What the trainer carries between runs besides model and optimiser.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TrainerState {
-    /// Updates done.
-    pub update: usize,
-    /// Env steps done.
-    pub env_steps: u64,
-    /// Reward scaling statistics.
-    pub scaler: RewardScaler,
-    /// Best validation profit so far.
-    pub best_val_profit: Option<f64>,
-    /// Where the rollouts were (filled by [`save`]); absent in older checkpoints, whose
-    /// resumed runs restart the envs from the seed.
-    #[serde(default)]
-    pub rollout: Option<crate::ppo::RolloutProgress>,
 }
 
 /// Validation of one policy snapshot.
@@ -72,9 +52,119 @@ pub struct References {
     pub oracle: f64,
 }
 
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Env steps done (including those before a resume).
+    pub env_steps: u64,
+    /// Wall time of this invocation's training loop (s).
+    pub seconds: f64,
+    /// The best checkpoint (`DIR/best`).
+    pub best: PathBuf,
+    /// The last validation, if any ran.
+    pub last_validation: Option<Validation>,
+    /// Always-on and oracle profits of the validation window.
+    pub references: References,
+}
+
+/// Trains `cfg` on `spec` (continuing the checkpoint `resume`, a run folder or its
+/// `last/`, when given): PPO updates until `cfg.updates()`, validation every
+/// `validate_every` updates and at the end, `best/` and `last/` saved after each
+/// validation, one metrics row per update. `progress` shows a progress bar on stderr.
+pub fn train(
+    cfg: &TrainConfig,
+    spec: &RunSpec,
+    resume: Option<&Path>,
+    progress: bool,
+) -> Result<RunSummary, TrainError> {
+    std::fs::create_dir_all(&spec.out).map_err(|source| TrainError::Io {
+        path: spec.out.clone(),
+        source,
+    })?;
+    let mut trainer = Trainer::new(
+        cfg.clone(),
+        spec.market.clone(),
+        spec.train.0,
+        spec.train.1,
+        spec.seed,
+    )?;
+    let mut state = TrainerState::fresh(&trainer);
+    if let Some(dir) = resume {
+        let last = if dir.join("last").exists() {
+            dir.join("last")
+        } else {
+            dir.to_path_buf()
+        };
+        state = resume::resume(&mut trainer, &last)?;
+        eprintln!("resumed {} at update {}", last.display(), state.update);
+    }
+    let refs = references(spec)?;
+    let updates = cfg.updates();
+    let bar = if progress {
+        ProgressBar::new(updates as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} updates {msg}")
+            .expect("a valid progress template"),
+    );
+    bar.set_position(trainer.update as u64);
+    let started = Instant::now();
+    let steps_at_start = trainer.env_steps;
+    let mut last_val = None;
+    let metrics = spec.out.join("metrics.csv");
+    while trainer.update < updates {
+        let mut stats = trainer.step();
+        stats.env_steps_per_sec =
+            (trainer.env_steps - steps_at_start) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        let due = cfg.validate_every > 0 && trainer.update % cfg.validate_every == 0;
+        let val = if due || trainer.update == updates {
+            Some(validate(&trainer, spec, &refs)?)
+        } else {
+            None
+        };
+        stats.val_profit = val.map(|v| v.profit_usd);
+        stats.val_value_captured = val.map(|v| v.value_captured);
+        append_metrics(&metrics, &stats)?;
+        state.update = trainer.update;
+        state.env_steps = trainer.env_steps;
+        state.scaler = trainer.scaler.clone();
+        if let Some(v) = val {
+            last_val = Some(v);
+            let json = serde_json::json!({"period": spec.data.val_period, "profit_usd": v.profit_usd, "value_captured": v.value_captured, "always_on_usd": refs.always_on, "oracle_usd": refs.oracle, "update": trainer.update});
+            if state.best_val_profit.is_none_or(|b| v.profit_usd > b) {
+                state.best_val_profit = Some(v.profit_usd);
+                resume::save(&trainer, spec, &spec.out.join("best"), &state, json.clone())?;
+            }
+            resume::save(&trainer, spec, &spec.out.join("last"), &state, json)?;
+        }
+        bar.set_message(format!(
+            "{:.0} steps/s | episode ${} | val {}",
+            stats.env_steps_per_sec,
+            stats
+                .episode_profit
+                .map(|p| format!("{:.0}k", p / 1e3))
+                .unwrap_or("-".into()),
+            last_val
+                .map(|v| format!("{:.3} of oracle", v.value_captured))
+                .unwrap_or("-".into())
+        ));
+        bar.inc(1);
+    }
+    bar.finish();
+    Ok(RunSummary {
+        env_steps: trainer.env_steps,
+        seconds: started.elapsed().as_secs_f64(),
+        best: spec.out.join("best"),
+        last_validation: last_val,
+        references: refs,
+    })
+}
+
 /// Profits of always-on and the oracle on the validation window (oracle: an LP of a year,
 /// a few seconds).
-pub fn references(spec: &RunSpec) -> Result<References, String> {
+pub fn references(spec: &RunSpec) -> Result<References, TrainError> {
     let expert = powermix_agent::ExpertParams::default_params();
     let f = PolicyFactory {
         market: &spec.market,
@@ -82,12 +172,8 @@ pub fn references(spec: &RunSpec) -> Result<References, String> {
         seed: spec.seed,
         checkpoint: None,
     };
-    let a = f
-        .run("always-on", spec.val.0, spec.val.1)
-        .map_err(|e| e.to_string())?;
-    let o = f
-        .run("oracle", spec.val.0, spec.val.1)
-        .map_err(|e| e.to_string())?;
+    let a = f.run("always-on", spec.val.0, spec.val.1)?;
+    let o = f.run("oracle", spec.val.0, spec.val.1)?;
     Ok(References {
         always_on: a.profit_usd,
         oracle: o.profit_usd,
@@ -109,41 +195,14 @@ pub fn info(t: &Trainer, spec: &RunSpec, validation: serde_json::Value) -> Check
     }
 }
 
-/// Saves the trainer into `dir` atomically (model, optimiser, trainer state, meta).
-pub fn save(
-    t: &Trainer,
-    spec: &RunSpec,
-    dir: &Path,
-    state: &TrainerState,
-    validation: serde_json::Value,
-) -> Result<(), String> {
-    let optim = crate::ppo::optimizer_bytes(&t.optim)?;
-    let state = TrainerState {
-        rollout: Some(t.rollout_progress()),
-        ..state.clone()
-    };
-    let trainer = serde_json::to_vec_pretty(&state).map_err(|e| e.to_string())?;
-    save_checkpoint(
-        dir,
-        &t.model,
-        &info(t, spec, validation),
-        &[(OPTIMIZER_FILE, &optim), (TRAINER_FILE, &trainer)],
-    )
-    .map(|_| ())
-    .map_err(|e| e.to_string())
-}
-
 /// Validates the current model: the deterministic policy (mean clamped to [0, 1]) through
 /// the harness' backtest on the validation window, with the serving code path.
-pub fn validate(t: &Trainer, spec: &RunSpec, refs: &References) -> Result<Validation, String> {
+pub fn validate(t: &Trainer, spec: &RunSpec, refs: &References) -> Result<Validation, TrainError> {
     let tmp = spec.out.join(".validation");
-    save_checkpoint(&tmp, &t.model, &info(t, spec, serde_json::Value::Null), &[])
-        .map_err(|e| e.to_string())?;
-    let mut policy: LoadedPolicy =
-        powermix_agent::load_checkpoint(&tmp).map_err(|e| e.to_string())?;
+    save_checkpoint(&tmp, &t.model, &info(t, spec, serde_json::Value::Null), &[])?;
+    let mut policy = powermix_agent::load_checkpoint(&tmp)?;
     let score =
-        powermix_eval::backtest(&spec.market, spec.val.0, spec.val.1, &mut policy, spec.seed)
-            .map_err(|e| e.to_string())?;
+        powermix_eval::backtest(&spec.market, spec.val.0, spec.val.1, &mut policy, spec.seed)?;
     let _ = std::fs::remove_dir_all(&tmp);
     let head = refs.oracle - refs.always_on;
     Ok(Validation {
@@ -157,67 +216,21 @@ pub fn validate(t: &Trainer, spec: &RunSpec, refs: &References) -> Result<Valida
 }
 
 /// Appends one metrics row (writing the header first if the file is new).
-pub fn append_metrics(
-    path: &Path,
-    s: &UpdateStats,
-    v: Option<&Validation>,
-    steps_per_sec: f64,
-) -> Result<(), String> {
+pub fn append_metrics(path: &Path, s: &UpdateStats) -> Result<(), TrainError> {
     let new = !path.exists();
-    let mut f = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if new {
-        writeln!(f, "update,env_steps,learning_rate,policy_loss,value_loss,entropy,approx_kl,clip_fraction,grad_norm,explained_variance,episode_profit,action_std,rollout_seconds,optimise_seconds,env_steps_per_sec,val_profit,val_value_captured").map_err(|e| e.to_string())?;
-    }
-    let opt = |x: Option<f64>| x.map(|v| format!("{v}")).unwrap_or_default();
-    writeln!(
-        f,
-        "{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.0},{},{}",
-        s.update,
-        s.env_steps,
-        s.learning_rate,
-        s.policy_loss,
-        s.value_loss,
-        s.entropy,
-        s.approx_kl,
-        s.clip_fraction,
-        s.grad_norm,
-        s.explained_variance,
-        opt(s.episode_profit),
-        s.action_std,
-        s.rollout_seconds,
-        s.optimise_seconds,
-        steps_per_sec,
-        opt(v.map(|v| v.profit_usd)),
-        opt(v.map(|v| v.value_captured))
-    )
-    .map_err(|e| e.to_string())
+        .map_err(|source| TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let err = |source| TrainError::Metrics {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut w = csv::WriterBuilder::new().has_headers(new).from_writer(file);
+    w.serialize(s).map_err(err)?;
+    w.flush().map_err(|e| err(e.into()))
 }
-
-/// Loads a trainer's state back from a checkpoint folder (`--resume`).
-pub fn resume(t: &mut Trainer, dir: &Path) -> Result<TrainerState, String> {
-    let meta = powermix_agent::read_meta(dir).map_err(|e| e.to_string())?;
-    t.model = powermix_agent::checkpoint::load_model(dir, &meta, &t.device())
-        .map_err(|e| e.to_string())?;
-    t.normalizer = meta.normalizer.clone();
-    let optim = read_extra(dir, OPTIMIZER_FILE).map_err(|e| e.to_string())?;
-    crate::ppo::load_optimizer(t, &optim)?;
-    let state: TrainerState =
-        serde_json::from_slice(&read_extra(dir, TRAINER_FILE).map_err(|e| e.to_string())?)
-            .map_err(|e| format!("{}: {e}", dir.join(TRAINER_FILE).display()))?;
-    t.update = state.update;
-    t.env_steps = state.env_steps;
-    t.scaler = state.scaler.clone();
-    if let Some(p) = &state.rollout {
-        t.restore_rollout(p)
-            .map_err(|e| format!("{}: {e}", dir.join(TRAINER_FILE).display()))?;
-    }
-    Ok(state)
-}
-
-/// Unused-import guard for types used only in docs.
-#[allow(dead_code)]
-fn _types(_: &SiteConfig, _: &ObsNormalizer) {}

@@ -1,5 +1,6 @@
 //! PPO on a small synthetic month: updates run, numbers stay finite, runs are reproducible,
-//! and the global gradient clip holds.
+//! the sequential and the parallel paths agree, resumed runs equal uninterrupted ones, and
+//! the real training loop (`run::train`) writes its run folder.
 
 use powermix_env::data::synth;
 use powermix_env::{Market, SiteConfig};
@@ -25,6 +26,28 @@ fn market() -> Arc<Market> {
         year.slice(0, 30 * 96),
         SiteConfig::default_site(),
     ))
+}
+
+/// A run on `m` with the given windows, writing into `out`.
+fn spec(
+    m: &Arc<Market>,
+    train: (usize, usize),
+    val: (usize, usize),
+    out: &std::path::Path,
+) -> powermix_training::run::RunSpec {
+    powermix_training::run::RunSpec {
+        market: m.clone(),
+        train,
+        val,
+        data: powermix_agent::checkpoint::DataInfo {
+            file: "synthetic".into(),
+            hash: "0".into(),
+            train_period: "test".into(),
+            val_period: "test".into(),
+        },
+        seed: 5,
+        out: out.to_path_buf(),
+    }
 }
 
 fn weights(t: &Trainer) -> Vec<u8> {
@@ -103,23 +126,10 @@ fn the_untrained_residual_policy_starts_as_the_expert() {
 /// reward scaler all continue where they were.
 #[test]
 fn a_resumed_run_equals_an_uninterrupted_one() {
-    use powermix_agent::checkpoint::DataInfo;
-    use powermix_training::run::{self, RunSpec, TrainerState};
+    use powermix_training::resume::{self, TrainerState};
     let m = market();
     let out = std::env::temp_dir().join(format!("powermix-resume-{}", std::process::id()));
-    let spec = RunSpec {
-        market: m.clone(),
-        train: (0, m.len()),
-        val: (0, m.len()),
-        data: DataInfo {
-            file: "synthetic".into(),
-            hash: "0".into(),
-            train_period: "test".into(),
-            val_period: "test".into(),
-        },
-        seed: 5,
-        out: out.clone(),
-    };
+    let spec = spec(&m, (0, m.len()), (0, m.len()), &out);
     let mut straight = Trainer::new(small(), m.clone(), 0, m.len(), 5).unwrap();
     for _ in 0..4 {
         straight.step();
@@ -128,19 +138,13 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     let mut first = Trainer::new(small(), m.clone(), 0, m.len(), 5).unwrap();
     first.step();
     first.step();
-    let state = TrainerState {
-        update: first.update,
-        env_steps: first.env_steps,
-        scaler: first.scaler.clone(),
-        best_val_profit: None,
-        rollout: None,
-    };
+    let state = TrainerState::fresh(&first);
     let dir = out.join("last");
-    run::save(&first, &spec, &dir, &state, serde_json::Value::Null).unwrap();
+    resume::save(&first, &spec, &dir, &state, serde_json::Value::Null).unwrap();
     drop(first);
 
     let mut resumed = Trainer::new(small(), m.clone(), 0, m.len(), 5).unwrap();
-    let back = run::resume(&mut resumed, &dir).unwrap();
+    let back = resume::resume(&mut resumed, &dir).unwrap();
     assert_eq!(back.update, 2);
     assert!(
         back.rollout.is_some(),
@@ -164,9 +168,140 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     v["rollout"] = serde_json::Value::Null;
     std::fs::write(dir.join("trainer.json"), serde_json::to_vec(&v).unwrap()).unwrap();
     let mut restarted = Trainer::new(small(), m.clone(), 0, m.len(), 5).unwrap();
-    run::resume(&mut restarted, &dir).unwrap();
+    resume::resume(&mut restarted, &dir).unwrap();
     restarted.step();
     restarted.step();
     assert_ne!(weights(&restarted), weights(&straight));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Flattened weights of the model (for comparisons within a tolerance).
+fn weight_values(t: &Trainer) -> Vec<f32> {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::Tensor;
+    struct Collect(Vec<f32>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            self.0.extend(
+                p.val()
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .unwrap(),
+            );
+        }
+    }
+    let mut c = Collect(Vec::new());
+    t.model.visit(&mut c);
+    c.0
+}
+
+fn with_threads(threads: usize, minibatch: usize) -> TrainConfig {
+    let mut c = small();
+    c.n_envs = 4;
+    c.n_steps = 24;
+    c.threads = threads;
+    c.minibatch = minibatch;
+    c
+}
+
+/// The parallel path splits the envs into parts, one per thread: the rollout is the same
+/// to the bit as the sequential path's (env streams are numbered across the parts, the
+/// normaliser is frozen during a rollout and updated in env order afterwards).
+#[test]
+fn parallel_rollouts_equal_sequential_rollouts_to_the_bit() {
+    let m = market();
+    let mut seq = Trainer::new(with_threads(1, 32), m.clone(), 0, m.len(), 5).unwrap();
+    let mut par = Trainer::new(with_threads(2, 32), m.clone(), 0, m.len(), 5).unwrap();
+    // Twice: the second rollout starts from the envs, streams and statistics the first left.
+    for _ in 0..2 {
+        let (a, pa) = seq.collect();
+        let (b, pb) = par.collect();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.obs), bits(&b.obs));
+        assert_eq!(bits(&a.actions), bits(&b.actions));
+        assert_eq!(bits(&a.log_probs), bits(&b.log_probs));
+        assert_eq!(bits(&a.values), bits(&b.values));
+        assert_eq!(bits(&a.rewards), bits(&b.rewards));
+        assert_eq!(bits(&a.next_values), bits(&b.next_values));
+        assert_eq!(a.episode_end, b.episode_end);
+        assert_eq!(pa.is_some(), pb.is_some());
+        assert_eq!(seq.normalizer, par.normalizer);
+        assert_eq!(seq.scaler, par.scaler);
+    }
+}
+
+/// With minibatches too small to shard (at most 3 rows: one shard), the only thing the
+/// threads change is who steps which envs, so the parallel run's model bytes equal the
+/// sequential run's.
+#[test]
+fn parallel_training_equals_sequential_training_to_the_bit_with_one_shard() {
+    let m = market();
+    let mut seq = Trainer::new(with_threads(1, 3), m.clone(), 0, m.len(), 5).unwrap();
+    let mut par = Trainer::new(with_threads(2, 3), m.clone(), 0, m.len(), 5).unwrap();
+    for _ in 0..2 {
+        seq.step();
+        par.step();
+    }
+    assert_eq!(weights(&seq), weights(&par));
+}
+
+/// With two gradient shards the minibatch gradient is summed in another order: the update
+/// equals the sequential one within float rounding.
+#[test]
+fn sharded_gradients_equal_sequential_gradients_within_rounding() {
+    let m = market();
+    let mut seq = Trainer::new(with_threads(1, 32), m.clone(), 0, m.len(), 5).unwrap();
+    let mut par = Trainer::new(with_threads(2, 32), m.clone(), 0, m.len(), 5).unwrap();
+    let before = weight_values(&seq);
+    let (sa, sb) = (seq.step(), par.step());
+    let (a, b) = (weight_values(&seq), weight_values(&par));
+    assert_eq!(a.len(), b.len());
+    let mut moved = 0.0f32;
+    for ((x, y), w) in a.iter().zip(&b).zip(&before) {
+        assert!((x - y).abs() <= 1e-5 * (1.0 + x.abs()), "{x} vs {y}");
+        moved = moved.max((x - w).abs());
+    }
+    assert!(moved > 1e-4, "the update moved the weights ({moved})");
+    assert!(
+        (sa.policy_loss - sb.policy_loss).abs() < 1e-5,
+        "{sa:?} {sb:?}"
+    );
+    assert!((sa.value_loss - sb.value_loss).abs() < 1e-4 * (1.0 + sa.value_loss.abs()));
+    assert!((sa.grad_norm - sb.grad_norm).abs() < 1e-4 * (1.0 + sa.grad_norm));
+}
+
+/// The training loop of the `train` binary, on a tiny run: metrics rows, best/ and last/
+/// checkpoints that load, and a resume that continues to the configured length.
+#[test]
+fn the_training_loop_writes_its_run_folder_and_resumes() {
+    use powermix_training::run;
+    let m = market();
+    let out = std::env::temp_dir().join(format!("powermix-train-loop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let spec = spec(&m, (0, 21 * 96), (21 * 96, 28 * 96), &out);
+    let mut cfg = small();
+    cfg.total_steps = 2 * 48 * 3;
+    cfg.validate_every = 2;
+    let first = run::train(&cfg, &spec, None, false).unwrap();
+    assert_eq!(first.env_steps, 2 * 48 * 3);
+    assert!(first.last_validation.is_some());
+    powermix_agent::load_checkpoint(&out.join("best")).unwrap();
+    powermix_agent::load_checkpoint(&out.join("last")).unwrap();
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let lines: Vec<&str> = metrics.lines().collect();
+    assert_eq!(lines.len(), 1 + 3, "{metrics}");
+    assert!(lines[0].starts_with("update,env_steps,learning_rate,policy_loss"));
+    assert!(lines[0].ends_with("env_steps_per_sec,val_profit,val_value_captured"));
+    // Validated at updates 2 and 3 (the end): only those rows carry a validation profit.
+    let has_val: Vec<bool> = lines[1..].iter().map(|l| !l.ends_with(",,")).collect();
+    assert_eq!(has_val, [false, true, true], "{metrics}");
+
+    // A longer run resumed from last/: it continues at update 3 and appends rows.
+    cfg.total_steps = 2 * 48 * 4;
+    let second = run::train(&cfg, &spec, Some(&out), false).unwrap();
+    assert_eq!(second.env_steps, 2 * 48 * 4);
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 1 + 4, "{metrics}");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -11,9 +11,7 @@ pub mod stats;
 pub mod synth;
 
 pub use fill::{ColumnFill, FillReport, FillRules};
-pub use parquet_io::{read_parquet, validate, write_parquet};
-
-use std::fmt;
+pub use parquet_io::{Codec, read_parquet, validate, write_parquet, write_parquet_with};
 
 /// Name of the required timestamp column.
 pub const COL_TIME: &str = "interval_start_utc";
@@ -144,6 +142,19 @@ impl MarketData {
         self.interval_start_ms.partition_point(|&t| t < utc_ms)
     }
 
+    /// `self` followed by `next` (which must start 15 minutes after `self` ends for the
+    /// table to stay on the grid; [`crate::Market`] does not check it).
+    pub fn append(&mut self, next: MarketData) {
+        self.interval_start_ms.extend(next.interval_start_ms);
+        self.rt_price.extend(next.rt_price);
+        self.da_price.extend(next.da_price);
+        self.as_rrs.extend(next.as_rrs);
+        self.as_ecrs.extend(next.as_ecrs);
+        self.as_nspin.extend(next.as_nspin);
+        self.system_load_mw.extend(next.system_load_mw);
+        self.hashprice.extend(next.hashprice);
+    }
+
     /// The intervals `[start, end)` as a new table (used to cut evaluation periods).
     pub fn slice(&self, start: usize, end: usize) -> MarketData {
         let end = end.min(self.len());
@@ -163,7 +174,8 @@ impl MarketData {
 }
 
 /// A data problem, naming the file, the column and the row where it applies.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}{}{}: {message}", column.as_ref().map(|c| format!(", column `{c}`")).unwrap_or_default(), row.map(|r| format!(", row {r}")).unwrap_or_default())]
 pub struct DataError {
     /// File the data came from (or `<memory>`).
     pub file: String,
@@ -198,21 +210,6 @@ impl DataError {
         self
     }
 }
-
-impl fmt::Display for DataError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(c) = &self.column {
-            write!(f, ", column `{c}`")?;
-        }
-        if let Some(r) = self.row {
-            write!(f, ", row {r}")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for DataError {}
 
 /// Reads, validates and fills a market data parquet file: the one loading path of every
 /// binary (`evaluate`, `train`, `serve`, `bench`).

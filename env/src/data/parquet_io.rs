@@ -14,7 +14,7 @@ use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, TimestampMilliseco
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use std::fs::File;
@@ -238,11 +238,61 @@ fn file_schema() -> Arc<Schema> {
     Arc::new(Schema::new(fields))
 }
 
+/// Compression codec of a written parquet file. The reader accepts every one of them (the
+/// codecs pandas, pyarrow and polars write).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// No compression.
+    Uncompressed,
+    /// Snappy: the default of pandas and pyarrow.
+    Snappy,
+    /// Gzip.
+    Gzip,
+    /// Zstandard: the default of polars, and of this project's files.
+    Zstd,
+    /// LZ4 (the `LZ4_RAW` codec pyarrow writes for `compression="lz4"`).
+    Lz4Raw,
+    /// Brotli.
+    Brotli,
+}
+
+impl Codec {
+    /// Every codec, for tests and tools.
+    pub const ALL: [Codec; 6] = [
+        Codec::Uncompressed,
+        Codec::Snappy,
+        Codec::Gzip,
+        Codec::Zstd,
+        Codec::Lz4Raw,
+        Codec::Brotli,
+    ];
+
+    fn compression(self) -> Compression {
+        match self {
+            Codec::Uncompressed => Compression::UNCOMPRESSED,
+            Codec::Snappy => Compression::SNAPPY,
+            Codec::Gzip => Compression::GZIP(GzipLevel::default()),
+            Codec::Zstd => Compression::ZSTD(ZstdLevel::default()),
+            Codec::Lz4Raw => Compression::LZ4_RAW,
+            Codec::Brotli => Compression::BROTLI(BrotliLevel::default()),
+        }
+    }
+}
+
 /// Writes a market data table as zstd parquet with the shared schema and metadata
 /// (`settlement_point`, `interval_minutes=15`). The table must pass [`validate`]. The file is
 /// written beside `path` under a temporary name and renamed into place, so readers never see a
 /// half-written file.
 pub fn write_parquet(data: &RawMarketData, path: &Path) -> Result<(), DataError> {
+    write_parquet_with(data, path, Codec::Zstd)
+}
+
+/// [`write_parquet`] with another compression codec.
+pub fn write_parquet_with(
+    data: &RawMarketData,
+    path: &Path,
+    codec: Codec,
+) -> Result<(), DataError> {
     let file_name = path.display().to_string();
     validate(data, &file_name)?;
     let mut columns: Vec<ArrayRef> = vec![
@@ -256,7 +306,7 @@ pub fn write_parquet(data: &RawMarketData, path: &Path) -> Result<(), DataError>
     }
     let batch = RecordBatch::try_new(file_schema(), columns)
         .map_err(|e| DataError::new(file_name.clone(), format!("cannot build table: {e}")))?;
-    write_batch_atomic(&batch, &data.settlement_point, path)
+    write_batch_atomic(&batch, &data.settlement_point, path, codec)
 }
 
 /// Writes one record batch with the shared metadata to `path` through a temporary file.
@@ -264,6 +314,7 @@ fn write_batch_atomic(
     batch: &RecordBatch,
     settlement_point: &str,
     path: &Path,
+    codec: Codec,
 ) -> Result<(), DataError> {
     let file_name = path.display().to_string();
     let err = |msg: String| DataError::new(file_name.clone(), msg);
@@ -274,7 +325,7 @@ fn write_batch_atomic(
     let result = (|| {
         let file = File::create(&tmp).map_err(|e| err(format!("cannot create file: {e}")))?;
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_compression(codec.compression())
             .set_key_value_metadata(Some(vec![
                 KeyValue::new(META_SETTLEMENT_POINT.into(), settlement_point.to_string()),
                 KeyValue::new(META_INTERVAL_MINUTES.into(), "15".to_string()),
@@ -348,7 +399,7 @@ mod tests {
         let arrays = columns.into_iter().map(|(_, a, _)| a).collect();
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
         let path = dir.join("bad.parquet");
-        write_batch_atomic(&batch, "X", &path).unwrap();
+        write_batch_atomic(&batch, "X", &path, Codec::Zstd).unwrap();
         path
     }
 
@@ -402,6 +453,30 @@ mod tests {
         let get = |k: &str| kv.iter().find(|x| x.key == k).and_then(|x| x.value.clone());
         assert_eq!(get(META_INTERVAL_MINUTES).as_deref(), Some("15"));
         assert_eq!(get(META_SETTLEMENT_POINT).as_deref(), Some("HB_TEST"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Files as pandas, pyarrow and polars write them: every codec they use reads back
+    /// identically, and the file really is compressed with it (the column chunks say so).
+    #[test]
+    fn every_codec_users_write_reads_back() {
+        let dir = temp_dir("codecs");
+        let raw = sample(500);
+        for codec in Codec::ALL {
+            let path = dir.join(format!("{codec:?}.parquet"));
+            write_parquet_with(&raw, &path, codec).unwrap();
+            let back = read_parquet(&path).unwrap_or_else(|e| panic!("{codec:?}: {e}"));
+            assert_eq!(back, raw, "{codec:?}");
+            let meta = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
+                .unwrap()
+                .metadata()
+                .clone();
+            for column in meta.row_group(0).columns() {
+                let written = std::mem::discriminant(&column.compression());
+                let wanted = std::mem::discriminant(&codec.compression());
+                assert_eq!(written, wanted, "{codec:?}: {:?}", column.compression());
+            }
+        }
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -39,6 +39,33 @@ pub struct YearStats {
     pub coverage: BTreeMap<String, f64>,
 }
 
+impl YearStats {
+    /// Header of [`YearStats::table_row`].
+    pub const TABLE_HEADER: &str = " year    rows     mean   median      p99      max      min    %<0  %>100  %>1000 hashprice";
+
+    /// The year's price figures as one fixed-width row under [`YearStats::TABLE_HEADER`]
+    /// (`data inspect` prints it; the generator's test reports it).
+    pub fn table_row(&self) -> String {
+        let hash = self
+            .hashprice_mean
+            .map_or_else(|| "-".to_string(), |h| format!("{h:.1}"));
+        format!(
+            "{:>5} {:>7} {:>8.2} {:>8.2} {:>8.1} {:>8.1} {:>8.1} {:>6.2} {:>6.2} {:>7.3} {:>9}",
+            self.year,
+            self.rows,
+            self.rt_mean,
+            self.rt_median,
+            self.rt_p99,
+            self.rt_max,
+            self.rt_min,
+            self.pct_negative,
+            self.pct_above_100,
+            self.pct_above_1000,
+            hash
+        )
+    }
+}
+
 /// Nearest-rank percentile (`p` in percent) of ascending `sorted` values; NaN when empty.
 pub fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {

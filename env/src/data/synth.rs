@@ -109,6 +109,20 @@ pub fn synthetic_year(year: i32, seed: u64) -> MarketData {
         .expect("synthetic year must be a valid, complete table")
 }
 
+/// Consecutive synthetic years back to back, each [`synthetic_year`] with its own seed
+/// (e.g. the training data of `train` with no `--data`: 2022, 2023, 2024, seeds 11-13).
+pub fn synthetic_years(years: &[(i32, u64)]) -> MarketData {
+    let mut out: Option<MarketData> = None;
+    for &(year, seed) in years {
+        let y = synthetic_year(year, seed);
+        match &mut out {
+            Some(d) => d.append(y),
+            None => out = Some(y),
+        }
+    }
+    out.unwrap_or_default()
+}
+
 /// UTC milliseconds of local midnight on January 1 of `year` and of `year + 1`.
 fn year_bounds(year: i32) -> Option<(i64, i64)> {
     let start = local_midnight_utc_ms(NaiveDate::from_ymd_opt(year, 1, 1)?)?;
@@ -493,18 +507,7 @@ mod tests {
                 let stats = yearly_stats(&raw);
                 assert_eq!(stats.len(), 1);
                 let s = &stats[0];
-                eprintln!(
-                    "{year} seed {seed}: mean {:.2} median {:.2} p99 {:.0} max {:.0} min {:.0} neg {:.2} >100 {:.2} >1000 {:.3} hashprice {:.1}",
-                    s.rt_mean,
-                    s.rt_median,
-                    s.rt_p99,
-                    s.rt_max,
-                    s.rt_min,
-                    s.pct_negative,
-                    s.pct_above_100,
-                    s.pct_above_1000,
-                    s.hashprice_mean.unwrap_or(f64::NAN)
-                );
+                eprintln!("seed {seed}: {}", s.table_row());
                 assert_eq!(s.rows, if year == 2024 { 35_136 } else { 35_040 });
                 in_real_range("mean", s.rt_mean, 19.42, 145.74, s, seed);
                 in_real_range("median", s.rt_median, 16.02, 42.40, s, seed);

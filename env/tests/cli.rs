@@ -1,0 +1,42 @@
+//! The `data` binary's command line: help and README agree, `--flag=value` works, bad
+//! input exits 2 with clap's message.
+
+#[path = "common/readme_flags.rs"]
+mod readme_flags;
+use readme_flags::*;
+
+const DATA: &str = env!("CARGO_BIN_EXE_data");
+
+#[test]
+fn help_agrees_with_the_readme() {
+    assert_help_matches_readme(DATA, Some("inspect"), "data inspect");
+    assert_help_matches_readme(DATA, Some("generate"), "data generate");
+}
+
+#[test]
+fn flags_take_equals_values_and_bad_input_exits_2() {
+    let dir = std::env::temp_dir().join(format!("powermix-data-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("y.parquet");
+    let arg = format!("--out={}", out.display());
+    let ok = run(DATA, &["generate", "--year=2023", "--seed=3", &arg]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let inspect = run(DATA, &["inspect", out.to_str().unwrap(), "--json"]);
+    assert!(inspect.status.success());
+    assert!(String::from_utf8_lossy(&inspect.stdout).contains("\"rows\":35040"));
+
+    assert_usage_error(DATA, &["inspect", "x.parquet", "--jsn"], "--jsn");
+    assert_usage_error(DATA, &["generate", "--year=1800", "--seed=1", &arg], "1800");
+    assert_usage_error(DATA, &["generate", "--year=2024", "--seed=-1", &arg], "-1");
+    assert_usage_error(DATA, &["generate", "--seed=1", &arg], "--year");
+    assert_usage_error(DATA, &["frobnicate"], "frobnicate");
+    // A file error is not a usage error, but exits 2 too, naming the file.
+    let missing = run(DATA, &["inspect", "/nonexistent/m.parquet"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/m.parquet"));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,50 @@
+//! The `evaluate` binary's command line: help and README agree, `--flag=value` works, bad
+//! input exits 2 with clap's message, and `--checkpoint` is never ignored.
+
+#[path = "../../env/tests/common/readme_flags.rs"]
+mod readme_flags;
+use readme_flags::*;
+
+const EVALUATE: &str = env!("CARGO_BIN_EXE_evaluate");
+
+#[test]
+fn help_agrees_with_the_readme() {
+    assert_help_matches_readme(EVALUATE, None, "evaluate");
+}
+
+#[test]
+fn bad_input_exits_2_with_clap_s_message() {
+    assert_usage_error(EVALUATE, &["--polices", "expert"], "--polices");
+    assert_usage_error(EVALUATE, &["--policies=expert,best"], "best");
+    assert_usage_error(EVALUATE, &["--period=2024-02-01..2024-01-01"], "not after");
+    assert_usage_error(EVALUATE, &["--seed", "seven"], "seven");
+    // `ppo` needs a checkpoint: refused, saying why.
+    assert_usage_error(EVALUATE, &["--policies=ppo"], "--checkpoint");
+}
+
+/// `--checkpoint` with a `--policies` list that lacks `ppo` adds it (and says so).
+#[test]
+fn a_checkpoint_adds_its_policy_to_a_given_list() {
+    let ckpt = concat!(env!("CARGO_MANIFEST_DIR"), "/../checkpoints/default");
+    let out = run(
+        EVALUATE,
+        &[
+            "--period=2024-07-08..2024-07-09",
+            "--policies=always-on,expert",
+            "--no-weeks",
+            &format!("--checkpoint={ckpt}"),
+        ],
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("adds the policy ppo"), "{stderr}");
+    for p in ["always-on", "expert", "ppo"] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(p)),
+            "{p} missing:\n{stdout}"
+        );
+    }
+}

@@ -1,0 +1,51 @@
+//! The errors of a training run, each naming the file or setting concerned.
+
+use powermix_agent::checkpoint::CheckpointError;
+use powermix_env::config::ConfigError;
+use powermix_env::env::EnvError;
+use powermix_eval::EvalError;
+use std::path::PathBuf;
+
+/// What stopped a training run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The env refused the window or an action.
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    /// A validation backtest or the reference policies failed.
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    /// A checkpoint could not be saved or loaded.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A bad hyperparameter.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A file or folder of the run could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// metrics.csv could not be written.
+    #[error("{}: {source}", path.display())]
+    Metrics {
+        /// The metrics file.
+        path: PathBuf,
+        /// The CSV error.
+        source: csv::Error,
+    },
+    /// A saved trainer state does not fit this run (`--resume`).
+    #[error("{}: {message}", path.display())]
+    Resume {
+        /// The file holding the state.
+        path: PathBuf,
+        /// What does not fit.
+        message: String,
+    },
+    /// burn could not serialise or restore the optimiser state.
+    #[error("optimizer.bpk: {0}")]
+    Optimizer(String),
+}

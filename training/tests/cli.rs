@@ -1,0 +1,34 @@
+//! The `train` binary's command line: help and README agree, bad input exits 2 with clap's
+//! message. (The training loop itself is tested through `run::train` in ppo_smoke.rs.)
+
+#[path = "../../env/tests/common/readme_flags.rs"]
+mod readme_flags;
+use readme_flags::*;
+
+const TRAIN: &str = env!("CARGO_BIN_EXE_train");
+
+#[test]
+fn help_agrees_with_the_readme() {
+    assert_help_matches_readme(TRAIN, None, "train");
+}
+
+#[test]
+fn bad_input_exits_2_with_clap_s_message() {
+    assert_usage_error(TRAIN, &["--stesp", "10"], "--stesp");
+    assert_usage_error(TRAIN, &["--steps=ten"], "ten");
+    assert_usage_error(TRAIN, &["--val-period=2024"], "START..END");
+    // A period outside the data is refused before any training, naming the flag.
+    let out = run(
+        TRAIN,
+        &[
+            "--val-period=2030-01-01..2030-02-01",
+            "--out=/nonexistent/x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--val-period") && err.contains("outside the data"),
+        "{err}"
+    );
+}
