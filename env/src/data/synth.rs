@@ -123,6 +123,18 @@ pub fn synthetic_years(years: &[(i32, u64)]) -> MarketData {
     out.unwrap_or_default()
 }
 
+/// Local years and generator seeds of the embedded synthetic data: what `train` and the
+/// Python package run on when no data file is given (2022-2023 to train, 2024 to validate).
+pub const EMBEDDED_YEARS: [(i32, u64); 3] = [(2022, 11), (2023, 12), (2024, 13)];
+
+/// How run metadata names the embedded synthetic data.
+pub const EMBEDDED_SOURCE: &str = "embedded:synthetic-2022-2024-seeds-11-13";
+
+/// The embedded synthetic data: the [`EMBEDDED_YEARS`] back to back, one table.
+pub fn embedded_years() -> MarketData {
+    synthetic_years(&EMBEDDED_YEARS)
+}
+
 /// UTC milliseconds of local midnight on January 1 of `year` and of `year + 1`.
 fn year_bounds(year: i32) -> Option<(i64, i64)> {
     let start = local_midnight_utc_ms(NaiveDate::from_ymd_opt(year, 1, 1)?)?;

@@ -16,10 +16,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// The embedded synthetic data: local years 2022, 2023, 2024 back to back (seeds 11-13).
-const SYNTHETIC: [(i32, u64); 3] = [(2022, 11), (2023, 12), (2024, 13)];
-const SYNTHETIC_LABEL: &str = "embedded:synthetic-2022-2024-seeds-11-13";
-
 /// PPO training of the dispatch policy: best and last checkpoints, metrics.csv, and a
 /// closing table of the new policy against the rules on the validation period. With no
 /// --data: embedded synthetic years 2022-2024 (train 2022-2023, validate 2024).
@@ -81,7 +77,7 @@ fn run(cli: Cli) -> Result<()> {
     }
     let loaded = cli
         .market
-        .load(|| synth::synthetic_years(&SYNTHETIC))
+        .load(synth::embedded_years)
         .context("loading the market")?;
     let (file, hash, default_train) = match &cli.market.data {
         Some(p) => {
@@ -100,7 +96,7 @@ fn run(cli: Cli) -> Result<()> {
             )
         }
         None => (
-            SYNTHETIC_LABEL.to_string(),
+            synth::EMBEDDED_SOURCE.to_string(),
             "synthetic".to_string(),
             "2022-01-01..2024-01-01",
         ),
