@@ -154,6 +154,9 @@ pub enum PolicyName {
     Oracle,
     /// The trained policy of --checkpoint.
     Ppo,
+    /// The day-ahead MPC planning on the facts over each horizon (not live-capable; the
+    /// reference of --attribution).
+    MpcPerfectForecast,
 }
 
 impl PolicyName {

@@ -18,14 +18,16 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Policy names the harness knows (`ppo` needs a checkpoint).
-pub const KNOWN_POLICIES: [&str; 6] = [
+/// Policy names the harness knows (`ppo` needs a checkpoint; `mpc-perfect-forecast` is
+/// the day-ahead MPC planning on the facts over each horizon, for `--attribution`).
+pub const KNOWN_POLICIES: [&str; 7] = [
     "always-on",
     "threshold",
     "expert",
     "day-ahead-mpc",
     "oracle",
     "ppo",
+    "mpc-perfect-forecast",
 ];
 
 /// Real-time price above which a week counts as a scarcity week ($/MWh).
@@ -63,6 +65,9 @@ impl PolicyFactory<'_> {
         match name {
             "day-ahead-mpc" => Ok(Box::new(crate::mpc::DayAheadMpc::new(cfg))),
             "oracle" => crate::oracle::oracle_policy(self.market, start, end, self.seed),
+            crate::mpc::PERFECT_FORECAST_NAME => Ok(Box::new(
+                crate::mpc::DayAheadMpc::with_perfect_forecast(self.market, start, end, self.seed)?,
+            )),
             "ppo" => {
                 let dir = self.checkpoint.ok_or_else(|| {
                     EvalError("policy `ppo` needs --checkpoint DIR (a trained policy)".into())

@@ -3,11 +3,13 @@
 
 #![warn(missing_docs)]
 
+pub mod attribution;
 pub mod cli;
 pub mod harness;
 pub mod lp;
 pub mod mpc;
 pub mod oracle;
+pub mod panel;
 pub mod report;
 
 use powermix_agent::Policy;

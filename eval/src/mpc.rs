@@ -29,16 +29,24 @@
 //!
 //! The plan and today's price curve are state of the policy: a live server answers like the
 //! backtest when it has seen the day's first snapshot, as the backtest has.
+//!
+//! [`DayAheadMpc::with_perfect_forecast`] is the same MPC (same replanning schedule, same
+//! horizons, same award rule) whose plans use the facts instead of the forecasts: the
+//! real-time and reserve prices, hashprice, 4CP weights, emergencies and deployments the
+//! oracle plans with ([`crate::oracle::oracle_intervals`]), but only over each plan's
+//! horizon. It is not live-capable; `evaluate --attribution` uses it to split a policy's
+//! gap to the oracle into forecast error and the rest.
 
+use crate::EvalError;
 use crate::lp::{Awards, PlanInterval, solve_plan};
-use crate::oracle::offer_for_awards;
+use crate::oracle::{offer_for_awards, oracle_intervals};
 use powermix_agent::{Expert, ExpertParams, Policy};
 use powermix_env::config::{RESERVES, SiteConfig};
 use powermix_env::market::{clear_offer, is_da_gate_local};
 use powermix_env::time::{
     INTERVAL_MS, INTERVALS_PER_HOUR, LocalTime, interval_of_local_day, local_time,
 };
-use powermix_env::{Action, DayAheadOffer, Emergency, Snapshot};
+use powermix_env::{Action, DayAheadOffer, Emergency, Market, Snapshot};
 use std::collections::BTreeMap;
 
 /// Parameters of the MPC's 4CP expectation.
@@ -80,9 +88,30 @@ struct DayCurve {
     reserve: Vec<Option<[f64; RESERVES]>>,
 }
 
+/// The facts of a backtest window, for the perfect-forecast variant: one
+/// [`PlanInterval`] per interval from `start_ms`.
+#[derive(Debug, Clone)]
+struct Facts {
+    start_ms: i64,
+    intervals: Vec<PlanInterval>,
+}
+
+impl Facts {
+    /// The facts of the interval starting at `ms`, if the window holds it.
+    fn at(&self, ms: i64) -> Option<&PlanInterval> {
+        let k = usize::try_from((ms - self.start_ms).div_euclid(INTERVAL_MS)).ok()?;
+        self.intervals.get(k).filter(|f| f.interval_start_ms == ms)
+    }
+}
+
+/// Name of the perfect-forecast variant in reports.
+pub const PERFECT_FORECAST_NAME: &str = "mpc-perfect-forecast";
+
 /// The day-ahead MPC policy (name `day-ahead-mpc`); see the module doc.
 #[derive(Debug, Clone)]
 pub struct DayAheadMpc {
+    name: &'static str,
+    facts: Option<Facts>,
     cfg: SiteConfig,
     params: MpcParams,
     fallback: Expert,
@@ -107,6 +136,8 @@ impl DayAheadMpc {
     /// The MPC with explicit 4CP parameters and fallback expert parameters.
     pub fn with_params(cfg: &SiteConfig, params: MpcParams, expert: ExpertParams) -> DayAheadMpc {
         DayAheadMpc {
+            name: "day-ahead-mpc",
+            facts: None,
             cfg: cfg.clone(),
             params,
             fallback: Expert::new(cfg, expert),
@@ -120,6 +151,25 @@ impl DayAheadMpc {
             offers: BTreeMap::new(),
             pending_offer: None,
         }
+    }
+
+    /// The MPC with perfect forecasts over each plan's horizon, for a backtest of
+    /// `[start, end)` of `market` with deployment seed `seed` (name
+    /// [`PERFECT_FORECAST_NAME`]): see the module doc. Not live-capable.
+    pub fn with_perfect_forecast(
+        market: &Market,
+        start: usize,
+        end: usize,
+        seed: u64,
+    ) -> Result<DayAheadMpc, EvalError> {
+        let intervals = oracle_intervals(market, start, end, seed)?;
+        let mut mpc = DayAheadMpc::new(&market.cfg);
+        mpc.name = PERFECT_FORECAST_NAME;
+        mpc.facts = Some(Facts {
+            start_ms: market.interval_start_ms(start),
+            intervals,
+        });
+        Ok(mpc)
     }
 
     /// Why the last failed plan failed (the LP's error), if any plan failed.
@@ -316,6 +366,17 @@ impl DayAheadMpc {
                 });
             }
         }
+        if let Some(facts) = &self.facts {
+            // Perfect forecasts over the horizon: the facts, with the MPC's own awards.
+            for iv in &mut intervals {
+                if let Some(f) = facts.at(iv.interval_start_ms) {
+                    *iv = PlanInterval {
+                        awards: iv.awards,
+                        ..*f
+                    };
+                }
+            }
+        }
         self.solves += 1;
         match solve_plan(&self.cfg, &snap.state, &intervals) {
             Ok(plan) => {
@@ -359,7 +420,7 @@ impl DayAheadMpc {
 
 impl Policy for DayAheadMpc {
     fn name(&self) -> &str {
-        "day-ahead-mpc"
+        self.name
     }
 
     fn act(&mut self, snap: &Snapshot<'_>) -> Action {

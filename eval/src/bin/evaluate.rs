@@ -10,8 +10,10 @@ use powermix_agent::rules::ExpertParams;
 use powermix_env::Market;
 use powermix_env::data::synth;
 use powermix_env::time::{INTERVAL_MS, format_utc};
+use powermix_eval::attribution::{NEEDED, attribute, format_attribution};
 use powermix_eval::cli::{MarketArgs, Period, PolicyName, with_checkpoint_policy};
 use powermix_eval::harness::{EvalRequest, Evaluation, evaluate, format_evaluation};
+use powermix_eval::panel::{PanelFile, ScorecardRequest, format_scorecard, run_scorecard};
 use powermix_eval::report::write_report;
 use powermix_serve::request::request_from_market;
 use std::path::{Path, PathBuf};
@@ -57,6 +59,23 @@ struct Cli {
     /// replay the requests through the server's stdin mode to check live equals backtest
     #[arg(long, value_name = "OUT.jsonl")]
     decisions: Option<PathBuf>,
+    /// Score a panel file instead of one period: one table with a column per (data file,
+    /// period) panel, each policy's mean, mean over the panels --checkpoint never saw, and
+    /// worst panel [default FILE: configs/panel.toml]
+    #[arg(
+        long,
+        value_name = "FILE",
+        num_args = 0..=1,
+        default_missing_value = "configs/panel.toml",
+        conflicts_with_all = ["data", "period", "decisions", "report"]
+    )]
+    panel: Option<PathBuf>,
+    /// Split each policy's gap to the oracle, per group of ledger lines (energy, 4CP,
+    /// reserves, AI), into forecast error (what perfect forecasts are worth to the
+    /// day-ahead MPC at its replanning schedule) and policy error (the rest); adds
+    /// day-ahead-mpc, mpc-perfect-forecast and oracle to the policies
+    #[arg(long)]
+    attribution: bool,
 }
 
 fn main() -> ExitCode {
@@ -94,11 +113,21 @@ fn policies(cli: &Cli) -> Vec<String> {
 }
 
 fn run(cli: Cli) -> Result<bool> {
-    let policies = policies(&cli);
+    let mut policies = policies(&cli);
     let expert = match &cli.expert {
         Some(p) => ExpertParams::load(p)?,
         None => ExpertParams::default_params(),
     };
+    if let Some(file) = &cli.panel {
+        return run_panel(&cli, file, &policies, &expert);
+    }
+    if cli.attribution {
+        for p in NEEDED {
+            if !policies.iter().any(|q| q == p) {
+                policies.push(p.to_string());
+            }
+        }
+    }
     let loaded = cli
         .market
         .load(|| synth::synthetic_year(2024, 7))
@@ -139,6 +168,10 @@ fn run(cli: Cli) -> Result<bool> {
         end - start
     );
     print!("{}", format_evaluation(&ev));
+    if cli.attribution {
+        println!();
+        print!("{}", format_attribution(&attribute(&ev)?));
+    }
     if let Some(path) = &cli.json {
         let text = serde_json::to_string_pretty(&ev)?;
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
@@ -157,6 +190,55 @@ fn run(cli: Cli) -> Result<bool> {
     if !ev.oracle_breaches.is_empty() {
         eprintln!("BUG: a policy beat the perfect-foresight oracle:");
         for b in &ev.oracle_breaches {
+            eprintln!("  {b}");
+        }
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// `--panel`: every panel of the file, one scorecard table (and the attributions).
+fn run_panel(cli: &Cli, file: &Path, policies: &[String], expert: &ExpertParams) -> Result<bool> {
+    let panels = PanelFile::load(file)?;
+    let site = cli.market.site_config()?;
+    let started = std::time::Instant::now();
+    let card = run_scorecard(
+        ScorecardRequest {
+            file: &panels,
+            site: &site,
+            policies,
+            expert,
+            checkpoint: cli.checkpoint.as_deref(),
+            attribution: cli.attribution,
+        },
+        |name| eprintln!("[{:>5.0} s] panel {name}", started.elapsed().as_secs_f64()),
+    )?;
+    println!(
+        "scorecard {} ({} panels, deployment seed {})",
+        file.display(),
+        card.panels.len(),
+        card.seed
+    );
+    print!("{}", format_scorecard(&card));
+    for p in &card.panels {
+        if let Some(a) = &p.attribution {
+            println!("\n{} {}", p.panel.name, p.panel.period);
+            print!("{}", format_attribution(a));
+        }
+    }
+    if let Some(path) = &cli.json {
+        let text = serde_json::to_string_pretty(&card)?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    let breaches: Vec<&String> = card
+        .panels
+        .iter()
+        .flat_map(|p| &p.oracle_breaches)
+        .collect();
+    if !breaches.is_empty() {
+        eprintln!("BUG: a policy beat the perfect-foresight oracle:");
+        for b in breaches {
             eprintln!("  {b}");
         }
         return Ok(false);
