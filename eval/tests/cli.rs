@@ -18,6 +18,14 @@ fn bad_input_exits_2_with_clap_s_message() {
     assert_usage_error(EVALUATE, &["--policies=expert,best"], "best");
     assert_usage_error(EVALUATE, &["--period=2024-02-01..2024-01-01"], "not after");
     assert_usage_error(EVALUATE, &["--seed", "seven"], "seven");
+    // A scorecard is its panels' data and periods: --data or --period with --panel is
+    // refused, not silently ignored.
+    assert_usage_error(EVALUATE, &["--panel", "--data", "x.parquet"], "--data");
+    assert_usage_error(
+        EVALUATE,
+        &["--panel=p.toml", "--period=2024-01-01..2024-01-02"],
+        "--period",
+    );
     // `ppo` needs a checkpoint: refused, saying why.
     assert_usage_error(EVALUATE, &["--policies=ppo"], "--checkpoint");
 }
@@ -47,4 +55,13 @@ fn a_checkpoint_adds_its_policy_to_a_given_list() {
             "{p} missing:\n{stdout}"
         );
     }
+}
+
+/// A missing panel file exits 2 naming it.
+#[test]
+fn a_missing_panel_file_is_named() {
+    let out = run(EVALUATE, &["--panel=no-such-panel.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no-such-panel.toml"), "{err}");
 }
