@@ -1,5 +1,5 @@
 //! Checkpoints: a folder with the model, optional extra records (the optimiser), and
-//! `meta.json`; saved atomically, loaded with every layout check, served as a [`Policy`].
+//! `meta.json`; saved atomically, loaded with every layout check; [`LoadedPolicy`] (in `policy.rs`) acts.
 //!
 //! ```text
 //! DIR/
@@ -14,18 +14,13 @@
 //! (killed between the two renames) `DIR` is missing and [`load_checkpoint`] takes the
 //! complete `DIR.tmp-*` or `DIR.old-*` beside it. Partial temp folders are ignored.
 
-use crate::Policy;
-use crate::net::{
-    ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, clamp_action, clamp_finite_action,
-    first_nonfinite_output,
-};
-use crate::rules::{Expert, ExpertParams};
+use crate::net::{ActorCritic, ActorCriticConfig, ObsNormalizer};
+use crate::policy::LoadedPolicy;
+use crate::rules::ExpertParams;
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
-use powermix_env::{
-    ACTION_DIM, ACTION_NAMES, Action, OBS_DIM, OBS_NAMES, Observer, SiteConfig, Snapshot,
-};
+use powermix_env::{ACTION_DIM, ACTION_NAMES, OBS_DIM, OBS_NAMES, SiteConfig};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::fs;
@@ -72,7 +67,7 @@ pub struct CheckpointError {
 }
 
 impl CheckpointError {
-    fn new(kind: CheckpointErrorKind, path: &Path, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: CheckpointErrorKind, path: &Path, message: impl Into<String>) -> Self {
         CheckpointError {
             kind,
             path: path.to_path_buf(),
@@ -560,201 +555,6 @@ pub fn load_model(
         ));
     }
     Ok(model)
-}
-
-/// A checkpoint loaded for inference: metadata, the burn model on `Device::flex()` (no
-/// autodiff), and the plain-Rust actor that decides. Implements [`Policy`] as
-/// `ppo:<model_id>`; its action is the actor's mean clamped to [0, 1].
-#[derive(Debug, Clone)]
-pub struct LoadedPolicy {
-    /// The checkpoint's metadata.
-    pub meta: CheckpointMeta,
-    /// The model on the inference device.
-    pub model: ActorCritic,
-    /// The folder actually loaded (differs from the one asked for only after a recovery,
-    /// see [`load_checkpoint`]).
-    pub source_dir: PathBuf,
-    fast: FastActor,
-    observer: Observer,
-    base: Option<Expert>,
-    name: String,
-}
-
-impl LoadedPolicy {
-    /// A policy from an in-memory model (training's validation uses this, so it decides with
-    /// exactly the code that serving uses). `meta` supplies the normaliser, the site config
-    /// and the name.
-    pub fn from_parts(
-        meta: CheckpointMeta,
-        model: ActorCritic,
-        source_dir: PathBuf,
-    ) -> Result<LoadedPolicy, CheckpointError> {
-        let fast = FastActor::from_model(&model).map_err(|m| {
-            CheckpointError::new(
-                CheckpointErrorKind::Damaged,
-                &source_dir.join(MODEL_FILE),
-                m,
-            )
-        })?;
-        if fast.obs_dim() != OBS_DIM || fast.act_dim() != ACTION_DIM {
-            return Err(CheckpointError::new(
-                CheckpointErrorKind::Incompatible,
-                &source_dir.join(MODEL_FILE),
-                format!(
-                    "actor maps {} features to {} actions, this build has {OBS_DIM} and {ACTION_DIM}",
-                    fast.obs_dim(),
-                    fast.act_dim()
-                ),
-            ));
-        }
-        meta.normalizer.validate(OBS_DIM).map_err(|m| {
-            CheckpointError::new(CheckpointErrorKind::Damaged, &source_dir.join(META_FILE), m)
-        })?;
-        if let Some(p) = &meta.base_policy {
-            p.validate().map_err(|e| {
-                CheckpointError::new(
-                    CheckpointErrorKind::Damaged,
-                    &source_dir.join(META_FILE),
-                    format!("base_policy: {e}"),
-                )
-            })?;
-        }
-        Ok(LoadedPolicy {
-            observer: Observer::new(&meta.site_config),
-            base: meta
-                .base_policy
-                .clone()
-                .map(|p| Expert::new(&meta.site_config, p)),
-            name: format!("ppo:{}", meta.model_id),
-            meta,
-            model,
-            source_dir,
-            fast,
-        })
-    }
-
-    /// Builds observations with `cfg` instead of the checkpoint's site config (the server's
-    /// `--site`).
-    pub fn with_site_config(mut self, cfg: &SiteConfig) -> LoadedPolicy {
-        self.observer = Observer::new(cfg);
-        self.base = self.meta.base_policy.clone().map(|p| Expert::new(cfg, p));
-        self
-    }
-
-    /// The model id (hash of `model.bpk`).
-    pub fn model_id(&self) -> &str {
-        &self.meta.model_id
-    }
-
-    /// The observation normaliser.
-    pub fn normalizer(&self) -> &ObsNormalizer {
-        &self.meta.normalizer
-    }
-
-    /// The observer that builds this policy's observations.
-    pub fn observer(&self) -> &Observer {
-        &self.observer
-    }
-
-    /// The raw observation of a snapshot ([`OBS_NAMES`] order, not normalised).
-    pub fn observe(&self, snap: &Snapshot<'_>) -> [f32; OBS_DIM] {
-        let mut obs = [0.0f32; OBS_DIM];
-        self.observer.observe(snap, &mut obs);
-        obs
-    }
-
-    /// The actor's raw (unclamped) means for a raw observation (normalised here).
-    ///
-    /// # Panics
-    /// If `obs.len()` is not [`OBS_DIM`] (a caller bug).
-    pub fn act_raw(&self, obs: &[f32]) -> [f32; ACTION_DIM] {
-        let mut norm = [0.0f32; OBS_DIM];
-        self.meta.normalizer.normalize(obs, &mut norm);
-        let mut out = [0.0f32; ACTION_DIM];
-        self.fast.forward(&norm, &mut out);
-        out
-    }
-
-    /// The actor's means for a snapshot plus the base action of a residual policy, before
-    /// clamping.
-    pub fn act_unclamped(&self, snap: &Snapshot<'_>) -> [f32; ACTION_DIM] {
-        self.act_unclamped_observed(snap, &self.observe(snap))
-    }
-
-    /// [`Self::act_unclamped`] for a snapshot whose raw observation `obs` the caller has
-    /// already built (with this policy's site config).
-    pub fn act_unclamped_observed(&self, snap: &Snapshot<'_>, obs: &[f32]) -> [f32; ACTION_DIM] {
-        let raw = self.act_raw(obs);
-        match &self.base {
-            Some(_) => residual_action(&self.base_action(snap), &raw, snap.emergency.active()),
-            None => raw,
-        }
-    }
-
-    /// The base (rule) action of a residual policy for a snapshot, as action values; zeros
-    /// when the network's output is the action.
-    pub fn base_action(&self, snap: &Snapshot<'_>) -> [f32; ACTION_DIM] {
-        match &self.base {
-            Some(expert) => expert.decide(snap).to_array(),
-            None => [0.0; ACTION_DIM],
-        }
-    }
-}
-
-impl LoadedPolicy {
-    /// The deterministic action for a snapshot, or an error naming the first non-finite
-    /// output (the server falls back then): the actor's means, plus the base action for a
-    /// residual policy, clamped to [0, 1]. [`Policy::act`] is this with non-finite values
-    /// replaced by 0.
-    pub fn try_act(&self, snap: &Snapshot<'_>) -> Result<Action, String> {
-        let raw = self.act_unclamped(snap);
-        match first_nonfinite_output(&raw) {
-            Some((i, name, v)) => Err(format!("policy output {i} ({name}) = {v} is not finite")),
-            None => Ok(Action::from_values_unchecked(&clamp_action(&raw))),
-        }
-    }
-}
-
-/// The action values of a residual policy: the base (expert) action plus the network's
-/// output, except in an emergency, where the expert's emergency rules act alone (the same
-/// answer the server's emergency fallback gives, so backtests equal live decisions there
-/// too). Training's rollouts use this same function.
-pub fn residual_action(
-    base: &[f32; ACTION_DIM],
-    net: &[f32; ACTION_DIM],
-    emergency: bool,
-) -> [f32; ACTION_DIM] {
-    if emergency {
-        *base
-    } else {
-        std::array::from_fn(|k| base[k] + net[k])
-    }
-}
-
-impl Policy for LoadedPolicy {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Observes, normalises, runs the actor, adds the base action of a residual policy and
-    /// clamps to [0, 1] (non-finite values become 0).
-    fn act(&mut self, snap: &Snapshot<'_>) -> Action {
-        Action::from_values_unchecked(&clamp_action(&self.act_unclamped(snap)))
-    }
-}
-
-impl crate::SharedPolicy for LoadedPolicy {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Normalises `obs`, runs the actor, adds the base action of a residual policy and
-    /// clamps finite values to [0, 1]; a non-finite value stays as it is.
-    fn act_observed(&self, snap: &Snapshot<'_>, obs: &[f32]) -> Action {
-        Action::from_values_unchecked(&clamp_finite_action(
-            &self.act_unclamped_observed(snap, obs),
-        ))
-    }
 }
 
 fn load_exact(dir: &Path) -> Result<LoadedPolicy, CheckpointError> {

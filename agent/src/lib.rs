@@ -11,6 +11,7 @@
 
 pub mod checkpoint;
 pub mod net;
+pub mod policy;
 pub mod rules;
 
 use powermix_env::{Action, DayAheadOffer, Snapshot};
@@ -81,10 +82,11 @@ pub fn decide_shared(
 }
 
 pub use checkpoint::{
-    CheckpointError, CheckpointErrorKind, CheckpointInfo, CheckpointMeta, DataInfo, LoadedPolicy,
+    CheckpointError, CheckpointErrorKind, CheckpointInfo, CheckpointMeta, DataInfo,
     load_checkpoint, read_meta, save_checkpoint,
 };
 pub use net::{
     ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, clamp_finite_action, outputs_finite,
 };
+pub use policy::{LoadedPolicy, residual_action};
 pub use rules::{AlwaysOn, Expert, ExpertParams, Threshold, rule_policy};

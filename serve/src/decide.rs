@@ -5,7 +5,7 @@
 //! builds, observations come from [`Observer`], every action passes
 //! [`Projector::project`], and the expected ledger is [`Settler::settle`].
 
-use crate::loader::{LoadError, LoadErrorKind, LoadedPolicy, TrainingStats};
+use crate::loader::{LoadError, LoadErrorKind, PrimaryPolicy, TrainingStats};
 use crate::request::{
     Checked, DecideRequest, Problem, Problems, Rejection, ReserveMw, check, from_value, parse_body,
 };
@@ -388,7 +388,7 @@ impl Decider {
     /// Installs the result of a load. A loaded policy (with valid stats) replaces the
     /// current one; a failure never replaces a loaded policy (it keeps serving) but does
     /// replace the reason of a missing one. Returns the new model id, or the failure.
-    pub fn install(&self, loaded: Result<LoadedPolicy, LoadError>) -> Result<String, LoadError> {
+    pub fn install(&self, loaded: Result<PrimaryPolicy, LoadError>) -> Result<String, LoadError> {
         let loaded = loaded.and_then(|lp| match lp.stats.as_ref().map(|s| s.validate()) {
             Some(Err(e)) => Err(LoadError {
                 kind: LoadErrorKind::Damaged,

@@ -27,7 +27,7 @@ pub use decide::{
     Answer, Clock, Decider, FixedClock, PrimaryStatus, Reason, SERVER_VERSION, Source, SystemClock,
     TimeLimits, TimeSource,
 };
-pub use loader::{LoadError, LoadErrorKind, LoadedPolicy, Loader, TrainingStats, load_primary};
+pub use loader::{LoadError, LoadErrorKind, Loader, PrimaryPolicy, TrainingStats, load_primary};
 pub use request::{DecideRequest, Rejection, RejectionKind, example_request};
 
 use audit::{AuditLog, fnv1a64_hex};

@@ -1,6 +1,6 @@
 //! The pluggable primary policy: what a checkpoint directory loads into.
 //!
-//! The server asks a [`Loader`] for a [`LoadedPolicy`] at start, on `POST /v1/reload` and
+//! The server asks a [`Loader`] for a [`PrimaryPolicy`] at start, on `POST /v1/reload` and
 //! on SIGHUP. [`load_primary`] is the default loader: it loads a checkpoint folder with
 //! `powermix_agent::checkpoint::load_checkpoint` and says why when it cannot (the server then
 //! answers with the expert fallback).
@@ -58,7 +58,7 @@ impl TrainingStats {
 }
 
 /// A loaded primary policy.
-pub struct LoadedPolicy {
+pub struct PrimaryPolicy {
     /// The policy (shared by every request; decides from `&self`).
     pub policy: Box<dyn SharedPolicy>,
     /// Identifies the model in answers, metrics and the audit log (e.g. run name + hash).
@@ -67,9 +67,9 @@ pub struct LoadedPolicy {
     pub stats: Option<TrainingStats>,
 }
 
-impl fmt::Debug for LoadedPolicy {
+impl fmt::Debug for PrimaryPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoadedPolicy")
+        f.debug_struct("PrimaryPolicy")
             .field("policy", &self.policy.name())
             .field("model_id", &self.model_id)
             .field("stats", &self.stats.is_some())
@@ -104,7 +104,7 @@ impl fmt::Display for LoadError {
 impl std::error::Error for LoadError {}
 
 /// Loads a checkpoint directory for a site: the pluggable part of the server.
-pub type Loader = Arc<dyn Fn(&Path, &SiteConfig) -> Result<LoadedPolicy, LoadError> + Send + Sync>;
+pub type Loader = Arc<dyn Fn(&Path, &SiteConfig) -> Result<PrimaryPolicy, LoadError> + Send + Sync>;
 
 /// Largest |z| of any observation feature, against the checkpoint's training statistics,
 /// before the server treats a snapshot as out of distribution. Price features are heavy
@@ -120,7 +120,7 @@ const MIN_STD: f64 = 1e-6;
 /// [`powermix_agent::checkpoint::load_checkpoint`] (layout, hash and shape checks included), with
 /// the site config of the server, and the checkpoint's normalisation statistics as
 /// [`TrainingStats`]. Any load or layout error is `checkpoint_damaged` with its message.
-pub fn load_primary(dir: &Path, cfg: &SiteConfig) -> Result<LoadedPolicy, LoadError> {
+pub fn load_primary(dir: &Path, cfg: &SiteConfig) -> Result<PrimaryPolicy, LoadError> {
     let meta = dir.join("meta.json");
     if !meta.is_file() {
         let what = if dir.is_dir() {
@@ -151,7 +151,7 @@ pub fn load_primary(dir: &Path, cfg: &SiteConfig) -> Result<LoadedPolicy, LoadEr
         z_limit: Z_LIMIT,
     };
     let model_id = loaded.model_id().to_string();
-    Ok(LoadedPolicy {
+    Ok(PrimaryPolicy {
         policy: Box::new(loaded.with_site_config(cfg)),
         model_id,
         stats: Some(stats),

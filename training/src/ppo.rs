@@ -37,10 +37,10 @@ use crate::parallel;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
-use powermix_agent::checkpoint::residual_action;
 use powermix_agent::net::{
     ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, gaussian_entropy, gaussian_log_prob,
 };
+use powermix_agent::policy::residual_action;
 use powermix_agent::rules::{Expert, ExpertParams};
 use powermix_env::env::{EnvError, VecEnv, Window};
 use powermix_env::rng::Rng;

@@ -5,7 +5,7 @@ use powermix_agent::SharedPolicy;
 use powermix_agent::rules::{Expert, ExpertParams};
 use powermix_env::{Action, OBS_DIM, SiteConfig, Snapshot};
 use powermix_serve::{
-    Decider, LoadError, LoadErrorKind, LoadedPolicy, Loader, TimeLimits, TimeSource, TrainingStats,
+    Decider, LoadError, LoadErrorKind, Loader, PrimaryPolicy, TimeLimits, TimeSource, TrainingStats,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -101,7 +101,7 @@ pub fn test_loader() -> Loader {
                 std: vec![s["std"].as_f64().unwrap_or(1.0); OBS_DIM],
                 z_limit: s["z_limit"].as_f64().unwrap_or(5.0),
             });
-        Ok(LoadedPolicy {
+        Ok(PrimaryPolicy {
             policy,
             model_id,
             stats,
