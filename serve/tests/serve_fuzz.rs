@@ -1,13 +1,19 @@
-//! Fuzz: 100,000+ generated bad bodies through the decision path. Nothing panics; each gets
-//! a 4xx rejection naming the problem or a fallback answer with a reason, and every answer
-//! is a finite, feasible dispatch.
+//! Fuzz: generated bad bodies through the decision path. Nothing panics; each gets a 4xx
+//! rejection naming the problem or a fallback answer with a reason, and every answer is a
+//! finite, feasible dispatch.
+//!
+//! The generator reads its choices from a [`Draw`]: proptest feeds it a tape of choices
+//! (so a failure shrinks to the simplest body that still fails, and proptest reports it),
+//! and the coverage test feeds it 100,000 draws of a seeded stream, then checks that every
+//! kind of rejection was reached.
 
 mod common;
 
 use common::decider;
 use powermix_env::SiteConfig;
 use powermix_env::rng::Rng;
-use powermix_serve::{Answer, FixedClock, Reason, Source, TimeSource, example_request};
+use powermix_serve::{Answer, Decider, FixedClock, Reason, Source, TimeSource, example_request};
+use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -37,12 +43,38 @@ const FIELDS: [(&str, char); 19] = [
     ("emergency", 'e'),
 ];
 
-fn pick<'a, T>(r: &mut Rng, xs: &'a [T]) -> &'a T {
+/// A source of choices: `below(n)` is a choice in `0..n` (0 for `n = 0`).
+trait Draw {
+    fn below(&mut self, n: u64) -> u64;
+}
+
+impl Draw for Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { Rng::below(self, n) }
+    }
+}
+
+/// Choices read from a tape (proptest's input); past its end every choice is 0, the
+/// simplest, which is also where shrinking goes.
+struct Tape<'a> {
+    xs: &'a [u64],
+    at: usize,
+}
+
+impl Draw for Tape<'_> {
+    fn below(&mut self, n: u64) -> u64 {
+        let x = self.xs.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        if n == 0 { 0 } else { x % n }
+    }
+}
+
+fn pick<'a, T>(r: &mut impl Draw, xs: &'a [T]) -> &'a T {
     &xs[r.below(xs.len() as u64) as usize]
 }
 
 /// A value that is invalid for a field of kind `kind` (never a valid one).
-fn bad_value(r: &mut Rng, kind: char) -> Value {
+fn bad_value(r: &mut impl Draw, kind: char) -> Value {
     let common = [
         json!("NaN"),
         json!("Infinity"),
@@ -138,7 +170,7 @@ fn set_path(v: &mut Value, path: &str, new: Option<Value>) {
     }
 }
 
-fn generate(r: &mut Rng, example: &Value, example_text: &[u8]) -> Vec<u8> {
+fn generate(r: &mut impl Draw, example: &Value, example_text: &[u8]) -> Vec<u8> {
     match r.below(10) {
         // Random bytes.
         0 => (0..r.below(200)).map(|_| r.below(256) as u8).collect(),
@@ -302,10 +334,9 @@ fn check_answer(a: &Answer, cfg: &SiteConfig, body: &[u8]) {
     assert!(a.expected_ledger.total.is_finite());
 }
 
-#[test]
-fn a_hundred_thousand_bad_bodies_never_panic() {
-    let cfg = SiteConfig::default_site();
-    // A loaded policy, so that any body that slipped through would say source=policy.
+/// A decider with a loaded policy, so that any bad body that slipped through would say
+/// source=policy; the example request and its bytes.
+fn setup() -> (Decider, Value, Vec<u8>) {
     let d = decider(
         TimeSource::Clock(Arc::new(FixedClock::new(NOW))),
         Some(
@@ -314,6 +345,51 @@ fn a_hundred_thousand_bad_bodies_never_panic() {
     );
     let example = serde_json::to_value(example_request(NOW)).unwrap();
     let example_text = serde_json::to_vec(&example).unwrap();
+    (d, example, example_text)
+}
+
+/// Decides one body and checks the outcome; returns its `status code` label.
+fn decide_and_check(d: &Decider, cfg: &SiteConfig, body: &[u8]) -> String {
+    match d.decide_body(body) {
+        Ok(a) => {
+            check_answer(&a, cfg, body);
+            format!("200 {}", a.reason.map(|r| r.code()).unwrap_or("-"))
+        }
+        Err(e) => {
+            let status = powermix_serve::rejection_status(e.kind);
+            assert!((400..500).contains(&status), "{e:?}");
+            assert!(!e.message.is_empty() && !e.error.is_empty());
+            format!("{status} {}", e.error)
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 5_000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Every generated bad body is refused or falls back, never decided by the policy,
+    /// never a panic; a failing body shrinks to its simplest form.
+    #[test]
+    fn bad_bodies_are_refused_or_fall_back(tape in prop::collection::vec(any::<u64>(), 1..300)) {
+        thread_local! {
+            static SETUP: (Decider, Value, Vec<u8>) = setup();
+        }
+        let cfg = SiteConfig::default_site();
+        SETUP.with(|(d, example, example_text)| {
+            let body = generate(&mut Tape { xs: &tape, at: 0 }, example, example_text);
+            decide_and_check(d, &cfg, &body);
+        });
+    }
+}
+
+#[test]
+fn a_hundred_thousand_bad_bodies_reach_every_rejection() {
+    let cfg = SiteConfig::default_site();
+    let (d, example, example_text) = setup();
     // The example itself is decided by the policy.
     assert_eq!(d.decide_body(&example_text).unwrap().source, Source::Policy);
 
@@ -321,20 +397,7 @@ fn a_hundred_thousand_bad_bodies_never_panic() {
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for _ in 0..BODIES {
         let body = generate(&mut r, &example, &example_text);
-        match d.decide_body(&body) {
-            Ok(a) => {
-                check_answer(&a, &cfg, &body);
-                *counts
-                    .entry(format!("200 {}", a.reason.map(|r| r.code()).unwrap_or("-")))
-                    .or_default() += 1;
-            }
-            Err(e) => {
-                let status = powermix_serve::rejection_status(e.kind);
-                assert!((400..500).contains(&status), "{e:?}");
-                assert!(!e.message.is_empty() && !e.error.is_empty());
-                *counts.entry(format!("{status} {}", e.error)).or_default() += 1;
-            }
-        }
+        *counts.entry(decide_and_check(&d, &cfg, &body)).or_default() += 1;
     }
     eprintln!("{BODIES} bad bodies: {counts:?}");
     // A fuzzed snapshot time mostly makes the last rt price unknowable (422) before it can
