@@ -326,37 +326,36 @@ async fn decide(req: Request<Incoming>, ctx: &Ctx, id: &str) -> Routed {
             allow: None,
         }
     };
-    if let Some(te) = req.headers().get(header::TRANSFER_ENCODING) {
-        let te = String::from_utf8_lossy(te.as_bytes()).into_owned();
-        drain(
-            req.into_body(),
-            4 * MAX_BODY_BYTES as u64,
-            Duration::from_millis(500),
-        )
-        .await;
-        return refuse(HttpError {
+    // hyper has checked the framing: a request without Content-Length has no body.
+    let length = req.body().size_hint().exact().unwrap_or(0);
+    let unread = if let Some(te) = req.headers().get(header::TRANSFER_ENCODING) {
+        Some(HttpError {
             status: 411,
             error: "length_required",
             message: format!(
                 "Transfer-Encoding {:?} is not supported: send the body with Content-Length",
-                shorten(&te)
+                shorten(&String::from_utf8_lossy(te.as_bytes()))
             ),
-        });
-    }
-    // hyper has checked the framing: a request without Content-Length has no body.
-    let length = req.body().size_hint().exact().unwrap_or(0);
-    if length > MAX_BODY_BYTES as u64 {
+        })
+    } else if length > MAX_BODY_BYTES as u64 {
+        Some(HttpError {
+            status: 413,
+            error: "body_too_large",
+            message: format!("the body has {length} bytes; the limit is {MAX_BODY_BYTES}"),
+        })
+    } else {
+        None
+    };
+    if let Some(e) = unread {
+        // Read (a bounded amount of) what the client is sending before the answer, so it
+        // sees the error instead of a reset.
         drain(
             req.into_body(),
             4 * MAX_BODY_BYTES as u64,
             Duration::from_millis(500),
         )
         .await;
-        return refuse(HttpError {
-            status: 413,
-            error: "body_too_large",
-            message: format!("the body has {length} bytes; the limit is {MAX_BODY_BYTES}"),
-        });
+        return refuse(e);
     }
     let body = match read_body(req.into_body(), length, ctx.opts.request_timeout).await {
         Ok(b) => b,
