@@ -30,6 +30,8 @@ use burn::nn::Linear;
 use burn::tensor::{Device, Tensor, TensorData};
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, ACTION_NAMES, OBS_DIM};
+use rand::RngExt;
+use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 /// `0.5 * ln(2 pi)`.
@@ -136,7 +138,9 @@ fn orthogonal(d_in: usize, d_out: usize, gain: f64, rng: &mut Rng) -> Vec<f32> {
     let (n, k) = (d_in.max(d_out), d_in.min(d_out));
     let mut q: Vec<Vec<f64>> = Vec::with_capacity(k);
     while q.len() < k {
-        let mut v: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+        let mut v: Vec<f64> = (0..n)
+            .map(|_| rng.sample::<f64, _>(StandardNormal))
+            .collect();
         for u in &q {
             let d: f64 = v.iter().zip(u).map(|(a, b)| a * b).sum();
             for (a, b) in v.iter_mut().zip(u) {
@@ -607,7 +611,9 @@ mod tests {
     }
 
     fn random_obs(rng: &mut Rng, n: usize, dim: usize) -> Vec<f32> {
-        (0..n * dim).map(|_| (rng.normal() * 2.0) as f32).collect()
+        (0..n * dim)
+            .map(|_| (rng.sample::<f64, _>(StandardNormal) * 2.0) as f32)
+            .collect()
     }
 
     #[test]
@@ -718,7 +724,10 @@ mod tests {
         let dim = 3;
         let mut rng = Rng::new(4);
         let data: Vec<f32> = (0..300 * dim)
-            .map(|i| (rng.normal() * (1 + i % dim) as f64 + i as f64 % 7.0) as f32)
+            .map(|i| {
+                (rng.sample::<f64, _>(StandardNormal) * (1 + i % dim) as f64 + i as f64 % 7.0)
+                    as f32
+            })
             .collect();
         let mut one = ObsNormalizer::new(dim, 10.0);
         assert_eq!(one.update(&data), 300);

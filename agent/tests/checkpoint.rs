@@ -11,6 +11,8 @@ use powermix_agent::{LoadedPolicy, Policy, load_checkpoint, save_checkpoint};
 use powermix_env::data::synth::synthetic_year;
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Market, OBS_DIM, SiteConfig, SiteState};
+use rand::RngExt;
+use rand_distr::StandardNormal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -52,7 +54,9 @@ fn model(seed: u64) -> ActorCritic {
 
 fn random_obs(rng: &mut Rng, n: usize) -> Vec<f32> {
     (0..n * OBS_DIM)
-        .map(|i| (rng.normal() * (1.0 + (i % 5) as f64) + (i % 3) as f64) as f32)
+        .map(|i| {
+            (rng.sample::<f64, _>(StandardNormal) * (1.0 + (i % 5) as f64) + (i % 3) as f64) as f32
+        })
         .collect()
 }
 
@@ -269,7 +273,7 @@ fn damaged_files_are_refused_with_the_file_and_problem() {
         let at = if k < 30 {
             k * 7 % 400
         } else {
-            rng.below(b.len() as u64) as usize
+            rng.random_range(0..b.len())
         };
         b[at] ^= 0x5a;
         std::fs::write(d.join(MODEL_FILE), &b).unwrap();

@@ -33,6 +33,7 @@ use powermix_env::{ACTION_DIM, Action, Market, OBS_DIM, SiteConfig, SiteState};
 use powermix_eval::oracle::{Scheduled, oracle_plan};
 use powermix_serve::request::{DecideRequest, request_from_market};
 use powermix_serve::{ServeOptions, Service, Source, TimeSource, load_primary};
+use rand::RngExt;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,7 +86,7 @@ fn synthetic_market() -> Arc<Market> {
 /// A pool of random actions (drawn once, so the timing measures the env, not the RNG).
 fn action_pool(rows: usize, seed: u64) -> Vec<f32> {
     let mut r = Rng::new(seed);
-    (0..rows * ACTION_DIM).map(|_| r.uniform_f32()).collect()
+    (0..rows * ACTION_DIM).map(|_| r.random::<f32>()).collect()
 }
 
 fn bench_env() -> serde_json::Value {

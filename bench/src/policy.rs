@@ -6,6 +6,8 @@ use powermix_agent::{Policy, load_checkpoint};
 use powermix_env::data::synth;
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Market, OBS_DIM, SiteConfig, SiteState};
+use rand::RngExt;
+use rand_distr::StandardNormal;
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
@@ -21,7 +23,9 @@ pub fn bench_policy(dir: &Path) -> Result<serde_json::Value, String> {
     let n = market.len();
     let mut rng = Rng::new(1);
     let obs: Vec<f32> = (0..1000 * OBS_DIM)
-        .map(|i| (rng.normal() * (1.0 + (i % 5) as f64) + (i % 3) as f64) as f32)
+        .map(|i| {
+            (rng.sample::<f64, _>(StandardNormal) * (1.0 + (i % 5) as f64) + (i % 3) as f64) as f32
+        })
         .collect();
     let row = |k: usize| &obs[(k % 1000) * OBS_DIM..(k % 1000 + 1) * OBS_DIM];
 

@@ -27,6 +27,7 @@ use crate::site::{
     ACTION_DIM, ACTION_NAMES, Action, ActionError, DayAheadOffer, Dispatch, SiteState,
 };
 use crate::time::INTERVALS_PER_HOUR;
+use rand::RngExt;
 use std::sync::Arc;
 
 /// Which intervals episodes cover, as indices into the market data.
@@ -294,7 +295,7 @@ impl Env {
         let (start, end) = match self.window {
             Window::Random { start, end, len } => {
                 let last_start = end.min(self.market.len() - 1) - len;
-                let s = start + self.rng.below((last_start - start + 1) as u64) as usize;
+                let s = start + self.rng.random_range(0..=last_start - start);
                 (s, s + len)
             }
             Window::Whole { start, end } => (start, end),

@@ -29,6 +29,8 @@ use crate::safety::{ProjectionContext, Projector};
 use crate::settlement::{IntervalMarket, Settler};
 use crate::site::{DAY_HOURS_MAX, DayAheadOffer, SiteState};
 use crate::time::{INTERVAL_MS, INTERVALS_PER_HOUR, LocalTime, local_midnight_utc_ms, local_time};
+use rand::RngExt;
+use rand_distr::Geometric;
 use serde::{Deserialize, Serialize};
 
 /// Minute of the local day at which day-ahead prices for the next operating day are
@@ -406,7 +408,7 @@ impl Market {
         let f = &self.facts[t];
         let mut deployed = [false; RESERVES];
         for p in 0..RESERVES {
-            if st.left[p] == 0 && rng.uniform() < f.deploy_start[p] {
+            if st.left[p] == 0 && rng.random::<f64>() < f.deploy_start[p] {
                 st.left[p] = geometric(rng, f.mean_duration_intervals[p]);
             }
             if st.left[p] > 0 {
@@ -456,14 +458,11 @@ pub fn clear_offer(
 
 /// A duration in whole intervals, geometric on 1, 2, ... with the given mean (at least 1).
 fn geometric(rng: &mut Rng, mean: f64) -> u32 {
-    if mean <= 1.0 {
-        return 1;
+    // rand_distr's Geometric counts the failures before the first success (0, 1, ...).
+    match Geometric::new(1.0 / mean) {
+        Ok(g) if mean > 1.0 => rng.sample(g).saturating_add(1).min(1_000_000) as u32,
+        _ => 1,
     }
-    let q = 1.0 / mean;
-    // u in (0, 1]: ln(u) <= 0.
-    let u = 1.0 - rng.uniform();
-    let k = 1.0 + (u.ln() / (1.0 - q).ln()).floor();
-    k.clamp(1.0, 1e6) as u32
 }
 
 /// The facts of one interval a step reads, packed in one struct (hidden from policies: it

@@ -10,6 +10,7 @@ use powermix_env::rng::Rng;
 use powermix_env::time::{INTERVAL_MS, local_time};
 use powermix_env::{ACTION_DIM, Market, OBS_DIM, SiteConfig};
 use proptest::prelude::*;
+use rand::RngExt;
 use std::sync::Arc;
 
 fn market(data: MarketData) -> Arc<Market> {
@@ -19,7 +20,7 @@ fn market(data: MarketData) -> Arc<Market> {
 fn random_actions(seed: u64, n: usize) -> Vec<[f32; ACTION_DIM]> {
     let mut r = Rng::new(seed);
     (0..n)
-        .map(|_| std::array::from_fn(|_| (r.uniform() * 1.2 - 0.1) as f32))
+        .map(|_| std::array::from_fn(|_| (r.random::<f64>() * 1.2 - 0.1) as f32))
         .collect()
 }
 
@@ -70,7 +71,8 @@ fn perturb_unpublished(data: &MarketData, t: usize, seed: u64) -> MarketData {
     let mut p = data.clone();
     let mut r = Rng::new(seed);
     for u in 0..data.len() {
-        let mut bump = |x: &mut f64| *x = *x * (1.5 + r.uniform()) + 100.0 + 50.0 * r.uniform();
+        let mut bump =
+            |x: &mut f64| *x = *x * (1.5 + r.random::<f64>()) + 100.0 + 50.0 * r.random::<f64>();
         if !published(data, t, u, "rt") {
             bump(&mut p.rt_price[u]);
         }
@@ -382,10 +384,14 @@ fn cached_observation_equals_the_snapshot_function_bit_for_bit() {
     let mut r = Rng::new(3);
     for t in (0..m.len()).step_by(5) {
         let mut state = powermix_env::SiteState::initial(&m.cfg);
-        state.tranche_mw = [30.0 * r.uniform(), 20.0 * r.uniform(), 15.0 * r.uniform()];
-        state.training_mw = 5.0 * (r.below(5) as f64);
-        state.training_hold = r.below(3) as u32;
-        state.award_mw = [10.0 * r.uniform(), 0.0, 5.0 * r.uniform()];
+        state.tranche_mw = [
+            30.0 * r.random::<f64>(),
+            20.0 * r.random::<f64>(),
+            15.0 * r.random::<f64>(),
+        ];
+        state.training_mw = 5.0 * (r.random_range(0..5u64) as f64);
+        state.training_hold = r.random_range(0..3u64) as u32;
+        state.award_mw = [10.0 * r.random::<f64>(), 0.0, 5.0 * r.random::<f64>()];
         let mut cached = vec![0.0; OBS_DIM];
         m.observe_into(t, &state, &mut cached);
         let mut direct = vec![0.0; OBS_DIM];

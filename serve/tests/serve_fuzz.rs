@@ -14,6 +14,7 @@ use powermix_env::SiteConfig;
 use powermix_env::rng::Rng;
 use powermix_serve::{Answer, Decider, FixedClock, Reason, Source, TimeSource, example_request};
 use proptest::prelude::*;
+use rand::RngExt;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -50,7 +51,7 @@ trait Draw {
 
 impl Draw for Rng {
     fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { Rng::below(self, n) }
+        if n == 0 { 0 } else { self.random_range(0..n) }
     }
 }
 

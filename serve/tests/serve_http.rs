@@ -12,6 +12,7 @@ use powermix_serve::{
     Answer, Clock, Reason, ServeOptions, Service, Source, SystemClock, TimeLimits, TimeSource,
     example_request,
 };
+use rand::RngExt;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -576,13 +577,15 @@ fn mangled_http_never_takes_the_server_down() {
     let mut r = powermix_env::rng::Rng::new(5);
     for k in 0..600 {
         let bytes: Vec<u8> = match k % 3 {
-            0 => (0..r.below(300)).map(|_| r.below(256) as u8).collect(),
-            1 => good[..r.below(good.len() as u64) as usize].to_vec(),
+            0 => (0..r.random_range(0..300u64))
+                .map(|_| r.random_range(0..256u64) as u8)
+                .collect(),
+            1 => good[..r.random_range(0..good.len())].to_vec(),
             _ => {
                 let mut b = good.clone();
-                for _ in 0..1 + r.below(4) {
-                    let i = r.below(b.len() as u64) as usize;
-                    b[i] = r.below(256) as u8;
+                for _ in 0..1 + r.random_range(0..4u64) {
+                    let i = r.random_range(0..b.len());
+                    b[i] = r.random_range(0..256u64) as u8;
                 }
                 b
             }

@@ -45,6 +45,9 @@ use powermix_agent::rules::{Expert, ExpertParams};
 use powermix_env::env::{EnvError, VecEnv, Window};
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Market, OBS_DIM};
+use rand::RngExt;
+use rand::seq::SliceRandom;
+use rand_distr::StandardNormal;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -317,7 +320,7 @@ impl Trainer {
         let mut s = UpdateStats::default();
         let mut batches = 0.0;
         for _ in 0..self.cfg.epochs {
-            shuffle(&mut idx, &mut self.rng);
+            idx.shuffle(&mut self.rng);
             for chunk in idx.chunks(mb) {
                 if chunk.len() < 2 {
                     continue;
@@ -430,7 +433,7 @@ impl Sampler<'_> {
             let mut logp = -self.log_std_sum - HALF_LN_2PI * ACTION_DIM as f64;
             let mut sample = [0.0f32; ACTION_DIM];
             for k in 0..ACTION_DIM {
-                let z = rng.normal();
+                let z = rng.sample::<f64, _>(StandardNormal);
                 sample[k] = (mean[k] as f64 + self.std[k] * z) as f32;
                 logp -= 0.5 * z * z;
             }
@@ -800,13 +803,6 @@ fn gather_rows(src: &[f32], rows: &[usize], w: usize) -> Vec<f32> {
         out.extend_from_slice(&src[i * w..(i + 1) * w]);
     }
     out
-}
-
-fn shuffle(v: &mut [usize], rng: &mut Rng) {
-    for i in (1..v.len()).rev() {
-        let j = rng.below(i as u64 + 1) as usize;
-        v.swap(i, j);
-    }
 }
 
 /// 1 - Var(returns - values) / Var(returns).

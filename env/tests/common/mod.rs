@@ -4,6 +4,8 @@
 use powermix_env::data::MarketData;
 use powermix_env::rng::Rng;
 use powermix_env::time::INTERVAL_MS;
+use rand::RngExt;
+use rand_distr::StandardNormal;
 
 /// UTC ms of 2023-07-01 05:00 (local midnight, CDT).
 pub const JULY_2023_MS: i64 = 1_688_187_600_000;
@@ -21,20 +23,20 @@ pub fn toy_data(start_ms: i64, days: usize, seed: u64) -> MarketData {
     for i in 0..n {
         let t = start_ms + i as i64 * INTERVAL_MS;
         if i % 4 == 0 {
-            da = 20.0 + 40.0 * r.uniform();
-            load = 50_000.0 + 30_000.0 * r.uniform();
-            rrs = 20.0 * r.uniform();
+            da = 20.0 + 40.0 * r.random::<f64>();
+            load = 50_000.0 + 30_000.0 * r.random::<f64>();
+            rrs = 20.0 * r.random::<f64>();
         }
         if i % 96 == 0 {
-            hp = 40.0 + 40.0 * r.uniform();
+            hp = 40.0 + 40.0 * r.random::<f64>();
         }
-        let u = r.uniform();
+        let u = r.random::<f64>();
         let rt = if u < 0.03 {
-            1000.0 + 4000.0 * r.uniform()
+            1000.0 + 4000.0 * r.random::<f64>()
         } else if u < 0.1 {
-            -20.0 * r.uniform()
+            -20.0 * r.random::<f64>()
         } else {
-            da + 15.0 * r.normal()
+            da + 15.0 * r.sample::<f64, _>(StandardNormal)
         };
         d.interval_start_ms.push(t);
         d.rt_price.push(rt);
