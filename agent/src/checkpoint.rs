@@ -196,9 +196,19 @@ pub fn hash_file(path: &Path) -> Result<String, CheckpointError> {
     Ok(hash_hex(&bytes))
 }
 
-/// This process's command line, arguments quoted for a POSIX shell where needed.
+/// This process's command line, arguments quoted for a POSIX shell where needed. The
+/// program is written by its file name (`train`, not `/home/x/target/release/train`), so
+/// the line is the same on every machine and names the binary of `cargo run --bin`.
 pub fn command_line() -> String {
-    std::env::args()
+    let mut args = std::env::args();
+    let program = args.next().map(|p| {
+        Path::new(&p)
+            .file_name()
+            .map_or(p.clone(), |f| f.to_string_lossy().into_owned())
+    });
+    program
+        .into_iter()
+        .chain(args)
         .map(|a| {
             if !a.is_empty()
                 && a.chars()

@@ -493,3 +493,13 @@ fn loaded_policy_is_shareable_between_threads() {
     send_sync::<LoadedPolicy>();
     send_sync::<powermix_agent::FastActor>();
 }
+
+/// meta.json's command names the program by its file name, the same on every machine.
+#[test]
+fn command_line_names_the_program_without_its_folder() {
+    let line = checkpoint::command_line();
+    let program = line.split(' ').next().unwrap();
+    assert!(!program.is_empty() && !program.contains('/'), "{line}");
+    let argv0 = std::env::args().next().unwrap();
+    assert!(argv0.ends_with(program), "{argv0} vs {program}");
+}

@@ -389,14 +389,15 @@ pub fn format_evaluation(ev: &Evaluation) -> String {
         v.dedup();
         v
     };
-    let _ = write!(out, "{:<14} {:>9}", "policy", "overall");
+    let w = crate::policy_column_width(ev.results.iter().map(|r| r.policy.as_str()));
+    let _ = write!(out, "{:<w$} {:>9}", "policy", "overall");
     for r in &regimes {
         let _ = write!(out, " {:>22}", r);
     }
     let _ = writeln!(out);
     let fmt_vc = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into());
     for r in &ev.results {
-        let _ = write!(out, "{:<14} {:>9}", r.policy, fmt_vc(r.value_captured));
+        let _ = write!(out, "{:<w$} {:>9}", r.policy, fmt_vc(r.value_captured));
         for name in &regimes {
             let cell = r
                 .regimes

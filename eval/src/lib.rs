@@ -136,13 +136,14 @@ pub fn backtest(
 pub fn format_table(scores: &[Score]) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = write!(out, "{:<12} {:>12}", "policy", "profit_k$");
+    let w = policy_column_width(scores.iter().map(|s| s.policy.as_str()));
+    let _ = write!(out, "{:<w$} {:>12}", "policy", "profit_k$");
     for name in powermix_env::LEDGER_LINES {
         let _ = write!(out, " {:>10}", abbreviate(name));
     }
     let _ = writeln!(out, " {:>8} {:>7} {:>8}", "$/MWh", "ai_up", "4cp_MW");
     for s in scores {
-        let _ = write!(out, "{:<12} {:>12.1}", s.policy, s.profit_usd / 1e3);
+        let _ = write!(out, "{:<w$} {:>12.1}", s.policy, s.profit_usd / 1e3);
         for (_, v) in s.ledger.named() {
             // Solver dust (a few cents) prints as 0.0, not -0.0.
             let k = if (v / 1e3).abs() < 0.05 { 0.0 } else { v / 1e3 };
@@ -157,6 +158,12 @@ pub fn format_table(scores: &[Score]) -> String {
     out
 }
 
+/// Width of a table's policy column: its longest name, at least 12 (so `day-ahead-mpc` and
+/// `mpc-perfect-forecast` do not push their rows out of line).
+pub fn policy_column_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.map(str::len).max().unwrap_or(0).max(12)
+}
+
 fn abbreviate(line: &str) -> &str {
     match line {
         "training_restart_loss" => "restart",
@@ -169,5 +176,41 @@ fn abbreviate(line: &str) -> &str {
         "ai_revenue" => "ai_rev",
         "energy_cost" => "energy",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn score(policy: &str, profit_usd: f64) -> Score {
+        Score {
+            policy: policy.into(),
+            profit_usd,
+            ledger: Ledger::default(),
+            energy_mwh: 0.0,
+            profit_per_mwh: 0.0,
+            ai_uptime: 1.0,
+            four_cp_load_mw: 0.0,
+            intervals: 0,
+            trace: Trace::default(),
+        }
+    }
+
+    /// Long policy names widen the name column instead of shifting their row.
+    #[test]
+    fn table_columns_stay_aligned_with_long_policy_names() {
+        let t = format_table(&[
+            score("always-on", 373_402_900.0),
+            score("mpc-perfect-forecast", 394_923_800.0),
+        ]);
+        // Where the profit column ends on each line: header, then the two rows.
+        let ends: Vec<Option<usize>> = t
+            .lines()
+            .zip(["profit_k$", "373402.9", "394923.8"])
+            .map(|(l, cell)| l.find(cell).map(|i| i + cell.len()))
+            .collect();
+        assert!(ends[0].is_some(), "{t}");
+        assert_eq!(ends, vec![ends[0]; 3], "{t}");
     }
 }

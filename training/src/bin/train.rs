@@ -17,8 +17,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 /// PPO training of the dispatch policy: best and last checkpoints, metrics.csv, and a
-/// closing table of the new policy against the rules on the validation period. With no
-/// --data: embedded synthetic years 2022-2024 (train 2022-2023, validate 2024).
+/// closing table of the new policy against the rules and the day-ahead MPC on the
+/// validation period. With no --data: embedded synthetic years 2022-2024 (train 2022-2023,
+/// validate 2024).
 #[derive(Parser, Debug)]
 #[command(name = "train", version)]
 struct Cli {
@@ -144,11 +145,13 @@ fn run(cli: Cli) -> Result<()> {
         summary.best.display()
     );
 
-    // Closing table: the new policy against the rules on the validation period.
+    // Closing table: the new policy against the rules and the day-ahead MPC on the validation
+    // period.
     let policies: Vec<String> = [
         PolicyName::AlwaysOn,
         PolicyName::Threshold,
         PolicyName::Expert,
+        PolicyName::DayAheadMpc,
         PolicyName::Ppo,
         PolicyName::Oracle,
     ]
