@@ -49,9 +49,50 @@ fn decide(agent: &ureq::Agent, url: &str, body: &[u8]) -> Result<f64, String> {
     Ok(ms)
 }
 
-fn join_all(
-    handles: Vec<std::thread::JoinHandle<Result<Vec<f64>, String>>>,
+/// When request `k` of a client may go.
+enum Pace {
+    /// Now (closed loop).
+    Now,
+    /// At this instant, or now if it has passed (open loop).
+    At(Instant),
+    /// Not at all: the client is done.
+    Stop,
+}
+
+/// `clients` threads on their own keep-alive connections, each sending `per_client`
+/// decisions (client `c` cycles through `bodies` from `c * per_client`) when `pace(c, k)`
+/// lets it; the latencies of all, sorted.
+fn run_clients(
+    url: &str,
+    bodies: &Arc<Vec<Vec<u8>>>,
+    clients: usize,
+    per_client: usize,
+    pace: impl Fn(usize, usize) -> Pace + Send + Sync + 'static,
 ) -> Result<Vec<f64>, String> {
+    let pace = Arc::new(pace);
+    let handles: Vec<_> = (0..clients)
+        .map(|c| {
+            let (bodies, url, pace) = (bodies.clone(), url.to_string(), pace.clone());
+            std::thread::spawn(move || -> Result<Vec<f64>, String> {
+                let agent = agent();
+                let mut lat = Vec::with_capacity(per_client);
+                for k in 0..per_client {
+                    match pace(c, k) {
+                        Pace::Stop => break,
+                        Pace::At(at) => {
+                            if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                                std::thread::sleep(wait);
+                            }
+                        }
+                        Pace::Now => {}
+                    }
+                    let body = &bodies[(c * per_client + k) % bodies.len()];
+                    lat.push(decide(&agent, &url, body)?);
+                }
+                Ok(lat)
+            })
+        })
+        .collect();
     let mut all = Vec::new();
     for h in handles {
         all.extend(
@@ -69,24 +110,13 @@ fn closed_loop(addr: SocketAddr, bodies: &Arc<Vec<Vec<u8>>>) -> Result<(Vec<f64>
     let url = format!("http://{addr}/v1/decide");
     let deadline = Instant::now() + Duration::from_secs(60);
     let started = Instant::now();
-    let handles = (0..clients)
-        .map(|c| {
-            let (bodies, url) = (bodies.clone(), url.clone());
-            std::thread::spawn(move || -> Result<Vec<f64>, String> {
-                let agent = agent();
-                let mut lat = Vec::with_capacity(per_client);
-                for k in 0..per_client {
-                    if Instant::now() > deadline {
-                        break;
-                    }
-                    let body = &bodies[(c * per_client + k) % bodies.len()];
-                    lat.push(decide(&agent, &url, body)?);
-                }
-                Ok(lat)
-            })
-        })
-        .collect();
-    let lat = join_all(handles)?;
+    let lat = run_clients(&url, bodies, clients, per_client, move |_, _| {
+        if Instant::now() > deadline {
+            Pace::Stop
+        } else {
+            Pace::Now
+        }
+    })?;
     Ok((lat, started.elapsed().as_secs_f64()))
 }
 
@@ -111,27 +141,11 @@ fn under_idle(
     let period = Duration::from_secs_f64(clients as f64 / rate);
     let per_client = (secs * rate / clients as f64).round() as usize;
     let started = Instant::now();
-    let handles = (0..clients)
-        .map(|c| {
-            let (bodies, url) = (bodies.clone(), url.clone());
-            std::thread::spawn(move || -> Result<Vec<f64>, String> {
-                let agent = agent();
-                // Clients start spread over one period, so that the load is even.
-                let first = started + period.mul_f64(c as f64 / clients as f64);
-                let mut lat = Vec::with_capacity(per_client);
-                for k in 0..per_client {
-                    let at = first + period * k as u32;
-                    if let Some(wait) = at.checked_duration_since(Instant::now()) {
-                        std::thread::sleep(wait);
-                    }
-                    let body = &bodies[(c * per_client + k) % bodies.len()];
-                    lat.push(decide(&agent, &url, body)?);
-                }
-                Ok(lat)
-            })
-        })
-        .collect();
-    let lat = join_all(handles)?;
+    // Clients start spread over one period, so that the load is even.
+    let lat = run_clients(&url, bodies, clients, per_client, move |c, k| {
+        let first = started + period.mul_f64(c as f64 / clients as f64);
+        Pace::At(first + period * k as u32)
+    })?;
     let secs = started.elapsed().as_secs_f64();
     // The idle connections were open (and never closed by the server) all along.
     drop(held);

@@ -4,14 +4,9 @@
 
 mod common;
 
-use common::{Client, temp_dir, test_loader, write_meta};
-use powermix_agent::rules::ExpertParams;
-use powermix_env::SiteConfig;
+use common::{Client, audited_service, temp_dir, write_meta};
 use powermix_serve::http::{HttpOptions, HttpServer};
-use powermix_serve::{
-    Answer, Clock, Reason, ServeOptions, Service, Source, SystemClock, TimeLimits, TimeSource,
-    example_request,
-};
+use powermix_serve::{Answer, Clock, Reason, Service, Source, SystemClock, example_request};
 use rand::RngExt;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -20,21 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn start(dir: &std::path::Path, audit: &std::path::Path) -> (HttpServer, Arc<Service>) {
-    let service = Arc::new(
-        Service::new(
-            SiteConfig::default_site(),
-            ExpertParams::default_params(),
-            ServeOptions {
-                checkpoint_dir: dir.to_path_buf(),
-                limits: TimeLimits::default(),
-                time: TimeSource::system(),
-                audit_log: Some(audit.to_path_buf()),
-                audit_fsync: false,
-            },
-            test_loader(),
-        )
-        .unwrap(),
-    );
+    let service = audited_service(dir, audit);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let server = HttpServer::start(
         listener,

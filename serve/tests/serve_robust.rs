@@ -4,13 +4,9 @@
 
 mod common;
 
-use common::{Client, temp_dir, test_loader};
-use powermix_agent::rules::ExpertParams;
-use powermix_env::SiteConfig;
+use common::{Client, audited_service, temp_dir};
 use powermix_serve::http::{AuthToken, HttpOptions, HttpServer};
-use powermix_serve::{
-    Clock, ServeOptions, Service, SystemClock, TimeLimits, TimeSource, example_request,
-};
+use powermix_serve::{Clock, SystemClock, example_request};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -20,21 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 fn start(audit: &Path, opts: HttpOptions) -> HttpServer {
-    let service = Arc::new(
-        Service::new(
-            SiteConfig::default_site(),
-            ExpertParams::default_params(),
-            ServeOptions {
-                checkpoint_dir: temp_dir("robust-ckpt"),
-                limits: TimeLimits::default(),
-                time: TimeSource::system(),
-                audit_log: Some(audit.to_path_buf()),
-                audit_fsync: false,
-            },
-            test_loader(),
-        )
-        .unwrap(),
-    );
+    let service = audited_service(&temp_dir("robust-ckpt"), audit);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     HttpServer::start(listener, service, opts).unwrap()
 }

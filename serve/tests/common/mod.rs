@@ -5,7 +5,8 @@ use powermix_agent::SharedPolicy;
 use powermix_agent::rules::{Expert, ExpertParams};
 use powermix_env::{Action, OBS_DIM, SiteConfig, Snapshot};
 use powermix_serve::{
-    Decider, LoadError, LoadErrorKind, Loader, PrimaryPolicy, TimeLimits, TimeSource, TrainingStats,
+    Decider, LoadError, LoadErrorKind, Loader, PrimaryPolicy, ServeOptions, Service, TimeLimits,
+    TimeSource, TrainingStats,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -239,4 +240,24 @@ impl Client {
             body: resp.body_mut().read_to_string()?,
         })
     }
+}
+
+/// A service on [`test_loader`] with the system clock, default limits and an audit log at
+/// `audit` (not fsynced), for the HTTP tests.
+pub fn audited_service(checkpoint_dir: &Path, audit: &Path) -> Arc<Service> {
+    Arc::new(
+        Service::new(
+            SiteConfig::default_site(),
+            ExpertParams::default_params(),
+            ServeOptions {
+                checkpoint_dir: checkpoint_dir.to_path_buf(),
+                limits: TimeLimits::default(),
+                time: TimeSource::system(),
+                audit_log: Some(audit.to_path_buf()),
+                audit_fsync: false,
+            },
+            test_loader(),
+        )
+        .unwrap(),
+    )
 }
