@@ -131,6 +131,9 @@ pub struct CheckpointInfo {
     /// The rule policy the network corrects (a residual policy: action = base action +
     /// network output), or None when the network's output is the action.
     pub base_policy: Option<ExpertParams>,
+    /// The planner the network corrects instead of the rules (a name of
+    /// [`crate::policy::PLANNERS`]); `base_policy` then holds the emergency rules.
+    pub base_planner: Option<String>,
 }
 
 /// The content of `meta.json`.
@@ -173,6 +176,13 @@ pub struct CheckpointMeta {
     /// network output, then clamped), or null when the network's output is the action.
     #[serde(default)]
     pub base_policy: Option<ExpertParams>,
+    /// The planner the network corrects instead of `base_policy`'s rules (one of
+    /// [`crate::policy::PLANNERS`]): action = the planner's action + network output, the
+    /// planner's hour-by-hour day-ahead offer, and `base_policy`'s rules alone in an
+    /// emergency. Absent for a rules residual. Only a caller that runs the planner
+    /// (`powermix_eval::planned_policy`) acts as such a checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_planner: Option<String>,
 }
 
 /// 64-bit FNV-1a of `bytes`. Stable across versions and machines (no dependency).
@@ -333,6 +343,7 @@ pub fn save_checkpoint(
         command: info.command.clone(),
         created_utc: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         base_policy: info.base_policy.clone(),
+        base_planner: info.base_planner.clone(),
     };
     let json = serde_json::to_string_pretty(&meta).map_err(|e| {
         CheckpointError::new(

@@ -75,6 +75,18 @@ impl LoadedPolicy {
                 )
             })?;
         }
+        if let Some(p) = &meta.base_planner
+            && !PLANNERS.contains(&p.as_str())
+        {
+            return Err(CheckpointError::new(
+                CheckpointErrorKind::Incompatible,
+                &source_dir.join(META_FILE),
+                format!(
+                    "base_planner {p:?} is not a planner of this build ({})",
+                    PLANNERS.join(", ")
+                ),
+            ));
+        }
         Ok(LoadedPolicy {
             observer: Observer::new(&meta.site_config),
             base: meta
@@ -95,6 +107,13 @@ impl LoadedPolicy {
         self.observer = Observer::new(cfg);
         self.base = self.meta.base_policy.clone().map(|p| Expert::new(cfg, p));
         self
+    }
+
+    /// The planner this policy corrects ([`CheckpointMeta::base_planner`]), if any. Such a
+    /// policy acts only with its planner beside it: [`Policy::act`] here would add the
+    /// network's correction to the rules instead.
+    pub fn planner(&self) -> Option<&str> {
+        self.meta.base_planner.as_deref()
     }
 
     /// The model id (hash of `model.bpk`).
@@ -170,6 +189,11 @@ impl LoadedPolicy {
         }
     }
 }
+
+/// Planners a residual policy can correct (`base_planner` in `meta.json`): they live in
+/// `powermix_eval` (they need the LP solver), which builds the policy
+/// (`powermix_eval::planned_policy`).
+pub const PLANNERS: &[&str] = &["day-ahead-mpc"];
 
 /// The action values of a residual policy: the base (expert) action plus the network's
 /// output, except in an emergency, where the expert's emergency rules act alone (the same

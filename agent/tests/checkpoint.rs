@@ -82,6 +82,7 @@ fn info() -> CheckpointInfo {
         validation: serde_json::json!({"value_captured": 0.5}),
         command: checkpoint::command_line(),
         base_policy: None,
+        base_planner: None,
     }
 }
 
@@ -450,6 +451,24 @@ fn residual_checkpoints_add_the_network_to_the_expert() {
     });
     let e = err_of(&dir);
     assert!(e.to_string().contains("four_cp_load_ratio"), "{e}");
+
+    // A planner base: known names load (and say so), others are refused by name.
+    save_checkpoint(&dir, &model(6), &residual_info, &[]).unwrap();
+    edit_meta(&dir, |v| {
+        v["base_planner"] = serde_json::json!("day-ahead-mpc")
+    });
+    assert_eq!(
+        load_checkpoint(&dir).unwrap().planner(),
+        Some("day-ahead-mpc")
+    );
+    edit_meta(&dir, |v| {
+        v["base_planner"] = serde_json::json!("crystal-ball")
+    });
+    let e = err_of(&dir);
+    assert!(
+        e.to_string().contains("base_planner \"crystal-ball\""),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(root);
 }
 

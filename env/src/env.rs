@@ -470,6 +470,18 @@ impl VecEnv {
     /// Finished envs are reset: `obs` holds their new first observation and `final_obs`
     /// the observation their episode ended on (for bootstrapping truncated episodes).
     pub fn step(&mut self, actions: &[f32]) -> Result<(), ActionError> {
+        self.step_with_offers(actions, &[])
+    }
+
+    /// [`VecEnv::step`] where env `i` at a day-ahead gate reads the hour-by-hour offer
+    /// `offers[i]` when there is one (a planner's offer, as [`Env::step_with_offer`]) instead of
+    /// its action's day-ahead values. `offers` may be shorter than the envs (empty: no
+    /// offers).
+    pub fn step_with_offers(
+        &mut self,
+        actions: &[f32],
+        offers: &[Option<DayAheadOffer>],
+    ) -> Result<(), ActionError> {
         let n = self.envs.len();
         if actions.len() != n * ACTION_DIM {
             return Err(ActionError(format!(
@@ -480,7 +492,8 @@ impl VecEnv {
         for (i, a) in actions.chunks_exact(ACTION_DIM).enumerate() {
             let a = Action::from_slice(a).map_err(|e| ActionError(format!("env {i}: {e}")))?;
             let o = &mut self.obs[i * OBS_DIM..(i + 1) * OBS_DIM];
-            let (r, _, term, trunc) = self.envs[i].step_into(&a, o);
+            let offer = offers.get(i).and_then(Option::as_ref);
+            let (r, _, term, trunc) = self.envs[i].step_with_offer(&a, offer, o);
             self.rewards[i] = r as f32;
             self.terminated[i] = term;
             self.truncated[i] = trunc;

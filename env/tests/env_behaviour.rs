@@ -7,8 +7,9 @@ use common::{JULY_2023_MS, toy_data};
 use powermix_env::data::MarketData;
 use powermix_env::env::{Env, VecEnv, Window};
 use powermix_env::rng::Rng;
+use powermix_env::site::HourOffer;
 use powermix_env::time::{INTERVAL_MS, local_time};
-use powermix_env::{ACTION_DIM, Market, OBS_DIM, SiteConfig};
+use powermix_env::{ACTION_DIM, Action, DayAheadOffer, Market, OBS_DIM, SiteConfig};
 use proptest::prelude::*;
 use rand::RngExt;
 use std::sync::Arc;
@@ -198,6 +199,66 @@ fn vec_env_equals_envs_stepped_one_by_one() {
         "each env finishes a 96-interval episode 3 times in 300 steps"
     );
     assert_eq!(v.take_finished_returns().len(), 3 * n);
+}
+
+/// `VecEnv::step_with_offers` gives env 0 an hour-by-hour offer at every gate (and env 1
+/// none): each env steps as `Env::step_with_offer` with its own offer does, and the offer
+/// (not env 0's action values) is what clears.
+#[test]
+fn vec_env_offers_reach_their_own_env() {
+    let m = market(toy_data(JULY_2023_MS, 20, 1));
+    let window = Window::Whole {
+        start: 0,
+        end: m.len(),
+    };
+    let mut v = VecEnv::new(m.clone(), window, 2, 3).unwrap();
+    let mut singles: Vec<Env> = (0..2)
+        .map(|i| {
+            let mut e = Env::new(m.clone(), window, 0).unwrap();
+            e.set_rng_stream(3, i as u64);
+            e.reset(None);
+            e
+        })
+        .collect();
+    // Offer 5 MW of each product in the evening hours only, at any price.
+    let mut hours = vec![HourOffer::default(); 24];
+    for h in &mut hours[17..21] {
+        h.mw = [5.0; powermix_env::config::RESERVES];
+    }
+    let offer = DayAheadOffer { hours };
+    let acts = random_actions(5, 2 * (m.len() - 1));
+    let mut obs = vec![0.0f32; OBS_DIM];
+    let mut gates = 0;
+    for k in 0..m.len() - 1 {
+        let gate = m.is_da_gate(k);
+        gates += usize::from(gate);
+        let offers = [gate.then(|| offer.clone()), None];
+        let batch: Vec<f32> = acts[2 * k..2 * k + 2].iter().flatten().copied().collect();
+        v.step_with_offers(&batch, &offers).unwrap();
+        for i in 0..2 {
+            let a = Action::from_slice(&acts[2 * k + i]).unwrap();
+            let (r, _, _, _) = singles[i].step_with_offer(&a, offers[i].as_ref(), &mut obs);
+            assert_eq!(v.rewards()[i], r as f32, "env {i} at {k}");
+            assert_eq!(&v.obs()[i * OBS_DIM..(i + 1) * OBS_DIM], &obs[..]);
+        }
+    }
+    assert!(gates >= 10, "{gates}");
+    // Env 0 holds awards only in the offered hours.
+    let awarded: Vec<usize> = singles[0]
+        .awards()
+        .iter()
+        .flat_map(|d| {
+            d.hours
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.iter().any(|&x| x > 0.0))
+                .map(|(h, _)| h)
+        })
+        .collect();
+    assert!(
+        !awarded.is_empty() && awarded.iter().all(|h| (17..21).contains(h)),
+        "{awarded:?}"
+    );
 }
 
 /// A VecEnv restored from another's progress continues exactly as the original does

@@ -74,7 +74,7 @@ impl PolicyFactory<'_> {
                 })?;
                 let p = powermix_agent::load_checkpoint(&checkpoint_dir(dir))
                     .map_err(|e| EvalError(format!("checkpoint: {e}")))?;
-                Ok(Box::new(p.with_site_config(cfg)))
+                Ok(crate::planned_policy(p, cfg))
             }
             _ => Err(EvalError(format!(
                 "unknown policy `{name}`; known: {}",

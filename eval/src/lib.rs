@@ -12,7 +12,8 @@ pub mod oracle;
 pub mod panel;
 pub mod report;
 
-use powermix_agent::Policy;
+use powermix_agent::{LoadedPolicy, Policy};
+use powermix_env::SiteConfig;
 use powermix_env::env::{Env, EnvError, Window};
 use powermix_env::{Dispatch, Ledger, Market, SiteState};
 use serde::Serialize;
@@ -176,6 +177,17 @@ fn abbreviate(line: &str) -> &str {
         "ai_revenue" => "ai_rev",
         "energy_cost" => "energy",
         other => other,
+    }
+}
+
+/// The policy a loaded checkpoint stands for, on site `cfg`: the checkpoint itself, or for a
+/// residual of a planner ([`LoadedPolicy::planner`]) the planner with the network's
+/// correction ([`mpc::MpcResidual`]). Backtests, validation and `evaluate` build trained
+/// policies with this.
+pub fn planned_policy(loaded: LoadedPolicy, cfg: &SiteConfig) -> Box<dyn Policy + Send> {
+    match loaded.planner() {
+        Some(_) => Box::new(mpc::MpcResidual::new(loaded, cfg)),
+        None => Box::new(loaded.with_site_config(cfg)),
     }
 }
 

@@ -40,13 +40,14 @@
 use crate::EvalError;
 use crate::lp::{Awards, PlanInterval, solve_plan};
 use crate::oracle::{offer_for_awards, oracle_intervals};
-use powermix_agent::{Expert, ExpertParams, Policy};
+use powermix_agent::net::clamp_action;
+use powermix_agent::{Expert, ExpertParams, LoadedPolicy, Policy, residual_action};
 use powermix_env::config::{RESERVES, SiteConfig};
 use powermix_env::market::{clear_offer, is_da_gate_local};
 use powermix_env::time::{
     INTERVAL_MS, INTERVALS_PER_HOUR, LocalTime, interval_of_local_day, local_time,
 };
-use powermix_env::{Action, DayAheadOffer, Emergency, Market, Snapshot};
+use powermix_env::{ACTION_DIM, Action, DayAheadOffer, Emergency, Market, Snapshot};
 use std::collections::BTreeMap;
 
 /// Parameters of the MPC's 4CP expectation.
@@ -437,6 +438,71 @@ impl Policy for DayAheadMpc {
             Some(a) => a,
             None => self.fallback.act(snap),
         }
+    }
+
+    fn day_ahead(&mut self, _snap: &Snapshot<'_>, _action: &Action) -> Option<DayAheadOffer> {
+        self.pending_offer.take()
+    }
+}
+
+/// The base of a residual policy that corrects the MPC, for one decision: the MPC decides
+/// (its plan advances and, at a gate, it makes its hour-by-hour offer); the base action is
+/// the MPC's, or in an emergency the rules' (`rules`: the same answer as the server's
+/// emergency fallback). Training's rollouts and [`MpcResidual`] both call this.
+pub fn planner_base(
+    mpc: &mut DayAheadMpc,
+    rules: &Expert,
+    snap: &Snapshot<'_>,
+) -> ([f32; ACTION_DIM], Option<DayAheadOffer>) {
+    let (planned, offer) = powermix_agent::decide(mpc, snap);
+    let base = if snap.emergency.active() {
+        rules.decide(snap)
+    } else {
+        planned
+    };
+    (base.to_array(), offer)
+}
+
+/// A trained residual policy whose base is the day-ahead MPC (`base_planner =
+/// "day-ahead-mpc"` in its `meta.json`): action = the MPC's action + the network's output,
+/// clamped to [0, 1]; the MPC's hour-by-hour day-ahead offer; the rules alone in an
+/// emergency ([`planner_base`]). Named `ppo:<model_id>` like any checkpoint.
+#[derive(Debug, Clone)]
+pub struct MpcResidual {
+    mpc: DayAheadMpc,
+    rules: Expert,
+    net: LoadedPolicy,
+    pending_offer: Option<DayAheadOffer>,
+}
+
+impl MpcResidual {
+    /// The policy of a loaded checkpoint for a site `cfg`, with a fresh MPC.
+    pub fn new(net: LoadedPolicy, cfg: &SiteConfig) -> MpcResidual {
+        let rules = net
+            .meta
+            .base_policy
+            .clone()
+            .unwrap_or_else(ExpertParams::default_params);
+        MpcResidual {
+            mpc: DayAheadMpc::new(cfg),
+            rules: Expert::new(cfg, rules),
+            net: net.with_site_config(cfg),
+            pending_offer: None,
+        }
+    }
+}
+
+impl Policy for MpcResidual {
+    fn name(&self) -> &str {
+        Policy::name(&self.net)
+    }
+
+    fn act(&mut self, snap: &Snapshot<'_>) -> Action {
+        let (base, offer) = planner_base(&mut self.mpc, &self.rules, snap);
+        self.pending_offer = offer;
+        let raw = self.net.act_raw(&self.net.observe(snap));
+        let values = residual_action(&base, &raw, snap.emergency.active());
+        Action::from_values_unchecked(&clamp_action(&values))
     }
 
     fn day_ahead(&mut self, _snap: &Snapshot<'_>, _action: &Action) -> Option<DayAheadOffer> {

@@ -137,6 +137,17 @@ pub fn load_primary(dir: &Path, cfg: &SiteConfig) -> Result<PrimaryPolicy, LoadE
         kind: LoadErrorKind::Damaged,
         message: e.to_string(),
     })?;
+    if let Some(planner) = loaded.planner() {
+        // The planner's LP would run on the request path; the server does not host one yet.
+        return Err(LoadError {
+            kind: LoadErrorKind::Damaged,
+            message: format!(
+                "{}: the policy corrects the planner {planner:?}, which this server cannot run \
+                 (score it with `evaluate --checkpoint`)",
+                dir.display()
+            ),
+        });
+    }
     let n = loaded.normalizer();
     let stats = TrainingStats {
         mean: n.mean.clone(),

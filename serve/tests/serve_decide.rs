@@ -468,11 +468,28 @@ fn a_saved_checkpoint_loads_and_decides_as_the_policy() {
         validation: serde_json::json!({}),
         command: "test".into(),
         base_policy: None,
+        base_planner: None,
     };
     let meta = save_checkpoint(&dir, &model, &info, &[]).unwrap();
     let loaded = load_primary(&dir, &cfg).unwrap();
     assert_eq!(loaded.model_id, meta.model_id);
     assert!(loaded.stats.is_some());
+
+    // The same network as a correction of the day-ahead MPC: the server has no planner, so
+    // it refuses the checkpoint (and would serve the expert) instead of answering with the
+    // correction added to the rules.
+    let planned = temp_dir("planner-checkpoint").join("ckpt");
+    let info = CheckpointInfo {
+        base_policy: Some(ExpertParams::default_params()),
+        base_planner: Some("day-ahead-mpc".into()),
+        ..info
+    };
+    save_checkpoint(&planned, &model, &info, &[]).unwrap();
+    let err = match load_primary(&planned, &cfg) {
+        Ok(_) => panic!("a planner residual was loaded"),
+        Err(e) => e,
+    };
+    assert!(err.message.contains("\"day-ahead-mpc\""), "{}", err.message);
 }
 
 /// A checkpoint whose (finite) weights make the actor output NaN, saved with the agent's
@@ -524,6 +541,7 @@ fn a_checkpoint_whose_weights_give_nan_falls_back_on_the_real_path() {
         validation: serde_json::json!({}),
         command: "test".into(),
         base_policy: None,
+        base_planner: None,
     };
     let dir = temp_dir("nan-checkpoint").join("ckpt");
     save_checkpoint(&dir, &model, &info, &[]).unwrap();

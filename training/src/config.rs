@@ -46,6 +46,8 @@ pub struct TrainConfig {
     pub reward_baseline: bool,
     /// `"expert"`: the network learns a correction to the expert rules (residual policy:
     /// action = expert action + network output, starting exactly at the expert);
+    /// `"day-ahead-mpc"`: a correction to the day-ahead MPC (`powermix_eval::mpc`), which
+    /// also makes the day-ahead offer, with the expert rules alone in emergencies;
     /// `"none"`: the network's output is the action (starting at always-on).
     pub base_policy: String,
     /// Hidden layer widths.
@@ -113,11 +115,11 @@ impl TrainConfig {
         if !(self.clip > 0.0 && self.clip < 1.0) {
             return bad("clip", self.clip.to_string(), "must be in (0, 1)");
         }
-        if !["expert", "none"].contains(&self.base_policy.as_str()) {
+        if !["expert", "day-ahead-mpc", "none"].contains(&self.base_policy.as_str()) {
             return bad(
                 "base_policy",
                 format!("{:?}", self.base_policy),
-                "must be \"expert\" or \"none\"",
+                "must be \"expert\", \"day-ahead-mpc\" or \"none\"",
             );
         }
         if self.threads == 0 || self.threads > 64 {

@@ -19,6 +19,7 @@ use powermix_agent::net::ActorCritic;
 use powermix_env::Market;
 use powermix_env::env::{EnvError, VecEnv, Window};
 use powermix_env::rng::Rng;
+use powermix_eval::mpc::DayAheadMpc;
 use std::sync::Arc;
 
 /// The envs of a run in `threads` parts of `n_envs.div_ceil(threads)` envs (the last part
@@ -46,15 +47,28 @@ pub fn collect_parts(
     sampler: &Sampler<'_>,
     venvs: &mut [VecEnv],
     env_rngs: &mut [Rng],
+    planners: &mut [DayAheadMpc],
     steps: usize,
     baseline: &[f32],
 ) -> Vec<Part> {
     let per = venvs.first().map_or(env_rngs.len(), VecEnv::len);
+    // No planners: an empty slice for every part.
+    let mut planner_parts: Vec<&mut [DayAheadMpc]> = if planners.is_empty() {
+        venvs
+            .iter()
+            .map(|_| <&mut [DayAheadMpc]>::default())
+            .collect()
+    } else {
+        planners.chunks_mut(per).collect()
+    };
     std::thread::scope(|scope| {
         let mut jobs = venvs
             .iter_mut()
             .zip(env_rngs.chunks_mut(per))
-            .map(|(venv, rngs)| move || run_part(sampler, venv, rngs, steps, baseline));
+            .zip(planner_parts.iter_mut())
+            .map(|((venv, rngs), planners)| {
+                move || run_part(sampler, venv, rngs, planners, steps, baseline)
+            });
         let first = jobs.next();
         let handles: Vec<_> = jobs.map(|job| scope.spawn(job)).collect();
         let mut all: Vec<Part> = first.into_iter().map(|mut job| job()).collect();

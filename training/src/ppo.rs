@@ -19,7 +19,9 @@
 //!   projection clamps to [0, 1]; log-probabilities are of the unclamped sample (see
 //!   `powermix_agent::net`);
 //! - **residual policy**: with `base_policy = "expert"` the env receives the expert's action
-//!   plus the sample (`residual_action`);
+//!   plus the sample (`residual_action`); with `"day-ahead-mpc"`, the action of each env's own
+//!   MPC plus the sample, and the MPC's day-ahead offer (`powermix_eval::mpc::planner_base`;
+//!   a fresh MPC at each episode start);
 //! - **reward baseline**: the reward learnt from is the profit above always-on's profit in
 //!   the same interval ([`always_on_baseline`]), when `reward_baseline` is set;
 //! - **reward scaling** by the running std of the discounted return ([`RewardScaler`]);
@@ -42,9 +44,11 @@ use powermix_agent::net::{
 };
 use powermix_agent::policy::residual_action;
 use powermix_agent::rules::{Expert, ExpertParams};
+use powermix_env::DayAheadOffer;
 use powermix_env::env::{EnvError, VecEnv, Window};
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Market, OBS_DIM};
+use powermix_eval::mpc::{DayAheadMpc, planner_base};
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::StandardNormal;
@@ -122,6 +126,10 @@ pub struct Trainer {
     /// parameters (stored in checkpoints).
     base: Option<Expert>,
     base_params: Option<ExpertParams>,
+    /// One MPC per env when the base is the day-ahead MPC (`base_policy =
+    /// "day-ahead-mpc"`), else empty. Planner state is not in `trainer.json`: a resumed
+    /// run starts each env's MPC afresh.
+    pub(crate) planners: Vec<DayAheadMpc>,
 }
 
 impl Trainer {
@@ -133,8 +141,13 @@ impl Trainer {
         end: usize,
         seed: u64,
     ) -> Result<Trainer, EnvError> {
-        let base_params = (cfg.base_policy == "expert").then(ExpertParams::default_params);
+        let base_params = (cfg.base_policy != "none").then(ExpertParams::default_params);
         let base = base_params.clone().map(|p| Expert::new(&market.cfg, p));
+        let planners = if cfg.base_policy == "day-ahead-mpc" {
+            vec![DayAheadMpc::new(&market.cfg); cfg.n_envs]
+        } else {
+            Vec::new()
+        };
         let window = Window::Random {
             start,
             end,
@@ -173,6 +186,7 @@ impl Trainer {
             rng: Rng::stream(seed, 0x7070),
             base,
             base_params,
+            planners,
             env_rngs: (0..cfg.n_envs)
                 .map(|e| Rng::stream(seed, 0x7071 + e as u64))
                 .collect(),
@@ -247,12 +261,18 @@ impl Trainer {
                 &sampler,
                 venv,
                 &mut self.env_rngs,
+                &mut self.planners,
                 t_max,
                 &self.baseline,
             )],
-            venvs => {
-                parallel::collect_parts(&sampler, venvs, &mut self.env_rngs, t_max, &self.baseline)
-            }
+            venvs => parallel::collect_parts(
+                &sampler,
+                venvs,
+                &mut self.env_rngs,
+                &mut self.planners,
+                t_max,
+                &self.baseline,
+            ),
         };
         self.env_steps += (n * t_max) as u64;
 
@@ -375,9 +395,15 @@ impl Trainer {
         s
     }
 
-    /// The expert parameters a residual policy corrects (None: no base policy).
+    /// The expert parameters a residual policy corrects (None: no base policy); with a
+    /// planner base, the rules that act alone in emergencies.
     pub fn base_params(&self) -> Option<ExpertParams> {
         self.base_params.clone()
+    }
+
+    /// The planner a residual policy corrects (`base_policy = "day-ahead-mpc"`), if any.
+    pub fn base_planner(&self) -> Option<&str> {
+        (!self.planners.is_empty()).then_some(self.cfg.base_policy.as_str())
     }
 
     /// The training (autodiff) device.
@@ -409,7 +435,8 @@ impl Sampler<'_> {
     /// For every env of `venv`: normalises the raw observation into `obs`,
     /// samples the network's output from the Gaussian policy (unbounded) into `acts` with
     /// its log-probability, evaluates the critic, and writes what the env receives into
-    /// `env_acts`: the sample, plus the expert's action for a residual policy.
+    /// `env_acts`: the sample, plus the base action for a residual policy (the expert's, or
+    /// that of the env's MPC in `planners`, whose day-ahead offers go to `offers`).
     #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
@@ -420,6 +447,8 @@ impl Sampler<'_> {
         logps: &mut [f32],
         values: &mut [f32],
         rngs: &mut [Rng],
+        planners: &mut [DayAheadMpc],
+        offers: &mut [Option<DayAheadOffer>],
     ) {
         let raw = venv.obs();
         let mut mean = [0.0f32; ACTION_DIM];
@@ -442,11 +471,15 @@ impl Sampler<'_> {
                 Some(expert) => {
                     let env = venv.env(e);
                     let snap = env.market().snapshot(env.index(), env.state());
-                    residual_action(
-                        &expert.decide(&snap).to_array(),
-                        &sample,
-                        snap.emergency.active(),
-                    )
+                    let base = match planners.get_mut(e) {
+                        Some(mpc) => {
+                            let (base, offer) = planner_base(mpc, expert, &snap);
+                            offers[e] = offer;
+                            base
+                        }
+                        None => expert.decide(&snap).to_array(),
+                    };
+                    residual_action(&base, &sample, snap.emergency.active())
                 }
                 None => sample,
             };
@@ -492,6 +525,7 @@ pub fn run_part(
     s: &Sampler<'_>,
     venv: &mut VecEnv,
     rngs: &mut [Rng],
+    planners: &mut [DayAheadMpc],
     steps: usize,
     baseline: &[f32],
 ) -> Part {
@@ -516,6 +550,7 @@ pub fn run_part(
     let mut logps = vec![0.0f32; n];
     let mut vals = vec![0.0f32; n];
     let mut at = vec![0usize; n];
+    let mut offers: Vec<Option<DayAheadOffer>> = vec![None; planners.len()];
     for _ in 0..steps {
         p.raw_obs.extend_from_slice(venv.obs());
         s.run(
@@ -526,6 +561,8 @@ pub fn run_part(
             &mut logps,
             &mut vals,
             rngs,
+            planners,
+            &mut offers,
         );
         p.obs.extend_from_slice(&obs);
         p.actions.extend_from_slice(&acts);
@@ -534,9 +571,17 @@ pub fn run_part(
         for (e, i) in at.iter_mut().enumerate() {
             *i = venv.index(e);
         }
-        venv.step(&env_acts).expect("sampled actions are finite");
+        venv.step_with_offers(&env_acts, &offers)
+            .expect("sampled actions are finite");
+        offers.fill(None);
         for e in 0..n {
             let (term, trunc) = (venv.terminated()[e], venv.truncated()[e]);
+            if (term || trunc)
+                && let Some(mpc) = planners.get_mut(e)
+            {
+                // A new episode: a fresh MPC, as a backtest starts with one.
+                *mpc = DayAheadMpc::new(&venv.env(e).market().cfg);
+            }
             p.ended.push(term || trunc);
             p.truncated.push(trunc);
             // Reward baseline: profit above always-on in the same interval.

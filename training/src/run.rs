@@ -97,6 +97,11 @@ pub fn train(
         };
         state = resume::resume(&mut trainer, &last)?;
         eprintln!("resumed {} at update {}", last.display(), state.update);
+        if let Some(planner) = trainer.base_planner() {
+            eprintln!(
+                "note: each env's {planner} starts afresh (its plans are not in trainer.json):                  the run continues close to, not exactly as, an uninterrupted one"
+            );
+        }
     }
     let refs = references(spec)?;
     let updates = cfg.updates();
@@ -192,6 +197,7 @@ pub fn info(t: &Trainer, spec: &RunSpec, validation: serde_json::Value) -> Check
         validation,
         command: command_line(),
         base_policy: t.base_params(),
+        base_planner: t.base_planner().map(str::to_string),
     }
 }
 
@@ -200,9 +206,15 @@ pub fn info(t: &Trainer, spec: &RunSpec, validation: serde_json::Value) -> Check
 pub fn validate(t: &Trainer, spec: &RunSpec, refs: &References) -> Result<Validation, TrainError> {
     let tmp = spec.out.join(".validation");
     save_checkpoint(&tmp, &t.model, &info(t, spec, serde_json::Value::Null), &[])?;
-    let mut policy = powermix_agent::load_checkpoint(&tmp)?;
-    let score =
-        powermix_eval::backtest(&spec.market, spec.val.0, spec.val.1, &mut policy, spec.seed)?;
+    let loaded = powermix_agent::load_checkpoint(&tmp)?;
+    let mut policy = powermix_eval::planned_policy(loaded, &spec.market.cfg);
+    let score = powermix_eval::backtest(
+        &spec.market,
+        spec.val.0,
+        spec.val.1,
+        policy.as_mut(),
+        spec.seed,
+    )?;
     let _ = std::fs::remove_dir_all(&tmp);
     let head = refs.oracle - refs.always_on;
     Ok(Validation {

@@ -231,6 +231,40 @@ fn parallel_rollouts_equal_sequential_rollouts_to_the_bit() {
     }
 }
 
+/// With the day-ahead MPC as the base, each env has its own MPC (a fresh one at each
+/// episode start), and the parts of the parallel path take their envs' MPCs with them: the
+/// rollout is the same to the bit as the sequential one.
+#[test]
+fn mpc_residual_rollouts_are_the_same_on_every_thread_count() {
+    let m = market();
+    let mpc = |threads| {
+        let mut c = with_threads(threads, 32);
+        c.base_policy = "day-ahead-mpc".into();
+        // Episodes of 2 days over 2 rollouts of 48 steps: resets happen.
+        Trainer::new(c, m.clone(), 0, m.len(), 5).unwrap()
+    };
+    let (mut seq, mut par) = (mpc(1), mpc(2));
+    assert_eq!(seq.base_planner(), Some("day-ahead-mpc"));
+    assert!(seq.base_params().is_some(), "the rules for emergencies");
+    for _ in 0..5 {
+        let (a, _) = seq.collect();
+        let (b, _) = par.collect();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.obs), bits(&b.obs));
+        assert_eq!(bits(&a.rewards), bits(&b.rewards));
+    }
+    // The MPC is a different base from the expert: the same seed gives other rewards.
+    let mut expert = Trainer::new(with_threads(1, 32), m.clone(), 0, m.len(), 5).unwrap();
+    let mut mpc1 = mpc(1);
+    let rewards = |t: &mut Trainer| -> Vec<u32> {
+        (0..5)
+            .flat_map(|_| t.collect().0.rewards)
+            .map(f32::to_bits)
+            .collect()
+    };
+    assert_ne!(rewards(&mut expert), rewards(&mut mpc1));
+}
+
 /// With minibatches too small to shard (at most 3 rows: one shard), the only thing the
 /// threads change is who steps which envs, so the parallel run's model bytes equal the
 /// sequential run's.
