@@ -243,6 +243,21 @@ pub fn gaussian_log_prob(mean: Tensor<2>, log_std: Tensor<1>, action: Tensor<2>)
         .sub_scalar(HALF_LN_2PI * act_dim as f64)
 }
 
+/// [`gaussian_log_prob`] over the action values whose `mask` is 1 only (`[batch, act_dim]`
+/// of 0 and 1): a value the env never read (a day-ahead value outside the gate) is not part
+/// of the action taken, so it is not part of its probability either. `[batch, 1]`.
+pub fn gaussian_log_prob_masked(
+    mean: Tensor<2>,
+    log_std: Tensor<1>,
+    action: Tensor<2>,
+    mask: Tensor<2>,
+) -> Tensor<2> {
+    let [batch, act_dim] = mean.dims();
+    let log_std = log_std.unsqueeze::<2>().expand([batch, act_dim]);
+    let z = (action - mean) * log_std.clone().neg().exp();
+    ((z.powi_scalar(2).mul_scalar(-0.5) - log_std).sub_scalar(HALF_LN_2PI) * mask).sum_dim(1)
+}
+
 /// Entropy of the diagonal Gaussian with `log_std` (independent of the mean): `[1]`.
 pub fn gaussian_entropy(log_std: Tensor<1>) -> Tensor<1> {
     let act_dim = log_std.dims()[0];
@@ -714,6 +729,19 @@ mod tests {
         // N(0,1) at 1 and N(1, 0.5) at 1.5 (z = 1).
         let want = 2.0 * (-0.5 - HALF_LN_2PI) - 0.5f64.ln();
         assert!((lp[0] as f64 - want).abs() < 1e-5, "{lp:?} vs {want}");
+        // Masked: all ones is the same; masking the second value leaves the first's term.
+        let mean = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0], [1, 2]), &d);
+        let a = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 1.5], [1, 2]), &d);
+        let masked = |m: [f32; 2]| -> f32 {
+            let m = Tensor::<2>::from_data(TensorData::new(m.to_vec(), [1, 2]), &d);
+            gaussian_log_prob_masked(mean.clone(), log_std.clone(), a.clone(), m)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()[0]
+        };
+        assert!((masked([1.0, 1.0]) as f64 - want).abs() < 1e-5);
+        assert!((masked([1.0, 0.0]) as f64 - (-0.5 - HALF_LN_2PI)).abs() < 1e-5);
+        assert_eq!(masked([0.0, 0.0]), 0.0);
         let h: Vec<f32> = gaussian_entropy(log_std).into_data().try_to_vec().unwrap();
         let want = 2.0 * (0.5 + HALF_LN_2PI) + 0.5f64.ln();
         assert!((h[0] as f64 - want).abs() < 1e-5);

@@ -12,6 +12,9 @@ pub struct Rollout {
     pub obs: Vec<f32>,
     /// Sampled (unclamped) actions.
     pub actions: Vec<f32>,
+    /// 1 for each action value the env read, 0 for the others (`mask_inert_actions`;
+    /// empty without it).
+    pub masks: Vec<f32>,
     /// Log-probabilities of the actions under the rollout policy.
     pub log_probs: Vec<f32>,
     /// Value estimates of `obs`.

@@ -50,6 +50,12 @@ pub struct TrainConfig {
     /// also makes the day-ahead offer, with the expert rules alone in emergencies;
     /// `"none"`: the network's output is the action (starting at always-on).
     pub base_policy: String,
+    /// Leave the action values the env did not read out of the log-probabilities (rollout
+    /// and loss): the six day-ahead values outside a day-ahead gate, or always when the
+    /// planner makes the offer, and every value in an emergency under a residual base
+    /// (the rules act alone). Their samples change nothing, so in the PPO ratio they are
+    /// noise that clips the updates of the values that did act.
+    pub mask_inert_actions: bool,
     /// Hidden layer widths.
     pub hidden: Vec<usize>,
     /// Initial log standard deviation of the Gaussian policy.

@@ -41,6 +41,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use powermix_agent::net::{
     ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, gaussian_entropy, gaussian_log_prob,
+    gaussian_log_prob_masked,
 };
 use powermix_agent::policy::residual_action;
 use powermix_agent::rules::{Expert, ExpertParams};
@@ -253,7 +254,9 @@ impl Trainer {
             critic: &critic,
             normalizer: &self.normalizer,
             std: &std,
+            log_std: &log_std.iter().map(|&l| l as f64).collect::<Vec<_>>(),
             log_std_sum: log_std.iter().map(|&l| l as f64).sum(),
+            mask: self.cfg.mask_inert_actions,
         };
         let parts = match self.venvs.as_mut_slice() {
             // Sequential path.
@@ -292,6 +295,9 @@ impl Trainer {
                 let wide = |w: usize| t * m * w..(t + 1) * m * w;
                 r.obs.extend_from_slice(&p.obs[wide(OBS_DIM)]);
                 r.actions.extend_from_slice(&p.actions[wide(ACTION_DIM)]);
+                if !p.masks.is_empty() {
+                    r.masks.extend_from_slice(&p.masks[wide(ACTION_DIM)]);
+                }
                 r.log_probs.extend_from_slice(&p.log_probs[rows.clone()]);
                 r.values.extend_from_slice(&p.values[rows.clone()]);
                 r.episode_end.extend_from_slice(&p.ended[rows.clone()]);
@@ -349,6 +355,7 @@ impl Trainer {
                 let input = LossInput {
                     obs: gather_rows(&r.obs, chunk, OBS_DIM),
                     act: gather_rows(&r.actions, chunk, ACTION_DIM),
+                    mask: (!r.masks.is_empty()).then(|| gather_rows(&r.masks, chunk, ACTION_DIM)),
                     old_logp: gather_rows(&r.log_probs, chunk, 1),
                     adv: normalize_advantages(&gather_rows(adv, chunk, 1)),
                     ret: gather_rows(returns, chunk, 1),
@@ -428,15 +435,24 @@ pub struct Sampler<'a> {
     critic: &'a FastActor,
     normalizer: &'a ObsNormalizer,
     std: &'a [f64],
+    log_std: &'a [f64],
     log_std_sum: f64,
+    /// `mask_inert_actions`: log-probabilities over the values the env reads only.
+    mask: bool,
 }
+
+/// The day-ahead values of an action (`da_offer_*`, `da_min_price_*`): the env reads them
+/// only at a day-ahead gate, and never when a planner makes the offer.
+const DAY_AHEAD_VALUES: std::ops::Range<usize> = 4..ACTION_DIM;
 
 impl Sampler<'_> {
     /// For every env of `venv`: normalises the raw observation into `obs`,
     /// samples the network's output from the Gaussian policy (unbounded) into `acts` with
     /// its log-probability, evaluates the critic, and writes what the env receives into
     /// `env_acts`: the sample, plus the base action for a residual policy (the expert's, or
-    /// that of the env's MPC in `planners`, whose day-ahead offers go to `offers`).
+    /// that of the env's MPC in `planners`, whose day-ahead offers go to `offers`). With
+    /// `mask`, `masks` receives 1 for each value the env reads and 0 for the others, and the
+    /// log-probability sums over the read values only.
     #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
@@ -446,6 +462,7 @@ impl Sampler<'_> {
         env_acts: &mut [f32],
         logps: &mut [f32],
         values: &mut [f32],
+        masks: &mut [f32],
         rngs: &mut [Rng],
         planners: &mut [DayAheadMpc],
         offers: &mut [Option<DayAheadOffer>],
@@ -461,12 +478,15 @@ impl Sampler<'_> {
             self.critic.forward(o, &mut v);
             let mut logp = -self.log_std_sum - HALF_LN_2PI * ACTION_DIM as f64;
             let mut sample = [0.0f32; ACTION_DIM];
+            let mut zs = [0.0f64; ACTION_DIM];
             for k in 0..ACTION_DIM {
                 let z = rng.sample::<f64, _>(StandardNormal);
                 sample[k] = (mean[k] as f64 + self.std[k] * z) as f32;
                 logp -= 0.5 * z * z;
+                zs[k] = z;
             }
             acts[e * ACTION_DIM..(e + 1) * ACTION_DIM].copy_from_slice(&sample);
+            let mut rules_alone = false;
             let to_env = match self.base {
                 Some(expert) => {
                     let env = venv.env(e);
@@ -479,10 +499,25 @@ impl Sampler<'_> {
                         }
                         None => expert.decide(&snap).to_array(),
                     };
-                    residual_action(&base, &sample, snap.emergency.active())
+                    rules_alone = snap.emergency.active();
+                    residual_action(&base, &sample, rules_alone)
                 }
                 None => sample,
             };
+            if self.mask {
+                let env = venv.env(e);
+                let offer_read = planners.is_empty() && env.market().is_da_gate(env.index());
+                let live: [bool; ACTION_DIM] = std::array::from_fn(|k| {
+                    !rules_alone && (offer_read || !DAY_AHEAD_VALUES.contains(&k))
+                });
+                logp = 0.0;
+                for k in 0..ACTION_DIM {
+                    masks[e * ACTION_DIM + k] = f32::from(u8::from(live[k]));
+                    if live[k] {
+                        logp -= self.log_std[k] + HALF_LN_2PI + 0.5 * zs[k] * zs[k];
+                    }
+                }
+            }
             env_acts[e * ACTION_DIM..(e + 1) * ACTION_DIM].copy_from_slice(&to_env);
             logps[e] = logp as f32;
             values[e] = v[0];
@@ -505,6 +540,8 @@ pub struct Part {
     obs: Vec<f32>,
     raw_obs: Vec<f32>,
     actions: Vec<f32>,
+    /// Which action values the env read (empty without `mask_inert_actions`).
+    masks: Vec<f32>,
     log_probs: Vec<f32>,
     values: Vec<f32>,
     /// Reward minus the always-on baseline, before scaling.
@@ -535,6 +572,7 @@ pub fn run_part(
         obs: Vec::with_capacity(steps * n * OBS_DIM),
         raw_obs: Vec::with_capacity(steps * n * OBS_DIM),
         actions: Vec::with_capacity(steps * n * ACTION_DIM),
+        masks: Vec::new(),
         log_probs: Vec::with_capacity(steps * n),
         values: Vec::with_capacity(steps * n),
         rewards: Vec::with_capacity(steps * n),
@@ -549,6 +587,7 @@ pub fn run_part(
     let mut env_acts = vec![0.0f32; n * ACTION_DIM];
     let mut logps = vec![0.0f32; n];
     let mut vals = vec![0.0f32; n];
+    let mut masks = vec![0.0f32; if s.mask { n * ACTION_DIM } else { 0 }];
     let mut at = vec![0usize; n];
     let mut offers: Vec<Option<DayAheadOffer>> = vec![None; planners.len()];
     for _ in 0..steps {
@@ -560,10 +599,12 @@ pub fn run_part(
             &mut env_acts,
             &mut logps,
             &mut vals,
+            &mut masks,
             rngs,
             planners,
             &mut offers,
         );
+        p.masks.extend_from_slice(&masks);
         p.obs.extend_from_slice(&obs);
         p.actions.extend_from_slice(&acts);
         p.log_probs.extend_from_slice(&logps);
@@ -640,6 +681,8 @@ pub fn bootstrap_values(
 pub struct LossInput {
     obs: Vec<f32>,
     act: Vec<f32>,
+    /// Which action values count in the log-probability (None: all).
+    mask: Option<Vec<f32>>,
     old_logp: Vec<f32>,
     adv: Vec<f32>,
     ret: Vec<f32>,
@@ -657,6 +700,7 @@ impl LossInput {
         LossInput {
             obs: self.obs[wide(OBS_DIM)].to_vec(),
             act: self.act[wide(ACTION_DIM)].to_vec(),
+            mask: self.mask.as_ref().map(|m| m[wide(ACTION_DIM)].to_vec()),
             old_logp: self.old_logp[r.clone()].to_vec(),
             adv: self.adv[r.clone()].to_vec(),
             ret: self.ret[r].to_vec(),
@@ -696,7 +740,10 @@ pub fn loss_and_gradients(
     let ret = t2(p.ret, 1);
 
     let (mean, log_std, value) = model.forward(obs);
-    let logp = gaussian_log_prob(mean, log_std.clone(), act);
+    let logp = match p.mask {
+        Some(mask) => gaussian_log_prob_masked(mean, log_std.clone(), act, t2(mask, ACTION_DIM)),
+        None => gaussian_log_prob(mean, log_std.clone(), act),
+    };
     let log_ratio = logp - old_logp;
     let ratio = log_ratio.clone().exp();
     // Clipped surrogate.
