@@ -53,8 +53,8 @@ pub struct TrainConfig {
     /// Leave the action values the env did not read out of the log-probabilities (rollout
     /// and loss): the six day-ahead values outside a day-ahead gate, or always when the
     /// planner makes the offer, and every value in an emergency under a residual base
-    /// (the rules act alone). Their samples change nothing, so in the PPO ratio they are
-    /// noise that clips the updates of the values that did act.
+    /// (the rules act alone). Their samples change nothing, so in the PPO ratio (a
+    /// product over the values) they add gradient terms with no signal.
     pub mask_inert_actions: bool,
     /// Hidden layer widths.
     pub hidden: Vec<usize>,
