@@ -440,7 +440,11 @@ fn readme_example_request_decides() {
     assert!(a.problems.is_empty());
     let id = a.model_id.clone().unwrap();
     assert!(readme.contains(&format!("\"model_id\": \"{id}\"")), "{id}");
-    assert!(readme.contains(&format!("\"total\": {}", a.expected_ledger.total)));
+    assert!(
+        readme.contains(&format!("\"total\": {}", a.expected_ledger.total)),
+        "{}",
+        serde_json::to_string(&a).unwrap()
+    );
     // ... and it is the example the binary prints, at that time.
     let v: Value = serde_json::from_str(&readme[start..end]).unwrap();
     assert_eq!(v, serde_json::to_value(example_request(NOW)).unwrap());
