@@ -476,14 +476,11 @@ impl Sampler<'_> {
                 .normalize(&raw[e * OBS_DIM..(e + 1) * OBS_DIM], o);
             self.actor.forward(o, &mut mean);
             self.critic.forward(o, &mut v);
-            let mut logp = -self.log_std_sum - HALF_LN_2PI * ACTION_DIM as f64;
             let mut sample = [0.0f32; ACTION_DIM];
             let mut zs = [0.0f64; ACTION_DIM];
             for k in 0..ACTION_DIM {
-                let z = rng.sample::<f64, _>(StandardNormal);
-                sample[k] = (mean[k] as f64 + self.std[k] * z) as f32;
-                logp -= 0.5 * z * z;
-                zs[k] = z;
+                zs[k] = rng.sample::<f64, _>(StandardNormal);
+                sample[k] = (mean[k] as f64 + self.std[k] * zs[k]) as f32;
             }
             acts[e * ACTION_DIM..(e + 1) * ACTION_DIM].copy_from_slice(&sample);
             let mut rules_alone = false;
@@ -504,20 +501,25 @@ impl Sampler<'_> {
                 }
                 None => sample,
             };
-            if self.mask {
+            let logp = if self.mask {
                 let env = venv.env(e);
                 let offer_read = planners.is_empty() && env.market().is_da_gate(env.index());
-                let live: [bool; ACTION_DIM] = std::array::from_fn(|k| {
-                    !rules_alone && (offer_read || !DAY_AHEAD_VALUES.contains(&k))
-                });
-                logp = 0.0;
+                let mut logp = 0.0;
                 for k in 0..ACTION_DIM {
-                    masks[e * ACTION_DIM + k] = f32::from(u8::from(live[k]));
-                    if live[k] {
+                    let live = !rules_alone && (offer_read || !DAY_AHEAD_VALUES.contains(&k));
+                    masks[e * ACTION_DIM + k] = f32::from(u8::from(live));
+                    if live {
                         logp -= self.log_std[k] + HALF_LN_2PI + 0.5 * zs[k] * zs[k];
                     }
                 }
-            }
+                logp
+            } else {
+                // Every value counts (summed in the order the unmasked runs always used).
+                zs.iter().fold(
+                    -self.log_std_sum - HALF_LN_2PI * ACTION_DIM as f64,
+                    |lp, z| lp - 0.5 * z * z,
+                )
+            };
             env_acts[e * ACTION_DIM..(e + 1) * ACTION_DIM].copy_from_slice(&to_env);
             logps[e] = logp as f32;
             values[e] = v[0];

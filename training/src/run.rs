@@ -99,7 +99,8 @@ pub fn train(
         eprintln!("resumed {} at update {}", last.display(), state.update);
         if let Some(planner) = trainer.base_planner() {
             eprintln!(
-                "note: each env's {planner} starts afresh (its plans are not in trainer.json):                  the run continues close to, not exactly as, an uninterrupted one"
+                "note: each env's {planner} starts afresh (its plans are not in trainer.json): \
+                 the run continues close to, not exactly as, an uninterrupted one"
             );
         }
     }
