@@ -183,6 +183,31 @@ pub struct CheckpointMeta {
     /// (`powermix_eval::planned_policy`) acts as such a checkpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_planner: Option<String>,
+    /// Present when this checkpoint is an ensemble: its own network is the first member and
+    /// [`EnsembleSpec::members`] names the folders of the others ([`save_ensemble`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<EnsembleSpec>,
+}
+
+/// The only way members' actions are combined: value by value, the median of the
+/// members' clamped actions (the mean of the two middle ones for an even count).
+pub const ENSEMBLE_COMBINE: &str = "median";
+
+/// Most members an ensemble may have.
+pub const MAX_ENSEMBLE_MEMBERS: usize = 15;
+
+/// An ensemble's part of `meta.json`: the folder's own network is the first member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnsembleSpec {
+    /// How member actions are combined ([`ENSEMBLE_COMBINE`]).
+    pub combine: String,
+    /// The folders of the other members, relative to the checkpoint folder
+    /// (`members/<model_id>`); each is a complete checkpoint without an ensemble of its own.
+    pub members: Vec<String>,
+    /// The command that built the ensemble (each member's `meta.json` holds the command
+    /// that trained it).
+    pub command: String,
 }
 
 /// 64-bit FNV-1a of `bytes`. Stable across versions and machines (no dependency).
@@ -344,6 +369,7 @@ pub fn save_checkpoint(
         created_utc: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         base_policy: info.base_policy.clone(),
         base_planner: info.base_planner.clone(),
+        ensemble: None,
     };
     let json = serde_json::to_string_pretty(&meta).map_err(|e| {
         CheckpointError::new(
@@ -353,6 +379,23 @@ pub fn save_checkpoint(
         )
     })?;
 
+    commit_folder(dir, |tmp| {
+        write_synced(&tmp.join(MODEL_FILE), &bytes)?;
+        for (name, data) in extras {
+            write_synced(&tmp.join(name), data)?;
+        }
+        // meta.json last: a folder with a meta.json has everything it names.
+        write_synced(&tmp.join(META_FILE), json.as_bytes())
+    })?;
+    Ok(meta)
+}
+
+/// Writes a checkpoint folder atomically: `fill` writes into `DIR.tmp-<pid>`, which then
+/// replaces `dir` by two renames (the old folder goes to `DIR.old-<pid>` in between).
+fn commit_folder(
+    dir: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), CheckpointError>,
+) -> Result<(), CheckpointError> {
     let pid = std::process::id();
     let tmp = sibling(dir, "tmp", pid)?;
     let old = sibling(dir, "old", pid)?;
@@ -360,12 +403,7 @@ pub fn save_checkpoint(
         fs::remove_dir_all(&tmp).map_err(|e| CheckpointError::io(&tmp, e))?;
     }
     fs::create_dir_all(&tmp).map_err(|e| CheckpointError::io(&tmp, e))?;
-    write_synced(&tmp.join(MODEL_FILE), &bytes)?;
-    for (name, data) in extras {
-        write_synced(&tmp.join(name), data)?;
-    }
-    // meta.json last: a folder with a meta.json has everything it names.
-    write_synced(&tmp.join(META_FILE), json.as_bytes())?;
+    fill(&tmp)?;
     sync_dir(&tmp)?;
 
     let parent = match dir.parent() {
@@ -383,8 +421,121 @@ pub fn save_checkpoint(
     } else {
         fs::rename(&tmp, dir).map_err(|e| CheckpointError::io(dir, e))?;
     }
-    sync_dir(&parent)?;
-    Ok(meta)
+    sync_dir(&parent)
+}
+
+/// Saves an ensemble of the checkpoint folders `members` as the checkpoint folder `dir`,
+/// atomically: the first member's `model.bpk` and `meta.json` (with an [`EnsembleSpec`]
+/// naming the others) at the top, each other member's two files in `members/<model_id>/`.
+/// Every member is loaded and checked first; they must share the observation and action
+/// names, the site config and the data split (train and validation periods and data hash),
+/// and none may be an ensemble or a planner's residual. `command` is recorded as the
+/// ensemble's command. Returns the top `meta.json` written.
+pub fn save_ensemble(
+    dir: &Path,
+    members: &[PathBuf],
+    command: &str,
+) -> Result<CheckpointMeta, CheckpointError> {
+    if members.is_empty() || members.len() > MAX_ENSEMBLE_MEMBERS {
+        return Err(CheckpointError::new(
+            CheckpointErrorKind::InvalidInput,
+            dir,
+            format!(
+                "an ensemble has 1 to {MAX_ENSEMBLE_MEMBERS} members, {} given",
+                members.len()
+            ),
+        ));
+    }
+    let mut metas = Vec::with_capacity(members.len());
+    for m in members {
+        let p = load_exact(m)?;
+        if p.meta.ensemble.is_some() {
+            return Err(CheckpointError::new(
+                CheckpointErrorKind::InvalidInput,
+                m,
+                "is an ensemble itself; give its members instead",
+            ));
+        }
+        metas.push(p.meta);
+    }
+    let mut ids: Vec<&str> = metas.iter().map(|m| m.model_id.as_str()).collect();
+    ids.sort_unstable();
+    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+        return Err(CheckpointError::new(
+            CheckpointErrorKind::InvalidInput,
+            dir,
+            format!("model {} is given twice", w[0]),
+        ));
+    }
+    let mut top = metas[0].clone();
+    top.ensemble = Some(EnsembleSpec {
+        combine: ENSEMBLE_COMBINE.to_string(),
+        members: metas[1..]
+            .iter()
+            .map(|m| format!("members/{}", m.model_id))
+            .collect(),
+        command: command.to_string(),
+    });
+    for (m, meta) in members.iter().zip(&metas).skip(1) {
+        check_member(&top, meta, m)?;
+    }
+    let top_json = serde_json::to_string_pretty(&top).map_err(|e| {
+        CheckpointError::new(
+            CheckpointErrorKind::InvalidInput,
+            &dir.join(META_FILE),
+            e.to_string(),
+        )
+    })?;
+    commit_folder(dir, |tmp| {
+        for (m, meta) in members.iter().zip(&metas).skip(1) {
+            let sub = tmp.join("members").join(&meta.model_id);
+            fs::create_dir_all(&sub).map_err(|e| CheckpointError::io(&sub, e))?;
+            write_synced(&sub.join(MODEL_FILE), &read_limited(&m.join(MODEL_FILE))?)?;
+            write_synced(&sub.join(META_FILE), &read_limited(&m.join(META_FILE))?)?;
+            sync_dir(&sub)?;
+        }
+        write_synced(
+            &tmp.join(MODEL_FILE),
+            &read_limited(&members[0].join(MODEL_FILE))?,
+        )?;
+        write_synced(&tmp.join(META_FILE), top_json.as_bytes())
+    })?;
+    Ok(top)
+}
+
+/// Checks that `member` (loaded from `path`) may sit in the ensemble whose top metadata
+/// is `top`: no ensemble or planner of its own, the same site config and data split.
+fn check_member(
+    top: &CheckpointMeta,
+    member: &CheckpointMeta,
+    path: &Path,
+) -> Result<(), CheckpointError> {
+    let bad = |m: String| CheckpointError::new(CheckpointErrorKind::Incompatible, path, m);
+    if member.ensemble.is_some() {
+        return Err(bad(
+            "an ensemble member may not be an ensemble itself".into()
+        ));
+    }
+    if top.base_planner.is_some() || member.base_planner.is_some() {
+        return Err(bad(
+            "a planner's residual cannot be an ensemble member (the planner runs outside \
+             the checkpoint)"
+                .into(),
+        ));
+    }
+    if member.site_config != top.site_config {
+        return Err(bad(
+            "site_config differs from the first member's (members observe one site)".into(),
+        ));
+    }
+    if member.data != top.data {
+        return Err(bad(format!(
+            "data split differs from the first member's: {:?} against {:?} (members must \
+             share the training and selection periods, so that the scorecard's marks hold)",
+            member.data, top.data
+        )));
+    }
+    Ok(())
 }
 
 fn read_limited(path: &Path) -> Result<Vec<u8>, CheckpointError> {
@@ -588,7 +739,44 @@ fn load_exact(dir: &Path) -> Result<LoadedPolicy, CheckpointError> {
     }
     let meta = read_meta(dir)?;
     let model = load_model(dir, &meta, &Device::flex())?;
-    LoadedPolicy::from_parts(meta, model, dir.to_path_buf())
+    let spec = meta.ensemble.clone();
+    let mut policy = LoadedPolicy::from_parts(meta, model, dir.to_path_buf())?;
+    if let Some(spec) = spec {
+        let meta_path = dir.join(META_FILE);
+        let bad =
+            |m: String| CheckpointError::new(CheckpointErrorKind::Incompatible, &meta_path, m);
+        if spec.combine != ENSEMBLE_COMBINE {
+            return Err(bad(format!(
+                "ensemble.combine {:?} is not known to this build ({ENSEMBLE_COMBINE:?})",
+                spec.combine
+            )));
+        }
+        if spec.members.len() >= MAX_ENSEMBLE_MEMBERS {
+            return Err(bad(format!(
+                "ensemble.members has {} folders; an ensemble has at most {MAX_ENSEMBLE_MEMBERS} members",
+                spec.members.len()
+            )));
+        }
+        let mut members = Vec::with_capacity(spec.members.len());
+        for rel in &spec.members {
+            let rel_path = Path::new(rel);
+            let inside = rel_path
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if rel.is_empty() || !inside {
+                return Err(bad(format!(
+                    "ensemble.members {rel:?} is not a folder below the checkpoint"
+                )));
+            }
+            let sub = dir.join(rel_path);
+            let member_meta = read_meta(&sub)?;
+            check_member(&policy.meta, &member_meta, &sub)?;
+            let model = load_model(&sub, &member_meta, &Device::flex())?;
+            members.push(LoadedPolicy::from_parts(member_meta, model, sub)?);
+        }
+        policy = policy.with_members(members);
+    }
+    Ok(policy)
 }
 
 /// Complete `DIR.tmp-*` / `DIR.old-*` folders beside `dir`, newest first.

@@ -82,8 +82,8 @@ pub fn decide_shared(
 }
 
 pub use checkpoint::{
-    CheckpointError, CheckpointErrorKind, CheckpointInfo, CheckpointMeta, DataInfo,
-    load_checkpoint, read_meta, save_checkpoint,
+    CheckpointError, CheckpointErrorKind, CheckpointInfo, CheckpointMeta, DataInfo, EnsembleSpec,
+    load_checkpoint, read_meta, save_checkpoint, save_ensemble,
 };
 pub use net::{
     ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, clamp_finite_action, outputs_finite,

@@ -8,7 +8,8 @@ use crate::Policy;
 #[cfg(doc)]
 use crate::checkpoint::load_checkpoint;
 use crate::checkpoint::{
-    CheckpointError, CheckpointErrorKind, CheckpointMeta, META_FILE, MODEL_FILE,
+    CheckpointError, CheckpointErrorKind, CheckpointMeta, MAX_ENSEMBLE_MEMBERS, META_FILE,
+    MODEL_FILE,
 };
 use crate::net::{
     ActorCritic, FastActor, ObsNormalizer, clamp_action, clamp_finite_action,
@@ -34,6 +35,10 @@ pub struct LoadedPolicy {
     observer: Observer,
     base: Option<Expert>,
     name: String,
+    /// The other members of an ensemble (empty for a single network).
+    members: Vec<LoadedPolicy>,
+    /// The ensemble's id (see [`LoadedPolicy::with_members`]), None for a single network.
+    ensemble_id: Option<String>,
 }
 
 impl LoadedPolicy {
@@ -98,7 +103,40 @@ impl LoadedPolicy {
             model,
             source_dir,
             fast,
+            members: Vec::new(),
+            ensemble_id: None,
         })
+    }
+
+    /// This network as the first member of an ensemble with `members` (the loader builds
+    /// it from `meta.json`'s `ensemble`). The ensemble decides, value by value, the median
+    /// of its members' clamped actions (each member with its own normaliser and base
+    /// rules); its id is the hash of `median:` and the member model ids in order, and
+    /// [`LoadedPolicy::model_id`] and the policy's name report it.
+    ///
+    /// # Panics
+    /// With more than [`MAX_ENSEMBLE_MEMBERS`] members in all (the loader refuses such a
+    /// folder before it gets here).
+    pub fn with_members(mut self, members: Vec<LoadedPolicy>) -> LoadedPolicy {
+        assert!(
+            members.len() < MAX_ENSEMBLE_MEMBERS,
+            "an ensemble has at most {MAX_ENSEMBLE_MEMBERS} members"
+        );
+        let ids: Vec<&str> = std::iter::once(self.meta.model_id.as_str())
+            .chain(members.iter().map(|m| m.meta.model_id.as_str()))
+            .collect();
+        let id = crate::checkpoint::hash_hex(
+            format!("{}:{}", crate::checkpoint::ENSEMBLE_COMBINE, ids.join(",")).as_bytes(),
+        );
+        self.name = format!("ppo:{id}");
+        self.ensemble_id = Some(id);
+        self.members = members;
+        self
+    }
+
+    /// Networks deciding: 1, or an ensemble's member count.
+    pub fn member_count(&self) -> usize {
+        1 + self.members.len()
     }
 
     /// Builds observations with `cfg` instead of the checkpoint's site config (the server's
@@ -106,6 +144,10 @@ impl LoadedPolicy {
     pub fn with_site_config(mut self, cfg: &SiteConfig) -> LoadedPolicy {
         self.observer = Observer::new(cfg);
         self.base = self.meta.base_policy.clone().map(|p| Expert::new(cfg, p));
+        self.members = std::mem::take(&mut self.members)
+            .into_iter()
+            .map(|m| m.with_site_config(cfg))
+            .collect();
         self
     }
 
@@ -116,9 +158,10 @@ impl LoadedPolicy {
         self.meta.base_planner.as_deref()
     }
 
-    /// The model id (hash of `model.bpk`).
+    /// The model id: the hash of `model.bpk`, or an ensemble's id
+    /// ([`LoadedPolicy::with_members`]).
     pub fn model_id(&self) -> &str {
-        &self.meta.model_id
+        self.ensemble_id.as_deref().unwrap_or(&self.meta.model_id)
     }
 
     /// The observation normaliser.
@@ -138,7 +181,9 @@ impl LoadedPolicy {
         obs
     }
 
-    /// The actor's raw (unclamped) means for a raw observation (normalised here).
+    /// The actor's raw (unclamped) means for a raw observation (normalised here); for an
+    /// ensemble, the first member's (the ensemble's action is
+    /// [`LoadedPolicy::act_unclamped`]).
     ///
     /// # Panics
     /// If `obs.len()` is not [`OBS_DIM`] (a caller bug).
@@ -158,10 +203,61 @@ impl LoadedPolicy {
 
     /// [`Self::act_unclamped`] for a snapshot whose raw observation `obs` the caller has
     /// already built (with this policy's site config).
+    ///
+    /// For an ensemble: value by value, the median of the members' clamped actions (so
+    /// already in [0, 1]); if a member's output is not finite, that output is returned as
+    /// it is, so that the caller falls back as for a single network.
     pub fn act_unclamped_observed(&self, snap: &Snapshot<'_>, obs: &[f32]) -> [f32; ACTION_DIM] {
+        let base = self.base.as_ref().map(|_| self.base_action(snap));
+        let own = self.member_action(snap, obs, base.as_ref());
+        if self.members.is_empty() {
+            return own;
+        }
+        // On the stack: a decision allocates nothing (the loader caps the member count).
+        let n = self.member_count();
+        let mut outs = [[0.0f32; ACTION_DIM]; MAX_ENSEMBLE_MEMBERS];
+        outs[0] = own;
+        for (o, m) in outs[1..n].iter_mut().zip(&self.members) {
+            // Members with the first member's rules share its base action.
+            let shared = (m.meta.base_policy == self.meta.base_policy)
+                .then_some(base.as_ref())
+                .flatten();
+            let member_base = match (&m.base, shared) {
+                (None, _) => None,
+                (Some(_), Some(b)) => Some(*b),
+                (Some(_), None) => Some(m.base_action(snap)),
+            };
+            *o = m.member_action(snap, obs, member_base.as_ref());
+        }
+        if let Some(bad) = outs[..n]
+            .iter()
+            .find(|o| first_nonfinite_output(o).is_some())
+        {
+            return *bad;
+        }
+        for o in &mut outs[..n] {
+            *o = clamp_action(o);
+        }
+        std::array::from_fn(|k| {
+            let mut v = [0.0f32; MAX_ENSEMBLE_MEMBERS];
+            for (x, o) in v.iter_mut().zip(&outs[..n]) {
+                *x = o[k];
+            }
+            median(&mut v[..n])
+        })
+    }
+
+    /// One network's action values, unclamped: its raw output, plus `base` (this network's
+    /// base action) for a residual policy.
+    fn member_action(
+        &self,
+        snap: &Snapshot<'_>,
+        obs: &[f32],
+        base: Option<&[f32; ACTION_DIM]>,
+    ) -> [f32; ACTION_DIM] {
         let raw = self.act_raw(obs);
-        match &self.base {
-            Some(_) => residual_action(&self.base_action(snap), &raw, snap.emergency.active()),
+        match base {
+            Some(b) => residual_action(b, &raw, snap.emergency.active()),
             None => raw,
         }
     }
@@ -187,6 +283,18 @@ impl LoadedPolicy {
             Some((i, name, v)) => Err(format!("policy output {i} ({name}) = {v} is not finite")),
             None => Ok(Action::from_values_unchecked(&clamp_action(&raw))),
         }
+    }
+}
+
+/// The median of finite values (the mean of the two middle ones for an even count); sorts
+/// `v`. Panics on an empty slice (an ensemble has at least one member).
+fn median(v: &mut [f32]) -> f32 {
+    v.sort_unstable_by(f32::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
     }
 }
 

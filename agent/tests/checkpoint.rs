@@ -522,3 +522,154 @@ fn command_line_names_the_program_without_its_folder() {
     let argv0 = std::env::args().next().unwrap();
     assert!(argv0.ends_with(program), "{argv0} vs {program}");
 }
+
+/// An ensemble acts, value by value, as the median of its members' actions, under an id of
+/// its own that depends on the members and their order.
+#[test]
+fn ensembles_act_as_the_median_of_their_members() {
+    let root = scratch("ensemble");
+    let dirs: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            let d = root.join(format!("m{i}"));
+            save(&d, &model(20 + i));
+            d
+        })
+        .collect();
+    let out = root.join("ens");
+    let top = checkpoint::save_ensemble(&out, &dirs, "ensemble m0 m1 m2").unwrap();
+    let spec = top.ensemble.clone().unwrap();
+    assert_eq!(spec.combine, "median");
+    assert_eq!(spec.command, "ensemble m0 m1 m2");
+    assert_eq!(spec.members.len(), 2);
+    let ens = load_checkpoint(&out).unwrap();
+    assert_eq!(ens.member_count(), 3);
+    assert_eq!(ens.meta, top, "meta.json as written");
+    assert_ne!(ens.model_id(), top.model_id, "the ensemble's own id");
+    assert_eq!(ens.name(), format!("ppo:{}", ens.model_id()));
+    // Members keep their own meta.json and model, byte for byte.
+    for (d, rel) in dirs[1..].iter().zip(&spec.members) {
+        for f in [META_FILE, MODEL_FILE] {
+            assert_eq!(
+                std::fs::read(d.join(f)).unwrap(),
+                std::fs::read(out.join(rel).join(f)).unwrap()
+            );
+        }
+    }
+
+    let singles: Vec<LoadedPolicy> = dirs.iter().map(|d| load_checkpoint(d).unwrap()).collect();
+    let cfg = SiteConfig::default_site();
+    let market = Market::new(synthetic_year(2024, 7), cfg.clone());
+    let state = SiteState::initial(&cfg);
+    let mut spread = 0;
+    for t in (0..market.len()).step_by(401) {
+        let snap = market.snapshot(t, &state);
+        let a: Vec<[f32; ACTION_DIM]> = singles
+            .iter()
+            .map(|p| p.try_act(&snap).unwrap().to_array())
+            .collect();
+        let e = ens.try_act(&snap).unwrap().to_array();
+        for k in 0..ACTION_DIM {
+            let mut v = [a[0][k], a[1][k], a[2][k]];
+            v.sort_by(f32::total_cmp);
+            assert_eq!(e[k].to_bits(), v[1].to_bits(), "t {t}, value {k}: {v:?}");
+            spread += (v[0] < v[1] && v[1] < v[2]) as usize;
+        }
+    }
+    assert!(spread > 50, "members should disagree: {spread}");
+
+    // Another order is another ensemble.
+    let other = root.join("ens-other");
+    let order = [dirs[1].clone(), dirs[0].clone(), dirs[2].clone()];
+    checkpoint::save_ensemble(&other, &order, "x").unwrap();
+    assert_ne!(load_checkpoint(&other).unwrap().model_id(), ens.model_id());
+    // A member whose output is not finite makes the ensemble's decision fail (the server
+    // then falls back), as for a single network.
+    let mut huge = model(5);
+    let n = huge.actor.len();
+    huge.actor[n - 1].weight = huge.actor[n - 1]
+        .weight
+        .clone()
+        .map(|w| w.mul_scalar(0.0).add_scalar(f32::MAX));
+    let huge = LoadedPolicy::from_parts(top.clone(), huge, root.clone())
+        .unwrap()
+        .with_members(vec![singles[1].clone(), singles[2].clone()]);
+    let snap = market.snapshot(5000, &state);
+    assert!(huge.try_act(&snap).unwrap_err().contains("not finite"));
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// Ensembles refuse, naming the folder and the problem: nested ensembles, a member given
+/// twice, members of another data split, member paths outside the folder, an unknown
+/// combination, a missing member.
+#[test]
+fn ensembles_refuse_members_that_do_not_fit() {
+    let root = scratch("ensemble-bad");
+    let (a, b) = (root.join("a"), root.join("b"));
+    save(&a, &model(1));
+    save(&b, &model(2));
+    let ens = root.join("ens");
+    checkpoint::save_ensemble(&ens, &[a.clone(), b.clone()], "x").unwrap();
+
+    let msg = |r: Result<checkpoint::CheckpointMeta, checkpoint::CheckpointError>| {
+        let e = r.unwrap_err();
+        (e.kind, e.to_string())
+    };
+    let (kind, m) = msg(checkpoint::save_ensemble(
+        &root.join("n"),
+        &[a.clone(), ens.clone()],
+        "x",
+    ));
+    assert_eq!(kind, CheckpointErrorKind::InvalidInput);
+    assert!(m.contains("is an ensemble itself"), "{m}");
+    let (_, m) = msg(checkpoint::save_ensemble(
+        &root.join("d"),
+        &[a.clone(), a.clone()],
+        "x",
+    ));
+    assert!(m.contains("given twice"), "{m}");
+    let (_, m) = msg(checkpoint::save_ensemble(&root.join("e"), &[], "x"));
+    assert!(m.contains("1 to 15 members, 0 given"), "{m}");
+    let c = root.join("c");
+    let mut other = info();
+    other.data.val_period = "2024-11-01..2025-01-01".into();
+    save_checkpoint(&c, &model(3), &other, &[]).unwrap();
+    let (kind, m) = msg(checkpoint::save_ensemble(
+        &root.join("f"),
+        &[a.clone(), c],
+        "x",
+    ));
+    assert_eq!(kind, CheckpointErrorKind::Incompatible);
+    assert!(
+        m.contains("data split differs") && m.contains("2024-11-01"),
+        "{m}"
+    );
+
+    // Damaged ensemble folders.
+    let copy = |name: &str| {
+        let d = root.join(name);
+        checkpoint::save_ensemble(&d, &[a.clone(), b.clone()], "x").unwrap();
+        d
+    };
+    let d = copy("up");
+    edit_meta(&d, |v| v["ensemble"]["members"][0] = "../a".into());
+    let e = err_of(&d);
+    assert_eq!(e.kind, CheckpointErrorKind::Incompatible);
+    assert!(
+        e.to_string().contains("\"../a\" is not a folder below"),
+        "{e}"
+    );
+    let d = copy("combine");
+    edit_meta(&d, |v| v["ensemble"]["combine"] = "mean".into());
+    let e = err_of(&d);
+    assert!(e.to_string().contains("ensemble.combine \"mean\""), "{e}");
+    let d = copy("missing");
+    let rel = load_checkpoint(&d).unwrap().meta.ensemble.unwrap().members[0].clone();
+    std::fs::remove_dir_all(d.join(&rel)).unwrap();
+    let e = err_of(&d);
+    assert_eq!(e.kind, CheckpointErrorKind::Missing);
+    assert!(e.path.starts_with(d.join(&rel)), "{e}");
+    let d = copy("damaged");
+    std::fs::write(d.join(&rel).join(MODEL_FILE), b"not a model").unwrap();
+    assert_eq!(err_of(&d).kind, CheckpointErrorKind::Damaged);
+    let _ = std::fs::remove_dir_all(root);
+}

@@ -119,7 +119,8 @@ const MIN_STD: f64 = 1e-6;
 /// The default loader: a directory without `meta.json` is `no_checkpoint`; otherwise
 /// [`powermix_agent::checkpoint::load_checkpoint`] (layout, hash and shape checks included), with
 /// the site config of the server, and the checkpoint's normalisation statistics as
-/// [`TrainingStats`]. Any load or layout error is `checkpoint_damaged` with its message.
+/// [`TrainingStats`] (an ensemble's first member's: members share the training data). Any
+/// load or layout error is `checkpoint_damaged` with its message.
 pub fn load_primary(dir: &Path, cfg: &SiteConfig) -> Result<PrimaryPolicy, LoadError> {
     let meta = dir.join("meta.json");
     if !meta.is_file() {

@@ -479,6 +479,18 @@ fn a_saved_checkpoint_loads_and_decides_as_the_policy() {
     assert_eq!(loaded.model_id, meta.model_id);
     assert!(loaded.stats.is_some());
 
+    // An ensemble of this network and another is served under the ensemble's own id.
+    let second = temp_dir("real-checkpoint-2").join("ckpt");
+    let model2 = ActorCriticConfig::default().init_seeded(4, &burn::tensor::Device::flex());
+    save_checkpoint(&second, &model2, &info, &[]).unwrap();
+    let ens = temp_dir("ensemble-checkpoint").join("ckpt");
+    powermix_agent::save_ensemble(&ens, &[dir.clone(), second], "test").unwrap();
+    let served = load_primary(&ens, &cfg).unwrap();
+    let direct = powermix_agent::load_checkpoint(&ens).unwrap();
+    assert_eq!(direct.member_count(), 2);
+    assert_eq!(served.model_id, direct.model_id());
+    assert_ne!(served.model_id, meta.model_id);
+
     // The same network as a correction of the day-ahead MPC: the server has no planner, so
     // it refuses the checkpoint (and would serve the expert) instead of answering with the
     // correction added to the rules.
