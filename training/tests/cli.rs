@@ -32,3 +32,22 @@ fn bad_input_exits_2_with_clap_s_message() {
         "{err}"
     );
 }
+
+const ENSEMBLE: &str = env!("CARGO_BIN_EXE_ensemble");
+
+#[test]
+fn ensemble_help_agrees_with_the_readme_and_bad_input_exits_2() {
+    assert_help_matches_readme(ENSEMBLE, None, "ensemble");
+    assert_usage_error(ENSEMBLE, &["--out", "/tmp/x"], "MEMBER");
+    // A member that is no checkpoint: exit 2, naming the folder.
+    let out = run(
+        ENSEMBLE,
+        &["--out", "/nonexistent/ens", "/nonexistent/member"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/member") && err.contains("no such checkpoint folder"),
+        "{err}"
+    );
+}
