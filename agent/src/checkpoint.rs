@@ -371,13 +371,7 @@ pub fn save_checkpoint(
         base_planner: info.base_planner.clone(),
         ensemble: None,
     };
-    let json = serde_json::to_string_pretty(&meta).map_err(|e| {
-        CheckpointError::new(
-            CheckpointErrorKind::InvalidInput,
-            &dir.join(META_FILE),
-            e.to_string(),
-        )
-    })?;
+    let json = meta_json(&meta, dir)?;
 
     commit_folder(dir, |tmp| {
         write_synced(&tmp.join(MODEL_FILE), &bytes)?;
@@ -388,6 +382,17 @@ pub fn save_checkpoint(
         write_synced(&tmp.join(META_FILE), json.as_bytes())
     })?;
     Ok(meta)
+}
+
+/// `meta` as the pretty JSON of `dir`'s `meta.json`.
+fn meta_json(meta: &CheckpointMeta, dir: &Path) -> Result<String, CheckpointError> {
+    serde_json::to_string_pretty(meta).map_err(|e| {
+        CheckpointError::new(
+            CheckpointErrorKind::InvalidInput,
+            &dir.join(META_FILE),
+            e.to_string(),
+        )
+    })
 }
 
 /// Writes a checkpoint folder atomically: `fill` writes into `DIR.tmp-<pid>`, which then
@@ -479,13 +484,7 @@ pub fn save_ensemble(
     for (m, meta) in members.iter().zip(&metas).skip(1) {
         check_member(&top, meta, m)?;
     }
-    let top_json = serde_json::to_string_pretty(&top).map_err(|e| {
-        CheckpointError::new(
-            CheckpointErrorKind::InvalidInput,
-            &dir.join(META_FILE),
-            e.to_string(),
-        )
-    })?;
+    let top_json = meta_json(&top, dir)?;
     commit_folder(dir, |tmp| {
         for (m, meta) in members.iter().zip(&metas).skip(1) {
             let sub = tmp.join("members").join(&meta.model_id);
