@@ -503,7 +503,8 @@ pub fn save_ensemble(
 }
 
 /// Checks that `member` (loaded from `path`) may sit in the ensemble whose top metadata
-/// is `top`: no ensemble or planner of its own, the same site config and data split.
+/// is `top`: no ensemble or planner of its own, the same site config, base rules and data
+/// split.
 fn check_member(
     top: &CheckpointMeta,
     member: &CheckpointMeta,
@@ -525,6 +526,13 @@ fn check_member(
     if member.site_config != top.site_config {
         return Err(bad(
             "site_config differs from the first member's (members observe one site)".into(),
+        ));
+    }
+    if member.base_policy != top.base_policy {
+        return Err(bad(
+            "base_policy differs from the first member's (members correct the same rules, \
+             whose action is computed once per decision)"
+                .into(),
         ));
     }
     if member.data != top.data {

@@ -110,8 +110,8 @@ impl LoadedPolicy {
 
     /// This network as the first member of an ensemble with `members` (the loader builds
     /// it from `meta.json`'s `ensemble`). The ensemble decides, value by value, the median
-    /// of its members' clamped actions (each member with its own normaliser and base
-    /// rules); its id is the hash of `median:` and the member model ids in order, and
+    /// of its members' clamped actions (each member with its own normaliser; all correct
+    /// this network's base rules, which the loader checks); its id is the hash of `median:` and the member model ids in order, and
     /// [`LoadedPolicy::model_id`] and the policy's name report it.
     ///
     /// # Panics
@@ -217,17 +217,9 @@ impl LoadedPolicy {
         let n = self.member_count();
         let mut outs = [[0.0f32; ACTION_DIM]; MAX_ENSEMBLE_MEMBERS];
         outs[0] = own;
+        // Members share the first member's rules (the loader checks), so one base action.
         for (o, m) in outs[1..n].iter_mut().zip(&self.members) {
-            // Members with the first member's rules share its base action.
-            let shared = (m.meta.base_policy == self.meta.base_policy)
-                .then_some(base.as_ref())
-                .flatten();
-            let member_base = match (&m.base, shared) {
-                (None, _) => None,
-                (Some(_), Some(b)) => Some(*b),
-                (Some(_), None) => Some(m.base_action(snap)),
-            };
-            *o = m.member_action(snap, obs, member_base.as_ref());
+            *o = m.member_action(snap, obs, base.as_ref());
         }
         if let Some(bad) = outs[..n]
             .iter()

@@ -599,7 +599,7 @@ fn ensembles_act_as_the_median_of_their_members() {
 }
 
 /// Ensembles refuse, naming the folder and the problem: nested ensembles, a member given
-/// twice, members of another data split, member paths outside the folder, an unknown
+/// twice, members of another data split or other base rules, member paths outside the folder, an unknown
 /// combination, a missing member.
 #[test]
 fn ensembles_refuse_members_that_do_not_fit() {
@@ -643,6 +643,20 @@ fn ensembles_refuse_members_that_do_not_fit() {
         m.contains("data split differs") && m.contains("2024-11-01"),
         "{m}"
     );
+
+    let r = root.join("r");
+    let residual = CheckpointInfo {
+        base_policy: Some(powermix_agent::ExpertParams::default_params()),
+        ..info()
+    };
+    save_checkpoint(&r, &model(4), &residual, &[]).unwrap();
+    let (kind, m) = msg(checkpoint::save_ensemble(
+        &root.join("g"),
+        &[a.clone(), r],
+        "x",
+    ));
+    assert_eq!(kind, CheckpointErrorKind::Incompatible);
+    assert!(m.contains("base_policy differs"), "{m}");
 
     // Damaged ensemble folders.
     let copy = |name: &str| {

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 /// Combines trained checkpoints into one ensemble checkpoint: it acts, value by value, as
 /// the median of its members' actions. The first member's network and meta.json are the
 /// folder's own (its data split marks the scorecard); the others go to members/<model_id>/.
-/// Members must share the site config and the data split.
+/// Members must share the site config, the base rules and the data split.
 #[derive(Parser, Debug)]
 #[command(name = "ensemble", version)]
 struct Cli {
