@@ -528,6 +528,12 @@ fn check_member(
             "site_config differs from the first member's (members observe one site)".into(),
         ));
     }
+    if member.act_dim != top.act_dim {
+        return Err(bad(format!(
+            "act_dim is {}, the first member's {} (members give the same action values)",
+            member.act_dim, top.act_dim
+        )));
+    }
     if member.base_policy != top.base_policy {
         return Err(bad(
             "base_policy differs from the first member's (members correct the same rules, \
@@ -589,8 +595,14 @@ fn names_diff(what: &str, file: &[String], code: &[&str]) -> Option<String> {
     None
 }
 
+/// Action values of checkpoints written before `da_peak_withhold` (the last action value)
+/// existed. They still load and act: their actor gives the first [`LEGACY_ACTION_DIM`]
+/// values and the missing one is 0, a flat day-ahead offer, as they were trained.
+pub const LEGACY_ACTION_DIM: usize = 10;
+
 /// Reads and checks `DIR/meta.json`: JSON and fields, known format version, observation and
-/// action names/order/dims equal to this build's, normaliser and site config valid.
+/// action names/order/dims equal to this build's (or, for actions, its first
+/// [`LEGACY_ACTION_DIM`]), normaliser and site config valid.
 pub fn read_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
     use CheckpointErrorKind::*;
     let path = dir.join(META_FILE);
@@ -624,16 +636,18 @@ pub fn read_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
             meta.obs_dim
         )));
     }
-    if meta.act_dim != ACTION_DIM {
+    if !(LEGACY_ACTION_DIM..=ACTION_DIM).contains(&meta.act_dim) {
         return Err(incompatible(format!(
-            "act_dim is {} in the checkpoint, {ACTION_DIM} in this build",
+            "act_dim is {} in the checkpoint, {ACTION_DIM} in this build \
+             (or {LEGACY_ACTION_DIM}, before da_peak_withhold)",
             meta.act_dim
         )));
     }
     if let Some(m) = names_diff("obs_names", &meta.obs_names, &OBS_NAMES) {
         return Err(incompatible(m));
     }
-    if let Some(m) = names_diff("action_names", &meta.action_names, &ACTION_NAMES) {
+    let act_names = &ACTION_NAMES[..meta.act_dim.min(ACTION_DIM)];
+    if let Some(m) = names_diff("action_names", &meta.action_names, act_names) {
         return Err(incompatible(m));
     }
     if let Some(i) = meta.hidden.iter().position(|&h| h == 0 || h > 4096) {

@@ -57,14 +57,15 @@ impl LoadedPolicy {
                 m,
             )
         })?;
-        if fast.obs_dim() != OBS_DIM || fast.act_dim() != ACTION_DIM {
+        if fast.obs_dim() != OBS_DIM || fast.act_dim() != meta.act_dim {
             return Err(CheckpointError::new(
                 CheckpointErrorKind::Incompatible,
                 &source_dir.join(MODEL_FILE),
                 format!(
-                    "actor maps {} features to {} actions, this build has {OBS_DIM} and {ACTION_DIM}",
+                    "actor maps {} features to {} actions, meta.json says {OBS_DIM} and {}",
                     fast.obs_dim(),
-                    fast.act_dim()
+                    fast.act_dim(),
+                    meta.act_dim
                 ),
             ));
         }
@@ -190,8 +191,9 @@ impl LoadedPolicy {
     pub fn act_raw(&self, obs: &[f32]) -> [f32; ACTION_DIM] {
         let mut norm = [0.0f32; OBS_DIM];
         self.meta.normalizer.normalize(obs, &mut norm);
+        // A checkpoint from before the last action values acts with them at 0.
         let mut out = [0.0f32; ACTION_DIM];
-        self.fast.forward(&norm, &mut out);
+        self.fast.forward(&norm, &mut out[..self.fast.act_dim()]);
         out
     }
 

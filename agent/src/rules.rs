@@ -88,6 +88,11 @@ pub struct ExpertParams {
     pub reserve_offer_share: f64,
     /// Minimum clearing price of the day-ahead offer ($/MW per hour).
     pub reserve_min_price_usd_per_mw_h: f64,
+    /// Whether to offer in 4CP months too, holding every MW back in the peak window
+    /// (`reserves.peak_window_hours`). Absent in files written before the window: false,
+    /// no offer in 4CP months.
+    #[serde(default)]
+    pub offer_in_four_cp_months: bool,
 }
 
 impl ExpertParams {
@@ -179,17 +184,19 @@ impl Expert {
             && s.system_load_mw >= ratio * s.system_load_mtd_peak_mw
     }
 
-    /// The day-ahead offer values (`da_offer`, `da_min_price`) for a gate snapshot: see
-    /// `configs/expert.toml`. Reads only the snapshot: today's published day-ahead energy
-    /// and reserve prices (nothing of the operating day is published at 10:00).
-    pub fn day_ahead_values(&self, s: &Snapshot<'_>) -> ([f64; RESERVES], [f64; RESERVES]) {
-        let none = ([0.0; RESERVES], [0.0; RESERVES]);
+    /// The day-ahead offer values (`da_offer`, `da_min_price`, `da_peak_withhold`) for a
+    /// gate snapshot: see `configs/expert.toml`. Reads only the snapshot: today's published
+    /// day-ahead energy and reserve prices (nothing of the operating day is published at
+    /// 10:00).
+    pub fn day_ahead_values(&self, s: &Snapshot<'_>) -> ([f64; RESERVES], [f64; RESERVES], f64) {
+        let none = ([0.0; RESERVES], [0.0; RESERVES], 0.0);
         if !self.p.offer_reserves || s.emergency.active() || s.da_prices.is_empty() {
             return none;
         }
         // 18 hours after 10:00 local is early on the operating day, DST or not.
         let day = local_time(s.interval_start_ms + 18 * 3_600_000);
-        if self.cfg.four_cp.months.contains(&day.month) {
+        let four_cp_month = self.cfg.four_cp.months.contains(&day.month);
+        if four_cp_month && !self.p.offer_in_four_cp_months {
             return none;
         }
         let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
@@ -209,7 +216,7 @@ impl Expert {
         offer[best_p] = self.p.reserve_offer_share;
         min_price[best_p] = self.p.reserve_min_price_usd_per_mw_h
             / self.cfg.reserves.offer_price_scale_usd_per_mw_h;
-        (offer, min_price)
+        (offer, min_price, if four_cp_month { 1.0 } else { 0.0 })
     }
 }
 
@@ -268,16 +275,17 @@ impl Expert {
                 tranche[i] = 1.0;
             }
         }
-        let (da_offer, da_min_price) = if is_da_gate_local(&s.local) {
+        let (da_offer, da_min_price, da_peak_withhold) = if is_da_gate_local(&s.local) {
             self.day_ahead_values(s)
         } else {
-            ([0.0; RESERVES], [0.0; RESERVES])
+            ([0.0; RESERVES], [0.0; RESERVES], 0.0)
         };
         Action {
             tranche,
             training,
             da_offer,
             da_min_price,
+            da_peak_withhold,
         }
     }
 }
@@ -378,7 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn expert_offers_day_ahead_at_the_gate_in_calm_seasons_only() {
+    fn expert_offers_day_ahead_at_the_gate_withholding_the_peak_window_in_4cp_months() {
         let cfg = SiteConfig::default_site();
         let mut p = Expert::new(&cfg, ExpertParams::default_params());
         // 2024-03-12 15:00 UTC = 10:00 CDT, the gate for 13 March.
@@ -389,14 +397,33 @@ mod tests {
         // RRS has the best published price (10): all miners offered at $2/MW-h minimum.
         assert_eq!(a.da_offer, [1.0, 0.0, 0.0]);
         assert_eq!(a.da_min_price, [0.02, 0.0, 0.0]);
+        assert_eq!(a.da_peak_withhold, 0.0, "outside 4CP months: a flat offer");
         // Energy above every break-even today: no offer (awarded miners would run at a loss).
         let s = snap(&cfg, &[30.0], &[150.0], gate_march);
         assert_eq!(p.act(&s).da_offer, [0.0; 3]);
-        // The gate of a 4CP-month day (2024-07-15 10:00 CDT = 15:00 UTC): no offer.
+        // The gate of a 4CP-month day (2024-07-15 10:00 CDT = 15:00 UTC): the same offer,
+        // all of it held back in the peak window.
         let gate_july = 1_721_055_600_000;
         assert_eq!(local_time(gate_july).minute_of_day(), 600);
         let s = snap(&cfg, &[30.0], &[40.0], gate_july);
-        assert_eq!(p.act(&s).da_offer, [0.0; 3]);
+        let a = p.act(&s);
+        assert_eq!(a.da_offer, [1.0, 0.0, 0.0]);
+        assert_eq!(a.da_peak_withhold, 1.0);
+        let o = powermix_env::DayAheadOffer::from_action(&a, &cfg);
+        assert_eq!(o.hours[15].mw, [65.0, 0.0, 0.0]);
+        assert_eq!(o.hours[16].mw, [0.0; 3], "16:00-18:00: nothing offered");
+        assert_eq!(o.hours[17].mw, [0.0; 3]);
+        assert_eq!(o.hours[18].mw, [65.0, 0.0, 0.0]);
+        // The rule before the peak window (and of checkpoints trained before it): no offer.
+        let old = ExpertParams {
+            offer_in_four_cp_months: false,
+            ..ExpertParams::default_params()
+        };
+        assert_eq!(Expert::new(&cfg, old).act(&s).da_offer, [0.0; 3]);
+        // A file without the key reads as that old rule.
+        let t = DEFAULT_EXPERT_TOML.replace("offer_in_four_cp_months = true", "");
+        let p_old = ExpertParams::from_toml_str(&t, "old.toml").unwrap();
+        assert!(!p_old.offer_in_four_cp_months);
         // An hour later the same prices make no offer: only the gate offers.
         let s = snap(&cfg, &[30.0], &[40.0], gate_march + 3_600_000);
         assert_eq!(p.act(&s).da_offer, [0.0; 3]);

@@ -317,7 +317,7 @@ fn incompatible_layouts_are_refused_naming_the_difference() {
     });
     let e = err_of(&d);
     assert!(
-        e.message.contains("action_names has 9 names") && e.message.contains("da_min_price_nspin"),
+        e.message.contains("action_names has 10 names") && e.message.contains("da_peak_withhold"),
         "{e}"
     );
     let d = fresh("dims");
@@ -350,6 +350,71 @@ fn incompatible_layouts_are_refused_naming_the_difference() {
     save(&d, &ActorCritic { actor: layers, ..m });
     let e = err_of(&d);
     assert!(e.message.contains("actor.0.weight[0] = NaN"), "{e}");
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// A checkpoint from before `da_peak_withhold` (10 action values) loads and acts: its 10
+/// outputs as they were, the missing value 0 (a flat day-ahead offer). Fewer values, or
+/// names that are not this build's first ten, are refused.
+#[test]
+fn checkpoints_from_before_the_peak_withhold_act_with_it_at_zero() {
+    use powermix_agent::checkpoint::LEGACY_ACTION_DIM;
+    let root = scratch("legacy");
+    let legacy = |name: &str, act_dim: usize| {
+        let d = root.join(name);
+        let cfg = ActorCriticConfig {
+            act_dim,
+            ..ActorCriticConfig::default()
+        };
+        let m = cfg.init_seeded(21, &Device::flex());
+        save(&d, &m);
+        edit_meta(&d, |v| {
+            v["action_names"].as_array_mut().unwrap().truncate(act_dim);
+        });
+        (d, m)
+    };
+    let (d, m) = legacy("ten", LEGACY_ACTION_DIM);
+    let p = load_checkpoint(&d).unwrap();
+    let mut rng = Rng::new(5);
+    for o in random_obs(&mut rng, 20).chunks_exact(OBS_DIM) {
+        let got = p.act_raw(o);
+        let mut norm = vec![0.0f32; OBS_DIM];
+        p.meta.normalizer.normalize(o, &mut norm);
+        let want = m
+            .mean(Tensor::<2>::from_data(
+                TensorData::new(norm, [1, OBS_DIM]),
+                &Device::flex(),
+            ))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_eq!(want.len(), LEGACY_ACTION_DIM);
+        for k in 0..LEGACY_ACTION_DIM {
+            assert!(
+                (got[k] - want[k]).abs() <= 1e-5,
+                "value {k}: {} vs {}",
+                got[k],
+                want[k]
+            );
+        }
+        assert_eq!(
+            got[ACTION_DIM - 1],
+            0.0,
+            "da_peak_withhold of a legacy checkpoint"
+        );
+    }
+    let (d, _) = legacy("nine", 9);
+    let e = err_of(&d);
+    assert_eq!(e.kind, CheckpointErrorKind::Incompatible);
+    assert!(e.message.contains("act_dim is 9"), "{e}");
+    // Ten values under other names: refused by name.
+    let (d, _) = legacy("renamed", LEGACY_ACTION_DIM);
+    edit_meta(&d, |v| v["action_names"][9] = "da_peak_withhold".into());
+    let e = err_of(&d);
+    assert!(
+        e.message.contains("action_names[9] is 'da_peak_withhold'"),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(root);
 }
 

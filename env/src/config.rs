@@ -183,6 +183,12 @@ pub struct ReservesConfig {
     pub replacement_cost_usd_per_mw_h: f64,
     /// Real-time price at or above which an interval counts as scarce ($/MWh).
     pub scarcity_price_usd_per_mwh: f64,
+    /// The peak window of the day-ahead offer, `[start, end)` in hours of the operating day
+    /// counted from local midnight (as every [`crate::DayAheadOffer`] hour): in these hours
+    /// the action's `da_peak_withhold` share of its offer is held back. Absent in files
+    /// written before the window existed: [`DEFAULT_PEAK_WINDOW`].
+    #[serde(default = "default_peak_window")]
+    pub peak_window_hours: [u8; 2],
     /// Responsive Reserve.
     pub rrs: ReserveProduct,
     /// ERCOT Contingency Reserve.
@@ -191,7 +197,21 @@ pub struct ReservesConfig {
     pub nspin: ReserveProduct,
 }
 
+/// The peak window of files written before it existed: 16:00 to 18:00, the hours of 23 of
+/// the 24 4CP peaks of 2018-2023 in the shipped data's system load (`configs/site.toml`).
+pub const DEFAULT_PEAK_WINDOW: [u8; 2] = [16, 18];
+
+fn default_peak_window() -> [u8; 2] {
+    DEFAULT_PEAK_WINDOW
+}
+
 impl ReservesConfig {
+    /// True when hour `k` of the operating day (from local midnight) is in the peak window.
+    #[inline]
+    pub fn in_peak_window(&self, k: usize) -> bool {
+        (self.peak_window_hours[0] as usize..self.peak_window_hours[1] as usize).contains(&k)
+    }
+
     /// The products in [`RESERVE_NAMES`] order.
     pub fn products(&self) -> [&ReserveProduct; RESERVES] {
         [&self.rrs, &self.ecrs, &self.nspin]
@@ -431,6 +451,13 @@ impl SiteConfig {
             "reserves.scarcity_price_usd_per_mwh",
             r.scarcity_price_usd_per_mwh,
             "must be finite",
+        )?;
+        let [w0, w1] = r.peak_window_hours;
+        check(
+            w0 < w1 && usize::from(w1) <= crate::site::DAY_HOURS_MAX,
+            "reserves.peak_window_hours",
+            r.peak_window_hours,
+            "must be [start, end] hours with start < end <= 25",
         )?;
         for (name, p) in RESERVE_NAMES.iter().zip(r.products()) {
             if let Some(d) = &p.available_from {

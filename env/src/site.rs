@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Number of action values: tranche fractions, training fraction, and the day-ahead
-/// reserve offer (MW share and minimum price per product).
-pub const ACTION_DIM: usize = TRANCHES + 1 + 2 * RESERVES;
+/// reserve offer (MW share and minimum price per product, and the share withheld in the
+/// peak window).
+pub const ACTION_DIM: usize = TRANCHES + 1 + 2 * RESERVES + 1;
 
 /// Action value names, in order.
 pub const ACTION_NAMES: [&str; ACTION_DIM] = [
@@ -21,6 +22,7 @@ pub const ACTION_NAMES: [&str; ACTION_DIM] = [
     "da_min_price_rrs",
     "da_min_price_ecrs",
     "da_min_price_nspin",
+    "da_peak_withhold",
 ];
 
 /// Most local hours in an operating day (25 on the day daylight saving time ends).
@@ -33,9 +35,10 @@ pub const DAY_HOURS_MAX: usize = 25;
 ///   day-ahead gate (the interval starting 10:00 US/Central on D-1, see
 ///   [`crate::market::Market::is_da_gate`]): in every hour of D, offer `da_offer[p]` x
 ///   `max_offer_fraction` x miner capacity MW of product p (RRS, ECRS, Non-Spin) at a
-///   minimum price of `da_min_price[p]` x `offer_price_scale_usd_per_mw_h`
-///   ([`DayAheadOffer::from_action`]). Planners that shape the offer hour by hour pass a
-///   [`DayAheadOffer`] instead.
+///   minimum price of `da_min_price[p]` x `offer_price_scale_usd_per_mw_h`, except that in
+///   the hours of `reserves.peak_window_hours` the share `da_peak_withhold` of those MW is
+///   held back ([`DayAheadOffer::from_action`]). Planners that shape the offer hour by hour
+///   pass a [`DayAheadOffer`] instead.
 ///
 /// Finite values outside [0, 1] are clamped by the safety projection.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -48,6 +51,9 @@ pub struct Action {
     pub da_offer: [f64; RESERVES],
     /// Day-ahead minimum price per product, as a share of the offer price scale.
     pub da_min_price: [f64; RESERVES],
+    /// Share of the day-ahead offer held back in the peak window's hours (0: a flat offer).
+    #[serde(default)]
+    pub da_peak_withhold: f64,
 }
 
 /// A malformed action: wrong length or a non-finite value.
@@ -69,6 +75,7 @@ impl Action {
         training: 1.0,
         da_offer: [0.0; RESERVES],
         da_min_price: [0.0; RESERVES],
+        da_peak_withhold: 0.0,
     };
 
     /// Reads an action in [`ACTION_NAMES`] order; the error names the value at fault.
@@ -101,6 +108,7 @@ impl Action {
             training: v(3),
             da_offer: [v(4), v(5), v(6)],
             da_min_price: [v(7), v(8), v(9)],
+            da_peak_withhold: v(10),
         }
     }
 
@@ -117,6 +125,7 @@ impl Action {
             self.da_min_price[0] as f32,
             self.da_min_price[1] as f32,
             self.da_min_price[2] as f32,
+            self.da_peak_withhold as f32,
         ]
     }
 }
@@ -140,8 +149,10 @@ pub struct DayAheadOffer {
 }
 
 impl DayAheadOffer {
-    /// The flat offer an action's day-ahead values describe (see [`Action`]): the same MW
-    /// and minimum price in every hour of D. Values are clamped to [0, 1], NaN to 0.
+    /// The offer an action's day-ahead values describe (see [`Action`]): the same MW and
+    /// minimum price in every hour of D, except that the share `da_peak_withhold` of the MW
+    /// is held back in the hours of `reserves.peak_window_hours` (counted from local
+    /// midnight). Values are clamped to [0, 1], NaN to 0.
     pub fn from_action(a: &Action, cfg: &SiteConfig) -> DayAheadOffer {
         let r = &cfg.reserves;
         let offerable = r.max_offer_fraction * cfg.miner_capacity_mw();
@@ -151,8 +162,15 @@ impl DayAheadOffer {
                 .da_min_price
                 .map(|x| clamp01(x) * r.offer_price_scale_usd_per_mw_h),
         };
+        let keep = 1.0 - clamp01(a.da_peak_withhold);
+        let peak = HourOffer {
+            mw: hour.mw.map(|x| x * keep),
+            ..hour
+        };
         DayAheadOffer {
-            hours: vec![hour; DAY_HOURS_MAX],
+            hours: (0..DAY_HOURS_MAX)
+                .map(|k| if r.in_peak_window(k) { peak } else { hour })
+                .collect(),
         }
     }
 
@@ -262,8 +280,8 @@ mod tests {
     #[test]
     fn action_errors_name_the_value() {
         let e = Action::from_slice(&[0.5; 6]).unwrap_err().0;
-        assert!(e.contains("6 values, expected 10"), "{e}");
-        let mut a = [0.5f32; 10];
+        assert!(e.contains("6 values, expected 11"), "{e}");
+        let mut a = [0.5f32; 11];
         a[3] = f32::NAN;
         let e = Action::from_slice(&a).unwrap_err().0;
         assert!(e.contains("action[3] (ai_training) = NaN"), "{e}");
@@ -273,12 +291,15 @@ mod tests {
 
     #[test]
     fn action_round_trips() {
-        let v = [0.0, 0.25, 0.5, 0.75, 1.0, 0.125, 0.375, 0.5, 0.0625, 1.0];
+        let v = [
+            0.0, 0.25, 0.5, 0.75, 1.0, 0.125, 0.375, 0.5, 0.0625, 1.0, 0.875,
+        ];
         let a = Action::from_slice(&v).unwrap();
         assert_eq!(a.tranche, [0.0, 0.25, 0.5]);
         assert_eq!(a.training, 0.75);
         assert_eq!(a.da_offer, [1.0, 0.125, 0.375]);
         assert_eq!(a.da_min_price, [0.5, 0.0625, 1.0]);
+        assert_eq!(a.da_peak_withhold, 0.875);
         assert_eq!(a.to_array(), v);
     }
 
@@ -298,6 +319,64 @@ mod tests {
             assert_eq!(h.min_price, [25.0, 0.0, 0.0]);
         }
         assert_eq!(o.total_mw(), 97.5 * 25.0);
+    }
+
+    #[test]
+    fn peak_withhold_holds_back_the_window_hours_only() {
+        // Window [16, 18): hours 16 and 17 from local midnight. Offer 40 MW RRS and 20 MW
+        // Non-Spin at $10 and $0; withhold 0.75 leaves 10 and 5 MW in the window.
+        let cfg = SiteConfig::default_site();
+        assert_eq!(cfg.reserves.peak_window_hours, [16, 18]);
+        let a = Action {
+            da_offer: [40.0 / 65.0, 0.0, 20.0 / 65.0],
+            da_min_price: [0.1, 0.0, 0.0],
+            da_peak_withhold: 0.75,
+            ..Action::ALL_ON
+        };
+        let o = DayAheadOffer::from_action(&a, &cfg);
+        for (k, h) in o.hours.iter().enumerate() {
+            let want = if k == 16 || k == 17 {
+                [10.0, 0.0, 5.0]
+            } else {
+                [40.0, 0.0, 20.0]
+            };
+            for p in 0..3 {
+                assert!(
+                    (h.mw[p] - want[p]).abs() < 1e-12,
+                    "hour {k} {p}: {:?}",
+                    h.mw
+                );
+            }
+            assert_eq!(h.min_price, [10.0, 0.0, 0.0], "hour {k}: the price stays");
+        }
+        assert!((o.total_mw() - (23.0 * 60.0 + 2.0 * 15.0)).abs() < 1e-9);
+        // Out of range and NaN clamp like every other value: > 1 withholds all, NaN none.
+        for (w, in_window) in [(2.0, 0.0), (-1.0, 40.0), (f64::NAN, 40.0)] {
+            let o = DayAheadOffer::from_action(
+                &Action {
+                    da_peak_withhold: w,
+                    ..a
+                },
+                &cfg,
+            );
+            assert!(
+                (o.hours[16].mw[0] - in_window).abs() < 1e-12,
+                "withhold {w}"
+            );
+            assert!((o.hours[15].mw[0] - 40.0).abs() < 1e-12);
+        }
+        // Another window, from the config.
+        let mut cfg2 = cfg.clone();
+        cfg2.reserves.peak_window_hours = [0, 1];
+        let o = DayAheadOffer::from_action(
+            &Action {
+                da_peak_withhold: 1.0,
+                ..a
+            },
+            &cfg2,
+        );
+        assert_eq!(o.hours[0].mw, [0.0; 3]);
+        assert!((o.hours[1].mw[0] - 40.0).abs() < 1e-12);
     }
 
     #[test]

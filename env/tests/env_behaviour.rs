@@ -434,7 +434,7 @@ fn bad_windows_and_actions_are_named() {
     )
     .unwrap();
     let err = v.step(&[0.5; 7]).unwrap_err();
-    assert!(err.0.contains("expected 2 envs x 10"), "{err}");
+    assert!(err.0.contains("expected 2 envs x 11"), "{err}");
 }
 
 #[test]
@@ -512,7 +512,7 @@ fn day_ahead_awards_do_not_change_with_values_published_after_the_gate() {
     // A policy of the observation alone: offer a share that depends on the last price.
     let policy = |obs: &[f32]| -> [f32; ACTION_DIM] {
         let x = (obs[1] + 1.0) / 2.0;
-        [1.0, 1.0, 1.0, 1.0, x, 0.5 * x, 0.2, 0.0, 0.02, 0.0]
+        [1.0, 1.0, 1.0, 1.0, x, 0.5 * x, 0.2, 0.0, 0.02, 0.0, 0.0]
     };
     let run = |m: Arc<Market>| {
         let mut env = Env::new(
@@ -572,7 +572,7 @@ fn awards_bind_from_the_operating_day_and_keep_miners_on() {
     .unwrap();
     env.reset(Some(1));
     // Offer all miners into RRS at any price, and ask the miners to stop everywhere.
-    let a = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+    let a = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
     let mut day1_awarded = 0.0;
     let mut day2_min_miners = f64::MAX;
     for t in 0..3 * 96 {
@@ -589,4 +589,27 @@ fn awards_bind_from_the_operating_day_and_keep_miners_on() {
     }
     assert_eq!(day1_awarded, 0.0);
     assert!((day2_min_miners - 65.0).abs() < 1e-9);
+
+    // The same offer with da_peak_withhold = 1: nothing awarded from 16:00 to 18:00 local
+    // (the peak window of configs/site.toml), where the miners may then stop.
+    let mut a = a;
+    a[10] = 1.0;
+    env.reset(Some(1));
+    let mut in_window = 0;
+    for t in 0..3 * 96 {
+        let r = env.step(&a).unwrap();
+        let d = r.info.dispatch;
+        if t >= 2 * 96 {
+            let hour = powermix_env::time::local_time(r.info.interval_start_ms).hour;
+            if (16..18).contains(&hour) {
+                in_window += 1;
+                assert_eq!(d.awarded_mw(), 0.0, "t={t}");
+                assert_eq!(d.miner_mw(), 0.0, "t={t}: miners stop as asked");
+            } else {
+                assert!((d.awarded_mw() - 65.0).abs() < 1e-9, "t={t}: {d:?}");
+                assert!((d.miner_mw() - 65.0).abs() < 1e-9);
+            }
+        }
+    }
+    assert_eq!(in_window, 8, "two hours of the third day");
 }

@@ -18,8 +18,9 @@ from ._util import as_actions
 DEFAULT_EPISODE_LEN = 14 * 24 * 60 // _core.INTERVAL_MINUTES
 
 #: Observation features that say when action values are read: ``da_gate`` flags the
-#: interval starting 10:00 US/Central on D-1, the only one at which ``da_offer_*`` and
-#: ``da_min_price_*`` (the day-ahead reserve offer for every hour of D) count.
+#: interval starting 10:00 US/Central on D-1, the only one at which ``da_offer_*``,
+#: ``da_min_price_*`` and ``da_peak_withhold`` (the day-ahead reserve offer for every hour
+#: of D, less the withheld share in the peak window) count.
 _GATE_FEATURES = ("da_gate",)
 
 _MARKETS: dict[tuple, Market] = {}
@@ -91,8 +92,8 @@ class SiteEnv(gymnasium.Env):
     each line, and at episode end ``info["episode_profit"]`` the episode's profit.
 
     Some action values are read only at one interval a day (the day-ahead reserve offer
-    ``da_offer_*``, ``da_min_price_*`` at the gate, 10:00 US/Central on D-1): they are
-    ordinary action values, so a trainer learns them like the others.
+    ``da_offer_*``, ``da_min_price_*``, ``da_peak_withhold`` at the gate, 10:00 US/Central
+    on D-1): they are ordinary action values, so a trainer learns them like the others.
     ``metadata["gate_features"]`` names the observation feature that flags the gate.
     """
 

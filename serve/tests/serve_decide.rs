@@ -40,7 +40,7 @@ fn assert_feasible(a: &Answer) {
 }
 
 fn const_meta(id: &str) -> Value {
-    json!({"model_id": id, "kind": "const", "action": [1, 1, 0, 1, 0, 0, 0, 0, 0, 0]})
+    json!({"model_id": id, "kind": "const", "action": [1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0]})
 }
 
 #[test]

@@ -341,7 +341,7 @@ fn setup() -> (Decider, Value, Vec<u8>) {
     let d = decider(
         TimeSource::Clock(Arc::new(FixedClock::new(NOW))),
         Some(
-            json!({"model_id": "fuzz", "kind": "const", "action": [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]}),
+            json!({"model_id": "fuzz", "kind": "const", "action": [1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]}),
         ),
     );
     let example = serde_json::to_value(example_request(NOW)).unwrap();

@@ -97,7 +97,7 @@ fn endpoints_keep_alive_limits_reload_and_audit() {
     // reload with a good checkpoint: the policy decides.
     write_meta(
         &dir,
-        &json!({"model_id": "good-1", "kind": "const", "action": [1, 0, 0, 1, 0, 0, 0, 0, 0, 0]}),
+        &json!({"model_id": "good-1", "kind": "const", "action": [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]}),
     );
     let r = c.request("POST", "/v1/reload", b"");
     assert_eq!(r.status, 200, "{}", r.body);

@@ -855,7 +855,8 @@ pub fn always_on_baseline(market: &Arc<Market>) -> Result<Vec<f32>, EnvError> {
 /// The actor's initial output bias without a base policy: the always-on action (tranches and training at 1,
 /// day-ahead offers at 0). With the output weights near 0, the first deterministic policy is
 /// the always-on baseline rather than "everything off", and exploration starts around it.
-pub const INITIAL_ACTION: [f32; ACTION_DIM] = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+pub const INITIAL_ACTION: [f32; ACTION_DIM] =
+    [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
 
 /// Sets the actor's output bias to `bias` (keeping the parameter id, so model bytes stay
 /// reproducible).

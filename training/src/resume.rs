@@ -134,6 +134,17 @@ pub fn save(
 /// Loads a trainer's state back from a checkpoint folder (`--resume`).
 pub fn resume(t: &mut Trainer, dir: &Path) -> Result<TrainerState, TrainError> {
     let meta = powermix_agent::read_meta(dir)?;
+    if meta.act_dim != powermix_env::ACTION_DIM {
+        return Err(TrainError::Resume {
+            path: dir.join(powermix_agent::checkpoint::META_FILE),
+            message: format!(
+                "act_dim is {}: a checkpoint from before the action's last values can be \
+                 served and scored, not trained further (this build trains {})",
+                meta.act_dim,
+                powermix_env::ACTION_DIM
+            ),
+        });
+    }
     t.model = powermix_agent::checkpoint::load_model(dir, &meta, &t.device())?;
     t.normalizer = meta.normalizer.clone();
     let optim = read_extra(dir, OPTIMIZER_FILE)?;

@@ -291,7 +291,8 @@ fn masked_log_probs_count_only_the_values_the_env_read() {
         }
         let (r, _) = mpc.collect();
         for row in r.masks.chunks_exact(powermix_env::ACTION_DIM) {
-            assert_eq!(row, &[1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+            assert_eq!(&row[..4], &[1.0; 4]);
+            assert!(row[4..].iter().all(|&x| x == 0.0), "{row:?}");
         }
     }
     assert!(
