@@ -450,6 +450,13 @@ pub struct ObsNormalizer {
 /// Added to the variance before the square root (keeps constant features finite).
 pub const NORM_EPS: f64 = 1e-8;
 
+/// A feature whose variance is at most this was constant in the data the statistics come
+/// from (a market product that did not exist yet, such as ECRS before June 2023): it
+/// normalises to 0, what the network saw, instead of the value's distance from that
+/// constant divided by `sqrt(NORM_EPS)`, which the clip would turn into +-clip, an input the
+/// network never had.
+pub const CONSTANT_VAR: f64 = 1e-12;
+
 impl ObsNormalizer {
     /// No statistics yet: mean 0, variance 1 (normalising is the identity, then the clip).
     pub fn new(dim: usize, clip: f32) -> ObsNormalizer {
@@ -545,7 +552,11 @@ impl ObsNormalizer {
         );
         let c = self.clip;
         for i in 0..obs.len() {
-            let z = ((obs[i] as f64 - self.mean[i]) / (self.var[i] + NORM_EPS).sqrt()) as f32;
+            let z = if self.var[i] <= CONSTANT_VAR {
+                0.0
+            } else {
+                ((obs[i] as f64 - self.mean[i]) / (self.var[i] + NORM_EPS).sqrt()) as f32
+            };
             out[i] = z.clamp(-c, c);
         }
     }
@@ -783,5 +794,26 @@ mod tests {
         let mut neg = one.clone();
         neg.var[2] = -1.0;
         assert!(neg.validate(3).unwrap_err().0.contains("var[2]"));
+    }
+
+    /// A feature that was constant in the statistics' data (ECRS prices and awards in
+    /// years before June 2023) normalises to 0 whatever its value, as in training; the
+    /// others as before, clip included.
+    #[test]
+    fn a_feature_constant_in_training_normalises_to_zero() {
+        let rows: Vec<f32> = (0..50).flat_map(|i| [i as f32, 0.0, 2.5]).collect();
+        let mut n = ObsNormalizer::new(3, 10.0);
+        n.update(&rows);
+        assert_eq!(n.var[1], 0.0);
+        let mut out = [9.0f32; 3];
+        n.normalize(&[24.5, 0.0, 2.5], &mut out);
+        assert_eq!(out, [0.0, 0.0, 0.0], "at the training values");
+        n.normalize(&[1e9, 35.0, -40.0], &mut out);
+        assert_eq!(out, [10.0, 0.0, 0.0], "a new ECRS price is not +10");
+        // A feature that varied, however little above the threshold, still scales.
+        let mut m = n.clone();
+        m.var[1] = 1e-6;
+        m.normalize(&[24.5, 0.001, 2.5], &mut out);
+        assert!((out[1] - 0.995).abs() < 1e-3, "{out:?}");
     }
 }

@@ -112,10 +112,6 @@ pub type Loader = Arc<dyn Fn(&Path, &SiteConfig) -> Result<PrimaryPolicy, LoadEr
 /// is wide: it catches broken inputs and regimes never seen in training, not every spike.
 pub const Z_LIMIT: f64 = 50.0;
 
-/// Features whose training standard deviation is below this were constant in training
-/// (e.g. the emergency flag); they are not checked.
-const MIN_STD: f64 = 1e-6;
-
 /// The default loader: a directory without `meta.json` is `no_checkpoint`; otherwise
 /// [`powermix_agent::checkpoint::load_checkpoint`] (layout, hash and shape checks included), with
 /// the site config of the server, and the checkpoint's normalisation statistics as
@@ -155,9 +151,15 @@ pub fn load_primary(dir: &Path, cfg: &SiteConfig) -> Result<PrimaryPolicy, LoadE
         std: n
             .var
             .iter()
-            .map(|v| {
-                let s = v.max(0.0).sqrt();
-                if s < MIN_STD { 0.0 } else { s }
+            .map(|&v| {
+                // Constant in training (e.g. the emergency flag, ECRS before June 2023): the
+                // network sees 0 whatever the value (`ObsNormalizer::normalize`), so it is
+                // not checked.
+                if v <= powermix_agent::net::CONSTANT_VAR {
+                    0.0
+                } else {
+                    v.sqrt()
+                }
             })
             .collect(),
         z_limit: Z_LIMIT,

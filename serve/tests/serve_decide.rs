@@ -522,22 +522,29 @@ fn a_checkpoint_whose_weights_give_nan_falls_back_on_the_real_path() {
     let cfg = SiteConfig::default_site();
     let device = Device::flex();
     let mut model = ActorCriticConfig::default().init_seeded(5, &device);
-    // Features 0 and 1 always normalise to the clip (+5): a mean far below any value and a
-    // zero variance (constant in training, so the distribution check skips them). In the
-    // first layer 5 * 3e38 overflows to +inf and 5 * -3e38 to -inf: their sum is NaN, and
-    // NaN runs through every later layer.
+    // The emergency features (0 in the example request, 0.5 in the direct check below)
+    // normalise to the clip (+5): mean -1, std 0.1, so z is 10 or 15, inside the server's
+    // distribution limit (50). In the first layer 5 * 3e38 overflows to +inf and
+    // 5 * -3e38 to -inf: their sum is NaN, and NaN runs through every later layer.
     // The other features get a wide spread, so that no observation is out of distribution.
+    let pos = |name: &str| {
+        powermix_env::OBS_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .unwrap()
+    };
+    let (e0, e1) = (pos("emergency"), pos("emergency_load_shed"));
     let mut normalizer = ObsNormalizer::new(OBS_DIM, 5.0);
     normalizer.var.fill(1e12);
-    for i in 0..2 {
-        normalizer.mean[i] = -1e12;
-        normalizer.var[i] = 0.0;
+    for i in [e0, e1] {
+        normalizer.mean[i] = -1.0;
+        normalizer.var[i] = 0.01;
     }
     let first = &mut model.actor[0];
     let [d_in, d_out] = first.weight.val().dims();
     let mut w = vec![0.0f32; d_in * d_out];
-    w[..d_out].fill(3.0e38);
-    w[d_out..2 * d_out].fill(-3.0e38);
+    w[e0 * d_out..(e0 + 1) * d_out].fill(3.0e38);
+    w[e1 * d_out..(e1 + 1) * d_out].fill(-3.0e38);
     first.weight = Param::initialized(
         first.weight.id,
         Tensor::<2>::from_data(TensorData::new(w, [d_in, d_out]), &device),
