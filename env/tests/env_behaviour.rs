@@ -613,3 +613,49 @@ fn awards_bind_from_the_operating_day_and_keep_miners_on() {
     }
     assert_eq!(in_window, 8, "two hours of the third day");
 }
+
+/// The peak window counts hours of the operating day from local midnight, as every
+/// `DayAheadOffer` hour: on the 25-hour day (3 Nov 2024) hours 16 and 17 are 15:00 and
+/// 16:00 CST, on the 23-hour day (10 Mar 2024) 17:00 and 18:00 CDT (configs/site.toml).
+#[test]
+fn the_peak_window_on_the_days_the_clock_changes() {
+    use powermix_env::time::local_time;
+    // Local midnight starting 1 Nov 2024 (CDT, UTC-5) and 8 Mar 2024 (CST, UTC-6).
+    for (start_ms, day, want) in [
+        (1_730_437_200_000i64, 3u8, [15u8, 16]),
+        (1_709_877_600_000, 10, [17, 18]),
+    ] {
+        let m = market(toy_data(start_ms, 4, 9));
+        let mut env = Env::new(
+            m.clone(),
+            Window::Whole {
+                start: 0,
+                end: m.len(),
+            },
+            1,
+        )
+        .unwrap();
+        env.reset(Some(1));
+        // All miners offered into RRS at any price, withheld in the window; miners asked to
+        // stop, so they run only where an award holds them.
+        let a = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0];
+        let mut unawarded = std::collections::BTreeSet::new();
+        let mut intervals = 0;
+        loop {
+            let r = env.step(&a).unwrap();
+            let l = local_time(r.info.interval_start_ms);
+            if l.day == day {
+                intervals += 1;
+                if r.info.dispatch.awarded_mw() == 0.0 {
+                    unawarded.insert(l.hour);
+                    assert_eq!(r.info.dispatch.miner_mw(), 0.0);
+                }
+            }
+            if r.terminated || r.truncated {
+                break;
+            }
+        }
+        assert_eq!(intervals, if day == 3 { 100 } else { 92 }, "day {day}");
+        assert_eq!(unawarded.into_iter().collect::<Vec<_>>(), want, "day {day}");
+    }
+}
