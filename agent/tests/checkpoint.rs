@@ -90,6 +90,21 @@ fn save(dir: &Path, m: &ActorCritic) -> checkpoint::CheckpointMeta {
     save_checkpoint(dir, m, &info(), &[]).unwrap()
 }
 
+/// Saves a fresh model whose actor gives the first `act_dim` action values, as a
+/// checkpoint of a build that had only those (`action_names` cut to match).
+fn save_with_actions(dir: &Path, act_dim: usize, seed: u64) -> ActorCritic {
+    let cfg = ActorCriticConfig {
+        act_dim,
+        ..ActorCriticConfig::default()
+    };
+    let m = cfg.init_seeded(seed, &Device::flex());
+    save(dir, &m);
+    edit_meta(dir, |v| {
+        v["action_names"].as_array_mut().unwrap().truncate(act_dim);
+    });
+    m
+}
+
 fn edit_meta(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
     let p = dir.join(META_FILE);
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
@@ -362,16 +377,7 @@ fn checkpoints_from_before_the_peak_withhold_act_with_it_at_zero() {
     let root = scratch("legacy");
     let legacy = |name: &str, act_dim: usize| {
         let d = root.join(name);
-        let cfg = ActorCriticConfig {
-            act_dim,
-            ..ActorCriticConfig::default()
-        };
-        let m = cfg.init_seeded(21, &Device::flex());
-        save(&d, &m);
-        edit_meta(&d, |v| {
-            v["action_names"].as_array_mut().unwrap().truncate(act_dim);
-        });
-        (d, m)
+        (d.clone(), save_with_actions(&d, act_dim, 21))
     };
     let (d, m) = legacy("ten", LEGACY_ACTION_DIM);
     let p = load_checkpoint(&d).unwrap();
@@ -664,7 +670,8 @@ fn ensembles_act_as_the_median_of_their_members() {
 }
 
 /// Ensembles refuse, naming the folder and the problem: nested ensembles, a member given
-/// twice, members of another data split or other base rules, member paths outside the folder, an unknown
+/// twice, members of another data split, other base rules or another action layout, member
+/// paths outside the folder, an unknown
 /// combination, a missing member.
 #[test]
 fn ensembles_refuse_members_that_do_not_fit() {
@@ -694,34 +701,32 @@ fn ensembles_refuse_members_that_do_not_fit() {
     assert!(m.contains("given twice"), "{m}");
     let (_, m) = msg(checkpoint::save_ensemble(&root.join("e"), &[], "x"));
     assert!(m.contains("1 to 15 members, 0 given"), "{m}");
+    // A member that does not match the first one: refused as incompatible, by name.
+    let mismatched = |name: &str, member: &Path, want: &[&str]| {
+        let (kind, m) = msg(checkpoint::save_ensemble(
+            &root.join(name),
+            &[a.clone(), member.to_path_buf()],
+            "x",
+        ));
+        assert_eq!(kind, CheckpointErrorKind::Incompatible, "{m}");
+        assert!(want.iter().all(|w| m.contains(w)), "{m}");
+    };
     let c = root.join("c");
     let mut other = info();
     other.data.val_period = "2024-11-01..2025-01-01".into();
     save_checkpoint(&c, &model(3), &other, &[]).unwrap();
-    let (kind, m) = msg(checkpoint::save_ensemble(
-        &root.join("f"),
-        &[a.clone(), c],
-        "x",
-    ));
-    assert_eq!(kind, CheckpointErrorKind::Incompatible);
-    assert!(
-        m.contains("data split differs") && m.contains("2024-11-01"),
-        "{m}"
-    );
-
+    mismatched("f", &c, &["data split differs", "2024-11-01"]);
     let r = root.join("r");
     let residual = CheckpointInfo {
         base_policy: Some(powermix_agent::ExpertParams::default_params()),
         ..info()
     };
     save_checkpoint(&r, &model(4), &residual, &[]).unwrap();
-    let (kind, m) = msg(checkpoint::save_ensemble(
-        &root.join("g"),
-        &[a.clone(), r],
-        "x",
-    ));
-    assert_eq!(kind, CheckpointErrorKind::Incompatible);
-    assert!(m.contains("base_policy differs"), "{m}");
+    mismatched("g", &r, &["base_policy differs"]);
+    // A checkpoint from before da_peak_withhold (10 action values) with one of 11.
+    let l = root.join("l");
+    save_with_actions(&l, checkpoint::LEGACY_ACTION_DIM, 5);
+    mismatched("h", &l, &["act_dim is 10, the first member's 11"]);
 
     // Damaged ensemble folders.
     let copy = |name: &str| {

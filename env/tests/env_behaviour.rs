@@ -18,6 +18,19 @@ fn market(data: MarketData) -> Arc<Market> {
     Arc::new(Market::new(data, SiteConfig::default_site()))
 }
 
+/// An env over the whole of `m`'s data.
+fn whole_env(m: &Arc<Market>, seed: u64) -> Env {
+    Env::new(
+        m.clone(),
+        Window::Whole {
+            start: 0,
+            end: m.len(),
+        },
+        seed,
+    )
+    .unwrap()
+}
+
 fn random_actions(seed: u64, n: usize) -> Vec<[f32; ACTION_DIM]> {
     let mut r = Rng::new(seed);
     (0..n)
@@ -32,7 +45,7 @@ proptest! {
     #[test]
     fn reward_is_the_ledger_total_every_step(seed in 0u64..1000) {
         let m = market(toy_data(JULY_2023_MS, 10, seed));
-        let mut env = Env::new(m.clone(), Window::Whole { start: 0, end: m.len() }, seed).unwrap();
+        let mut env = whole_env(&m, seed);
         env.reset(Some(seed));
         for a in random_actions(seed, m.len()) {
             let r = env.step(&a).unwrap();
@@ -95,15 +108,7 @@ fn perturb_unpublished(data: &MarketData, t: usize, seed: u64) -> MarketData {
 
 /// Runs `actions` from the window start up to interval `t` and returns the observation at t.
 fn obs_at(m: Arc<Market>, t: usize, actions: &[[f32; ACTION_DIM]], seed: u64) -> Vec<f32> {
-    let mut env = Env::new(
-        m.clone(),
-        Window::Whole {
-            start: 0,
-            end: m.len(),
-        },
-        seed,
-    )
-    .unwrap();
+    let mut env = whole_env(&m, seed);
     let mut obs = env.reset(Some(seed));
     for a in &actions[..t] {
         obs = env.step(a).unwrap().obs;
@@ -368,15 +373,7 @@ fn same_seed_same_episode_other_seed_other_start() {
 #[test]
 fn whole_window_over_all_data_terminates_and_partial_truncates() {
     let m = market(toy_data(JULY_2023_MS, 2, 2));
-    let mut e = Env::new(
-        m.clone(),
-        Window::Whole {
-            start: 0,
-            end: m.len(),
-        },
-        0,
-    )
-    .unwrap();
+    let mut e = whole_env(&m, 0);
     e.reset(None);
     let a = [1.0f32; ACTION_DIM];
     for _ in 0..m.len() - 1 {
@@ -419,9 +416,12 @@ fn bad_windows_and_actions_are_named() {
     let mut env = Env::new(m.clone(), Window::Whole { start: 0, end: n }, 0).unwrap();
     env.reset(None);
     let err = env
-        .step(&[0.5, 0.5, f32::NAN, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+        .step(&[0.5, 0.5, f32::NAN, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
         .unwrap_err();
-    assert!(err.0.contains("mining_tranche_2"), "{err}");
+    assert!(
+        err.0.contains("action[2] (mining_tranche_2) = NaN"),
+        "{err}"
+    );
     let mut v = VecEnv::new(
         m,
         Window::Random {
@@ -515,15 +515,7 @@ fn day_ahead_awards_do_not_change_with_values_published_after_the_gate() {
         [1.0, 1.0, 1.0, 1.0, x, 0.5 * x, 0.2, 0.0, 0.02, 0.0, 0.0]
     };
     let run = |m: Arc<Market>| {
-        let mut env = Env::new(
-            m.clone(),
-            Window::Whole {
-                start: 0,
-                end: m.len(),
-            },
-            3,
-        )
-        .unwrap();
+        let mut env = whole_env(&m, 3);
         let mut obs = env.reset(Some(3));
         let mut gate_action = None;
         for t in 0..=gate {
@@ -561,15 +553,7 @@ fn day_ahead_awards_do_not_change_with_values_published_after_the_gate() {
 #[test]
 fn awards_bind_from_the_operating_day_and_keep_miners_on() {
     let m = market(toy_data(JULY_2023_MS, 4, 5));
-    let mut env = Env::new(
-        m.clone(),
-        Window::Whole {
-            start: 0,
-            end: m.len(),
-        },
-        1,
-    )
-    .unwrap();
+    let mut env = whole_env(&m, 1);
     env.reset(Some(1));
     // Offer all miners into RRS at any price, and ask the miners to stop everywhere.
     let a = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
@@ -626,15 +610,7 @@ fn the_peak_window_on_the_days_the_clock_changes() {
         (1_709_877_600_000, 10, [17, 18]),
     ] {
         let m = market(toy_data(start_ms, 4, 9));
-        let mut env = Env::new(
-            m.clone(),
-            Window::Whole {
-                start: 0,
-                end: m.len(),
-            },
-            1,
-        )
-        .unwrap();
+        let mut env = whole_env(&m, 1);
         env.reset(Some(1));
         // All miners offered into RRS at any price, withheld in the window; miners asked to
         // stop, so they run only where an award holds them.

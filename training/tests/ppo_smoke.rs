@@ -172,6 +172,20 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     restarted.step();
     restarted.step();
     assert_ne!(weights(&restarted), weights(&straight));
+
+    // A checkpoint from before da_peak_withhold (10 action values) serves, but is not
+    // trained further: refused by name before anything is read into the trainer.
+    let meta = dir.join("meta.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    v["act_dim"] = 10.into();
+    v["action_names"].as_array_mut().unwrap().truncate(10);
+    std::fs::write(&meta, serde_json::to_vec(&v).unwrap()).unwrap();
+    let mut legacy = Trainer::new(small(), m.clone(), 0, m.len(), 5).unwrap();
+    let e = resume::resume(&mut legacy, &dir).unwrap_err().to_string();
+    assert!(
+        e.contains("act_dim is 10") && e.contains("not trained further"),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 
