@@ -611,6 +611,16 @@ mod tests {
                 "rt_price_lag_intervals = 0",
                 "information.rt_price_lag_intervals = 0",
             ),
+            (
+                "peak_window_hours = [16, 18]",
+                "peak_window_hours = [18, 16]",
+                "reserves.peak_window_hours = [18, 16]",
+            ),
+            (
+                "peak_window_hours = [16, 18]",
+                "peak_window_hours = [16, 26]",
+                "reserves.peak_window_hours = [16, 26]",
+            ),
         ];
         for (from, to, expect) in cases {
             assert!(DEFAULT_SITE_TOML.contains(from), "{from}");
