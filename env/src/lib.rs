@@ -11,6 +11,7 @@ pub mod config;
 pub mod data;
 pub mod emergency;
 pub mod env;
+pub mod forecast;
 pub mod market;
 pub mod obs;
 pub mod rng;
