@@ -157,6 +157,9 @@ pub enum PolicyName {
     /// The day-ahead MPC planning on the facts over each horizon (not live-capable; the
     /// reference of --attribution).
     MpcPerfectForecast,
+    /// The day-ahead MPC whose 4CP expectation reads a simulated ERCOT load forecast
+    /// (ERCOT's published error; not served yet).
+    MpcLoadForecast,
 }
 
 impl PolicyName {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 /// Policy names the harness knows (`ppo` needs a checkpoint; `mpc-perfect-forecast` is
 /// the day-ahead MPC planning on the facts over each horizon, for `--attribution`).
-pub const KNOWN_POLICIES: [&str; 7] = [
+pub const KNOWN_POLICIES: [&str; 8] = [
     "always-on",
     "threshold",
     "expert",
@@ -28,6 +28,7 @@ pub const KNOWN_POLICIES: [&str; 7] = [
     "oracle",
     "ppo",
     "mpc-perfect-forecast",
+    "mpc-load-forecast",
 ];
 
 /// Real-time price above which a week counts as a scarcity week ($/MWh).
@@ -65,6 +66,13 @@ impl PolicyFactory<'_> {
         match name {
             "day-ahead-mpc" => Ok(Box::new(crate::mpc::DayAheadMpc::new(cfg))),
             "oracle" => crate::oracle::oracle_policy(self.market, start, end, self.seed),
+            crate::mpc::LOAD_FORECAST_NAME => {
+                Ok(Box::new(crate::mpc::DayAheadMpc::with_load_forecast(
+                    self.market,
+                    powermix_env::forecast::LoadForecastModel::ERCOT,
+                    crate::mpc::LOAD_FORECAST_SCALE,
+                )?))
+            }
             crate::mpc::PERFECT_FORECAST_NAME => Ok(Box::new(
                 crate::mpc::DayAheadMpc::with_perfect_forecast(self.market, start, end, self.seed)?,
             )),

@@ -30,6 +30,16 @@
 //! The plan and today's price curve are state of the policy: a live server answers like the
 //! backtest when it has seen the day's first snapshot, as the backtest has.
 //!
+//! [`DayAheadMpc::with_load_forecast`] (name `mpc-load-forecast`) is the same MPC whose 4CP
+//! expectation also reads ERCOT's load forecast, simulated with ERCOT's published error
+//! ([`powermix_env::forecast`]): each day's weight is the probability that the day's
+//! forecast peak (13:00-21:00) beats the month's running peak and last year's peak of the
+//! same month, times the chance that a record on day k of an n-day month stands (k / n),
+//! times a scale ([`LOAD_FORECAST_SCALE`]); the shape within the day stays the price's. It
+//! sees only forecasts issued by the snapshot's time, but it reads the simulated forecast
+//! from the market, so it is not served yet (a live one would take ERCOT's forecast from
+//! the request).
+//!
 //! [`DayAheadMpc::with_perfect_forecast`] is the same MPC (same replanning schedule, same
 //! horizons, same award rule) whose plans use the facts instead of the forecasts: the
 //! real-time and reserve prices, hashprice, 4CP weights, emergencies and deployments the
@@ -43,6 +53,7 @@ use crate::oracle::{offer_for_awards, oracle_intervals};
 use powermix_agent::net::clamp_action;
 use powermix_agent::{Expert, ExpertParams, LoadedPolicy, Policy, residual_action};
 use powermix_env::config::{RESERVES, SiteConfig};
+use powermix_env::forecast::{LoadForecastModel, LoadForecaster};
 use powermix_env::market::{clear_offer, is_da_gate_local};
 use powermix_env::time::{
     INTERVAL_MS, INTERVALS_PER_HOUR, LocalTime, interval_of_local_day, local_time,
@@ -108,6 +119,39 @@ impl Facts {
 /// Name of the perfect-forecast variant in reports.
 pub const PERFECT_FORECAST_NAME: &str = "mpc-perfect-forecast";
 
+/// Name of the load-forecast variant in reports.
+pub const LOAD_FORECAST_NAME: &str = "mpc-load-forecast";
+
+/// Scale of the load-forecast variant's day weights, chosen on the selection set (HB_SOUTH
+/// and HB_HOUSTON, 2018 and 2023; README, The load forecast).
+pub const LOAD_FORECAST_SCALE: f64 = 0.3;
+
+/// Local hours (start, end exclusive) whose forecast gives a day's forecast peak.
+const FORECAST_PEAK_HOURS: (u8, u8) = (13, 21);
+
+/// Local hours (start, end exclusive) at whose start the load-forecast variant plans again
+/// in the 4CP months.
+const FORECAST_REPLAN_HOURS: (u8, u8) = (10, 21);
+
+/// The load-forecast variant's 4CP expectation.
+#[derive(Debug, Clone)]
+struct ForecastPeaks {
+    forecaster: LoadForecaster,
+    scale: f64,
+}
+
+/// Probability that a normal variable with mean `mean` and standard deviation `sd` is above
+/// `threshold` (a step when `sd` is 0).
+fn prob_above(mean: f64, sd: f64, threshold: f64) -> f64 {
+    if sd > 0.0 {
+        0.5 * libm::erfc((threshold - mean) / (sd * std::f64::consts::SQRT_2))
+    } else if mean > threshold {
+        1.0
+    } else {
+        0.0
+    }
+}
+
 /// The day-ahead MPC policy (name `day-ahead-mpc`); see the module doc.
 #[derive(Debug, Clone)]
 pub struct DayAheadMpc {
@@ -125,6 +169,7 @@ pub struct DayAheadMpc {
     curve: DayCurve,
     offers: BTreeMap<i32, DayAheadOffer>,
     pending_offer: Option<DayAheadOffer>,
+    peaks: Option<ForecastPeaks>,
 }
 
 impl DayAheadMpc {
@@ -151,6 +196,7 @@ impl DayAheadMpc {
             curve: DayCurve::default(),
             offers: BTreeMap::new(),
             pending_offer: None,
+            peaks: None,
         }
     }
 
@@ -171,6 +217,79 @@ impl DayAheadMpc {
             intervals,
         });
         Ok(mpc)
+    }
+
+    /// The MPC whose 4CP expectation reads the simulated ERCOT load forecast of `market`'s
+    /// data (name [`LOAD_FORECAST_NAME`]; module doc), day weights scaled by `scale`.
+    pub fn with_load_forecast(
+        market: &Market,
+        model: LoadForecastModel,
+        scale: f64,
+    ) -> Result<DayAheadMpc, EvalError> {
+        if !(scale.is_finite() && scale >= 0.0) {
+            return Err(EvalError(format!(
+                "mpc-load-forecast: scale = {scale} must be a finite number >= 0"
+            )));
+        }
+        let forecaster = LoadForecaster::new(market.hindsight().data, model).map_err(EvalError)?;
+        let mut mpc = DayAheadMpc::new(&market.cfg);
+        mpc.name = LOAD_FORECAST_NAME;
+        mpc.peaks = Some(ForecastPeaks { forecaster, scale });
+        Ok(mpc)
+    }
+
+    /// Whether the load-forecast variant plans again at `snap`: at the top of each local
+    /// hour from 10:00 to 20:00 on the days of the 4CP months, with the newest forecast.
+    fn forecast_replan(&self, snap: &Snapshot<'_>) -> bool {
+        self.peaks.is_some()
+            && self.cfg.four_cp.months.contains(&snap.local.month)
+            && (FORECAST_REPLAN_HOURS.0..FORECAST_REPLAN_HOURS.1).contains(&snap.local.hour)
+            && snap.local.minute == 0
+    }
+
+    /// The 4CP weight of each of `idx` (one local day `l` of the plan) from the load
+    /// forecast: the price-shaped weight with the day's share replaced by the forecast's.
+    fn forecast_day_weights(
+        &self,
+        snap: &Snapshot<'_>,
+        l: &LocalTime,
+        intervals: &mut [PlanInterval],
+        idx: &[usize],
+    ) {
+        let Some(fp) = &self.peaks else { return };
+        if !self.cfg.four_cp.months.contains(&l.month) {
+            return;
+        }
+        let (h0, h1) = FORECAST_PEAK_HOURS;
+        let mut peak: Option<(f64, f64)> = None;
+        for &k in idx {
+            let ms = intervals[k].interval_start_ms;
+            if !(h0..h1).contains(&local_time(ms).hour) {
+                continue;
+            }
+            if let Some(x) = fp.forecaster.forecast_mw(snap.as_of_ms, ms)
+                && peak.is_none_or(|(best, _)| x > best)
+            {
+                peak = Some((x, fp.forecaster.sd(snap.as_of_ms, ms) * x));
+            }
+        }
+        let Some((forecast, sd)) = peak else { return };
+        let running =
+            if snap.local.month_key() == l.month_key() && snap.system_load_mtd_peak_mw > 0.0 {
+                snap.system_load_mtd_peak_mw
+            } else {
+                0.0
+            };
+        let last_year = fp
+            .forecaster
+            .past_month_peak_mw(l.year - 1, l.month, snap.as_of_ms)
+            .unwrap_or(0.0);
+        let p = prob_above(forecast, sd, running.max(last_year));
+        let stands = f64::from(l.day) / f64::from(days_in_month(l));
+        let share = fp.scale * p * stands * f64::from(weekdays_in_month(l));
+        for &k in idx {
+            intervals[k].four_cp_weight *= share;
+        }
     }
 
     /// Why the last failed plan failed (the LP's error), if any plan failed.
@@ -350,6 +469,7 @@ impl DayAheadMpc {
                 .iter()
                 .filter(|&&k| in_window(&locals[k]))
                 .fold((0.0, 0), |(s, n), &k| (s + da[k].max(0.0), n + 1));
+            let first = intervals.len();
             for &k in &idx {
                 intervals.push(PlanInterval {
                     interval_start_ms: snap.interval_start_ms + k as i64 * INTERVAL_MS,
@@ -365,6 +485,10 @@ impl DayAheadMpc {
                     },
                     awards: awards[k],
                 });
+            }
+            if let Some(&k0) = idx.first() {
+                let slots: Vec<usize> = (first..intervals.len()).collect();
+                self.forecast_day_weights(snap, &locals[k0], &mut intervals, &slots);
             }
         }
         if let Some(facts) = &self.facts {
@@ -430,7 +554,10 @@ impl Policy for DayAheadMpc {
             self.record_curve(snap);
         }
         let gate = is_da_gate_local(&snap.local);
-        if new_day || gate || (!self.failed_today && self.planned(snap.interval_start_ms).is_none())
+        if new_day
+            || gate
+            || self.forecast_replan(snap)
+            || (!self.failed_today && self.planned(snap.interval_start_ms).is_none())
         {
             self.replan(snap);
         }
@@ -510,15 +637,20 @@ impl Policy for MpcResidual {
     }
 }
 
-/// Monday-to-Friday days in the local month of `l`.
-fn weekdays_in_month(l: &LocalTime) -> u32 {
+/// Days in the local month of `l`.
+fn days_in_month(l: &LocalTime) -> u32 {
     let leap = (l.year % 4 == 0 && l.year % 100 != 0) || l.year % 400 == 0;
-    let days = match l.month {
+    match l.month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
         _ if leap => 29,
         _ => 28,
-    };
+    }
+}
+
+/// Monday-to-Friday days in the local month of `l`.
+fn weekdays_in_month(l: &LocalTime) -> u32 {
+    let days = days_in_month(l) as i32;
     (1..=days)
         .filter(|&d| {
             let weekday = (l.weekday as i32 + d - l.day as i32).rem_euclid(7);

@@ -189,3 +189,88 @@ fn mpc_falls_back_to_expert_when_its_lp_fails() {
     let _ = mpc.act(&snap);
     assert_eq!((mpc.solves(), mpc.failures()), (1, 0));
 }
+
+/// `mpc-load-forecast` at scale `scale` over `[start, end)` of `m`.
+fn load_forecast_run(m: &Arc<Market>, start: usize, end: usize, scale: f64) -> (Score, usize) {
+    use powermix_env::forecast::LoadForecastModel;
+    let mut p = DayAheadMpc::with_load_forecast(m, LoadForecastModel::ERCOT, scale).unwrap();
+    let s = backtest(m, start, end, &mut p, 3).unwrap();
+    (s, p.solves())
+}
+
+#[test]
+fn load_forecast_mpc_is_the_mpc_outside_the_4cp_months() {
+    // April: no 4CP expectation and no hourly replans, so the same dispatch to the bit.
+    let m = market(2024);
+    let (start, end) = (day_index(&m, 2024, 4, 1), day_index(&m, 2024, 4, 8));
+    let mut plain = DayAheadMpc::new(&m.cfg);
+    let a = backtest(&m, start, end, &mut plain, 3).unwrap();
+    let (b, solves) = load_forecast_run(&m, start, end, 0.3);
+    assert_eq!(a.trace.dispatch, b.trace.dispatch);
+    assert_eq!(solves, plain.solves());
+}
+
+#[test]
+fn load_forecast_mpc_replans_hourly_in_the_4cp_months_and_weighs_peaks_by_the_forecast() {
+    let m = market(2024);
+    let (start, end) = (day_index(&m, 2024, 7, 1), day_index(&m, 2024, 7, 8));
+    let mut plain = DayAheadMpc::new(&m.cfg);
+    let a = backtest(&m, start, end, &mut plain, 3).unwrap();
+    // Seven days: midnight, the gate, and the tops of 11:00-20:00 (10:00 is the gate).
+    let (zero, solves) = load_forecast_run(&m, start, end, 0.0);
+    assert_eq!(plain.solves(), 14);
+    assert_eq!(solves, 7 * 12);
+    // Scale 0 expects no peak at all: the site runs through the afternoons' windows at
+    // least as much as the MPC, which expects one peak spread over the month's weekdays.
+    let (weighted, _) = load_forecast_run(&m, start, end, 0.3);
+    let window_mw = |s: &Score| -> f64 {
+        s.trace
+            .site_load_mw
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| {
+                let l = powermix_env::time::local_time(m.interval_start_ms(s.trace.start + k));
+                (15..18).contains(&l.hour) && l.is_weekday()
+            })
+            .map(|(_, x)| f64::from(*x))
+            .sum()
+    };
+    assert!(
+        window_mw(&zero) >= window_mw(&a),
+        "{} {}",
+        window_mw(&zero),
+        window_mw(&a)
+    );
+    assert_ne!(weighted.trace.dispatch, zero.trace.dispatch);
+}
+
+#[test]
+fn load_forecast_mpc_reads_no_load_past_its_forecast_horizon() {
+    // Loads from 10 July on scaled by 1.3: every decision before 8 July is the same, since
+    // no forecast issued before then reaches 10 July (48 hours).
+    let base = synth::synthetic_year(2024, 1);
+    let mut changed = base.clone();
+    let cut = Market::new(base.clone(), SiteConfig::default_site());
+    let cut_at = day_index(&cut, 2024, 7, 10);
+    for x in &mut changed.system_load_mw[cut_at..] {
+        *x *= 1.3;
+    }
+    let a = Arc::new(cut);
+    let b = Arc::new(Market::new(changed, SiteConfig::default_site()));
+    let (start, end) = (day_index(&a, 2024, 7, 1), day_index(&a, 2024, 7, 8));
+    let (sa, _) = load_forecast_run(&a, start, end, 0.3);
+    let (sb, _) = load_forecast_run(&b, start, end, 0.3);
+    assert_eq!(sa.trace.dispatch, sb.trace.dispatch);
+    // And the forecast does move them when the change is inside the horizon.
+    let (sa, _) = load_forecast_run(&a, start, day_index(&a, 2024, 7, 11), 0.3);
+    let (sb, _) = load_forecast_run(&b, start, day_index(&a, 2024, 7, 11), 0.3);
+    assert_ne!(sa.trace.dispatch, sb.trace.dispatch);
+}
+
+#[test]
+fn load_forecast_mpc_refuses_a_bad_scale_by_name() {
+    use powermix_env::forecast::LoadForecastModel;
+    let m = market(2024);
+    let e = DayAheadMpc::with_load_forecast(&m, LoadForecastModel::ERCOT, f64::NAN).unwrap_err();
+    assert!(e.to_string().contains("scale = NaN"), "{e}");
+}
