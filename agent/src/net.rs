@@ -574,24 +574,6 @@ impl ObsNormalizer {
         }
     }
 
-    /// The feature farthest from the training statistics, as `(index, z-score)` before the
-    /// clip (non-finite features count as infinitely far). For the server's "observation far
-    /// outside the training data" check.
-    pub fn max_abs_z(&self, obs: &[f32]) -> Option<(usize, f64)> {
-        let mut worst: Option<(usize, f64)> = None;
-        for (i, &x) in obs.iter().enumerate().take(self.dim()) {
-            let z = if x.is_finite() {
-                ((x as f64 - self.mean[i]) / (self.var[i] + NORM_EPS).sqrt()).abs()
-            } else {
-                f64::INFINITY
-            };
-            if worst.is_none_or(|(_, w)| z > w) {
-                worst = Some((i, z));
-            }
-        }
-        worst
-    }
-
     /// Checks the statistics: `dim` features, finite means, finite non-negative variances, a
     /// positive finite clip, a finite non-negative count. The error names the field.
     pub fn validate(&self, dim: usize) -> Result<(), NetError> {
@@ -788,7 +770,6 @@ mod tests {
         assert_eq!(out[0], 10.0);
         assert_eq!(out[1], -10.0);
         assert!(out[2].abs() < 1e-3);
-        assert_eq!(one.max_abs_z(&[0.0, f32::NAN, 0.0]).unwrap().0, 1);
         assert!(one.validate(3).is_ok());
         assert!(one.validate(4).unwrap_err().0.contains("expected 4"));
         let mut neg = one.clone();
