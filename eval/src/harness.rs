@@ -70,7 +70,7 @@ impl PolicyFactory<'_> {
                 Ok(Box::new(crate::mpc::DayAheadMpc::with_load_forecast(
                     self.market,
                     powermix_env::forecast::LoadForecastModel::ERCOT,
-                    crate::mpc::LOAD_FORECAST_SCALE,
+                    crate::mpc::LOAD_FORECAST_RULE,
                 )?))
             }
             crate::mpc::PERFECT_FORECAST_NAME => Ok(Box::new(

@@ -33,9 +33,10 @@
 //! [`DayAheadMpc::with_load_forecast`] (name `mpc-load-forecast`) is the same MPC whose 4CP
 //! expectation also reads ERCOT's load forecast, simulated with ERCOT's published error
 //! ([`powermix_env::forecast`]): each day's weight is the probability that the day's
-//! forecast peak (13:00-21:00) beats the month's running peak and last year's peak of the
-//! same month, times the chance that a record on day k of an n-day month stands (k / n),
-//! times a scale ([`LOAD_FORECAST_SCALE`]); the shape within the day stays the price's. It
+//! forecast peak (13:00-21:00) beats the month's running peak and a share of last year's
+//! peak of the same month, times the chance that a record on day k of an n-day month stands
+//! (k / n), times a scale ([`LOAD_FORECAST_RULE`]); the shape within the day stays the
+//! price's. In the 4CP months it also plans at the top of each hour from 10:00 to 20:00. It
 //! sees only forecasts issued by the snapshot's time, but it reads the simulated forecast
 //! from the market, so it is not served yet (a live one would take ERCOT's forecast from
 //! the request).
@@ -122,9 +123,26 @@ pub const PERFECT_FORECAST_NAME: &str = "mpc-perfect-forecast";
 /// Name of the load-forecast variant in reports.
 pub const LOAD_FORECAST_NAME: &str = "mpc-load-forecast";
 
-/// Scale of the load-forecast variant's day weights, chosen on the selection set (HB_SOUTH
-/// and HB_HOUSTON, 2018 and 2023; README, The load forecast).
-pub const LOAD_FORECAST_SCALE: f64 = 0.3;
+/// The load-forecast variant's day-weight rule (module doc).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadForecastRule {
+    /// Scale of every day weight.
+    pub scale: f64,
+    /// Share of last year's peak of the month that a day's forecast peak must also beat
+    /// (0: the month's running peak alone).
+    pub last_year_share: f64,
+    /// Whether weekend days carry a 4CP expectation too (the day-ahead MPC's has weekdays
+    /// only).
+    pub weekends: bool,
+}
+
+/// The load-forecast variant's rule, chosen on the selection set (README, The load
+/// forecast).
+pub const LOAD_FORECAST_RULE: LoadForecastRule = LoadForecastRule {
+    scale: 0.5,
+    last_year_share: 0.97,
+    weekends: false,
+};
 
 /// Local hours (start, end exclusive) whose forecast gives a day's forecast peak.
 const FORECAST_PEAK_HOURS: (u8, u8) = (13, 21);
@@ -137,7 +155,7 @@ const FORECAST_REPLAN_HOURS: (u8, u8) = (10, 21);
 #[derive(Debug, Clone)]
 struct ForecastPeaks {
     forecaster: LoadForecaster,
-    scale: f64,
+    rule: LoadForecastRule,
 }
 
 /// Probability that a normal variable with mean `mean` and standard deviation `sd` is above
@@ -220,21 +238,26 @@ impl DayAheadMpc {
     }
 
     /// The MPC whose 4CP expectation reads the simulated ERCOT load forecast of `market`'s
-    /// data (name [`LOAD_FORECAST_NAME`]; module doc), day weights scaled by `scale`.
+    /// data (name [`LOAD_FORECAST_NAME`]; module doc), day weights by `rule`.
     pub fn with_load_forecast(
         market: &Market,
         model: LoadForecastModel,
-        scale: f64,
+        rule: LoadForecastRule,
     ) -> Result<DayAheadMpc, EvalError> {
-        if !(scale.is_finite() && scale >= 0.0) {
-            return Err(EvalError(format!(
-                "mpc-load-forecast: scale = {scale} must be a finite number >= 0"
-            )));
+        for (name, x) in [
+            ("scale", rule.scale),
+            ("last_year_share", rule.last_year_share),
+        ] {
+            if !(x.is_finite() && x >= 0.0) {
+                return Err(EvalError(format!(
+                    "mpc-load-forecast: {name} = {x} must be a finite number >= 0"
+                )));
+            }
         }
         let forecaster = LoadForecaster::new(market.hindsight().data, model).map_err(EvalError)?;
         let mut mpc = DayAheadMpc::new(&market.cfg);
         mpc.name = LOAD_FORECAST_NAME;
-        mpc.peaks = Some(ForecastPeaks { forecaster, scale });
+        mpc.peaks = Some(ForecastPeaks { forecaster, rule });
         Ok(mpc)
     }
 
@@ -284,9 +307,13 @@ impl DayAheadMpc {
             .forecaster
             .past_month_peak_mw(l.year - 1, l.month, snap.as_of_ms)
             .unwrap_or(0.0);
-        let p = prob_above(forecast, sd, running.max(last_year));
+        let p = prob_above(
+            forecast,
+            sd,
+            running.max(fp.rule.last_year_share * last_year),
+        );
         let stands = f64::from(l.day) / f64::from(days_in_month(l));
-        let share = fp.scale * p * stands * f64::from(weekdays_in_month(l));
+        let share = fp.rule.scale * p * stands * f64::from(weekdays_in_month(l));
         for &k in idx {
             intervals[k].four_cp_weight *= share;
         }
@@ -313,7 +340,7 @@ impl DayAheadMpc {
     fn expected_four_cp(&self, l: &LocalTime, da: f64, window_da: f64, window_len: usize) -> f64 {
         let p = &self.params;
         let in_window = self.cfg.four_cp.months.contains(&l.month)
-            && l.is_weekday()
+            && (l.is_weekday() || self.peaks.as_ref().is_some_and(|fp| fp.rule.weekends))
             && (p.four_cp_start_hour..p.four_cp_end_hour).contains(&l.hour);
         if !in_window || window_len == 0 {
             return 0.0;

@@ -193,7 +193,12 @@ fn mpc_falls_back_to_expert_when_its_lp_fails() {
 /// `mpc-load-forecast` at scale `scale` over `[start, end)` of `m`.
 fn load_forecast_run(m: &Arc<Market>, start: usize, end: usize, scale: f64) -> (Score, usize) {
     use powermix_env::forecast::LoadForecastModel;
-    let mut p = DayAheadMpc::with_load_forecast(m, LoadForecastModel::ERCOT, scale).unwrap();
+    use powermix_eval::mpc::{LOAD_FORECAST_RULE, LoadForecastRule};
+    let rule = LoadForecastRule {
+        scale,
+        ..LOAD_FORECAST_RULE
+    };
+    let mut p = DayAheadMpc::with_load_forecast(m, LoadForecastModel::ERCOT, rule).unwrap();
     let s = backtest(m, start, end, &mut p, 3).unwrap();
     (s, p.solves())
 }
@@ -270,7 +275,20 @@ fn load_forecast_mpc_reads_no_load_past_its_forecast_horizon() {
 #[test]
 fn load_forecast_mpc_refuses_a_bad_scale_by_name() {
     use powermix_env::forecast::LoadForecastModel;
+    use powermix_eval::mpc::{LOAD_FORECAST_RULE, LoadForecastRule};
     let m = market(2024);
-    let e = DayAheadMpc::with_load_forecast(&m, LoadForecastModel::ERCOT, f64::NAN).unwrap_err();
-    assert!(e.to_string().contains("scale = NaN"), "{e}");
+    let bad = |scale, last_year_share| {
+        let rule = LoadForecastRule {
+            scale,
+            last_year_share,
+            ..LOAD_FORECAST_RULE
+        };
+        DayAheadMpc::with_load_forecast(&m, LoadForecastModel::ERCOT, rule)
+            .unwrap_err()
+            .to_string()
+    };
+    let e = bad(f64::NAN, 1.0);
+    assert!(e.contains("scale = NaN"), "{e}");
+    let e = bad(LOAD_FORECAST_RULE.scale, -1.0);
+    assert!(e.contains("last_year_share = -1"), "{e}");
 }
