@@ -40,7 +40,8 @@ pub struct PolicyFactory<'a> {
     pub market: &'a Arc<Market>,
     /// Parameters of the expert rules.
     pub expert: &'a ExpertParams,
-    /// Seed of the deployment draws (the oracle plans with the same draws).
+    /// Seed of the deployment draws (the oracle plans with the same draws) and of the
+    /// simulated load forecast's errors (`mpc-load-forecast`).
     pub seed: u64,
     /// Checkpoint folder of the `ppo` policy (or a run folder holding `best/`).
     pub checkpoint: Option<&'a std::path::Path>,
@@ -69,7 +70,14 @@ impl PolicyFactory<'_> {
             crate::mpc::LOAD_FORECAST_NAME => {
                 Ok(Box::new(crate::mpc::DayAheadMpc::with_load_forecast(
                     self.market,
-                    powermix_env::forecast::LoadForecastModel::ERCOT,
+                    powermix_env::forecast::LoadForecastModel {
+                        // The forecast's error draws follow the backtest's seed, like the
+                        // deployments: a seed sweep varies both.
+                        seed: powermix_env::forecast::LoadForecastModel::ERCOT
+                            .seed
+                            .wrapping_add(self.seed),
+                        ..powermix_env::forecast::LoadForecastModel::ERCOT
+                    },
                     crate::mpc::LOAD_FORECAST_RULE,
                 )?))
             }

@@ -292,3 +292,27 @@ fn load_forecast_mpc_refuses_a_bad_scale_by_name() {
     let e = bad(LOAD_FORECAST_RULE.scale, -1.0);
     assert!(e.contains("last_year_share = -1"), "{e}");
 }
+
+#[test]
+fn load_forecast_mpc_draws_its_forecast_errors_from_the_backtest_seed() {
+    use powermix_eval::harness::PolicyFactory;
+    let m = market(2024);
+    let expert = ExpertParams::default_params();
+    let (start, end) = (day_index(&m, 2024, 7, 1), day_index(&m, 2024, 7, 15));
+    let run = |seed| {
+        let f = PolicyFactory {
+            market: &m,
+            expert: &expert,
+            seed,
+            checkpoint: None,
+        };
+        let mut p = f.make("mpc-load-forecast", start, end).unwrap();
+        // The same deployments for both, so only the forecast's draws differ.
+        backtest(&m, start, end, p.as_mut(), 3)
+            .unwrap()
+            .trace
+            .dispatch
+    };
+    assert_eq!(run(1), run(1));
+    assert_ne!(run(1), run(2));
+}
