@@ -65,3 +65,37 @@ fn a_missing_panel_file_is_named() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("no-such-panel.toml"), "{err}");
 }
+
+/// `--seed` replaces a panel file's seed; without it the file's seed holds.
+#[test]
+fn seed_replaces_the_panel_file_s_seed() {
+    let d = std::env::temp_dir().join(format!("powermix-cli-seed-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    powermix_env::data::write_parquet(
+        &powermix_env::data::synth::generate_year(2024, 5),
+        &d.join("a.parquet"),
+    )
+    .unwrap();
+    let panel = d.join("p.toml");
+    std::fs::write(
+        &panel,
+        "seed = 9\n[[panel]]\nname = \"A\"\ndata = \"a.parquet\"\nperiod = \"2024-07-08..2024-07-09\"\n",
+    )
+    .unwrap();
+    let card = |extra: &[&str]| {
+        let mut args = vec![format!("--panel={}", panel.display())];
+        args.push("--policies=always-on,expert".into());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run(EVALUATE, &args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(card(&[]).contains("deployment seed 9"));
+    assert!(card(&["--seed", "3"]).contains("deployment seed 3"));
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -23,6 +23,9 @@ use std::sync::Arc;
 /// Scores policies on a period: every ledger line, value captured against always-on and the
 /// perfect-foresight oracle, per regime of weeks. With no --data: the embedded synthetic
 /// year 2024 (seed 7).
+/// Seed of the deployment draws when neither `--seed` nor a panel file gives one.
+const DEFAULT_SEED: u64 = 7;
+
 #[derive(Parser, Debug)]
 #[command(name = "evaluate", version)]
 struct Cli {
@@ -42,9 +45,11 @@ struct Cli {
     /// Expert rule parameters TOML [default: the embedded configs/expert.toml]
     #[arg(long, value_name = "FILE")]
     expert: Option<PathBuf>,
-    /// Seed of the reserve deployment draws (the oracle plans with the same draws)
-    #[arg(long, default_value_t = 7)]
-    seed: u64,
+    /// Seed of the reserve deployment draws and of the simulated load forecast's errors (the
+    /// oracle plans with the same draws) [default: 7; with --panel, the panel file's seed,
+    /// which a given --seed replaces]
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
     /// Also write the results as one JSON object to this file
     #[arg(long, value_name = "OUT")]
     json: Option<PathBuf>,
@@ -155,7 +160,7 @@ fn run(cli: Cli) -> Result<bool> {
         end,
         policies: &policies,
         expert: &expert,
-        seed: cli.seed,
+        seed: cli.seed.unwrap_or(DEFAULT_SEED),
         period: &label,
         by_week: !cli.no_weeks,
         checkpoint: cli.checkpoint.as_deref(),
@@ -199,7 +204,10 @@ fn run(cli: Cli) -> Result<bool> {
 
 /// `--panel`: every panel of the file, one scorecard table (and the attributions).
 fn run_panel(cli: &Cli, file: &Path, policies: &[String], expert: &ExpertParams) -> Result<bool> {
-    let panels = PanelFile::load(file)?;
+    let mut panels = PanelFile::load(file)?;
+    if let Some(seed) = cli.seed {
+        panels.seed = seed;
+    }
     let site = cli.market.site_config()?;
     let started = std::time::Instant::now();
     let card = run_scorecard(
