@@ -7,9 +7,12 @@
 //!   (MAPE) of 1.5% up to 3 hours ahead, 2.0% up to 6 hours, 3.0% up to 24 hours and 4.0%
 //!   up to 48 hours. ERCOT publishes the MTLF's monthly MAPE for the 3-hour-ahead,
 //!   6-hour-ahead and day-ahead horizons (<https://www.ercot.com/gridinfo/load/forecast>);
-//!   its summer day-ahead MAPE was 2.1-2.7% (June-August 2006, the MTLF run at 16:00,
-//!   ERCOT's update to TAC of July 2006, quoted in the PRR696 material). The figures here
-//!   are at or above those, so the simulated forecast is no better than ERCOT's. The 48-hour
+//!   its day-ahead MAPE (the MTLF run at 16:00) was 2.65%, 2.62% and 2.09% in June, July
+//!   and August 2006, after a model upgrade, and 2.9-6.2% in the table's other months of
+//!   2004-2006 ("MAPE Publication", the 2006 presentation to ERCOT's PRS with protocol
+//!   revision request PRR696). The summer figures here are at or above the 2006 ones, and
+//!   ERCOT's forecast has had 18 more years of work, so the simulated forecast is no better
+//!   than ERCOT's. The 48-hour
 //!   figure has no published source at hand; it is an assumption, larger than the
 //!   day-ahead one.
 //! - **Shape**: e is normal (MAPE = sd x sqrt(2 / pi)). It is a sum of independent
