@@ -692,6 +692,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn prob_above_by_hand() {
+        // At the mean: one half; one sd above the threshold: Phi(1) = 0.841345 (tables);
+        // two sd below it: 1 - Phi(2) = 0.022750; sd 0 is a step.
+        assert!((prob_above(80e3, 2e3, 80e3) - 0.5).abs() < 1e-12);
+        assert!((prob_above(82e3, 2e3, 80e3) - 0.841_345).abs() < 1e-6);
+        assert!((prob_above(76e3, 2e3, 80e3) - 0.022_750).abs() < 1e-6);
+        assert_eq!(prob_above(80e3, 0.0, 79e3), 1.0);
+        assert_eq!(prob_above(80e3, 0.0, 80e3), 0.0);
+    }
+
+    #[test]
     fn weekdays_of_july_2024() {
         // 2024-07-15 is a Monday; July 2024 has 23 weekdays.
         let l = local_time(1_721_077_200_000);
