@@ -45,7 +45,8 @@ pub struct TrainConfig {
     /// (see `ppo::always_on_baseline`) instead of the raw profit.
     pub reward_baseline: bool,
     /// `"expert"`: the network learns a correction to the expert rules (residual policy:
-    /// action = expert action + network output, starting exactly at the expert);
+    /// action = expert action + network output, starting at the expert: the output layer starts
+    /// scaled by 0.01);
     /// `"day-ahead-mpc"`: a correction to the day-ahead MPC (`powermix_eval::mpc`), which
     /// also makes the day-ahead offer, with the expert rules alone in emergencies;
     /// `"none"`: the network's output is the action (starting at always-on).

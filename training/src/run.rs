@@ -120,6 +120,15 @@ pub fn train(
     let steps_at_start = trainer.env_steps;
     let mut last_val = None;
     let metrics = spec.out.join("metrics.csv");
+    if trainer.update == 0 {
+        // The starting policy (the base rules, for a residual policy: the output layer starts
+        // at zero) is a candidate for best/ too, so a run whose every update validates worse
+        // than where it started ships where it started.
+        let v = validate(&trainer, spec, &refs)?;
+        let json = serde_json::json!({"period": spec.data.val_period, "profit_usd": v.profit_usd, "value_captured": v.value_captured, "always_on_usd": refs.always_on, "oracle_usd": refs.oracle, "update": 0});
+        state.best_val_profit = Some(v.profit_usd);
+        resume::save(&trainer, spec, &spec.out.join("best"), &state, json)?;
+    }
     while trainer.update < updates {
         let mut stats = trainer.step();
         stats.env_steps_per_sec =

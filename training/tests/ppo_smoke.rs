@@ -399,3 +399,44 @@ fn the_training_loop_writes_its_run_folder_and_resumes() {
     assert_eq!(metrics.lines().count(), 1 + 4, "{metrics}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The starting policy is validated too (update 0): best/ holds the better of it and the
+/// updates. Here a large learning rate makes the updates worse than the expert the run
+/// starts at, so best/ is the start (update 0), about the expert's own profit.
+#[test]
+fn best_is_never_worse_than_where_the_run_started() {
+    use powermix_eval::harness::PolicyFactory;
+    use powermix_training::run;
+    let m = market();
+    let out = std::env::temp_dir().join(format!("powermix-train-best0-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let spec = spec(&m, (0, 21 * 96), (21 * 96, 28 * 96), &out);
+    let mut cfg = small();
+    cfg.total_steps = 2 * 48 * 3;
+    cfg.validate_every = 100;
+    cfg.learning_rate = 0.05;
+    let summary = run::train(&cfg, &spec, None, false).unwrap();
+    let end = summary.last_validation.unwrap().profit_usd;
+    let best = powermix_agent::load_checkpoint(&out.join("best")).unwrap();
+    assert_eq!(best.meta.validation["update"], 0);
+    let start = best.meta.validation["profit_usd"].as_f64().unwrap();
+    assert!(
+        end < start,
+        "the updates were meant to lose: {end} against {start}"
+    );
+    // The start is about the expert: a residual policy whose output layer starts scaled by
+    // 0.01 (agent::net), so its corrections are small but not 0.
+    let expert = powermix_agent::ExpertParams::default_params();
+    let f = PolicyFactory {
+        market: &spec.market,
+        expert: &expert,
+        seed: spec.seed,
+        checkpoint: None,
+    };
+    let rules = f.run("expert", spec.val.0, spec.val.1).unwrap().profit_usd;
+    assert!(
+        (start / rules - 1.0).abs() < 1e-4,
+        "{start} against {rules}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
