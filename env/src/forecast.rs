@@ -48,6 +48,13 @@ pub const LEAD_EDGES_HOURS: [f64; 4] = [0.0, 3.0, 6.0, 24.0];
 
 const HOUR_MS: i64 = 3_600_000;
 
+/// Hours from the issue of the forecast a decision at `as_of_ms` reads (the top of its
+/// hour) to `target_ms`.
+fn lead_hours(as_of_ms: i64, target_ms: i64) -> f64 {
+    let issue = as_of_ms.div_euclid(HOUR_MS) * HOUR_MS;
+    (target_ms - issue) as f64 / HOUR_MS as f64
+}
+
 /// The forecast's error model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LoadForecastModel {
@@ -161,8 +168,7 @@ impl LoadForecaster {
     /// the top of the hour of `as_of_ms`; None when the target is before that hour, at or
     /// past the horizon, or outside the data.
     pub fn forecast_mw(&self, as_of_ms: i64, target_ms: i64) -> Option<f64> {
-        let issue = as_of_ms.div_euclid(HOUR_MS) * HOUR_MS;
-        let lead_hours = (target_ms - issue) as f64 / HOUR_MS as f64;
+        let lead_hours = lead_hours(as_of_ms, target_ms);
         if !(0.0..HORIZON_HOURS as f64).contains(&lead_hours) {
             return None;
         }
@@ -193,8 +199,7 @@ impl LoadForecaster {
 
     /// The relative standard deviation of the forecast of `target_ms` issued for `as_of_ms`.
     pub fn sd(&self, as_of_ms: i64, target_ms: i64) -> f64 {
-        let issue = as_of_ms.div_euclid(HOUR_MS) * HOUR_MS;
-        self.model.sd((target_ms - issue) as f64 / HOUR_MS as f64)
+        self.model.sd(lead_hours(as_of_ms, target_ms))
     }
 
     /// The peak system load (MW) of local month `month` of `year`, if that month is in the

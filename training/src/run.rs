@@ -125,7 +125,7 @@ pub fn train(
         // at zero) is a candidate for best/ too, so a run whose every update validates worse
         // than where it started ships where it started.
         let v = validate(&trainer, spec, &refs)?;
-        let json = serde_json::json!({"period": spec.data.val_period, "profit_usd": v.profit_usd, "value_captured": v.value_captured, "always_on_usd": refs.always_on, "oracle_usd": refs.oracle, "update": 0});
+        let json = validation_json(spec, &refs, &v, 0);
         state.best_val_profit = Some(v.profit_usd);
         resume::save(&trainer, spec, &spec.out.join("best"), &state, json)?;
     }
@@ -147,7 +147,7 @@ pub fn train(
         state.scaler = trainer.scaler.clone();
         if let Some(v) = val {
             last_val = Some(v);
-            let json = serde_json::json!({"period": spec.data.val_period, "profit_usd": v.profit_usd, "value_captured": v.value_captured, "always_on_usd": refs.always_on, "oracle_usd": refs.oracle, "update": trainer.update});
+            let json = validation_json(spec, &refs, &v, trainer.update);
             if state.best_val_profit.is_none_or(|b| v.profit_usd > b) {
                 state.best_val_profit = Some(v.profit_usd);
                 resume::save(&trainer, spec, &spec.out.join("best"), &state, json.clone())?;
@@ -175,6 +175,16 @@ pub fn train(
         last_validation: last_val,
         references: refs,
     })
+}
+
+/// The `validation` object of a checkpoint's `meta.json`: validation `v` at `update`.
+fn validation_json(
+    spec: &RunSpec,
+    refs: &References,
+    v: &Validation,
+    update: usize,
+) -> serde_json::Value {
+    serde_json::json!({"period": spec.data.val_period, "profit_usd": v.profit_usd, "value_captured": v.value_captured, "always_on_usd": refs.always_on, "oracle_usd": refs.oracle, "update": update})
 }
 
 /// Profits of always-on and the oracle on the validation window (oracle: an LP of a year,
