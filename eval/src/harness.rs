@@ -66,7 +66,12 @@ impl PolicyFactory<'_> {
         }
         match name {
             "day-ahead-mpc" => Ok(Box::new(crate::mpc::DayAheadMpc::new(cfg))),
-            "oracle" => crate::oracle::oracle_policy(self.market, start, end, self.seed),
+            "oracle" => Ok(crate::oracle::oracle_policy(
+                self.market,
+                start,
+                end,
+                self.seed,
+            )?),
             crate::mpc::LOAD_FORECAST_NAME => {
                 Ok(Box::new(crate::mpc::DayAheadMpc::with_load_forecast(
                     self.market,

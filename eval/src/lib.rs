@@ -6,11 +6,12 @@
 pub mod attribution;
 pub mod cli;
 pub mod harness;
-pub mod lp;
-pub mod mpc;
-pub mod oracle;
 pub mod panel;
 pub mod report;
+
+/// The dispatch LP, the oracle and the day-ahead MPC live in `powermix-plan` (the server runs
+/// the MPC's day-ahead head too); they keep their paths here.
+pub use powermix_plan::{lp, mpc, oracle};
 
 use powermix_agent::{LoadedPolicy, Policy};
 use powermix_env::SiteConfig;
@@ -24,6 +25,12 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
 pub struct EvalError(pub String);
+
+impl From<powermix_plan::PlanError> for EvalError {
+    fn from(e: powermix_plan::PlanError) -> EvalError {
+        EvalError(e.0)
+    }
+}
 
 /// The result of one policy over one period.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -36,7 +36,7 @@
 //! terms included (inference, balance of plant, fixed-block term), so that
 //! [`Plan::objective_usd`] is comparable with a backtest's profit.
 
-use crate::EvalError;
+use crate::PlanError;
 use clarabel::algebra::CscMatrix;
 use clarabel::solver::{
     DefaultSettingsBuilder, DefaultSolution, DefaultSolver, IPSolver, SolverStatus, SupportedConeT,
@@ -205,24 +205,24 @@ fn check_inputs(
     cfg: &SiteConfig,
     initial: &SiteState,
     intervals: &[PlanInterval],
-) -> Result<(), EvalError> {
+) -> Result<(), PlanError> {
     cfg.validate()
-        .map_err(|e| EvalError(format!("dispatch LP: site config: {e}")))?;
+        .map_err(|e| PlanError(format!("dispatch LP: site config: {e}")))?;
     let bad = |k: usize, what: &str, v: f64| {
-        EvalError(format!(
+        PlanError(format!(
             "dispatch LP: interval {k} (start {} ms): {what} = {v} is not finite",
             intervals[k].interval_start_ms
         ))
     };
     for (k, iv) in intervals.iter().enumerate() {
         if iv.interval_start_ms.rem_euclid(INTERVAL_MS) != 0 {
-            return Err(EvalError(format!(
+            return Err(PlanError(format!(
                 "dispatch LP: interval {k} starts at {} ms, not on the 15-minute grid",
                 iv.interval_start_ms
             )));
         }
         if k > 0 && iv.interval_start_ms != intervals[k - 1].interval_start_ms + INTERVAL_MS {
-            return Err(EvalError(format!(
+            return Err(PlanError(format!(
                 "dispatch LP: interval {k} starts at {} ms, not 15 minutes after interval {}",
                 iv.interval_start_ms,
                 k - 1
@@ -247,7 +247,7 @@ fn check_inputs(
             }
         }
         if !(iv.four_cp_weight.is_finite() && iv.four_cp_weight >= 0.0) {
-            return Err(EvalError(format!(
+            return Err(PlanError(format!(
                 "dispatch LP: interval {k}: four_cp_weight = {} must be a finite number >= 0",
                 iv.four_cp_weight
             )));
@@ -256,7 +256,7 @@ fn check_inputs(
     let state_ok =
         initial.tranche_mw.iter().all(|x| x.is_finite()) && initial.training_mw.is_finite();
     if !state_ok {
-        return Err(EvalError(format!(
+        return Err(PlanError(format!(
             "dispatch LP: initial state has a non-finite value: {initial:?}"
         )));
     }
@@ -273,11 +273,11 @@ fn solution_usable(sol: &DefaultSolution<f64>) -> bool {
 }
 
 /// The error for a solver status that is not `Solved`/`AlmostSolved`, naming it.
-fn check_status(status: SolverStatus, stats: &LpStats, n: usize) -> Result<(), EvalError> {
+fn check_status(status: SolverStatus, stats: &LpStats, n: usize) -> Result<(), PlanError> {
     if matches!(status, SolverStatus::Solved | SolverStatus::AlmostSolved) {
         return Ok(());
     }
-    Err(EvalError(format!(
+    Err(PlanError(format!(
         "dispatch LP over {n} intervals not solved: solver status {status:?} after {} \
          iterations ({} variables, {} constraints{})",
         stats.iterations,
@@ -300,7 +300,7 @@ pub fn solve_plan(
     cfg: &SiteConfig,
     initial: &SiteState,
     intervals: &[PlanInterval],
-) -> Result<Plan, EvalError> {
+) -> Result<Plan, PlanError> {
     check_inputs(cfg, initial, intervals)?;
     let n = intervals.len();
     if n == 0 {
@@ -536,15 +536,15 @@ pub fn solve_plan(
     // Fast path without iterative refinement (it costs about 40 % of a year's solve and
     // changes nothing on well-scaled data); if that does not solve, retry with clarabel's
     // defaults.
-    let attempt = |refine: bool| -> Result<(DefaultSolution<f64>, bool), EvalError> {
+    let attempt = |refine: bool| -> Result<(DefaultSolution<f64>, bool), PlanError> {
         let settings = DefaultSettingsBuilder::default()
             .verbose(false)
             .max_iter(MAX_ITER)
             .iterative_refinement_enable(refine)
             .build()
-            .map_err(|e| EvalError(format!("dispatch LP: solver settings: {e:?}")))?;
+            .map_err(|e| PlanError(format!("dispatch LP: solver settings: {e:?}")))?;
         let mut solver = DefaultSolver::new(&p, &b.cost, &a, &rhs, &cones, settings)
-            .map_err(|e| EvalError(format!("dispatch LP: solver setup failed: {e:?}")))?;
+            .map_err(|e| PlanError(format!("dispatch LP: solver setup failed: {e:?}")))?;
         solver.solve();
         let ok = solution_usable(&solver.solution);
         Ok((solver.solution, ok))
@@ -565,7 +565,7 @@ pub fn solve_plan(
     check_status(sol.status, &stats, n)?;
     let x = &sol.x;
     if x.iter().any(|v| !v.is_finite()) {
-        return Err(EvalError(format!(
+        return Err(PlanError(format!(
             "dispatch LP over {n} intervals: the solver returned a non-finite solution \
              (status {})",
             stats.status

@@ -48,7 +48,7 @@
 //! horizon. It is not live-capable; `evaluate --attribution` uses it to split a policy's
 //! gap to the oracle into forecast error and the rest.
 
-use crate::EvalError;
+use crate::PlanError;
 use crate::lp::{Awards, PlanInterval, solve_plan};
 use crate::oracle::{offer_for_awards, oracle_intervals};
 use powermix_agent::net::clamp_action;
@@ -226,7 +226,7 @@ impl DayAheadMpc {
         start: usize,
         end: usize,
         seed: u64,
-    ) -> Result<DayAheadMpc, EvalError> {
+    ) -> Result<DayAheadMpc, PlanError> {
         let intervals = oracle_intervals(market, start, end, seed)?;
         let mut mpc = DayAheadMpc::new(&market.cfg);
         mpc.name = PERFECT_FORECAST_NAME;
@@ -243,18 +243,18 @@ impl DayAheadMpc {
         market: &Market,
         model: LoadForecastModel,
         rule: LoadForecastRule,
-    ) -> Result<DayAheadMpc, EvalError> {
+    ) -> Result<DayAheadMpc, PlanError> {
         for (name, x) in [
             ("scale", rule.scale),
             ("last_year_share", rule.last_year_share),
         ] {
             if !(x.is_finite() && x >= 0.0) {
-                return Err(EvalError(format!(
+                return Err(PlanError(format!(
                     "mpc-load-forecast: {name} = {x} must be a finite number >= 0"
                 )));
             }
         }
-        let forecaster = LoadForecaster::new(market.hindsight().data, model).map_err(EvalError)?;
+        let forecaster = LoadForecaster::new(market.hindsight().data, model).map_err(PlanError)?;
         let mut mpc = DayAheadMpc::new(&market.cfg);
         mpc.name = LOAD_FORECAST_NAME;
         mpc.peaks = Some(ForecastPeaks { forecaster, rule });

@@ -8,14 +8,13 @@
 //! # use powermix_env::{Market, SiteConfig, data::synth};
 //! let market = Arc::new(Market::new(synth::synthetic_year(2024, 7), SiteConfig::default_site()));
 //! let (start, end, seed) = (0, market.len(), 1);
-//! let plan = powermix_eval::oracle::oracle_plan(&market, start, end, seed)?;
-//! let mut replay = powermix_eval::oracle::Scheduled::from_plan("oracle", &market, start, plan);
-//! let score = powermix_eval::backtest(&market, start, end, &mut replay, seed)
-//!     .map_err(|e| powermix_eval::EvalError(e.0))?;
-//! # Ok::<(), powermix_eval::EvalError>(())
+//! let plan = powermix_plan::oracle::oracle_plan(&market, start, end, seed)?;
+//! // Replayed through the env by `powermix_eval::backtest`, like every other policy.
+//! let replay = powermix_plan::oracle::Scheduled::from_plan("oracle", &market, start, plan);
+//! # Ok::<(), powermix_plan::PlanError>(())
 //! ```
 
-use crate::EvalError;
+use crate::PlanError;
 use crate::lp::{Awards, Plan, PlanInterval, solve_plan};
 use powermix_agent::Policy;
 use powermix_env::config::RESERVES;
@@ -52,9 +51,9 @@ pub fn oracle_intervals(
     start: usize,
     end: usize,
     seed: u64,
-) -> Result<Vec<PlanInterval>, EvalError> {
+) -> Result<Vec<PlanInterval>, PlanError> {
     if start >= end || end > market.len() {
-        return Err(EvalError(format!(
+        return Err(PlanError(format!(
             "oracle: window [{start}, {end}) is empty or outside the {} intervals of data",
             market.len()
         )));
@@ -92,10 +91,10 @@ pub fn oracle_plan(
     start: usize,
     end: usize,
     seed: u64,
-) -> Result<Plan, EvalError> {
+) -> Result<Plan, PlanError> {
     let intervals = oracle_intervals(market, start, end, seed)?;
     solve_plan(&market.cfg, &SiteState::initial(&market.cfg), &intervals)
-        .map_err(|e| EvalError(format!("oracle: {e}")))
+        .map_err(|e| PlanError(format!("oracle: {e}")))
 }
 
 /// The oracle as a policy for the harness: the plan of [`oracle_plan`] over `[start, end)`
@@ -106,7 +105,7 @@ pub fn oracle_policy(
     start: usize,
     end: usize,
     seed: u64,
-) -> Result<Box<dyn Policy>, EvalError> {
+) -> Result<Box<dyn Policy>, PlanError> {
     let plan = oracle_plan(market, start, end, seed)?;
     Ok(Box::new(Scheduled::from_plan(
         "oracle", market, start, plan,
