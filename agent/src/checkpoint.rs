@@ -183,6 +183,14 @@ pub struct CheckpointMeta {
     /// (`powermix_eval::planned_policy`) acts as such a checkpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_planner: Option<String>,
+    /// A planner (one of [`crate::policy::PLANNERS`]) whose hour-by-hour day-ahead offer
+    /// replaces the flat offer of the network's action values at the gate; the network
+    /// still decides every action. Set by `ensemble --day-ahead-head`; absent otherwise.
+    /// Only a caller that runs the planner (`powermix_eval::planned_policy`, the server)
+    /// acts as such a checkpoint. It enters the policy's id
+    /// ([`crate::LoadedPolicy::model_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_ahead_head: Option<String>,
     /// Present when this checkpoint is an ensemble: its own network is the first member and
     /// [`EnsembleSpec::members`] names the folders of the others ([`save_ensemble`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -369,6 +377,7 @@ pub fn save_checkpoint(
         created_utc: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         base_policy: info.base_policy.clone(),
         base_planner: info.base_planner.clone(),
+        day_ahead_head: None,
         ensemble: None,
     };
     let json = meta_json(&meta, dir)?;
@@ -440,7 +449,20 @@ pub fn save_ensemble(
     dir: &Path,
     members: &[PathBuf],
     command: &str,
+    day_ahead_head: Option<&str>,
 ) -> Result<CheckpointMeta, CheckpointError> {
+    if let Some(h) = day_ahead_head
+        && !crate::policy::PLANNERS.contains(&h)
+    {
+        return Err(CheckpointError::new(
+            CheckpointErrorKind::InvalidInput,
+            dir,
+            format!(
+                "day_ahead_head {h:?} is not a planner of this build ({})",
+                crate::policy::PLANNERS.join(", ")
+            ),
+        ));
+    }
     if members.is_empty() || members.len() > MAX_ENSEMBLE_MEMBERS {
         return Err(CheckpointError::new(
             CheckpointErrorKind::InvalidInput,
@@ -473,6 +495,7 @@ pub fn save_ensemble(
         ));
     }
     let mut top = metas[0].clone();
+    top.day_ahead_head = day_ahead_head.map(str::to_string);
     top.ensemble = Some(EnsembleSpec {
         combine: ENSEMBLE_COMBINE.to_string(),
         members: metas[1..]
@@ -514,6 +537,13 @@ fn check_member(
     if member.ensemble.is_some() {
         return Err(bad(
             "an ensemble member may not be an ensemble itself".into()
+        ));
+    }
+    if member.day_ahead_head.is_some() {
+        return Err(bad(
+            "an ensemble member may not have a day-ahead head of its own (give it to the \
+             ensemble)"
+                .into(),
         ));
     }
     if top.base_planner.is_some() || member.base_planner.is_some() {
@@ -797,7 +827,7 @@ fn load_exact(dir: &Path) -> Result<LoadedPolicy, CheckpointError> {
         }
         policy = policy.with_members(members);
     }
-    Ok(policy)
+    Ok(policy.with_head_id())
 }
 
 /// Complete `DIR.tmp-*` / `DIR.old-*` folders beside `dir`, newest first.

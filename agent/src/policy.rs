@@ -81,6 +81,29 @@ impl LoadedPolicy {
                 )
             })?;
         }
+        if let Some(h) = &meta.day_ahead_head {
+            let why = if !PLANNERS.contains(&h.as_str()) {
+                Some(format!(
+                    "day_ahead_head {h:?} is not a planner of this build ({})",
+                    PLANNERS.join(", ")
+                ))
+            } else if meta.base_planner.is_some() {
+                Some(
+                    "day_ahead_head with base_planner: a planner's residual already offers the \
+                     planner's offer"
+                        .to_string(),
+                )
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(CheckpointError::new(
+                    CheckpointErrorKind::Incompatible,
+                    &source_dir.join(META_FILE),
+                    why,
+                ));
+            }
+        }
         if let Some(p) = &meta.base_planner
             && !PLANNERS.contains(&p.as_str())
         {
@@ -133,6 +156,26 @@ impl LoadedPolicy {
         self.ensemble_id = Some(id);
         self.members = members;
         self
+    }
+
+    /// With a day-ahead head ([`CheckpointMeta::day_ahead_head`]), the policy's id becomes
+    /// the hash of its networks' id, `+head:` and the planner's name: the same networks with
+    /// and without the head are different policies. Without one, unchanged.
+    pub(crate) fn with_head_id(mut self) -> LoadedPolicy {
+        if let Some(h) = self.meta.day_ahead_head.clone() {
+            let id =
+                crate::checkpoint::hash_hex(format!("{}+head:{h}", self.model_id()).as_bytes());
+            self.name = format!("ppo:{id}");
+            self.ensemble_id = Some(id);
+        }
+        self
+    }
+
+    /// The planner whose day-ahead offer this policy makes ([`CheckpointMeta::day_ahead_head`]),
+    /// if any: [`Policy::act`] here decides the actions, and the caller runs the planner for
+    /// the offer.
+    pub fn day_ahead_head(&self) -> Option<&str> {
+        self.meta.day_ahead_head.as_deref()
     }
 
     /// Networks deciding: 1, or an ensemble's member count.

@@ -607,7 +607,7 @@ fn ensembles_act_as_the_median_of_their_members() {
         })
         .collect();
     let out = root.join("ens");
-    let top = checkpoint::save_ensemble(&out, &dirs, "ensemble m0 m1 m2").unwrap();
+    let top = checkpoint::save_ensemble(&out, &dirs, "ensemble m0 m1 m2", None).unwrap();
     let spec = top.ensemble.clone().unwrap();
     assert_eq!(spec.combine, "median");
     assert_eq!(spec.command, "ensemble m0 m1 m2");
@@ -651,7 +651,7 @@ fn ensembles_act_as_the_median_of_their_members() {
     // Another order is another ensemble.
     let other = root.join("ens-other");
     let order = [dirs[1].clone(), dirs[0].clone(), dirs[2].clone()];
-    checkpoint::save_ensemble(&other, &order, "x").unwrap();
+    checkpoint::save_ensemble(&other, &order, "x", None).unwrap();
     assert_ne!(load_checkpoint(&other).unwrap().model_id(), ens.model_id());
     // A member whose output is not finite makes the ensemble's decision fail (the server
     // then falls back), as for a single network.
@@ -680,7 +680,7 @@ fn ensembles_refuse_members_that_do_not_fit() {
     save(&a, &model(1));
     save(&b, &model(2));
     let ens = root.join("ens");
-    checkpoint::save_ensemble(&ens, &[a.clone(), b.clone()], "x").unwrap();
+    checkpoint::save_ensemble(&ens, &[a.clone(), b.clone()], "x", None).unwrap();
 
     let msg = |r: Result<checkpoint::CheckpointMeta, checkpoint::CheckpointError>| {
         let e = r.unwrap_err();
@@ -690,6 +690,7 @@ fn ensembles_refuse_members_that_do_not_fit() {
         &root.join("n"),
         &[a.clone(), ens.clone()],
         "x",
+        None,
     ));
     assert_eq!(kind, CheckpointErrorKind::InvalidInput);
     assert!(m.contains("is an ensemble itself"), "{m}");
@@ -697,9 +698,10 @@ fn ensembles_refuse_members_that_do_not_fit() {
         &root.join("d"),
         &[a.clone(), a.clone()],
         "x",
+        None,
     ));
     assert!(m.contains("given twice"), "{m}");
-    let (_, m) = msg(checkpoint::save_ensemble(&root.join("e"), &[], "x"));
+    let (_, m) = msg(checkpoint::save_ensemble(&root.join("e"), &[], "x", None));
     assert!(m.contains("1 to 15 members, 0 given"), "{m}");
     // A member that does not match the first one: refused as incompatible, by name.
     let mismatched = |name: &str, member: &Path, want: &[&str]| {
@@ -707,6 +709,7 @@ fn ensembles_refuse_members_that_do_not_fit() {
             &root.join(name),
             &[a.clone(), member.to_path_buf()],
             "x",
+            None,
         ));
         assert_eq!(kind, CheckpointErrorKind::Incompatible, "{m}");
         assert!(want.iter().all(|w| m.contains(w)), "{m}");
@@ -731,7 +734,7 @@ fn ensembles_refuse_members_that_do_not_fit() {
     // Damaged ensemble folders.
     let copy = |name: &str| {
         let d = root.join(name);
-        checkpoint::save_ensemble(&d, &[a.clone(), b.clone()], "x").unwrap();
+        checkpoint::save_ensemble(&d, &[a.clone(), b.clone()], "x", None).unwrap();
         d
     };
     let d = copy("up");
@@ -756,4 +759,80 @@ fn ensembles_refuse_members_that_do_not_fit() {
     std::fs::write(d.join(&rel).join(MODEL_FILE), b"not a model").unwrap();
     assert_eq!(err_of(&d).kind, CheckpointErrorKind::Damaged);
     let _ = std::fs::remove_dir_all(root);
+}
+
+/// A day-ahead head is written into the ensemble's meta.json, read back, and makes the
+/// policy's id differ from the same networks without it; an unknown planner, a head on a
+/// planner's residual and a member with a head of its own are refused by name.
+#[test]
+fn day_ahead_heads_are_named_checked_and_change_the_id() {
+    let root = scratch("ensemble-head");
+    let (a, b) = (root.join("a"), root.join("b"));
+    save(&a, &model(3));
+    save(&b, &model(4));
+    let (plain, headed) = (root.join("plain"), root.join("headed"));
+    checkpoint::save_ensemble(&plain, &[a.clone(), b.clone()], "x", None).unwrap();
+    let top =
+        checkpoint::save_ensemble(&headed, &[a.clone(), b.clone()], "x", Some("day-ahead-mpc"))
+            .unwrap();
+    assert_eq!(top.day_ahead_head.as_deref(), Some("day-ahead-mpc"));
+    let (p, h) = (
+        load_checkpoint(&plain).unwrap(),
+        load_checkpoint(&headed).unwrap(),
+    );
+    assert_eq!(p.day_ahead_head(), None);
+    assert_eq!(h.day_ahead_head(), Some("day-ahead-mpc"));
+    assert_ne!(p.model_id(), h.model_id());
+    assert_eq!(h.name(), format!("ppo:{}", h.model_id()));
+    // Same networks: the same actions (the head only makes the offer).
+    let cfg = SiteConfig::default_site();
+    let market = Market::new(synthetic_year(2024, 7), cfg.clone());
+    let snap = market.snapshot(500, &SiteState::initial(&cfg));
+    assert_eq!(p.try_act(&snap).unwrap(), h.try_act(&snap).unwrap());
+
+    let e = checkpoint::save_ensemble(
+        &root.join("u"),
+        std::slice::from_ref(&a),
+        "x",
+        Some("oracle"),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, CheckpointErrorKind::InvalidInput);
+    assert!(e.to_string().contains("day_ahead_head \"oracle\""), "{e}");
+
+    // Hand-edited meta.json files: an unknown head, and a head on a planner's residual.
+    let edit = |name: &str, f: &dyn Fn(&mut serde_json::Value)| {
+        let d = root.join(name);
+        checkpoint::save_ensemble(&d, std::slice::from_ref(&a), "x", Some("day-ahead-mpc"))
+            .unwrap();
+        let path = d.join(META_FILE);
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        f(&mut v);
+        std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        load_checkpoint(&d).unwrap_err()
+    };
+    let e = edit("unknown", &|v| {
+        v["day_ahead_head"] = "lp-of-the-future".into()
+    });
+    assert_eq!(e.kind, CheckpointErrorKind::Incompatible, "{e}");
+    assert!(e.to_string().contains("lp-of-the-future"), "{e}");
+    let e = edit("both", &|v| v["base_planner"] = "day-ahead-mpc".into());
+    assert_eq!(e.kind, CheckpointErrorKind::Incompatible, "{e}");
+    assert!(e.to_string().contains("base_planner"), "{e}");
+
+    // A member (a single network, its meta.json edited) with a head of its own.
+    let c = root.join("c");
+    save(&c, &model(5));
+    let path = c.join(META_FILE);
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["day_ahead_head"] = "day-ahead-mpc".into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    assert_eq!(
+        load_checkpoint(&c).unwrap().day_ahead_head(),
+        Some("day-ahead-mpc")
+    );
+    let e = checkpoint::save_ensemble(&root.join("m"), &[a.clone(), c], "x", None).unwrap_err();
+    assert_eq!(e.kind, CheckpointErrorKind::Incompatible, "{e}");
+    assert!(e.to_string().contains("day-ahead head of its own"), "{e}");
 }

@@ -16,7 +16,8 @@ pub use powermix_plan::{lp, mpc, oracle};
 use powermix_agent::{LoadedPolicy, Policy};
 use powermix_env::SiteConfig;
 use powermix_env::env::{Env, EnvError, Window};
-use powermix_env::{Dispatch, Ledger, Market, SiteState};
+use powermix_env::market::is_da_gate_local;
+use powermix_env::{DayAheadOffer, Dispatch, Ledger, Market, SiteState};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -77,6 +78,9 @@ pub struct Trace {
     pub states: Vec<SiteState>,
     /// The projected dispatch of each interval, exactly as settled.
     pub dispatch: Vec<Dispatch>,
+    /// The day-ahead offer made at each gate, as the env took it (the policy's hour-by-hour
+    /// offer, else the flat offer of its action's values), by position in the trace.
+    pub offers: Vec<(usize, DayAheadOffer)>,
 }
 
 /// Runs `policy` over intervals `[start, end)` of `market`, deployments seeded by `seed`.
@@ -101,8 +105,14 @@ pub fn backtest(
     let four_cp_weight = market.hindsight().four_cp_weight;
     loop {
         trace.states.push(*env.state());
-        let (action, offer) =
-            powermix_agent::decide(policy, &market.snapshot(env.index(), env.state()));
+        let snap = market.snapshot(env.index(), env.state());
+        let (action, offer) = powermix_agent::decide(policy, &snap);
+        if is_da_gate_local(&snap.local) {
+            let taken = offer
+                .clone()
+                .unwrap_or_else(|| DayAheadOffer::from_action(&action, cfg));
+            trace.offers.push((trace.profit.len(), taken));
+        }
         let (reward, info, terminated, truncated) =
             env.step_with_offer(&action, offer.as_ref(), &mut obs);
         let s = &info.settlement;
@@ -189,12 +199,17 @@ fn abbreviate(line: &str) -> &str {
 
 /// The policy a loaded checkpoint stands for, on site `cfg`: the checkpoint itself, or for a
 /// residual of a planner ([`LoadedPolicy::planner`]) the planner with the network's
-/// correction ([`mpc::MpcResidual`]). Backtests, validation and `evaluate` build trained
+/// correction ([`mpc::MpcResidual`]), or for a checkpoint with a day-ahead head the network
+/// with the MPC's offer ([`mpc::WithHead`]). Backtests, validation and `evaluate` build trained
 /// policies with this.
 pub fn planned_policy(loaded: LoadedPolicy, cfg: &SiteConfig) -> Box<dyn Policy + Send> {
-    match loaded.planner() {
-        Some(_) => Box::new(mpc::MpcResidual::new(loaded, cfg)),
-        None => Box::new(loaded.with_site_config(cfg)),
+    match (loaded.planner(), loaded.day_ahead_head()) {
+        (Some(_), _) => Box::new(mpc::MpcResidual::new(loaded, cfg)),
+        (None, Some(_)) => Box::new(mpc::WithHead::new(
+            Box::new(loaded.with_site_config(cfg)),
+            cfg,
+        )),
+        (None, None) => Box::new(loaded.with_site_config(cfg)),
     }
 }
 

@@ -2,7 +2,8 @@
 //! `evaluate --checkpoint checkpoints/default --decisions` and the same requests answered by
 //! `serve --stdin --checkpoint checkpoints/default` give the same dispatch, to the bit, in
 //! every interval (policy answers, and the emergency fallback, where the residual policy
-//! defers to the expert rules exactly as the server does).
+//! defers to the expert rules exactly as the server does), and the same day-ahead offer at
+//! every gate.
 //!
 //! Needs the `serve` binary beside `evaluate`: `cargo test --workspace` builds both.
 
@@ -52,6 +53,20 @@ fn answer_bits(a: &Value) -> Vec<u64> {
     }
     v.into_iter()
         .map(|x| x.expect("number").to_bits())
+        .collect()
+}
+
+/// An offer's hours (MW and minimum price per product) as bits.
+fn offer_bits(hours: &Value) -> Vec<u64> {
+    hours
+        .as_array()
+        .expect("hours")
+        .iter()
+        .flat_map(|h| {
+            (0..3).flat_map(move |k| {
+                [&h["mw"][k], &h["min_price"][k]].map(|x| x.as_f64().expect("number").to_bits())
+            })
+        })
         .collect()
 }
 
@@ -121,8 +136,9 @@ fn shipped_policy_decides_the_same_in_backtest_and_live_to_the_bit() {
         .collect();
     assert_eq!(answers.len(), lines.len());
 
-    // 3. Same dispatch, to the bit, interval by interval.
-    let (mut by_policy, mut emergencies) = (0, 0);
+    // 3. Same dispatch, to the bit, interval by interval, and the same day-ahead offer at
+    //    every gate (the shipped policy's is the day-ahead MPC's, from its head).
+    let (mut by_policy, mut emergencies, mut gates) = (0, 0, 0);
     for (l, a) in lines.iter().zip(&answers) {
         let at = &l["request"]["interval_start_utc"];
         assert_eq!(&a["interval_start_utc"], at);
@@ -138,7 +154,25 @@ fn shipped_policy_decides_the_same_in_backtest_and_live_to_the_bit() {
             l["dispatch"],
             a["mw"]
         );
+        assert_eq!(
+            l["day_ahead_offer"].is_null(),
+            a["day_ahead_offer"].is_null(),
+            "{at}: an offer on one side only"
+        );
+        if !l["day_ahead_offer"].is_null() {
+            gates += 1;
+            let (b, live) = (
+                &l["day_ahead_offer"]["hours"],
+                &a["day_ahead_offer"]["hours"],
+            );
+            assert_eq!(
+                offer_bits(b),
+                offer_bits(live),
+                "{at}: backtest {b} vs live {live}"
+            );
+        }
     }
+    assert_eq!(gates, 7, "one offer a day");
     assert!(by_policy > 600, "policy answered {by_policy} of 672");
     eprintln!("{by_policy} policy answers and {emergencies} emergency answers equal to the bit");
     let _ = std::fs::remove_dir_all(&dir);

@@ -6,7 +6,7 @@ use powermix_agent::{ExpertParams, Policy, rule_policy};
 use powermix_env::data::synth;
 use powermix_env::time::parse_period;
 use powermix_env::{Market, SiteConfig};
-use powermix_eval::mpc::DayAheadMpc;
+use powermix_eval::mpc::{DayAheadHead, DayAheadMpc, WithHead};
 use powermix_eval::oracle::{Scheduled, oracle_plan, oracle_policy};
 use powermix_eval::{Score, backtest};
 use std::sync::{Arc, OnceLock};
@@ -315,4 +315,97 @@ fn load_forecast_mpc_draws_its_forecast_errors_from_the_backtest_seed() {
     };
     assert_eq!(run(1), run(1));
     assert_ne!(run(1), run(2));
+}
+
+/// Runs the MPC through a backtest and feeds each of its snapshots to a head and to the
+/// expert with the head ([`WithHead`]), comparing their answers at every decision.
+struct HeadSpy {
+    mpc: DayAheadMpc,
+    head: DayAheadHead,
+    /// The server's way: gate_job, plan_gate on the job, merge.
+    split: DayAheadHead,
+    split_offer: Option<powermix_env::DayAheadOffer>,
+    with_head: WithHead,
+    expert: powermix_agent::Expert,
+    head_offer: Option<powermix_env::DayAheadOffer>,
+    with_head_offer: Option<powermix_env::DayAheadOffer>,
+    gates: usize,
+    offered_mw: f64,
+}
+
+impl Policy for HeadSpy {
+    fn name(&self) -> &str {
+        "spy"
+    }
+    fn act(&mut self, snap: &powermix_env::Snapshot<'_>) -> powermix_env::Action {
+        let a = self.mpc.act(snap);
+        self.head_offer = self.head.observe(snap);
+        self.split_offer = self.split.gate_job(snap).and_then(|mut job| {
+            let offer = job.plan_gate(snap);
+            self.split.merge(&job);
+            offer
+        });
+        let (wa, wo) = powermix_agent::decide(&mut self.with_head, snap);
+        // Every action is the inner policy's.
+        assert_eq!(wa, self.expert.act(snap));
+        self.with_head_offer = wo;
+        a
+    }
+    fn day_ahead(
+        &mut self,
+        snap: &powermix_env::Snapshot<'_>,
+        action: &powermix_env::Action,
+    ) -> Option<powermix_env::DayAheadOffer> {
+        let offer = self.mpc.day_ahead(snap, action);
+        self.gates += 1;
+        assert_eq!(self.head_offer, offer, "gate {}", snap.interval_start_ms);
+        assert_eq!(self.split_offer, offer, "gate {}", snap.interval_start_ms);
+        assert_eq!(
+            self.with_head_offer, offer,
+            "gate {}",
+            snap.interval_start_ms
+        );
+        if let Some(o) = &offer {
+            self.offered_mw += o
+                .hours
+                .iter()
+                .map(|h| h.mw.iter().sum::<f64>())
+                .sum::<f64>();
+        }
+        offer
+    }
+}
+
+/// The head (one LP a day, at the gate) offers exactly what the full MPC offers, over
+/// days that cross a month and the 4CP months' start, whether it plans in place
+/// (`observe`) or on a copy merged back (the server's `gate_job`, `plan_gate`, `merge`); a
+/// policy with the head acts as its inner policy and offers the MPC's offer.
+#[test]
+fn head_offers_equal_the_mpcs() {
+    let m = market(2024);
+    let start = day_index(&m, 2024, 5, 27);
+    let end = day_index(&m, 2024, 6, 6);
+    let params = ExpertParams::default_params();
+    let mut spy = HeadSpy {
+        mpc: DayAheadMpc::new(&m.cfg),
+        head: DayAheadHead::new(&m.cfg),
+        split: DayAheadHead::new(&m.cfg),
+        split_offer: None,
+        with_head: WithHead::new(
+            Box::new(powermix_agent::Expert::new(&m.cfg, params.clone())),
+            &m.cfg,
+        ),
+        expert: powermix_agent::Expert::new(&m.cfg, params),
+        head_offer: None,
+        with_head_offer: None,
+        gates: 0,
+        offered_mw: 0.0,
+    };
+    backtest(&m, start, end, &mut spy, 1).unwrap();
+    assert_eq!(spy.gates, 10);
+    assert!(spy.offered_mw > 0.0, "the MPC offered nothing to compare");
+    // One LP a day against the MPC's two or more.
+    assert_eq!(spy.head.solves(), 10);
+    assert_eq!(spy.split.solves(), 10);
+    assert!(spy.mpc.solves() >= 20, "{}", spy.mpc.solves());
 }

@@ -664,6 +664,136 @@ impl Policy for MpcResidual {
     }
 }
 
+/// The day-ahead MPC's hour-by-hour reserve offer, for a policy that decides everything
+/// else itself (`day_ahead_head = "day-ahead-mpc"` in a checkpoint's `meta.json`).
+///
+/// It is the MPC reduced to what its offer needs, so that it costs one LP a day: it records
+/// each day's published curves at the day's first snapshot, as the MPC does, and plans only
+/// at the day-ahead gate (the MPC's gate plan: the rest of today and all of D, today's
+/// awards fixed from its own earlier offer). Its offers equal the full MPC's to the bit
+/// (`head_offers_equal_the_mpcs`): the MPC's other plans never touch an offer.
+///
+/// It keeps state between decisions, like the MPC: it must see every decision's snapshot
+/// in order, from the first interval of a day on (a backtest does; a server does once it
+/// has answered the day's first interval).
+#[derive(Debug, Clone)]
+pub struct DayAheadHead {
+    mpc: DayAheadMpc,
+}
+
+impl DayAheadHead {
+    /// The head for a site.
+    pub fn new(cfg: &SiteConfig) -> DayAheadHead {
+        DayAheadHead {
+            mpc: DayAheadMpc::new(cfg),
+        }
+    }
+
+    /// Sees the snapshot of one decision; at a day-ahead gate, returns the offer for the
+    /// next operating day (None when its LP fails: the decider's own offer stands).
+    /// The same as [`DayAheadHead::gate_job`], then [`DayAheadHead::plan_gate`] on the job
+    /// and [`DayAheadHead::merge`] of it.
+    pub fn observe(&mut self, snap: &Snapshot<'_>) -> Option<DayAheadOffer> {
+        self.record(snap);
+        if !is_da_gate_local(&snap.local) {
+            return None;
+        }
+        self.plan_gate(snap)
+    }
+
+    /// [`DayAheadHead::observe`] in three steps, for a caller that holds the head under a
+    /// lock and must not hold it through the LP (the server): records `snap` and, at a
+    /// gate, returns a copy of the head to plan on without the lock.
+    pub fn gate_job(&mut self, snap: &Snapshot<'_>) -> Option<DayAheadHead> {
+        self.record(snap);
+        is_da_gate_local(&snap.local).then(|| self.clone())
+    }
+
+    /// Plans the gate of `snap` (a gate's snapshot, already recorded) and returns the offer.
+    pub fn plan_gate(&mut self, snap: &Snapshot<'_>) -> Option<DayAheadOffer> {
+        self.mpc.replan(snap);
+        // Only the offer is wanted; the plan's actions are dropped.
+        self.mpc.plan = None;
+        self.mpc.pending_offer.take()
+    }
+
+    /// Takes what a planned job ([`DayAheadHead::gate_job`]) leaves behind: its offers
+    /// (tomorrow's fixes tomorrow's awards at its own gate) and its counters. The curves
+    /// stay this head's, so a later day recorded meanwhile is kept.
+    pub fn merge(&mut self, job: &DayAheadHead) {
+        for (d, o) in &job.mpc.offers {
+            self.mpc.offers.insert(*d, o.clone());
+        }
+        if let Some(day) = job.mpc.day {
+            self.mpc.offers.retain(|&d, _| d >= day);
+        }
+        self.mpc.solves = self.mpc.solves.max(job.mpc.solves);
+        if job.mpc.failures > self.mpc.failures {
+            self.mpc.failures = job.mpc.failures;
+            self.mpc.last_error = job.mpc.last_error.clone();
+        }
+    }
+
+    /// Sees the snapshot of one decision without planning: records the day's curves at
+    /// its first snapshot (what a server does while its policy makes no offer, so that a
+    /// reload to a policy with a head finds the day's curves).
+    pub fn record(&mut self, snap: &Snapshot<'_>) {
+        let day = snap.local.day_number;
+        if self.mpc.day != Some(day) {
+            self.mpc.record_curve(snap);
+            self.mpc.day = Some(day);
+        }
+    }
+
+    /// Why the last LP failed, if one has.
+    pub fn last_error(&self) -> Option<&str> {
+        self.mpc.last_error()
+    }
+
+    /// LPs solved so far (one per gate seen).
+    pub fn solves(&self) -> usize {
+        self.mpc.solves()
+    }
+}
+
+/// A policy with the MPC's day-ahead offer ([`DayAheadHead`]): `inner` decides every
+/// action; at the gate the head's hour-by-hour offer replaces `inner`'s offer (the flat one
+/// of its action's values), unless the head's LP failed. What the server answers for a
+/// checkpoint with `day_ahead_head` (`powermix_serve`), in backtests.
+pub struct WithHead {
+    inner: Box<dyn Policy + Send>,
+    head: DayAheadHead,
+    offer: Option<DayAheadOffer>,
+}
+
+impl WithHead {
+    /// `inner` with the day-ahead MPC's offer, for site `cfg`.
+    pub fn new(inner: Box<dyn Policy + Send>, cfg: &SiteConfig) -> WithHead {
+        WithHead {
+            inner,
+            head: DayAheadHead::new(cfg),
+            offer: None,
+        }
+    }
+}
+
+impl Policy for WithHead {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn act(&mut self, snap: &Snapshot<'_>) -> Action {
+        let action = self.inner.act(snap);
+        self.offer = self.head.observe(snap);
+        action
+    }
+
+    fn day_ahead(&mut self, snap: &Snapshot<'_>, action: &Action) -> Option<DayAheadOffer> {
+        let own = self.inner.day_ahead(snap, action);
+        self.offer.take().or(own)
+    }
+}
+
 /// Days in the local month of `l`.
 fn days_in_month(l: &LocalTime) -> u32 {
     let leap = (l.year % 4 == 0 && l.year % 100 != 0) || l.year % 400 == 0;

@@ -19,11 +19,12 @@ use powermix_env::safety::{ProjectionContext, Projector};
 use powermix_env::settlement::{IntervalMarket, Ledger, Settler};
 use powermix_env::site::{ACTION_NAMES, DayAheadOffer, Dispatch, HourOffer};
 use powermix_env::time::{format_utc, local_time};
+use powermix_plan::mpc::DayAheadHead;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The server's version (the crate version), in every answer and the audit log.
@@ -282,6 +283,8 @@ struct Model {
     policy: Box<dyn SharedPolicy>,
     model_id: String,
     stats: Option<TrainingStats>,
+    /// Whether the answers at the gate carry the day-ahead head's offer.
+    head: bool,
 }
 
 /// The primary slot: a model, or why there is none.
@@ -320,6 +323,10 @@ pub struct Decider {
     time: TimeSource,
     /// Swapped whole on reload; a request holds the `Arc` it started with.
     primary: ArcSwap<Primary>,
+    /// The day-ahead MPC's offer for checkpoints with a head. It sees every decision's
+    /// snapshot in order (whatever the primary), so that a reload keeps its day's curves;
+    /// its LP runs only at the gate and only for a primary with a head.
+    head: Mutex<DayAheadHead>,
 }
 
 impl std::fmt::Debug for Decider {
@@ -340,6 +347,7 @@ impl Decider {
         limits: TimeLimits,
         time: TimeSource,
     ) -> Decider {
+        let cfg_for_head = cfg.clone();
         Decider {
             observer: Observer::new(&cfg),
             projector: Projector::new(&cfg),
@@ -352,6 +360,7 @@ impl Decider {
                 reason: Reason::NoCheckpoint,
                 message: "no checkpoint loaded".into(),
             }),
+            head: Mutex::new(DayAheadHead::new(&cfg_for_head)),
         }
     }
 
@@ -403,6 +412,7 @@ impl Decider {
                     policy: lp.policy,
                     model_id: lp.model_id,
                     stats: lp.stats,
+                    head: lp.day_ahead_head.is_some(),
                 })));
                 Ok(id)
             }
@@ -515,6 +525,29 @@ impl Decider {
             Primary::Loaded(m) => Some(m.model_id.clone()),
             Primary::Missing { .. } => None,
         };
+        // The head sees every request; at the gate, for a primary with a head, its LP runs
+        // on a copy, outside the lock, so that other requests do not wait for it.
+        let gate_job = {
+            let wanted = matches!(&*primary, Primary::Loaded(m) if m.head);
+            // The lock is held only for records and merges, which do not panic; were it
+            // poisoned, the head goes on as it is.
+            let mut head = self.head.lock().unwrap_or_else(|e| e.into_inner());
+            if wanted {
+                head.gate_job(&snap)
+            } else {
+                head.record(&snap);
+                None
+            }
+        };
+        let head_offer = gate_job.and_then(|mut job| {
+            // A failed or panicking LP leaves the decider's own offer standing.
+            let offer = catch_unwind(AssertUnwindSafe(|| job.plan_gate(&snap))).ok()?;
+            self.head
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .merge(&job);
+            offer
+        });
 
         let mut fallback: Option<(Reason, String)> = if !c.problems.is_empty() {
             Some((
@@ -623,7 +656,10 @@ impl Decider {
         };
         let d = self.projector.project(&action, &snap.state, ctx);
         let day_ahead_offer = is_da_gate_local(&snap.local).then(|| {
-            let offer = offer.unwrap_or_else(|| DayAheadOffer::from_action(&action, &self.cfg));
+            // The head's offer, whoever decided the action (as `WithHead` in a backtest).
+            let offer = head_offer
+                .or(offer)
+                .unwrap_or_else(|| DayAheadOffer::from_action(&action, &self.cfg));
             DayAheadAnswer::new(snap.interval_start_ms, offer)
         });
         let market = IntervalMarket {

@@ -65,6 +65,9 @@ pub struct PrimaryPolicy {
     pub model_id: String,
     /// Training observation statistics, when the checkpoint has them.
     pub stats: Option<TrainingStats>,
+    /// The planner whose day-ahead offer the answers carry at the gate
+    /// (`meta.json`'s `day_ahead_head`; the decider runs it), if any.
+    pub day_ahead_head: Option<String>,
 }
 
 impl fmt::Debug for PrimaryPolicy {
@@ -73,6 +76,7 @@ impl fmt::Debug for PrimaryPolicy {
             .field("policy", &self.policy.name())
             .field("model_id", &self.model_id)
             .field("stats", &self.stats.is_some())
+            .field("day_ahead_head", &self.day_ahead_head)
             .finish()
     }
 }
@@ -165,10 +169,12 @@ pub fn load_primary(dir: &Path, cfg: &SiteConfig) -> Result<PrimaryPolicy, LoadE
         z_limit: Z_LIMIT,
     };
     let model_id = loaded.model_id().to_string();
+    let day_ahead_head = loaded.day_ahead_head().map(str::to_string);
     Ok(PrimaryPolicy {
         policy: Box::new(loaded.with_site_config(cfg)),
         model_id,
         stats: Some(stats),
+        day_ahead_head,
     })
 }
 

@@ -484,7 +484,7 @@ fn a_saved_checkpoint_loads_and_decides_as_the_policy() {
     let model2 = ActorCriticConfig::default().init_seeded(4, &burn::tensor::Device::flex());
     save_checkpoint(&second, &model2, &info, &[]).unwrap();
     let ens = temp_dir("ensemble-checkpoint").join("ckpt");
-    powermix_agent::save_ensemble(&ens, &[dir.clone(), second], "test").unwrap();
+    powermix_agent::save_ensemble(&ens, &[dir.clone(), second], "test", None).unwrap();
     let served = load_primary(&ens, &cfg).unwrap();
     let direct = powermix_agent::load_checkpoint(&ens).unwrap();
     assert_eq!(direct.member_count(), 2);

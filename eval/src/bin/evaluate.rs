@@ -261,10 +261,14 @@ fn write_decisions(path: &Path, market: &Market, ev: &Evaluation) -> Result<()> 
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     for r in &ev.results {
         let tr = &r.score.trace;
+        let mut offers = tr.offers.iter().peekable();
         for (k, (state, dispatch)) in tr.states.iter().zip(&tr.dispatch).enumerate() {
             let request = request_from_market(market, tr.start + k, state);
-            let line =
+            let mut line =
                 serde_json::json!({"policy": r.policy, "request": request, "dispatch": dispatch});
+            if let Some((_, offer)) = offers.next_if(|(at, _)| *at == k) {
+                line["day_ahead_offer"] = serde_json::to_value(offer)?;
+            }
             serde_json::to_writer(&mut out, &line)?;
             out.write_all(b"\n")?;
         }

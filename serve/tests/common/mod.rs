@@ -106,6 +106,7 @@ pub fn test_loader() -> Loader {
             policy,
             model_id,
             stats,
+            day_ahead_head: None,
         })
     })
 }

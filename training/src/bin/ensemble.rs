@@ -23,6 +23,10 @@ struct Cli {
     /// The ensemble's checkpoint folder (replaced atomically if it exists)
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// A planner whose hour-by-hour day-ahead offer replaces the networks' flat offer at the
+    /// gate (the networks still decide every action); `evaluate` and `serve` run it
+    #[arg(long, value_name = "PLANNER", value_parser = clap::builder::PossibleValuesParser::new(powermix_agent::policy::PLANNERS))]
+    day_ahead_head: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -37,12 +41,17 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     let members: Vec<PathBuf> = cli.members.iter().map(|d| checkpoint_dir(d)).collect();
-    let meta = save_ensemble(&cli.out, &members, &command_line())
-        .with_context(|| format!("writing the ensemble {}", cli.out.display()))?;
+    let meta = save_ensemble(
+        &cli.out,
+        &members,
+        &command_line(),
+        cli.day_ahead_head.as_deref(),
+    )
+    .with_context(|| format!("writing the ensemble {}", cli.out.display()))?;
     let loaded = powermix_agent::load_checkpoint(&cli.out)
         .with_context(|| format!("loading the ensemble back from {}", cli.out.display()))?;
     println!(
-        "{}: ensemble {} of {} members (median): {}{}",
+        "{}: ensemble {} of {} members (median): {}{}{}",
         cli.out.display(),
         loaded.model_id(),
         loaded.member_count(),
@@ -51,7 +60,11 @@ fn run(cli: Cli) -> Result<()> {
             .iter()
             .flat_map(|e| e.members.iter())
             .map(|m| format!(", {}", m.trim_start_matches("members/")))
-            .collect::<String>()
+            .collect::<String>(),
+        meta.day_ahead_head
+            .as_deref()
+            .map(|h| format!("; day-ahead offer by {h}"))
+            .unwrap_or_default()
     );
     Ok(())
 }
