@@ -134,6 +134,8 @@ pub struct CheckpointInfo {
     /// The planner the network corrects instead of the rules (a name of
     /// [`crate::policy::PLANNERS`]); `base_policy` then holds the emergency rules.
     pub base_planner: Option<String>,
+    /// The planner whose day-ahead offer the checkpoint makes ([`CheckpointMeta::day_ahead_head`]).
+    pub day_ahead_head: Option<String>,
 }
 
 /// The content of `meta.json`.
@@ -377,7 +379,7 @@ pub fn save_checkpoint(
         created_utc: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         base_policy: info.base_policy.clone(),
         base_planner: info.base_planner.clone(),
-        day_ahead_head: None,
+        day_ahead_head: info.day_ahead_head.clone(),
         ensemble: None,
     };
     let json = meta_json(&meta, dir)?;

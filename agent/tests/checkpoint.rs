@@ -83,6 +83,7 @@ fn info() -> CheckpointInfo {
         command: checkpoint::command_line(),
         base_policy: None,
         base_planner: None,
+        day_ahead_head: None,
     }
 }
 

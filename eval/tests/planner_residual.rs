@@ -51,6 +51,7 @@ fn zero_correction_checkpoint(name: &str) -> PathBuf {
         command: "test".into(),
         base_policy: Some(ExpertParams::default_params()),
         base_planner: Some("day-ahead-mpc".into()),
+        day_ahead_head: None,
     };
     let dir = std::env::temp_dir()
         .join(format!("powermix-planner-{name}-{}", std::process::id()))

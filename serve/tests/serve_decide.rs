@@ -473,6 +473,7 @@ fn a_saved_checkpoint_loads_and_decides_as_the_policy() {
         command: "test".into(),
         base_policy: None,
         base_planner: None,
+        day_ahead_head: None,
     };
     let meta = save_checkpoint(&dir, &model, &info, &[]).unwrap();
     let loaded = load_primary(&dir, &cfg).unwrap();
@@ -498,6 +499,7 @@ fn a_saved_checkpoint_loads_and_decides_as_the_policy() {
     let info = CheckpointInfo {
         base_policy: Some(ExpertParams::default_params()),
         base_planner: Some("day-ahead-mpc".into()),
+        day_ahead_head: None,
         ..info
     };
     save_checkpoint(&planned, &model, &info, &[]).unwrap();
@@ -565,6 +567,7 @@ fn a_checkpoint_whose_weights_give_nan_falls_back_on_the_real_path() {
         command: "test".into(),
         base_policy: None,
         base_planner: None,
+        day_ahead_head: None,
     };
     let dir = temp_dir("nan-checkpoint").join("ckpt");
     save_checkpoint(&dir, &model, &info, &[]).unwrap();

@@ -51,6 +51,13 @@ pub struct TrainConfig {
     /// also makes the day-ahead offer, with the expert rules alone in emergencies;
     /// `"none"`: the network's output is the action (starting at always-on).
     pub base_policy: String,
+    /// `"day-ahead-mpc"`: the checkpoint makes the day-ahead MPC's hour-by-hour offer at the
+    /// gate instead of the flat offer of its action values (`day_ahead_head` in
+    /// `meta.json`): validation, the closing table, `evaluate` and `serve` run it. The
+    /// rollouts still settle the network's own offer (the MPC's would cost an LP per env
+    /// and day). `"none"` (the default when absent): the network's own offer.
+    #[serde(default = "no_head")]
+    pub day_ahead_head: String,
     /// Leave the action values the env did not read out of the log-probabilities (rollout
     /// and loss): the six day-ahead values outside a day-ahead gate, or always when the
     /// planner makes the offer, and every value in an emergency under a residual base
@@ -68,6 +75,10 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Validate every this many updates (0: only at the end).
     pub validate_every: usize,
+}
+
+fn no_head() -> String {
+    "none".to_string()
 }
 
 impl TrainConfig {
@@ -127,6 +138,20 @@ impl TrainConfig {
                 "base_policy",
                 format!("{:?}", self.base_policy),
                 "must be \"expert\", \"day-ahead-mpc\" or \"none\"",
+            );
+        }
+        if !["none", "day-ahead-mpc"].contains(&self.day_ahead_head.as_str()) {
+            return bad(
+                "day_ahead_head",
+                format!("{:?}", self.day_ahead_head),
+                "must be \"none\" or \"day-ahead-mpc\"",
+            );
+        }
+        if self.day_ahead_head != "none" && self.base_policy == "day-ahead-mpc" {
+            return bad(
+                "day_ahead_head",
+                format!("{:?}", self.day_ahead_head),
+                "must be \"none\" with base_policy = \"day-ahead-mpc\" (the MPC makes the offer already)",
             );
         }
         if self.threads == 0 || self.threads > 64 {
@@ -204,5 +229,34 @@ mod tests {
                 .0
                 .contains("momentum")
         );
+    }
+
+    /// `day_ahead_head`: "none" when absent (configs written before it), a planner's name
+    /// or nothing else, and never beside the MPC as the base (which offers already).
+    #[test]
+    fn day_ahead_head_is_checked() {
+        let without: String = DEFAULT_TRAIN_TOML
+            .lines()
+            .filter(|l| !l.starts_with("day_ahead_head"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = TrainConfig::from_toml_str(&without, "t.toml").unwrap();
+        assert_eq!(c.day_ahead_head, "none");
+        let with = |v: &str, base: &str| {
+            without.replace(
+                "base_policy = \"expert\"",
+                &format!("base_policy = \"{base}\"\nday_ahead_head = \"{v}\""),
+            )
+        };
+        let c = TrainConfig::from_toml_str(&with("day-ahead-mpc", "expert"), "t.toml").unwrap();
+        assert_eq!(c.day_ahead_head, "day-ahead-mpc");
+        let e = TrainConfig::from_toml_str(&with("oracle", "expert"), "t.toml")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("day_ahead_head = \"oracle\""), "{e}");
+        let e = TrainConfig::from_toml_str(&with("day-ahead-mpc", "day-ahead-mpc"), "t.toml")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("with base_policy = \"day-ahead-mpc\""), "{e}");
     }
 }

@@ -218,6 +218,7 @@ pub fn info(t: &Trainer, spec: &RunSpec, validation: serde_json::Value) -> Check
         command: command_line(),
         base_policy: t.base_params(),
         base_planner: t.base_planner().map(str::to_string),
+        day_ahead_head: (t.cfg.day_ahead_head != "none").then(|| t.cfg.day_ahead_head.clone()),
     }
 }
 

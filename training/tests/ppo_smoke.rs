@@ -415,6 +415,9 @@ fn best_is_never_worse_than_where_the_run_started() {
     cfg.total_steps = 2 * 48 * 3;
     cfg.validate_every = 100;
     cfg.learning_rate = 0.05;
+    // The network's own offer, so that the start is the expert's (with the MPC's offer it
+    // is the expert's dispatch beside another offer).
+    cfg.day_ahead_head = "none".into();
     let summary = run::train(&cfg, &spec, None, false).unwrap();
     let end = summary.last_validation.unwrap().profit_usd;
     let best = powermix_agent::load_checkpoint(&out.join("best")).unwrap();
@@ -439,4 +442,28 @@ fn best_is_never_worse_than_where_the_run_started() {
         "{start} against {rules}"
     );
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `day_ahead_head` reaches the checkpoints a run writes (best/ and last/), so evaluate,
+/// validation and serve make the MPC's offer for them; "none" leaves it out.
+#[test]
+fn runs_write_their_day_ahead_head() {
+    use powermix_training::run;
+    let m = market();
+    for head in ["day-ahead-mpc", "none"] {
+        let out =
+            std::env::temp_dir().join(format!("powermix-train-head-{head}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let spec = spec(&m, (0, 14 * 96), (14 * 96, 16 * 96), &out);
+        let mut cfg = small();
+        cfg.total_steps = 2 * 48;
+        cfg.day_ahead_head = head.into();
+        run::train(&cfg, &spec, None, false).unwrap();
+        for dir in ["best", "last"] {
+            let p = powermix_agent::load_checkpoint(&out.join(dir)).unwrap();
+            let want = (head != "none").then_some(head);
+            assert_eq!(p.day_ahead_head(), want, "{dir}");
+        }
+        let _ = std::fs::remove_dir_all(&out);
+    }
 }
