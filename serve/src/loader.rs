@@ -139,7 +139,8 @@ pub fn load_primary(dir: &Path, cfg: &SiteConfig) -> Result<PrimaryPolicy, LoadE
         message: e.to_string(),
     })?;
     if let Some(planner) = loaded.planner() {
-        // The planner's LP would run on the request path; the server does not host one yet.
+        // The planner's dispatch plans (two LPs a day) would run on the request path; the
+        // server hosts only the MPC's offer (`day_ahead_head`, one LP a day at the gate).
         return Err(LoadError {
             kind: LoadErrorKind::Damaged,
             message: format!(
