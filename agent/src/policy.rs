@@ -37,8 +37,10 @@ pub struct LoadedPolicy {
     name: String,
     /// The other members of an ensemble (empty for a single network).
     members: Vec<LoadedPolicy>,
-    /// The ensemble's id (see [`LoadedPolicy::with_members`]), None for a single network.
-    ensemble_id: Option<String>,
+    /// The policy's id when it is not the network's `model_id`: an ensemble's
+    /// ([`LoadedPolicy::with_members`]) or a checkpoint with a day-ahead head's
+    /// ([`LoadedPolicy::day_ahead_head`]); None for a single network alone.
+    policy_id: Option<String>,
 }
 
 impl LoadedPolicy {
@@ -128,7 +130,7 @@ impl LoadedPolicy {
             source_dir,
             fast,
             members: Vec::new(),
-            ensemble_id: None,
+            policy_id: None,
         })
     }
 
@@ -153,7 +155,7 @@ impl LoadedPolicy {
             format!("{}:{}", crate::checkpoint::ENSEMBLE_COMBINE, ids.join(",")).as_bytes(),
         );
         self.name = format!("ppo:{id}");
-        self.ensemble_id = Some(id);
+        self.policy_id = Some(id);
         self.members = members;
         self
     }
@@ -166,7 +168,7 @@ impl LoadedPolicy {
             let id =
                 crate::checkpoint::hash_hex(format!("{}+head:{h}", self.model_id()).as_bytes());
             self.name = format!("ppo:{id}");
-            self.ensemble_id = Some(id);
+            self.policy_id = Some(id);
         }
         self
     }
@@ -205,7 +207,7 @@ impl LoadedPolicy {
     /// The model id: the hash of `model.bpk`, or an ensemble's id
     /// ([`LoadedPolicy::with_members`]).
     pub fn model_id(&self) -> &str {
-        self.ensemble_id.as_deref().unwrap_or(&self.meta.model_id)
+        self.policy_id.as_deref().unwrap_or(&self.meta.model_id)
     }
 
     /// The observation normaliser.

@@ -355,15 +355,8 @@ impl Env {
             .settle(&dispatch, &self.state, &m.interval_market(t, deployed));
         let mut da_awarded_mwh = None;
         if m.is_da_gate(t) {
-            let flat;
-            let offer = match offer {
-                Some(o) => o,
-                None => {
-                    flat = DayAheadOffer::from_action(a, &m.cfg);
-                    &flat
-                }
-            };
-            if let Some(aw) = m.clear_day_ahead(t, offer) {
+            let offer = DayAheadOffer::taken(offer, a, &m.cfg);
+            if let Some(aw) = m.clear_day_ahead(t, &offer) {
                 da_awarded_mwh = Some(aw.total_mwh());
                 self.awards
                     .retain(|x| x.day_start + x.hours.len() * INTERVALS_PER_HOUR > t);

@@ -149,6 +149,20 @@ pub struct DayAheadOffer {
 }
 
 impl DayAheadOffer {
+    /// The offer the market clears at a gate: the policy's hour-by-hour `offer` if it made
+    /// one, else the flat offer of its action `a` ([`DayAheadOffer::from_action`]). The env,
+    /// the backtest's trace and the server all take it from here.
+    pub fn taken<'a>(
+        offer: Option<&'a DayAheadOffer>,
+        a: &Action,
+        cfg: &SiteConfig,
+    ) -> std::borrow::Cow<'a, DayAheadOffer> {
+        match offer {
+            Some(o) => std::borrow::Cow::Borrowed(o),
+            None => std::borrow::Cow::Owned(DayAheadOffer::from_action(a, cfg)),
+        }
+    }
+
     /// The offer an action's day-ahead values describe (see [`Action`]): the same MW and
     /// minimum price in every hour of D, except that the share `da_peak_withhold` of the MW
     /// is held back in the hours of `reserves.peak_window_hours` (counted from local

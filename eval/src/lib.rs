@@ -108,9 +108,7 @@ pub fn backtest(
         let snap = market.snapshot(env.index(), env.state());
         let (action, offer) = powermix_agent::decide(policy, &snap);
         if is_da_gate_local(&snap.local) {
-            let taken = offer
-                .clone()
-                .unwrap_or_else(|| DayAheadOffer::from_action(&action, cfg));
+            let taken = DayAheadOffer::taken(offer.as_ref(), &action, cfg).into_owned();
             trace.offers.push((trace.profit.len(), taken));
         }
         let (reward, info, terminated, truncated) =

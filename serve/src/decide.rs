@@ -657,9 +657,8 @@ impl Decider {
         let d = self.projector.project(&action, &snap.state, ctx);
         let day_ahead_offer = is_da_gate_local(&snap.local).then(|| {
             // The head's offer, whoever decided the action (as `WithHead` in a backtest).
-            let offer = head_offer
-                .or(offer)
-                .unwrap_or_else(|| DayAheadOffer::from_action(&action, &self.cfg));
+            let offer = DayAheadOffer::taken(head_offer.or(offer).as_ref(), &action, &self.cfg)
+                .into_owned();
             DayAheadAnswer::new(snap.interval_start_ms, offer)
         });
         let market = IntervalMarket {
