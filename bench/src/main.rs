@@ -16,7 +16,10 @@
 //!   profit of its schedule replayed through the env.
 //! - `infer`: the server's decision function in process (`decide_p50_us`, `decide_p99_us`:
 //!   request struct -> snapshot -> policy or fallback -> projected action and expected
-//!   ledger, 100,000 decisions, the expert fallback until checkpoints exist) and over
+//!   ledger, 100,000 decisions over 21 whole days of consecutive intervals, the requests
+//!   before each gate followed by an untimed 20 ms pause, as the 15 minutes of operation
+//!   give the gate's LP time to finish on its own thread; `decide_gate_*_us`: the gates'
+//!   decisions alone; `gate_lp_*_ms`: that LP timed alone) and over
 //!   loopback HTTP (`http_p99_ms`, `http_req_per_sec`: 10,000 keep-alive requests from 4
 //!   client threads to an in-process server on 127.0.0.1:0, no audit log; and
 //!   `http_p99_ms_under_idle`: 1,000 req/s from 64 clients while 1,000 idle connections
@@ -28,8 +31,10 @@ use clap::{Parser, Subcommand};
 use powermix_agent::rules::ExpertParams;
 use powermix_env::data::synth;
 use powermix_env::env::{Env, VecEnv, Window};
+use powermix_env::market::is_pre_gate_local;
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Action, Market, OBS_DIM, SiteConfig, SiteState};
+use powermix_eval::mpc::DayAheadHead;
 use powermix_eval::oracle::{Scheduled, oracle_plan};
 use powermix_serve::request::{DecideRequest, request_from_market};
 use powermix_serve::{ServeOptions, Service, Source, TimeSource, load_primary};
@@ -209,10 +214,26 @@ const SHIPPED_CHECKPOINT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../checkp
 fn bench_infer() -> Result<serde_json::Value, String> {
     let market = synthetic_market();
     let cfg = market.cfg.clone();
-    // 2,000 requests spread over the year (full 24 h price windows), decided in turn.
+    // 2,000 requests spread over the year (full 24 h price windows), for HTTP.
     let requests: Vec<DecideRequest> = (0..2000)
         .map(|k| infer_request(&market, 96 + k * (market.len() - 200) / 2000))
         .collect();
+    // In process, what a server sees in operation: whole days of consecutive intervals
+    // (21 days spread over the year), so that the head records each day's curves and plans
+    // each gate from the interval before it.
+    let days = 21;
+    let day_requests: Vec<(DecideRequest, bool)> = (0..days)
+        .flat_map(|k| {
+            let (start, end) = market.day_range(96 + k * (market.len() - 400) / days);
+            (start..end).map(|t| {
+                (
+                    infer_request(&market, t),
+                    is_pre_gate_local(&market.local[t]),
+                )
+            })
+        })
+        .collect();
+    let gate_lp_ms = gate_lp_times(&market, days);
     let service = Arc::new(
         Service::new(
             cfg,
@@ -229,21 +250,32 @@ fn bench_infer() -> Result<serde_json::Value, String> {
     );
     let decider = &service.decider;
     let n = 100_000;
-    for r in requests.iter().take(2000) {
+    for (r, _) in &day_requests {
         black_box(decider.decide_request(r).map_err(|e| e.message)?);
     }
     let mut lat = Vec::with_capacity(n);
+    let mut gate_lat: Vec<f64> = Vec::new();
     let mut fallback = 0usize;
     for k in 0..n {
-        let r = &requests[k % requests.len()];
+        let (r, pre_gate) = &day_requests[k % day_requests.len()];
         let t0 = Instant::now();
         let a = decider.decide_request(r);
-        lat.push(t0.elapsed().as_secs_f64() * 1e6);
+        let us = t0.elapsed().as_secs_f64() * 1e6;
+        lat.push(us);
         let a = a.map_err(|e| e.message)?;
         fallback += (a.source == Source::Fallback) as usize;
+        if a.day_ahead_offer.is_some() {
+            gate_lat.push(us);
+        }
         black_box(a);
+        if *pre_gate {
+            // The next request (the gate's) comes 15 minutes later in operation; the gate's
+            // LP, started by this one on its own thread, takes about 5 ms. Not timed.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
     lat.sort_by(f64::total_cmp);
+    gate_lat.sort_by(f64::total_cmp);
 
     // HTTP (closed loop, and under 1,000 idle connections): see infer_load.
     let bodies: Vec<Vec<u8>> = requests
@@ -257,6 +289,10 @@ fn bench_infer() -> Result<serde_json::Value, String> {
         "decide_p50_us": percentile(&lat, 0.50),
         "decide_p99_us": percentile(&lat, 0.99),
         "decide_max_us": percentile(&lat, 1.0),
+        "decide_gate_p50_us": percentile(&gate_lat, 0.50),
+        "decide_gate_max_us": percentile(&gate_lat, 1.0),
+        "gate_lp_p50_ms": percentile(&gate_lp_ms, 0.50),
+        "gate_lp_max_ms": percentile(&gate_lp_ms, 1.0),
         "decisions": n,
         "decisions_by_fallback": fallback,
         "policy": match &service.decider.status().model_id {
@@ -269,6 +305,28 @@ fn bench_infer() -> Result<serde_json::Value, String> {
         o.extend(http);
     }
     Ok(out)
+}
+
+/// The day-ahead head's gate LP (run off the request path by the server), timed alone on
+/// `days` days spread over the market's year: ms per LP, sorted.
+fn gate_lp_times(m: &Market, days: usize) -> Vec<f64> {
+    let state = SiteState::initial(&m.cfg);
+    let mut head = DayAheadHead::new(&m.cfg);
+    let mut out = Vec::with_capacity(days);
+    for k in 0..days {
+        let (start, end) = m.day_range(96 + k * (m.len() - 400) / days);
+        for t in start..end {
+            let snap = m.snapshot(t, &state);
+            if let Some(job) = head.step(&snap) {
+                let t0 = Instant::now();
+                head.finish(black_box(job.run()));
+                out.push(t0.elapsed().as_secs_f64() * 1e3);
+            }
+            head.take_offer(&snap);
+        }
+    }
+    out.sort_by(f64::total_cmp);
+    out
 }
 
 /// PPO throughput with the default hyperparameters (configs/train.toml): rollouts plus

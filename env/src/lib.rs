@@ -24,6 +24,6 @@ pub use config::SiteConfig;
 pub use emergency::{Emergency, EmergencyCalendar};
 pub use env::{Env, StepInfo, StepResult, VecEnv, Window};
 pub use market::{DayAwards, Market};
-pub use obs::{OBS_DIM, OBS_NAMES, Observer, Snapshot};
+pub use obs::{OBS_DIM, OBS_NAMES, Observer, Snapshot, SnapshotBuf};
 pub use settlement::{LEDGER_LINES, Ledger};
 pub use site::{ACTION_DIM, ACTION_NAMES, Action, DayAheadOffer, Dispatch, HourOffer, SiteState};

@@ -51,6 +51,14 @@ pub fn is_da_gate_local(l: &LocalTime) -> bool {
     l.minute_of_day() == DA_GATE_MINUTE
 }
 
+/// True when an interval starting at local time `l` is the one before the day-ahead gate
+/// (09:45 local): a planner that must answer at the gate without delay plans its offer
+/// from this interval's snapshot, a quarter of an hour ahead.
+#[inline]
+pub fn is_pre_gate_local(l: &LocalTime) -> bool {
+    l.minute_of_day() + 15 == DA_GATE_MINUTE
+}
+
 /// The awards of one operating day, by local hour from midnight.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DayAwards {

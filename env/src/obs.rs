@@ -107,6 +107,67 @@ pub struct Snapshot<'a> {
     pub state: SiteState,
 }
 
+/// A [`Snapshot`] that owns its data, to keep it or move it to another thread (the
+/// server plans a day-ahead offer on one). [`SnapshotBuf::view`] gives back the snapshot
+/// it was made from, field for field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotBuf {
+    interval_start_ms: i64,
+    as_of_ms: i64,
+    local: LocalTime,
+    rt_history: Vec<f64>,
+    da_prices: Vec<f64>,
+    reserve_prices: [f64; RESERVES],
+    reserve_price_windows: [Vec<f64>; RESERVES],
+    hashprice: f64,
+    system_load_mw: f64,
+    system_load_mtd_peak_mw: f64,
+    emergency: Emergency,
+    state: SiteState,
+}
+
+impl SnapshotBuf {
+    /// Copies `snap`.
+    pub fn of(snap: &Snapshot<'_>) -> SnapshotBuf {
+        SnapshotBuf {
+            interval_start_ms: snap.interval_start_ms,
+            as_of_ms: snap.as_of_ms,
+            local: snap.local,
+            rt_history: snap.rt_history.to_vec(),
+            da_prices: snap.da_prices.to_vec(),
+            reserve_prices: snap.reserve_prices,
+            reserve_price_windows: snap.reserve_price_windows.map(<[f64]>::to_vec),
+            hashprice: snap.hashprice,
+            system_load_mw: snap.system_load_mw,
+            system_load_mtd_peak_mw: snap.system_load_mtd_peak_mw,
+            emergency: snap.emergency,
+            state: snap.state,
+        }
+    }
+
+    /// The snapshot, borrowing this copy's data.
+    pub fn view(&self) -> Snapshot<'_> {
+        Snapshot {
+            interval_start_ms: self.interval_start_ms,
+            as_of_ms: self.as_of_ms,
+            local: self.local,
+            rt_history: &self.rt_history,
+            da_prices: &self.da_prices,
+            reserve_prices: self.reserve_prices,
+            reserve_price_windows: [
+                &self.reserve_price_windows[0],
+                &self.reserve_price_windows[1],
+                &self.reserve_price_windows[2],
+            ],
+            hashprice: self.hashprice,
+            system_load_mw: self.system_load_mw,
+            system_load_mtd_peak_mw: self.system_load_mtd_peak_mw,
+            emergency: self.emergency,
+            state: self.state,
+        }
+    }
+}
+
 /// Builds observation vectors for one site.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observer {

@@ -9,7 +9,7 @@ use powermix_env::env::{Env, VecEnv, Window};
 use powermix_env::rng::Rng;
 use powermix_env::site::HourOffer;
 use powermix_env::time::{INTERVAL_MS, local_time};
-use powermix_env::{ACTION_DIM, Action, DayAheadOffer, Market, OBS_DIM, SiteConfig};
+use powermix_env::{ACTION_DIM, Action, DayAheadOffer, Market, OBS_DIM, SiteConfig, SnapshotBuf};
 use proptest::prelude::*;
 use rand::RngExt;
 use std::sync::Arc;
@@ -459,6 +459,21 @@ fn cached_observation_equals_the_snapshot_function_bit_for_bit() {
         m.observer.observe(&m.snapshot(t, &state), &mut direct);
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&cached), bits(&direct), "t={t}");
+    }
+}
+
+#[test]
+fn an_owned_snapshot_gives_back_the_snapshot() {
+    // What the server's gate LP plans from on its own thread is the request's snapshot.
+    let m = market(toy_data(JULY_2023_MS, 4, 8));
+    let mut state = powermix_env::SiteState::initial(&m.cfg);
+    state.training_hold = 2;
+    state.award_mw = [3.0, 0.0, 1.5];
+    for t in (0..m.len()).step_by(7) {
+        let snap = m.snapshot(t, &state);
+        let buf = SnapshotBuf::of(&snap);
+        assert_eq!(buf.view(), snap, "t={t}");
+        assert!(!snap.da_prices.is_empty() || t + 1 >= m.len(), "t={t}: nothing to copy");
     }
 }
 

@@ -3,7 +3,9 @@
 //! deterministic, beats always-on, and falls back to the expert rules when its LP fails.
 
 use powermix_agent::{ExpertParams, Policy, rule_policy};
+use powermix_env::SnapshotBuf;
 use powermix_env::data::synth;
+use powermix_env::market::{is_da_gate_local, is_pre_gate_local};
 use powermix_env::time::parse_period;
 use powermix_env::{Market, SiteConfig};
 use powermix_eval::mpc::{DayAheadHead, DayAheadMpc, WithHead};
@@ -317,20 +319,29 @@ fn load_forecast_mpc_draws_its_forecast_errors_from_the_backtest_seed() {
     assert_ne!(run(1), run(2));
 }
 
-/// Runs the MPC through a backtest and feeds each of its snapshots to a head and to the
+/// Runs the MPC through a backtest and feeds each of its snapshots to heads and to the
 /// expert with the head ([`WithHead`]), comparing their answers at every decision.
 struct HeadSpy {
     mpc: DayAheadMpc,
+    /// In place (`observe`).
     head: DayAheadHead,
-    /// The server's way: gate_job, plan_gate on the job, merge.
+    /// The server's way: step, the job run on another thread, finish, take_offer.
     split: DayAheadHead,
     split_offer: Option<powermix_env::DayAheadOffer>,
+    /// Never shown the interval before a gate: plans at the gate itself.
+    late: DayAheadHead,
+    late_offer: Option<powermix_env::DayAheadOffer>,
     with_head: WithHead,
     expert: powermix_agent::Expert,
     head_offer: Option<powermix_env::DayAheadOffer>,
     with_head_offer: Option<powermix_env::DayAheadOffer>,
     gates: usize,
     offered_mw: f64,
+    /// The gates where the offer planned at 09:45 differs from the one planned at 10:00.
+    early_differs: usize,
+    /// Snapshots of the intervals before the gates, and of the gates.
+    pre_gate_snaps: Vec<SnapshotBuf>,
+    gate_snaps: Vec<SnapshotBuf>,
 }
 
 impl Policy for HeadSpy {
@@ -340,11 +351,20 @@ impl Policy for HeadSpy {
     fn act(&mut self, snap: &powermix_env::Snapshot<'_>) -> powermix_env::Action {
         let a = self.mpc.act(snap);
         self.head_offer = self.head.observe(snap);
-        self.split_offer = self.split.gate_job(snap).and_then(|mut job| {
-            let offer = job.plan_gate(snap);
-            self.split.merge(&job);
-            offer
-        });
+        if let Some(job) = self.split.step(snap) {
+            let plan = std::thread::spawn(move || job.run()).join().unwrap();
+            self.split.finish(plan);
+        }
+        self.split_offer = self.split.take_offer(snap);
+        if is_pre_gate_local(&snap.local) {
+            self.late.record(snap);
+            self.pre_gate_snaps.push(SnapshotBuf::of(snap));
+        } else {
+            self.late_offer = self.late.observe(snap);
+        }
+        if is_da_gate_local(&snap.local) {
+            self.gate_snaps.push(SnapshotBuf::of(snap));
+        }
         let (wa, wo) = powermix_agent::decide(&mut self.with_head, snap);
         // Every action is the inner policy's.
         assert_eq!(wa, self.expert.act(snap));
@@ -358,13 +378,12 @@ impl Policy for HeadSpy {
     ) -> Option<powermix_env::DayAheadOffer> {
         let offer = self.mpc.day_ahead(snap, action);
         self.gates += 1;
-        assert_eq!(self.head_offer, offer, "gate {}", snap.interval_start_ms);
-        assert_eq!(self.split_offer, offer, "gate {}", snap.interval_start_ms);
-        assert_eq!(
-            self.with_head_offer, offer,
-            "gate {}",
-            snap.interval_start_ms
-        );
+        let at = snap.interval_start_ms;
+        assert!(self.head_offer.is_some(), "gate {at}");
+        assert_eq!(self.late_offer, offer, "gate {at}");
+        assert_eq!(self.split_offer, self.head_offer, "gate {at}");
+        assert_eq!(self.with_head_offer, self.head_offer, "gate {at}");
+        self.early_differs += (self.head_offer != offer) as usize;
         if let Some(o) = &offer {
             self.offered_mw += o
                 .hours
@@ -376,12 +395,13 @@ impl Policy for HeadSpy {
     }
 }
 
-/// The head (one LP a day, at the gate) offers exactly what the full MPC offers, over
-/// days that cross a month and the 4CP months' start, whether it plans in place
-/// (`observe`) or on a copy merged back (the server's `gate_job`, `plan_gate`, `merge`); a
-/// policy with the head acts as its inner policy and offers the MPC's offer.
+/// Over days that cross a month and the 4CP months' start: the head planned at the gate
+/// offers exactly what the full MPC offers; the head as served plans at 09:45 and offers
+/// the same whether it plans in place (`observe`) or on another thread (the server's
+/// `step`, `GateJob::run`, `finish`, `take_offer`); a policy with the head acts as its
+/// inner policy and offers the head's offer. One LP a day.
 #[test]
-fn head_offers_equal_the_mpcs() {
+fn head_offers_equal_the_mpcs_when_planned_at_the_gate() {
     let m = market(2024);
     let start = day_index(&m, 2024, 5, 27);
     let end = day_index(&m, 2024, 6, 6);
@@ -391,6 +411,8 @@ fn head_offers_equal_the_mpcs() {
         head: DayAheadHead::new(&m.cfg),
         split: DayAheadHead::new(&m.cfg),
         split_offer: None,
+        late: DayAheadHead::new(&m.cfg),
+        late_offer: None,
         with_head: WithHead::new(
             Box::new(powermix_agent::Expert::new(&m.cfg, params.clone())),
             &m.cfg,
@@ -400,6 +422,9 @@ fn head_offers_equal_the_mpcs() {
         with_head_offer: None,
         gates: 0,
         offered_mw: 0.0,
+        early_differs: 0,
+        pre_gate_snaps: Vec::new(),
+        gate_snaps: Vec::new(),
     };
     backtest(&m, start, end, &mut spy, 1).unwrap();
     assert_eq!(spy.gates, 10);
@@ -407,5 +432,25 @@ fn head_offers_equal_the_mpcs() {
     // One LP a day against the MPC's two or more.
     assert_eq!(spy.head.solves(), 10);
     assert_eq!(spy.split.solves(), 10);
+    assert_eq!(spy.late.solves(), 10);
     assert!(spy.mpc.solves() >= 20, "{}", spy.mpc.solves());
+    // The quarter of an hour is visible: the early plan starts from another state.
+    assert!(spy.early_differs > 0 && spy.early_differs <= 10);
+
+    // A plan waits for its own gate: the plan of day 1's gate is not day 2's offer.
+    let mut head = DayAheadHead::new(&m.cfg);
+    let (pre, gate1, gate2) = (
+        spy.pre_gate_snaps[0].view(),
+        spy.gate_snaps[0].view(),
+        spy.gate_snaps[1].view(),
+    );
+    let job = head.step(&pre).expect("the interval before the gate plans");
+    head.finish(job.run());
+    assert!(head.ready_for(gate1.local.day_number));
+    assert!(!head.ready_for(gate2.local.day_number));
+    assert_eq!(head.take_offer(&pre), None, "not a gate");
+    assert_eq!(head.take_offer(&gate2), None, "another day's gate");
+    assert!(!head.ready_for(gate1.local.day_number), "dropped");
+    // And a gate without a plan calls for one from its own snapshot.
+    assert!(head.step(&gate2).is_some());
 }

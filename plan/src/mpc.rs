@@ -55,11 +55,11 @@ use powermix_agent::net::clamp_action;
 use powermix_agent::{Expert, ExpertParams, LoadedPolicy, Policy, residual_action};
 use powermix_env::config::{RESERVES, SiteConfig};
 use powermix_env::forecast::{LoadForecastModel, LoadForecaster};
-use powermix_env::market::{clear_offer, is_da_gate_local};
+use powermix_env::market::{clear_offer, is_da_gate_local, is_pre_gate_local};
 use powermix_env::time::{
     INTERVAL_MS, INTERVALS_PER_HOUR, LocalTime, interval_of_local_day, local_time,
 };
-use powermix_env::{ACTION_DIM, Action, DayAheadOffer, Emergency, Market, Snapshot};
+use powermix_env::{ACTION_DIM, Action, DayAheadOffer, Emergency, Market, Snapshot, SnapshotBuf};
 use std::collections::BTreeMap;
 
 /// Parameters of the MPC's 4CP expectation.
@@ -427,11 +427,16 @@ impl DayAheadMpc {
     /// Plans from the interval of `snap`: to the end of its local day, or at the day-ahead
     /// gate to the end of the next day as well.
     fn replan(&mut self, snap: &Snapshot<'_>) {
+        self.replan_with(snap, is_da_gate_local(&snap.local));
+    }
+
+    /// [`DayAheadMpc::replan`], with the gate's plan (to the end of the next day, and an
+    /// offer for it) when `gate`, whatever the interval of `snap`.
+    fn replan_with(&mut self, snap: &Snapshot<'_>, gate: bool) {
         let day = snap.local.day_number;
         self.day = Some(day);
         self.failed_today = false;
         self.pending_offer = None;
-        let gate = is_da_gate_local(&snap.local);
         let published = snap
             .reserve_price_windows
             .iter()
@@ -668,17 +673,63 @@ impl Policy for MpcResidual {
 /// else itself (`day_ahead_head = "day-ahead-mpc"` in a checkpoint's `meta.json`).
 ///
 /// It is the MPC reduced to what its offer needs, so that it costs one LP a day: it records
-/// each day's published curves at the day's first snapshot, as the MPC does, and plans only
-/// at the day-ahead gate (the MPC's gate plan: the rest of today and all of D, today's
-/// awards fixed from its own earlier offer). Its offers equal the full MPC's to the bit
-/// (`head_offers_equal_the_mpcs`): the MPC's other plans never touch an offer.
+/// each day's published curves at the day's first snapshot, as the MPC does, and runs the
+/// MPC's gate plan (the rest of today and all of D, today's awards fixed from its own
+/// earlier offer) once a day. It plans a quarter of an hour early, from the snapshot of the
+/// interval before the gate (09:45 local), and answers the gate with that plan's offer, so
+/// that a server can run the LP on another thread and answer the gate without waiting for
+/// it. Without the interval before (a server started at the gate), it plans from the gate's
+/// own snapshot, and then its offer equals the full MPC's to the bit
+/// (`head_offers_equal_the_mpcs_when_planned_at_the_gate`).
 ///
 /// It keeps state between decisions, like the MPC: it must see every decision's snapshot
 /// in order, from the first interval of a day on (a backtest does; a server does once it
 /// has answered the day's first interval).
+///
+/// In place, [`DayAheadHead::observe`] does everything. A caller that must not run the LP
+/// where it decides (the server) takes the steps itself: [`DayAheadHead::step`] gives the
+/// LP to run as a [`GateJob`], [`GateJob::run`] runs it anywhere, [`DayAheadHead::finish`]
+/// keeps its plan, and [`DayAheadHead::take_offer`] answers the gate.
 #[derive(Debug, Clone)]
 pub struct DayAheadHead {
     mpc: DayAheadMpc,
+    /// The plan for the next gate, made before it.
+    ready: Option<GatePlan>,
+}
+
+/// The LP of one gate's offer, with everything it reads: run it on any thread.
+#[derive(Debug)]
+pub struct GateJob {
+    mpc: DayAheadMpc,
+    snap: SnapshotBuf,
+    gate_day: i32,
+}
+
+/// A gate's planned offer ([`GateJob::run`]), kept by its head until the gate.
+#[derive(Debug, Clone)]
+pub struct GatePlan {
+    /// The MPC that planned it: its offers and counters become the head's at the gate.
+    mpc: DayAheadMpc,
+    /// Local day number of the gate (the offer is for the day after).
+    gate_day: i32,
+    /// The offer; None when the LP failed.
+    offer: Option<DayAheadOffer>,
+}
+
+impl GateJob {
+    /// Solves the gate's LP.
+    pub fn run(self) -> GatePlan {
+        let mut mpc = self.mpc;
+        mpc.replan_with(&self.snap.view(), true);
+        // Only the offer is wanted; the plan's actions are dropped.
+        mpc.plan = None;
+        let offer = mpc.pending_offer.take();
+        GatePlan {
+            mpc,
+            gate_day: self.gate_day,
+            offer,
+        }
+    }
 }
 
 impl DayAheadHead {
@@ -686,52 +737,70 @@ impl DayAheadHead {
     pub fn new(cfg: &SiteConfig) -> DayAheadHead {
         DayAheadHead {
             mpc: DayAheadMpc::new(cfg),
+            ready: None,
         }
     }
 
-    /// Sees the snapshot of one decision; at a day-ahead gate, returns the offer for the
-    /// next operating day (None when its LP fails: the decider's own offer stands).
-    /// The same as [`DayAheadHead::gate_job`], then [`DayAheadHead::plan_gate`] on the job
-    /// and [`DayAheadHead::merge`] of it.
+    /// Sees the snapshot of one decision and plans where it must, in place; at a
+    /// day-ahead gate, returns the offer for the next operating day (None when its LP
+    /// failed: the decider's own offer stands). The same as [`DayAheadHead::step`], then
+    /// [`GateJob::run`] and [`DayAheadHead::finish`] on its job, then
+    /// [`DayAheadHead::take_offer`].
     pub fn observe(&mut self, snap: &Snapshot<'_>) -> Option<DayAheadOffer> {
+        if let Some(job) = self.step(snap) {
+            self.finish(job.run());
+        }
+        self.take_offer(snap)
+    }
+
+    /// Records `snap` and returns the LP it calls for: at the interval before a gate, the
+    /// gate's plan from this snapshot; at a gate with no plan ready for it, the plan from
+    /// the gate's own snapshot (to be run before [`DayAheadHead::take_offer`]).
+    pub fn step(&mut self, snap: &Snapshot<'_>) -> Option<GateJob> {
         self.record(snap);
+        let l = &snap.local;
+        let late = is_da_gate_local(l) && !self.ready_for(l.day_number);
+        (is_pre_gate_local(l) || late).then(|| GateJob {
+            mpc: self.mpc.clone(),
+            snap: SnapshotBuf::of(snap),
+            gate_day: l.day_number,
+        })
+    }
+
+    /// Whether a plan for the gate of local day `day` is ready.
+    pub fn ready_for(&self, day: i32) -> bool {
+        self.ready.as_ref().is_some_and(|p| p.gate_day == day)
+    }
+
+    /// Keeps a run job's plan until its gate (replacing any earlier one).
+    pub fn finish(&mut self, plan: GatePlan) {
+        self.ready = Some(plan);
+    }
+
+    /// At a gate: the offer of the plan ready for it, which it commits (the offer fixes the
+    /// next day's awards in the next gate's plan). None elsewhere, without a plan for this
+    /// gate, or when its LP failed. A plan for another day's gate is dropped.
+    pub fn take_offer(&mut self, snap: &Snapshot<'_>) -> Option<DayAheadOffer> {
         if !is_da_gate_local(&snap.local) {
             return None;
         }
-        self.plan_gate(snap)
-    }
-
-    /// [`DayAheadHead::observe`] in three steps, for a caller that holds the head under a
-    /// lock and must not hold it through the LP (the server): records `snap` and, at a
-    /// gate, returns a copy of the head to plan on without the lock.
-    pub fn gate_job(&mut self, snap: &Snapshot<'_>) -> Option<DayAheadHead> {
-        self.record(snap);
-        is_da_gate_local(&snap.local).then(|| self.clone())
-    }
-
-    /// Plans the gate of `snap` (a gate's snapshot, already recorded) and returns the offer.
-    pub fn plan_gate(&mut self, snap: &Snapshot<'_>) -> Option<DayAheadOffer> {
-        self.mpc.replan(snap);
-        // Only the offer is wanted; the plan's actions are dropped.
-        self.mpc.plan = None;
-        self.mpc.pending_offer.take()
-    }
-
-    /// Takes what a planned job ([`DayAheadHead::gate_job`]) leaves behind: its offers
-    /// (tomorrow's fixes tomorrow's awards at its own gate) and its counters. The curves
-    /// stay this head's, so a later day recorded meanwhile is kept.
-    pub fn merge(&mut self, job: &DayAheadHead) {
-        for (d, o) in &job.mpc.offers {
+        let plan = self.ready.take()?;
+        if plan.gate_day != snap.local.day_number {
+            return None;
+        }
+        let job = &plan.mpc;
+        for (d, o) in &job.offers {
             self.mpc.offers.insert(*d, o.clone());
         }
-        if let Some(day) = job.mpc.day {
+        if let Some(day) = job.day {
             self.mpc.offers.retain(|&d, _| d >= day);
         }
-        self.mpc.solves = self.mpc.solves.max(job.mpc.solves);
-        if job.mpc.failures > self.mpc.failures {
-            self.mpc.failures = job.mpc.failures;
-            self.mpc.last_error = job.mpc.last_error.clone();
+        self.mpc.solves = self.mpc.solves.max(job.solves);
+        if job.failures > self.mpc.failures {
+            self.mpc.failures = job.failures;
+            self.mpc.last_error = job.last_error.clone();
         }
+        plan.offer
     }
 
     /// Sees the snapshot of one decision without planning: records the day's curves at
@@ -745,12 +814,12 @@ impl DayAheadHead {
         }
     }
 
-    /// Why the last LP failed, if one has.
+    /// Why the last LP failed, if one has (as of the last gate answered).
     pub fn last_error(&self) -> Option<&str> {
         self.mpc.last_error()
     }
 
-    /// LPs solved so far (one per gate seen).
+    /// LPs solved for the gates answered so far (one per gate).
     pub fn solves(&self) -> usize {
         self.mpc.solves()
     }

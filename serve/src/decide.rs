@@ -14,17 +14,18 @@ use powermix_agent::SharedPolicy;
 use powermix_agent::rules::{Expert, ExpertParams};
 use powermix_env::config::{RESERVES, SiteConfig};
 use powermix_env::market::is_da_gate_local;
-use powermix_env::obs::{OBS_DIM, OBS_NAMES, Observer};
+use powermix_env::obs::{OBS_DIM, OBS_NAMES, Observer, Snapshot};
 use powermix_env::safety::{ProjectionContext, Projector};
 use powermix_env::settlement::{IntervalMarket, Ledger, Settler};
 use powermix_env::site::{ACTION_NAMES, DayAheadOffer, Dispatch, HourOffer};
 use powermix_env::time::{format_utc, local_time};
-use powermix_plan::mpc::DayAheadHead;
+use powermix_plan::mpc::{DayAheadHead, GatePlan};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The server's version (the crate version), in every answer and the audit log.
@@ -325,8 +326,12 @@ pub struct Decider {
     primary: ArcSwap<Primary>,
     /// The day-ahead MPC's offer for checkpoints with a head. It sees every decision's
     /// snapshot in order (whatever the primary), so that a reload keeps its day's curves;
-    /// its LP runs only at the gate and only for a primary with a head.
+    /// its LP runs once a day and only for a primary with a head.
     head: Mutex<DayAheadHead>,
+    /// The next gate's LP, started on a thread of its own by the request of the interval
+    /// before the gate (09:45 local), joined by the gate's request (10:00), a quarter of an
+    /// hour later in operation.
+    gate_lp: Mutex<Option<JoinHandle<GatePlan>>>,
 }
 
 impl std::fmt::Debug for Decider {
@@ -361,6 +366,7 @@ impl Decider {
                 message: "no checkpoint loaded".into(),
             }),
             head: Mutex::new(DayAheadHead::new(&cfg_for_head)),
+            gate_lp: Mutex::new(None),
         }
     }
 
@@ -511,6 +517,52 @@ impl Decider {
         None
     }
 
+    /// The head's part of a decision: it sees every request's snapshot; for a primary
+    /// with a head (`wanted`), the request before a gate starts the gate's LP on a thread
+    /// of its own, and the gate's request takes its offer. The lock is held only for
+    /// records and bookkeeping, never through an LP, and they do not panic; were it
+    /// poisoned, the head goes on as it is. A failed or panicking LP leaves the decider's
+    /// own offer standing.
+    fn head_step(&self, snap: &Snapshot<'_>, wanted: bool) -> Option<DayAheadOffer> {
+        let lock = || self.head.lock().unwrap_or_else(|e| e.into_inner());
+        let gate = is_da_gate_local(&snap.local);
+        if wanted && gate {
+            // The plan started a quarter of an hour ago: long done in operation.
+            let started = self
+                .gate_lp
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(Ok(plan)) = started.map(JoinHandle::join) {
+                lock().finish(plan);
+            }
+        }
+        let job = {
+            let mut head = lock();
+            if wanted {
+                head.step(snap)
+            } else {
+                head.record(snap);
+                None
+            }
+        };
+        if let Some(job) = job {
+            if gate {
+                // No plan was ready (no request before the gate): plan now, here.
+                if let Ok(plan) = catch_unwind(AssertUnwindSafe(|| job.run())) {
+                    lock().finish(plan);
+                }
+            } else {
+                // Should no thread start, the gate plans for itself.
+                let started = std::thread::Builder::new()
+                    .name("gate-lp".into())
+                    .spawn(move || job.run());
+                *self.gate_lp.lock().unwrap_or_else(|e| e.into_inner()) = started.ok();
+            }
+        }
+        (wanted && gate).then(|| lock().take_offer(snap)).flatten()
+    }
+
     fn decide_inner(
         &self,
         req: &DecideRequest,
@@ -525,29 +577,7 @@ impl Decider {
             Primary::Loaded(m) => Some(m.model_id.clone()),
             Primary::Missing { .. } => None,
         };
-        // The head sees every request; at the gate, for a primary with a head, its LP runs
-        // on a copy, outside the lock, so that other requests do not wait for it.
-        let gate_job = {
-            let wanted = matches!(&*primary, Primary::Loaded(m) if m.head);
-            // The lock is held only for records and merges, which do not panic; were it
-            // poisoned, the head goes on as it is.
-            let mut head = self.head.lock().unwrap_or_else(|e| e.into_inner());
-            if wanted {
-                head.gate_job(&snap)
-            } else {
-                head.record(&snap);
-                None
-            }
-        };
-        let head_offer = gate_job.and_then(|mut job| {
-            // A failed or panicking LP leaves the decider's own offer standing.
-            let offer = catch_unwind(AssertUnwindSafe(|| job.plan_gate(&snap))).ok()?;
-            self.head
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .merge(&job);
-            offer
-        });
+        let head_offer = self.head_step(&snap, matches!(&*primary, Primary::Loaded(m) if m.head));
 
         let mut fallback: Option<(Reason, String)> = if !c.problems.is_empty() {
             Some((
