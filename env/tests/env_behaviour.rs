@@ -473,7 +473,10 @@ fn an_owned_snapshot_gives_back_the_snapshot() {
         let snap = m.snapshot(t, &state);
         let buf = SnapshotBuf::of(&snap);
         assert_eq!(buf.view(), snap, "t={t}");
-        assert!(!snap.da_prices.is_empty() || t + 1 >= m.len(), "t={t}: nothing to copy");
+        assert!(
+            !snap.da_prices.is_empty() || t + 1 >= m.len(),
+            "t={t}: nothing to copy"
+        );
     }
 }
 

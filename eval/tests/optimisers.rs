@@ -337,8 +337,9 @@ struct HeadSpy {
     with_head_offer: Option<powermix_env::DayAheadOffer>,
     gates: usize,
     offered_mw: f64,
-    /// The gates where the offer planned at 09:45 differs from the one planned at 10:00.
-    early_differs: usize,
+    /// The largest difference (MW, any hour and product) between the offer planned at
+    /// 09:45 and the one planned at 10:00.
+    early_max_diff_mw: f64,
     /// Snapshots of the intervals before the gates, and of the gates.
     pre_gate_snaps: Vec<SnapshotBuf>,
     gate_snaps: Vec<SnapshotBuf>,
@@ -383,7 +384,14 @@ impl Policy for HeadSpy {
         assert_eq!(self.late_offer, offer, "gate {at}");
         assert_eq!(self.split_offer, self.head_offer, "gate {at}");
         assert_eq!(self.with_head_offer, self.head_offer, "gate {at}");
-        self.early_differs += (self.head_offer != offer) as usize;
+        if let (Some(early), Some(gate)) = (&self.head_offer, &offer) {
+            assert_eq!(early.hours.len(), gate.hours.len(), "gate {at}");
+            for (e, g) in early.hours.iter().zip(&gate.hours) {
+                for (x, y) in e.mw.iter().zip(&g.mw) {
+                    self.early_max_diff_mw = self.early_max_diff_mw.max((x - y).abs());
+                }
+            }
+        }
         if let Some(o) = &offer {
             self.offered_mw += o
                 .hours
@@ -396,10 +404,10 @@ impl Policy for HeadSpy {
 }
 
 /// Over days that cross a month and the 4CP months' start: the head planned at the gate
-/// offers exactly what the full MPC offers; the head as served plans at 09:45 and offers
-/// the same whether it plans in place (`observe`) or on another thread (the server's
-/// `step`, `GateJob::run`, `finish`, `take_offer`); a policy with the head acts as its
-/// inner policy and offers the head's offer. One LP a day.
+/// offers exactly what the full MPC offers; the head as served plans at 09:45, offers the
+/// same whether it plans in place (`observe`) or on another thread (the server's `step`,
+/// `GateJob::run`, `finish`, `take_offer`), and within 1e-3 MW of the MPC; a policy with
+/// the head acts as its inner policy and offers the head's offer. One LP a day.
 #[test]
 fn head_offers_equal_the_mpcs_when_planned_at_the_gate() {
     let m = market(2024);
@@ -422,7 +430,7 @@ fn head_offers_equal_the_mpcs_when_planned_at_the_gate() {
         with_head_offer: None,
         gates: 0,
         offered_mw: 0.0,
-        early_differs: 0,
+        early_max_diff_mw: 0.0,
         pre_gate_snaps: Vec::new(),
         gate_snaps: Vec::new(),
     };
@@ -434,8 +442,9 @@ fn head_offers_equal_the_mpcs_when_planned_at_the_gate() {
     assert_eq!(spy.split.solves(), 10);
     assert_eq!(spy.late.solves(), 10);
     assert!(spy.mpc.solves() >= 20, "{}", spy.mpc.solves());
-    // The quarter of an hour is visible: the early plan starts from another state.
-    assert!(spy.early_differs > 0 && spy.early_differs <= 10);
+    // Tomorrow's offer hardly depends on the quarter of an hour: the plans from 09:45 and
+    // from 10:00 differ at the solver's tolerance (about 1e-5 MW over a day here).
+    assert!(spy.early_max_diff_mw < 1e-3, "{}", spy.early_max_diff_mw);
 
     // A plan waits for its own gate: the plan of day 1's gate is not day 2's offer.
     let mut head = DayAheadHead::new(&m.cfg);
