@@ -1,4 +1,4 @@
-//! The decision function: request -> [`Snapshot`](powermix_env::Snapshot) -> policy or expert fallback -> safety
+//! The decision function: request -> [`Snapshot`] -> policy or expert fallback -> safety
 //! projection -> expected ledger. One function for HTTP, `--stdin`, tests and the bench.
 //!
 //! Every piece of it is the env's own code: the snapshot is the struct `Market::snapshot`
