@@ -541,12 +541,14 @@ fn check_member(
             "an ensemble member may not be an ensemble itself".into()
         ));
     }
-    if member.day_ahead_head.is_some() {
-        return Err(bad(
-            "an ensemble member may not have a day-ahead head of its own (give it to the \
-             ensemble)"
-                .into(),
-        ));
+    // A run trained with a head (the default config) carries it in its best/; it is the
+    // ensemble's head that acts, so a member may carry only that one.
+    if member.day_ahead_head.is_some() && member.day_ahead_head != top.day_ahead_head {
+        return Err(bad(format!(
+            "an ensemble member may not have a day-ahead head of its own ({:?}; the \
+             ensemble's: {:?}): give it to the ensemble",
+            member.day_ahead_head, top.day_ahead_head
+        )));
     }
     if top.base_planner.is_some() || member.base_planner.is_some() {
         return Err(bad(

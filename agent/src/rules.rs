@@ -76,8 +76,13 @@ pub struct ExpertParams {
     pub training_stop_price_usd_per_mwh: f64,
     /// Load share of the month-to-date peak that signals a likely 4CP (miners stop).
     pub four_cp_load_ratio: f64,
-    /// Load share of the month-to-date peak at which AI training stops too.
+    /// Load share of the month-to-date peak at which AI training stops too (when
+    /// `four_cp_stop_training`).
     pub four_cp_training_load_ratio: f64,
+    /// Whether AI training stops on a likely 4CP at all. Absent in files written before
+    /// 2026-11-30 (the `base_policy` of older checkpoints): true, the rule of then.
+    #[serde(default = "stop_training_by_default")]
+    pub four_cp_stop_training: bool,
     /// First local hour of the 4CP watch.
     pub four_cp_start_hour: u8,
     /// Local hour the 4CP watch ends (exclusive).
@@ -93,6 +98,11 @@ pub struct ExpertParams {
     /// no offer in 4CP months.
     #[serde(default)]
     pub offer_in_four_cp_months: bool,
+}
+
+/// `four_cp_stop_training` of files written before it existed.
+fn stop_training_by_default() -> bool {
+    true
 }
 
 impl ExpertParams {
@@ -245,7 +255,8 @@ impl Expert {
     /// rules keep no state).
     pub fn decide(&self, s: &Snapshot<'_>) -> Action {
         let price = last_price(s);
-        let training = if self.likely_peak(s, self.p.four_cp_training_load_ratio)
+        let training = if (self.p.four_cp_stop_training
+            && self.likely_peak(s, self.p.four_cp_training_load_ratio))
             || price > self.p.training_stop_price_usd_per_mwh
         {
             0.0
@@ -362,16 +373,23 @@ mod tests {
     #[test]
     fn expert_avoids_likely_four_cp_and_stops_miners_in_emergency() {
         let cfg = SiteConfig::default_site();
-        let mut p = Expert::new(&cfg, ExpertParams::default_params());
+        let shipped = ExpertParams::default_params();
+        let mut p = Expert::new(&cfg, shipped.clone());
         let mut s = snap(&cfg, &[30.0], &[40.0], MON_4PM);
         // 97.5 % of the month's peak so far: miners stop, training (worth more) goes on.
         s.system_load_mw = 78_000.0;
         let a = p.act(&s);
         assert_eq!(a.tranche, [0.0; 3]);
         assert_eq!(a.training, 1.0);
-        // 99.5 %: training stops too.
+        // 99.5 %: training goes on with the shipped rule (four_cp_stop_training = false),
+        // and stops with the rule of older checkpoints.
         s.system_load_mw = 79_600.0;
-        assert_eq!(p.act(&s).training, 0.0);
+        assert_eq!(p.act(&s).training, 1.0);
+        let older = ExpertParams {
+            four_cp_stop_training: true,
+            ..shipped
+        };
+        assert_eq!(Expert::new(&cfg, older).act(&s).training, 0.0);
         s.system_load_mw = 60_000.0;
         let a = p.act(&s);
         assert_eq!(a.tranche, [1.0; 3]);

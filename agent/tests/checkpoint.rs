@@ -764,7 +764,8 @@ fn ensembles_refuse_members_that_do_not_fit() {
 
 /// A day-ahead head is written into the ensemble's meta.json, read back, and makes the
 /// policy's id differ from the same networks without it; an unknown planner, a head on a
-/// planner's residual and a member with a head of its own are refused by name.
+/// planner's residual and a member with a head other than the ensemble's are refused by
+/// name; a member with the ensemble's own head is accepted.
 #[test]
 fn day_ahead_heads_are_named_checked_and_change_the_id() {
     let root = scratch("ensemble-head");
@@ -833,7 +834,15 @@ fn day_ahead_heads_are_named_checked_and_change_the_id() {
         load_checkpoint(&c).unwrap().day_ahead_head(),
         Some("day-ahead-mpc")
     );
-    let e = checkpoint::save_ensemble(&root.join("m"), &[a.clone(), c], "x", None).unwrap_err();
+    let e =
+        checkpoint::save_ensemble(&root.join("m"), &[a.clone(), c.clone()], "x", None).unwrap_err();
     assert_eq!(e.kind, CheckpointErrorKind::Incompatible, "{e}");
     assert!(e.to_string().contains("day-ahead head of its own"), "{e}");
+    // The ensemble's own head (runs of the default config carry it): accepted, loaded.
+    let d = root.join("same");
+    checkpoint::save_ensemble(&d, &[a.clone(), c], "x", Some("day-ahead-mpc")).unwrap();
+    assert_eq!(
+        load_checkpoint(&d).unwrap().day_ahead_head(),
+        Some("day-ahead-mpc")
+    );
 }
