@@ -83,6 +83,11 @@ pub struct ExpertParams {
     /// 2026-11-30 (the `base_policy` of older checkpoints): true, the rule of then.
     #[serde(default = "stop_training_by_default")]
     pub four_cp_stop_training: bool,
+    /// Load share of the month-to-date peak that signals a likely 4CP on a weekend (miners
+    /// stop; training by `four_cp_stop_training`'s rule at the stricter of the two ratios).
+    /// Absent (and in files written before 2026-11-30): no 4CP watch on weekends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub four_cp_weekend_load_ratio: Option<f64>,
     /// First local hour of the 4CP watch.
     pub four_cp_start_hour: u8,
     /// Local hour the 4CP watch ends (exclusive).
@@ -137,6 +142,11 @@ impl ExpertParams {
                 p.four_cp_training_load_ratio,
             ));
         }
+        if let Some(w) = p.four_cp_weekend_load_ratio
+            && !(0.0..=1.5).contains(&w)
+        {
+            return Err(bad("four_cp_weekend_load_ratio", w));
+        }
         if p.four_cp_end_hour > 24 || p.four_cp_start_hour > p.four_cp_end_hour {
             return Err(bad("four_cp_end_hour", p.four_cp_end_hour as f64));
         }
@@ -183,12 +193,21 @@ impl Expert {
         }
     }
 
-    /// True when the interval is a likely 4CP at `ratio`: a 4CP month, a weekday, the watch
-    /// hours, and load at least `ratio` of the month's peak so far.
+    /// True when the interval is a likely 4CP at `ratio`: a 4CP month, the watch hours, and
+    /// load at least `ratio` of the month's peak so far on a weekday, or at least the
+    /// stricter of `ratio` and `four_cp_weekend_load_ratio` on a weekend (never, without
+    /// a weekend ratio).
     pub fn likely_peak(&self, s: &Snapshot<'_>, ratio: f64) -> bool {
         let l = &s.local;
+        let ratio = if l.is_weekday() {
+            ratio
+        } else {
+            match self.p.four_cp_weekend_load_ratio {
+                Some(w) => ratio.max(w),
+                None => return false,
+            }
+        };
         self.cfg.four_cp.months.contains(&l.month)
-            && l.is_weekday()
             && (self.p.four_cp_start_hour..self.p.four_cp_end_hour).contains(&l.hour)
             && s.system_load_mtd_peak_mw > 0.0
             && s.system_load_mw >= ratio * s.system_load_mtd_peak_mw
@@ -401,6 +420,45 @@ mod tests {
         let a = p.act(&s);
         assert_eq!(a.tranche, [0.0; 3]);
         assert_eq!(a.training, 1.0, "training runs through an EEA2 at $30");
+    }
+
+    #[test]
+    fn the_weekend_four_cp_watch_needs_its_own_ratio() {
+        let cfg = SiteConfig::default_site();
+        let shipped = ExpertParams::default_params();
+        assert_eq!(shipped.four_cp_weekend_load_ratio, None);
+        // Sunday 2024-07-14 16:00 CDT, the day before MON_4PM.
+        let sun_4pm = MON_4PM - 86_400_000;
+        let l = local_time(sun_4pm);
+        assert_eq!((l.weekday, l.hour), (6, 16), "a Sunday at 16:00");
+        let mut s = snap(&cfg, &[30.0], &[40.0], sun_4pm);
+        s.system_load_mw = 79_600.0; // 99.5 % of the month's peak so far
+        // Weekdays only (the shipped rule): miners run.
+        assert_eq!(Expert::new(&cfg, shipped.clone()).act(&s).tranche, [1.0; 3]);
+        let weekends = |w: f64| {
+            Expert::new(
+                &cfg,
+                ExpertParams {
+                    four_cp_weekend_load_ratio: Some(w),
+                    ..shipped.clone()
+                },
+            )
+        };
+        // A weekend ratio of 99 %: miners stop; of 100 %: they run (below the record).
+        assert_eq!(weekends(0.99).act(&s).tranche, [0.0; 3]);
+        assert_eq!(weekends(1.0).act(&s).tranche, [1.0; 3]);
+        // The weekday ratio (96 %) still binds when it is the stricter: 95 % runs.
+        s.system_load_mw = 76_000.0;
+        assert_eq!(weekends(0.9).act(&s).tranche, [1.0; 3]);
+        // Files without the field read as weekdays only; a bad ratio is named.
+        let t = DEFAULT_EXPERT_TOML.replace(
+            "four_cp_end_hour = 19",
+            "four_cp_end_hour = 19\nfour_cp_weekend_load_ratio = 2.5",
+        );
+        let e = ExpertParams::from_toml_str(&t, "x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("four_cp_weekend_load_ratio = 2.5"), "{e}");
     }
 
     #[test]
