@@ -224,3 +224,44 @@ fn panels_are_marked_against_what_the_checkpoint_saw() {
     let jan = ms("2024-01-01..2024-01-02");
     assert_eq!(seen.exposure("west", jan), Exposure::Selected);
 }
+
+/// The selection set (`configs/selection.toml`) holds no panel of the card
+/// (`configs/panel.toml`), and none of its panels overlaps the shipped checkpoint's
+/// training period on the same data file: what ships is never chosen on what it reports
+/// or learnt from.
+#[test]
+fn the_selection_set_is_apart_from_the_card_and_the_training_years() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let card = PanelFile::load(&root.join("configs/panel.toml")).unwrap();
+    let sel = PanelFile::load(&root.join("configs/selection.toml")).unwrap();
+    let file = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+    let span = |s: &str| {
+        let (a, b) = s.split_once("..").unwrap();
+        (a.to_string(), b.to_string())
+    };
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("checkpoints/default/meta.json")).unwrap(),
+    )
+    .unwrap();
+    let train_file = file(Path::new(meta["data"]["file"].as_str().unwrap()));
+    let (t0, t1) = span(meta["data"]["train_period"].as_str().unwrap());
+    assert!(!sel.panel.is_empty());
+    for s in &sel.panel {
+        let (a, b) = span(&s.period);
+        for c in &card.panel {
+            let (c0, c1) = span(&c.period);
+            let overlap = a < c1 && c0 < b;
+            assert!(
+                !(file(&s.data) == file(&c.data) && overlap),
+                "selection panel {} overlaps card panel {}",
+                s.name,
+                c.name
+            );
+        }
+        assert!(
+            !(file(&s.data) == train_file && a < t1 && t0 < b),
+            "selection panel {} overlaps the training period {t0}..{t1}",
+            s.name
+        );
+    }
+}
