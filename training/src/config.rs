@@ -54,10 +54,18 @@ pub struct TrainConfig {
     /// `"day-ahead-mpc"`: the checkpoint makes the day-ahead MPC's hour-by-hour offer at the
     /// gate instead of the flat offer of its action values (`day_ahead_head` in
     /// `meta.json`): validation, the closing table, `evaluate` and `serve` run it. The
-    /// rollouts still settle the network's own offer (the MPC's would cost an LP per env
-    /// and day). `"none"` (the default when absent): the network's own offer.
+    /// rollouts settle it too only with `head_in_rollouts`. `"none"` (the default when
+    /// absent): the network's own offer.
     #[serde(default = "no_head")]
     pub day_ahead_head: String,
+    /// With a `day_ahead_head`: the rollouts settle the head's offer as well (each env has
+    /// its own head, one LP per env and market day, planned from the 09:45 snapshot as the
+    /// server does), so the network learns to dispatch under the awards that it will hold
+    /// when served. False (the default when absent): the rollouts settle the network's own
+    /// flat offer, and the head's awards are first met at validation. A resumed run starts
+    /// each env's head afresh, as it does a planner base.
+    #[serde(default)]
+    pub head_in_rollouts: bool,
     /// Leave the action values the env did not read out of the log-probabilities (rollout
     /// and loss): the six day-ahead values outside a day-ahead gate, or always when the
     /// planner makes the offer, and every value in an emergency under a residual base
@@ -152,6 +160,13 @@ impl TrainConfig {
                 "day_ahead_head",
                 format!("{:?}", self.day_ahead_head),
                 "must be \"none\" with base_policy = \"day-ahead-mpc\" (the MPC makes the offer already)",
+            );
+        }
+        if self.head_in_rollouts && self.day_ahead_head == "none" {
+            return bad(
+                "head_in_rollouts",
+                "true".to_string(),
+                "needs a day_ahead_head (the head whose offer the rollouts would settle)",
             );
         }
         if self.threads == 0 || self.threads > 64 {
@@ -258,5 +273,32 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(e.contains("with base_policy = \"day-ahead-mpc\""), "{e}");
+    }
+
+    /// `head_in_rollouts`: false when absent, and only with a head to settle.
+    #[test]
+    fn head_in_rollouts_needs_a_head() {
+        let without: String = DEFAULT_TRAIN_TOML
+            .lines()
+            .filter(|l| !l.starts_with("head_in_rollouts"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = TrainConfig::from_toml_str(&without, "t.toml").unwrap();
+        assert!(!c.head_in_rollouts);
+        let on = format!("{without}head_in_rollouts = true\n");
+        assert!(
+            TrainConfig::from_toml_str(&on, "t.toml")
+                .unwrap()
+                .head_in_rollouts
+        );
+        let headless = on.replace(
+            "day_ahead_head = \"day-ahead-mpc\"",
+            "day_ahead_head = \"none\"",
+        );
+        let e = TrainConfig::from_toml_str(&headless, "t.toml")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("head_in_rollouts = true"), "{e}");
+        assert!(e.contains("day_ahead_head"), "{e}");
     }
 }

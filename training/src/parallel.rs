@@ -11,7 +11,7 @@
 //!   depend on thread timing.
 
 use crate::config::TrainConfig;
-use crate::ppo::{LossInput, LossOutput, Part, Sampler, loss_and_gradients, run_part};
+use crate::ppo::{EnvPlanner, LossInput, LossOutput, Part, Sampler, loss_and_gradients, run_part};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
@@ -19,7 +19,6 @@ use powermix_agent::net::ActorCritic;
 use powermix_env::Market;
 use powermix_env::env::{EnvError, VecEnv, Window};
 use powermix_env::rng::Rng;
-use powermix_eval::mpc::DayAheadMpc;
 use std::sync::Arc;
 
 /// The envs of a run in `threads` parts of `n_envs.div_ceil(threads)` envs (the last part
@@ -47,16 +46,16 @@ pub fn collect_parts(
     sampler: &Sampler<'_>,
     venvs: &mut [VecEnv],
     env_rngs: &mut [Rng],
-    planners: &mut [DayAheadMpc],
+    planners: &mut [EnvPlanner],
     steps: usize,
     baseline: &[f32],
 ) -> Vec<Part> {
     let per = venvs.first().map_or(env_rngs.len(), VecEnv::len);
     // No planners: an empty slice for every part.
-    let mut planner_parts: Vec<&mut [DayAheadMpc]> = if planners.is_empty() {
+    let mut planner_parts: Vec<&mut [EnvPlanner]> = if planners.is_empty() {
         venvs
             .iter()
-            .map(|_| <&mut [DayAheadMpc]>::default())
+            .map(|_| <&mut [EnvPlanner]>::default())
             .collect()
     } else {
         planners.chunks_mut(per).collect()

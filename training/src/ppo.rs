@@ -22,6 +22,9 @@
 //!   plus the sample (`residual_action`); with `"day-ahead-mpc"`, the action of each env's own
 //!   MPC plus the sample, and the MPC's day-ahead offer (`powermix_eval::mpc::planner_base`;
 //!   a fresh MPC at each episode start);
+//! - **the day-ahead head in the rollouts** (`head_in_rollouts`): each env's own
+//!   `DayAheadHead` sees every snapshot and its hour-by-hour offer is settled at the gate,
+//!   as `serve` and `evaluate` settle it (a fresh head at each episode start);
 //! - **reward baseline**: the reward learnt from is the profit above always-on's profit in
 //!   the same interval ([`always_on_baseline`]), when `reward_baseline` is set;
 //! - **reward scaling** by the running std of the discounted return ([`RewardScaler`]);
@@ -49,7 +52,7 @@ use powermix_env::DayAheadOffer;
 use powermix_env::env::{EnvError, VecEnv, Window};
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Market, OBS_DIM};
-use powermix_eval::mpc::{DayAheadMpc, planner_base};
+use powermix_eval::mpc::{DayAheadHead, DayAheadMpc, planner_base};
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use rand_distr::StandardNormal;
@@ -127,10 +130,30 @@ pub struct Trainer {
     /// parameters (stored in checkpoints).
     base: Option<Expert>,
     base_params: Option<ExpertParams>,
-    /// One MPC per env when the base is the day-ahead MPC (`base_policy =
-    /// "day-ahead-mpc"`), else empty. Planner state is not in `trainer.json`: a resumed
-    /// run starts each env's MPC afresh.
-    pub(crate) planners: Vec<DayAheadMpc>,
+    /// One planner per env: the MPC when it is the base (`base_policy =
+    /// "day-ahead-mpc"`), the day-ahead head with `head_in_rollouts`, else empty. Planner
+    /// state is not in `trainer.json`: a resumed run starts each env's planner afresh.
+    pub(crate) planners: Vec<EnvPlanner>,
+}
+
+/// What plans for one env of the rollouts beside the network.
+#[derive(Debug, Clone)]
+pub enum EnvPlanner {
+    /// The day-ahead MPC as the base (`base_policy = "day-ahead-mpc"`): the action the
+    /// network corrects, and the day-ahead offer.
+    Base(Box<DayAheadMpc>),
+    /// The day-ahead head (`head_in_rollouts`): the day-ahead offer only.
+    Head(Box<DayAheadHead>),
+}
+
+impl EnvPlanner {
+    /// A fresh planner of the same kind, for a new episode on a site `cfg`.
+    fn fresh(&self, cfg: &powermix_env::SiteConfig) -> EnvPlanner {
+        match self {
+            EnvPlanner::Base(_) => EnvPlanner::Base(Box::new(DayAheadMpc::new(cfg))),
+            EnvPlanner::Head(_) => EnvPlanner::Head(Box::new(DayAheadHead::new(cfg))),
+        }
+    }
 }
 
 impl Trainer {
@@ -145,7 +168,9 @@ impl Trainer {
         let base_params = (cfg.base_policy != "none").then(ExpertParams::default_params);
         let base = base_params.clone().map(|p| Expert::new(&market.cfg, p));
         let planners = if cfg.base_policy == "day-ahead-mpc" {
-            vec![DayAheadMpc::new(&market.cfg); cfg.n_envs]
+            vec![EnvPlanner::Base(Box::new(DayAheadMpc::new(&market.cfg))); cfg.n_envs]
+        } else if cfg.head_in_rollouts {
+            vec![EnvPlanner::Head(Box::new(DayAheadHead::new(&market.cfg))); cfg.n_envs]
         } else {
             Vec::new()
         };
@@ -410,7 +435,8 @@ impl Trainer {
 
     /// The planner a residual policy corrects (`base_policy = "day-ahead-mpc"`), if any.
     pub fn base_planner(&self) -> Option<&str> {
-        (!self.planners.is_empty()).then_some(self.cfg.base_policy.as_str())
+        matches!(self.planners.first(), Some(EnvPlanner::Base(_)))
+            .then_some(self.cfg.base_policy.as_str())
     }
 
     /// The training (autodiff) device.
@@ -442,7 +468,7 @@ pub struct Sampler<'a> {
 }
 
 /// The day-ahead values of an action (`da_offer_*`, `da_min_price_*`): the env reads them
-/// only at a day-ahead gate, and never when a planner makes the offer.
+/// only at a day-ahead gate, and never when a planner base or a head makes the offer.
 const DAY_AHEAD_VALUES: std::ops::Range<usize> = 4..ACTION_DIM;
 
 impl Sampler<'_> {
@@ -450,7 +476,8 @@ impl Sampler<'_> {
     /// samples the network's output from the Gaussian policy (unbounded) into `acts` with
     /// its log-probability, evaluates the critic, and writes what the env receives into
     /// `env_acts`: the sample, plus the base action for a residual policy (the expert's, or
-    /// that of the env's MPC in `planners`, whose day-ahead offers go to `offers`). With
+    /// that of the env's MPC in `planners`, whose day-ahead offers go to `offers`, as do
+    /// those of the env's head in `planners`). With
     /// `mask`, `masks` receives 1 for each value the env reads and 0 for the others, and the
     /// log-probability sums over the read values only.
     #[allow(clippy::too_many_arguments)]
@@ -464,7 +491,7 @@ impl Sampler<'_> {
         values: &mut [f32],
         masks: &mut [f32],
         rngs: &mut [Rng],
-        planners: &mut [DayAheadMpc],
+        planners: &mut [EnvPlanner],
         offers: &mut [Option<DayAheadOffer>],
     ) {
         let raw = venv.obs();
@@ -484,26 +511,45 @@ impl Sampler<'_> {
             }
             acts[e * ACTION_DIM..(e + 1) * ACTION_DIM].copy_from_slice(&sample);
             let mut rules_alone = false;
-            let to_env = match self.base {
-                Some(expert) => {
-                    let env = venv.env(e);
-                    let snap = env.market().snapshot(env.index(), env.state());
-                    let base = match planners.get_mut(e) {
-                        Some(mpc) => {
-                            let (base, offer) = planner_base(mpc, expert, &snap);
-                            offers[e] = offer;
-                            base
-                        }
-                        None => expert.decide(&snap).to_array(),
-                    };
-                    rules_alone = snap.emergency.active();
-                    residual_action(&base, &sample, rules_alone)
+            let planner = planners.get_mut(e);
+            let to_env = if self.base.is_some() || planner.is_some() {
+                let env = venv.env(e);
+                let snap = env.market().snapshot(env.index(), env.state());
+                let base = match (self.base, planner) {
+                    (Some(expert), Some(EnvPlanner::Base(mpc))) => {
+                        let (base, offer) = planner_base(mpc, expert, &snap);
+                        offers[e] = offer;
+                        Some(base)
+                    }
+                    (base, Some(EnvPlanner::Head(head))) => {
+                        offers[e] = head.observe(&snap);
+                        base.map(|expert| expert.decide(&snap).to_array())
+                    }
+                    (Some(expert), None) => Some(expert.decide(&snap).to_array()),
+                    // `Trainer::new` gives a planner base the rules for emergencies.
+                    (None, Some(EnvPlanner::Base(_)) | None) => None,
+                };
+                match base {
+                    Some(base) => {
+                        rules_alone = snap.emergency.active();
+                        residual_action(&base, &sample, rules_alone)
+                    }
+                    None => sample,
                 }
-                None => sample,
+            } else {
+                sample
             };
             let logp = if self.mask {
                 let env = venv.env(e);
-                let offer_read = planners.is_empty() && env.market().is_da_gate(env.index());
+                // The network's own offer is read at a gate unless a planner base makes
+                // the offer or a head made one (a head whose LP failed leaves it to the
+                // network).
+                let offer_read = env.market().is_da_gate(env.index())
+                    && match planners.get(e) {
+                        Some(EnvPlanner::Base(_)) => false,
+                        Some(EnvPlanner::Head(_)) => offers[e].is_none(),
+                        None => true,
+                    };
                 let mut logp = 0.0;
                 for k in 0..ACTION_DIM {
                     let live = !rules_alone && (offer_read || !DAY_AHEAD_VALUES.contains(&k));
@@ -564,7 +610,7 @@ pub fn run_part(
     s: &Sampler<'_>,
     venv: &mut VecEnv,
     rngs: &mut [Rng],
-    planners: &mut [DayAheadMpc],
+    planners: &mut [EnvPlanner],
     steps: usize,
     baseline: &[f32],
 ) -> Part {
@@ -620,10 +666,10 @@ pub fn run_part(
         for e in 0..n {
             let (term, trunc) = (venv.terminated()[e], venv.truncated()[e]);
             if (term || trunc)
-                && let Some(mpc) = planners.get_mut(e)
+                && let Some(planner) = planners.get_mut(e)
             {
-                // A new episode: a fresh MPC, as a backtest starts with one.
-                *mpc = DayAheadMpc::new(&venv.env(e).market().cfg);
+                // A new episode: a fresh planner, as a backtest starts with one.
+                *planner = planner.fresh(&venv.env(e).market().cfg);
             }
             p.ended.push(term || trunc);
             p.truncated.push(trunc);

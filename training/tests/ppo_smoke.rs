@@ -279,6 +279,58 @@ fn mpc_residual_rollouts_are_the_same_on_every_thread_count() {
     assert_ne!(rewards(&mut expert), rewards(&mut mpc1));
 }
 
+/// `head_in_rollouts`: each env's head makes the offer the env settles at the gate, the
+/// network's own day-ahead values are then masked out, the rollout is the same to the bit
+/// on 1 and 2 threads, and the awards it leads to differ from those of the network's own
+/// flat offer.
+#[test]
+fn head_rollouts_settle_the_heads_offer_on_every_thread_count() {
+    let m = market();
+    let trainer = |threads: usize, head: bool| {
+        let mut c = with_threads(threads, 32);
+        c.mask_inert_actions = true;
+        c.day_ahead_head = "day-ahead-mpc".into();
+        c.head_in_rollouts = head;
+        Trainer::new(c, m.clone(), 0, m.len(), 5).unwrap()
+    };
+    let (mut seq, mut par, mut own) = (trainer(1, true), trainer(2, true), trainer(1, false));
+    assert_eq!(seq.base_planner(), None, "a head is not a base");
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let award = powermix_env::OBS_NAMES
+        .iter()
+        .position(|&n| n == "award_rrs")
+        .unwrap();
+    let (mut gates_own, mut awards_differ) = (0, false);
+    for _ in 0..8 {
+        let (a, _) = seq.collect();
+        let (b, _) = par.collect();
+        assert_eq!(bits(&a.obs), bits(&b.obs));
+        assert_eq!(bits(&a.rewards), bits(&b.rewards));
+        assert_eq!(bits(&a.masks), bits(&b.masks));
+        // The head offers at every gate (its LP does not fail here): no row reads the
+        // network's day-ahead values.
+        for row in a.masks.chunks_exact(powermix_env::ACTION_DIM) {
+            assert_eq!(&row[..4], &[1.0; 4]);
+            assert!(row[4..].iter().all(|&x| x == 0.0), "{row:?}");
+        }
+        let (c, _) = own.collect();
+        gates_own += c
+            .masks
+            .chunks_exact(powermix_env::ACTION_DIM)
+            .filter(|row| row[4] == 1.0)
+            .count();
+        let awards = |r: &powermix_training::buffer::Rollout| {
+            r.obs
+                .chunks_exact(powermix_env::OBS_DIM)
+                .map(|o| o[award].to_bits())
+                .collect::<Vec<_>>()
+        };
+        awards_differ |= awards(&a) != awards(&c);
+    }
+    assert!(gates_own > 0, "the rollouts crossed a gate");
+    assert!(awards_differ, "the head's offer was settled");
+}
+
 /// `mask_inert_actions`: the six day-ahead values count in a row's log-probability only at
 /// a day-ahead gate (about 1 row in 96) and never when the MPC makes the offer; the other
 /// four values always count (no emergency in the synthetic 2024). Masked runs update on
