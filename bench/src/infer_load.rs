@@ -5,8 +5,16 @@
 //!   in (`http_p99_ms`, `http_req_per_sec`);
 //! - under idle load: 1,000 connections opened and left silent for the whole run while 64
 //!   clients send 1,000 requests per second in all, each on its own schedule, for 5 s
-//!   (`http_p99_ms_under_idle`, target at most 2 ms). Latency is measured from sending to
-//!   the answer. Needs about 2,200 file descriptors (`ulimit -n 4096`).
+//!   (`http_p99_ms_under_idle`, target at most 2 ms). Needs about 2,200 file descriptors
+//!   (`ulimit -n 4096`);
+//! - in operation: one client sends whole days of consecutive intervals in order, as an
+//!   operator does, pausing 20 ms after each 09:45 request (the 15 minutes in which the
+//!   day-ahead head's gate LP runs on its own thread), so the 10:00 gate finds its plan
+//!   ready (`http_p99_ms_in_operation`). The closed-loop and idle-load bodies are spread
+//!   over the year, so some of their gates come with no 09:45 request before them and plan
+//!   their LP on the request path.
+//!
+//! Latency is measured from sending to the answer.
 
 use powermix_serve::Service;
 use powermix_serve::http::{HttpOptions, HttpServer};
@@ -120,6 +128,22 @@ fn closed_loop(addr: SocketAddr, bodies: &Arc<Vec<Vec<u8>>>) -> Result<(Vec<f64>
     Ok((lat, started.elapsed().as_secs_f64()))
 }
 
+/// One client sending `days` (each body, and whether it is a 09:45 request) in order, with
+/// a 20 ms pause after each 09:45 request, untimed.
+fn in_operation(addr: SocketAddr, days: &[(Vec<u8>, bool)]) -> Result<Vec<f64>, String> {
+    let url = format!("http://{addr}/v1/decide");
+    let agent = agent();
+    let mut lat = Vec::with_capacity(days.len());
+    for (body, pre_gate) in days {
+        lat.push(decide(&agent, &url, body)?);
+        if *pre_gate {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    lat.sort_by(f64::total_cmp);
+    Ok(lat)
+}
+
 /// 1,000 silent connections held open while 64 clients send 1,000 requests/s for 5 s.
 fn under_idle(
     addr: SocketAddr,
@@ -152,10 +176,13 @@ fn under_idle(
     Ok((lat, secs))
 }
 
-/// The HTTP figures of `bench infer`, decided by `service`, with request bodies `bodies`.
+/// The HTTP figures of `bench infer`, decided by `service`, with request bodies `bodies`
+/// (spread over the year) and `days` (whole days in order, each body with whether it is
+/// the 09:45 request).
 pub fn http_figures(
     service: Arc<Service>,
     bodies: Vec<Vec<u8>>,
+    days: &[(Vec<u8>, bool)],
 ) -> Result<Map<String, Value>, String> {
     let bodies = Arc::new(bodies);
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
@@ -169,6 +196,7 @@ pub fn http_figures(
     )
     .map_err(|e| e.to_string())?;
     let addr = server.local_addr();
+    let operation = in_operation(addr, days)?;
     let (closed, closed_secs) = closed_loop(addr, &bodies)?;
     let idle = 1000;
     let (loaded, loaded_secs) = under_idle(addr, &bodies, idle)?;
@@ -187,6 +215,10 @@ pub fn http_figures(
         "http_requests_under_idle": loaded.len(),
         "http_clients_under_idle": 64,
         "idle_connections": idle,
+        "http_p50_ms_in_operation": percentile(&operation, 0.50),
+        "http_p99_ms_in_operation": percentile(&operation, 0.99),
+        "http_max_ms_in_operation": percentile(&operation, 1.0),
+        "http_requests_in_operation": operation.len(),
     });
     match v {
         Value::Object(m) => Ok(m),

@@ -283,7 +283,15 @@ fn bench_infer() -> Result<serde_json::Value, String> {
         .map(|r| serde_json::to_vec(r).map_err(|e| e.to_string()))
         .collect::<Result<_, _>>()?;
     let body_bytes = bodies.iter().map(Vec::len).sum::<usize>() / bodies.len();
-    let http = infer_load::http_figures(service.clone(), bodies)?;
+    let day_bodies: Vec<(Vec<u8>, bool)> = day_requests
+        .iter()
+        .map(|(r, pre_gate)| {
+            serde_json::to_vec(r)
+                .map(|b| (b, *pre_gate))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    let http = infer_load::http_figures(service.clone(), bodies, &day_bodies)?;
     let mut out = serde_json::json!({
         "bench": "infer",
         "decide_p50_us": percentile(&lat, 0.50),
