@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Writes the synthetic years of configs/selection-synthetic.toml (runs/synth/, ignored by
+# git) and scores a checkpoint on them: eight generated years, each with its own summer and
+# so its own four 4CP peaks. Usage: scripts/synthetic_selection.sh [CHECKPOINT_DIR]
+# (default checkpoints/default). See README, The shipped policy, "Synthetic summers".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ckpt="${1:-checkpoints/default}"
+cargo build --release --bin data --bin evaluate >/dev/null
+mkdir -p runs/synth
+for seed in 101 102 103 104 105 106 107 108; do
+  out="runs/synth/y2024-s$seed.parquet"
+  [ -f "$out" ] || ./target/release/data generate --year 2024 --seed "$seed" --out "$out"
+done
+./target/release/evaluate --panel configs/selection-synthetic.toml --policies ppo,day-ahead-mpc,expert \
+  --checkpoint "$ckpt"
