@@ -246,15 +246,20 @@ mod tests {
         );
     }
 
+    /// The shipped config without the lines of `key` (a config written before it).
+    fn shipped_without(key: &str) -> String {
+        DEFAULT_TRAIN_TOML
+            .lines()
+            .filter(|l| !l.starts_with(key))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
     /// `day_ahead_head`: "none" when absent (configs written before it), a planner's name
     /// or nothing else, and never beside the MPC as the base (which offers already).
     #[test]
     fn day_ahead_head_is_checked() {
-        let without: String = DEFAULT_TRAIN_TOML
-            .lines()
-            .filter(|l| !l.starts_with("day_ahead_head"))
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let without = shipped_without("day_ahead_head");
         let c = TrainConfig::from_toml_str(&without, "t.toml").unwrap();
         assert_eq!(c.day_ahead_head, "none");
         let with = |v: &str, base: &str| {
@@ -278,11 +283,7 @@ mod tests {
     /// `head_in_rollouts`: false when absent, and only with a head to settle.
     #[test]
     fn head_in_rollouts_needs_a_head() {
-        let without: String = DEFAULT_TRAIN_TOML
-            .lines()
-            .filter(|l| !l.starts_with("head_in_rollouts"))
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let without = shipped_without("head_in_rollouts");
         let c = TrainConfig::from_toml_str(&without, "t.toml").unwrap();
         assert!(!c.head_in_rollouts);
         let on = format!("{without}head_in_rollouts = true\n");
