@@ -106,6 +106,22 @@ pub struct DataInfo {
     pub train_period: String,
     /// Validation period, `START..END`.
     pub val_period: String,
+    /// More training data beside `file` (`train --also-train`), each with its own period:
+    /// its envs take an equal share of the rollouts. Absent (empty) for single-file runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_train: Vec<TrainData>,
+}
+
+/// A further training data file of a run (`train --also-train FILE[:A..B]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainData {
+    /// The data file as given on the command line.
+    pub file: String,
+    /// Hash of its bytes ([`hash_file`]).
+    pub hash: String,
+    /// The period trained on, `START..END` (US/Central dates, end exclusive).
+    pub train_period: String,
 }
 
 /// What the caller knows about a checkpoint; [`save_checkpoint`] adds the rest (format

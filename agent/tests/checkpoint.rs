@@ -75,6 +75,7 @@ fn info() -> CheckpointInfo {
             hash: checkpoint::hash_hex(b"data"),
             train_period: "2024-01-01..2024-10-01".into(),
             val_period: "2024-10-01..2025-01-01".into(),
+            also_train: Vec::new(),
         },
         seed: 7,
         hyperparameters: serde_json::json!({"lr": 3e-4, "gamma": 0.99}),
@@ -163,6 +164,21 @@ fn round_trip_gives_bit_identical_actions() {
         below > 0 && above > 0,
         "means should leave [0, 1]: {below} {above}"
     );
+    // A single-file run writes no `also_train`; a run with more training files keeps each
+    // one's name, hash and period.
+    let text = std::fs::read_to_string(dir.join(META_FILE)).unwrap();
+    assert!(!text.contains("also_train"), "{text}");
+    let mut more = info();
+    more.data.also_train = vec![checkpoint::TrainData {
+        file: "runs/synth-train/y2019-2022-s201.parquet".into(),
+        hash: checkpoint::hash_hex(b"synth"),
+        train_period: "2019-01-01..2023-01-01".into(),
+    }];
+    let dir2 = root.join("more");
+    let meta2 = save_checkpoint(&dir2, &m, &more, &[]).unwrap();
+    let loaded2 = load_checkpoint(&dir2).unwrap();
+    assert_eq!(loaded2.meta, meta2);
+    assert_eq!(loaded2.meta.data.also_train, more.data.also_train);
     let _ = std::fs::remove_dir_all(root);
 }
 

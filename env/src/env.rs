@@ -433,6 +433,14 @@ impl VecEnv {
             e.set_rng_stream(seed, first_stream + i as u64);
             envs.push(e);
         }
+        Ok(VecEnv::from_envs(envs))
+    }
+
+    /// A VecEnv of the given envs, each reset (with its own random stream, as set). The envs
+    /// may run on different markets (several data files in one training run); they must
+    /// share one site, as one policy acts in all of them.
+    pub fn from_envs(envs: Vec<Env>) -> VecEnv {
+        let n = envs.len();
         let mut v = VecEnv {
             obs: vec![0.0; n * OBS_DIM],
             final_obs: vec![0.0; n * OBS_DIM],
@@ -446,7 +454,7 @@ impl VecEnv {
         for (e, o) in v.envs.iter_mut().zip(v.obs.chunks_exact_mut(OBS_DIM)) {
             e.reset_into(None, o);
         }
-        Ok(v)
+        v
     }
 
     /// Number of envs.

@@ -127,6 +127,21 @@ pub fn parse_period(text: &str) -> Result<(i64, i64), PeriodError> {
     Ok((s, e))
 }
 
+/// The `START..END` period of whole local days that covers `[start_ms, end_ms)`: START is
+/// the local date of `start_ms`, END the local date of `end_ms` (the day after it when
+/// `end_ms` is not a local midnight). The inverse of [`parse_period`] on whole days.
+pub fn covering_period(start_ms: i64, end_ms: i64) -> String {
+    let date = |ms: i64| {
+        let l = local_time(ms);
+        NaiveDate::from_ymd_opt(l.year, l.month as u32, l.day as u32).unwrap_or(NaiveDate::MIN)
+    };
+    let (start, mut end) = (date(start_ms), date(end_ms));
+    if local_midnight_utc_ms(end) != Some(end_ms) {
+        end = end.succ_opt().unwrap_or(end);
+    }
+    format!("{start}..{end}")
+}
+
 /// Formats UTC milliseconds as an RFC 3339 UTC timestamp.
 pub fn format_utc(utc_ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(utc_ms)
@@ -143,6 +158,24 @@ mod tests {
             .with_ymd_and_hms(y, m, d, h, min, 0)
             .unwrap()
             .timestamp_millis()
+    }
+
+    #[test]
+    fn covering_period_is_parse_periods_inverse_on_whole_days() {
+        for text in [
+            "2019-01-01..2023-01-01",
+            "2024-03-10..2024-03-11",
+            "2024-11-03..2024-11-04",
+        ] {
+            let (s, e) = parse_period(text).unwrap();
+            assert_eq!(covering_period(s, e), text);
+        }
+        // Ending inside a day: that day is covered. 2024-07-01 12:00 UTC is 07:00 CDT.
+        let (s, _) = parse_period("2024-06-30..2024-07-01").unwrap();
+        assert_eq!(
+            covering_period(s, utc(2024, 7, 1, 12, 0)),
+            "2024-06-30..2024-07-02"
+        );
     }
 
     #[test]

@@ -28,6 +28,36 @@ fn flags_take_equals_values_and_bad_input_exits_2() {
     let inspect = run(DATA, &["inspect", out.to_str().unwrap(), "--json"]);
     assert!(inspect.status.success());
     assert!(String::from_utf8_lossy(&inspect.stdout).contains("\"rows\":35040"));
+    // Two years back to back: the second is the same as generating it alone with seed + 1.
+    let two = dir.join("two.parquet");
+    let two_arg = format!("--out={}", two.display());
+    let ok = run(
+        DATA,
+        &["generate", "--year=2023", "--seed=3", "--years=2", &two_arg],
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let both = powermix_env::data::read_parquet(&two).unwrap();
+    let first = powermix_env::data::read_parquet(&out).unwrap();
+    let second = powermix_env::data::synth::generate_year(2024, 4);
+    assert_eq!(both.len(), first.len() + second.len());
+    assert_eq!(
+        both.interval_start_ms[..first.len()],
+        first.interval_start_ms[..]
+    );
+    assert_eq!(
+        both.interval_start_ms[first.len()..],
+        second.interval_start_ms[..]
+    );
+    assert_eq!(both.rt_price[first.len()..], second.rt_price[..]);
+    assert_usage_error(
+        DATA,
+        &["generate", "--year=2023", "--seed=3", "--years=0", &two_arg],
+        "0",
+    );
 
     assert_usage_error(DATA, &["inspect", "x.parquet", "--jsn"], "--jsn");
     assert_usage_error(DATA, &["generate", "--year=1800", "--seed=1", &arg], "1800");

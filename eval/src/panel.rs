@@ -167,6 +167,8 @@ pub struct Seen {
     pub train: (i64, i64),
     /// Validation period, UTC milliseconds `[start, end)`.
     pub val: (i64, i64),
+    /// The further training files (`meta.json` `data.also_train`): hash and period.
+    pub also_train: Vec<(String, (i64, i64))>,
 }
 
 impl Seen {
@@ -174,10 +176,20 @@ impl Seen {
     pub fn from_meta(meta: &powermix_agent::CheckpointMeta) -> Option<Seen> {
         let t: Period = meta.data.train_period.parse().ok()?;
         let v: Period = meta.data.val_period.parse().ok()?;
+        let also_train = meta
+            .data
+            .also_train
+            .iter()
+            .map(|a| {
+                let p: Period = a.train_period.parse().ok()?;
+                Some((a.hash.clone(), (p.start_ms, p.end_ms)))
+            })
+            .collect::<Option<_>>()?;
         Some(Seen {
             data_hash: meta.data.hash.clone(),
             train: (t.start_ms, t.end_ms),
             val: (v.start_ms, v.end_ms),
+            also_train,
         })
     }
 
@@ -185,11 +197,15 @@ impl Seen {
     pub fn exposure(&self, hash: &str, (s, e): (i64, i64)) -> Exposure {
         let overlaps = |(a, b): (i64, i64)| s < b && a < e;
         let same = hash == self.data_hash;
-        if same && overlaps(self.train) {
+        let also = |(h, p): &(String, (i64, i64))| h == hash && overlaps(*p);
+        if (same && overlaps(self.train)) || self.also_train.iter().any(also) {
             Exposure::Trained
         } else if same && overlaps(self.val) {
             Exposure::Selected
-        } else if overlaps(self.train) || overlaps(self.val) {
+        } else if overlaps(self.train)
+            || overlaps(self.val)
+            || self.also_train.iter().any(|(_, p)| overlaps(*p))
+        {
             Exposure::SameYears
         } else {
             Exposure::Unseen

@@ -208,6 +208,7 @@ fn panels_are_marked_against_what_the_checkpoint_saw() {
         data_hash: "west".into(),
         train: ms("2021-01-01..2024-01-01"),
         val: ms("2024-01-01..2025-01-01"),
+        also_train: Vec::new(),
     };
     let p2023 = ms("2023-01-01..2024-01-01");
     let p2024 = ms("2024-01-01..2025-01-01");
@@ -223,6 +224,20 @@ fn panels_are_marked_against_what_the_checkpoint_saw() {
     assert_eq!(seen.exposure("west", dec), Exposure::Trained);
     let jan = ms("2024-01-01..2024-01-02");
     assert_eq!(seen.exposure("west", jan), Exposure::Selected);
+
+    // A further training file (`train --also-train`): its panels in its period are trained
+    // on; its other years, and other files in its years, are not unseen either.
+    let more = Seen {
+        also_train: vec![("synth".into(), ms("2015-01-01..2017-01-01"))],
+        ..seen.clone()
+    };
+    let p2016 = ms("2016-01-01..2017-01-01");
+    assert_eq!(more.exposure("synth", p2016), Exposure::Trained);
+    assert_eq!(more.exposure("houston", p2016), Exposure::SameYears);
+    assert_eq!(more.exposure("west", p2016), Exposure::SameYears);
+    assert_eq!(more.exposure("synth", p2025), Exposure::Unseen);
+    assert_eq!(more.exposure("synth", p2024), Exposure::SameYears);
+    assert_eq!(seen.exposure("houston", p2016), Exposure::Unseen);
 }
 
 /// The selection set (`configs/selection.toml`) holds no panel of the card
@@ -241,6 +256,9 @@ fn the_selection_set_is_apart_from_the_card_and_the_training_years() {
     let meta = powermix_agent::checkpoint::read_meta(&root.join("checkpoints/default")).unwrap();
     let mut trained = Seen::from_meta(&meta).unwrap();
     trained.data_hash = name(Path::new(&meta.data.file));
+    trained.also_train = (meta.data.also_train.iter())
+        .map(|a| (name(Path::new(&a.file)), period(&a.train_period)))
+        .collect();
     assert!(!sel.panel.is_empty());
     for s in &sel.panel {
         for c in &card.panel {
@@ -248,6 +266,7 @@ fn the_selection_set_is_apart_from_the_card_and_the_training_years() {
                 data_hash: name(&c.data),
                 train: period(&c.period),
                 val: period(&c.period),
+                also_train: Vec::new(),
             };
             assert_ne!(
                 card_panel.exposure(&name(&s.data), period(&s.period)),

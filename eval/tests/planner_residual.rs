@@ -43,6 +43,7 @@ fn zero_correction_checkpoint(name: &str) -> PathBuf {
             hash: "0".into(),
             train_period: "test".into(),
             val_period: "test".into(),
+            also_train: Vec::new(),
         },
         seed: 4,
         hyperparameters: serde_json::json!({}),

@@ -17,27 +17,35 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use powermix_agent::net::ActorCritic;
 use powermix_env::Market;
-use powermix_env::env::{EnvError, VecEnv, Window};
+use powermix_env::env::{Env, EnvError, VecEnv, Window};
 use powermix_env::rng::Rng;
 use std::sync::Arc;
 
 /// The envs of a run in `threads` parts of `n_envs.div_ceil(threads)` envs (the last part
-/// may be smaller). Env `e` draws from stream `e` of `seed` whichever part holds it.
+/// may be smaller), `n_envs = env_source.len()`. Env `e` runs on `sources[env_source[e]]`
+/// (a market and its window) and draws from stream `e` of `seed`, whichever part holds it.
 pub fn split_envs(
-    market: &Arc<Market>,
-    window: Window,
-    n_envs: usize,
+    sources: &[(Arc<Market>, Window)],
+    env_source: &[usize],
     threads: usize,
     seed: u64,
 ) -> Result<Vec<VecEnv>, EnvError> {
+    let n_envs = env_source.len();
     let per = n_envs.div_ceil(threads.clamp(1, n_envs));
-    (0..n_envs)
-        .step_by(per)
-        .map(|first| {
-            let size = per.min(n_envs - first);
-            VecEnv::with_streams(market.clone(), window, size, seed, first as u64)
+    let envs: Vec<Env> = env_source
+        .iter()
+        .enumerate()
+        .map(|(e, &s)| {
+            let (market, window) = &sources[s];
+            let mut env = Env::new(market.clone(), *window, 0)?;
+            env.set_rng_stream(seed, e as u64);
+            Ok(env)
         })
-        .collect()
+        .collect::<Result<_, EnvError>>()?;
+    Ok(envs
+        .chunks(per)
+        .map(|part| VecEnv::from_envs(part.to_vec()))
+        .collect())
 }
 
 /// Steps every part on its own thread (the first part on the calling thread) for `steps`
@@ -48,7 +56,7 @@ pub fn collect_parts(
     env_rngs: &mut [Rng],
     planners: &mut [EnvPlanner],
     steps: usize,
-    baseline: &[f32],
+    baselines: &[&[f32]],
 ) -> Vec<Part> {
     let per = venvs.first().map_or(env_rngs.len(), VecEnv::len);
     // No planners: an empty slice for every part.
@@ -65,8 +73,9 @@ pub fn collect_parts(
             .iter_mut()
             .zip(env_rngs.chunks_mut(per))
             .zip(planner_parts.iter_mut())
-            .map(|((venv, rngs), planners)| {
-                move || run_part(sampler, venv, rngs, planners, steps, baseline)
+            .zip(baselines.chunks(per))
+            .map(|(((venv, rngs), planners), baselines)| {
+                move || run_part(sampler, venv, rngs, planners, steps, baselines)
             });
         let first = jobs.next();
         let handles: Vec<_> = jobs.map(|job| scope.spawn(job)).collect();

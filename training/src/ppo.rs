@@ -119,8 +119,11 @@ pub struct Trainer {
     pub env_steps: u64,
     /// The envs, one part per thread (env streams numbered across the parts).
     pub(crate) venvs: Vec<VecEnv>,
-    /// Always-on profit per market interval, subtracted from rewards (empty: no baseline).
-    baseline: Vec<f32>,
+    /// Always-on profit per market interval of each source, subtracted from rewards (empty:
+    /// no baseline).
+    baselines: Vec<Vec<f32>>,
+    /// The source (index into the trainer's [`TrainSource`]s) each env runs on.
+    env_source: Vec<usize>,
     device: Device,
     /// Minibatch shuffling stream.
     pub(crate) rng: Rng,
@@ -156,6 +159,19 @@ impl EnvPlanner {
     }
 }
 
+/// Where training episodes come from: a market and its training window `[start, end)`
+/// (market intervals). A run may have several (`train --also-train`): env `e` of `n_envs`
+/// runs on source `e % sources`, so each source gets an equal share of the rollouts.
+#[derive(Debug, Clone)]
+pub struct TrainSource {
+    /// Data and site.
+    pub market: Arc<Market>,
+    /// First interval of the training window.
+    pub start: usize,
+    /// End (exclusive) of the training window.
+    pub end: usize,
+}
+
 impl Trainer {
     /// A fresh trainer on `market`'s training window `[start, end)`.
     pub fn new(
@@ -165,6 +181,28 @@ impl Trainer {
         end: usize,
         seed: u64,
     ) -> Result<Trainer, EnvError> {
+        Trainer::with_sources(cfg, &[TrainSource { market, start, end }], seed)
+    }
+
+    /// A fresh trainer whose envs run on several sources (env `e` on source `e %
+    /// sources.len()`; with one source, the same trainer as [`Trainer::new`]). Every source
+    /// must have the first one's site config: one policy acts in all of them.
+    pub fn with_sources(
+        cfg: TrainConfig,
+        sources: &[TrainSource],
+        seed: u64,
+    ) -> Result<Trainer, EnvError> {
+        let Some(first) = sources.first() else {
+            return Err(EnvError(
+                "training needs at least one source of data".into(),
+            ));
+        };
+        let market = first.market.clone();
+        if let Some(i) = sources.iter().position(|s| s.market.cfg != market.cfg) {
+            return Err(EnvError(format!(
+                "training source {i}: its site config differs from the first source's (one policy acts in all of them)"
+            )));
+        }
         let base_params = (cfg.base_policy != "none").then(ExpertParams::default_params);
         let base = base_params.clone().map(|p| Expert::new(&market.cfg, p));
         let planners = if cfg.base_policy == "day-ahead-mpc" {
@@ -174,17 +212,27 @@ impl Trainer {
         } else {
             Vec::new()
         };
-        let window = Window::Random {
-            start,
-            end,
-            len: cfg.episode_days * 96,
-        };
-        let baseline = if cfg.reward_baseline {
-            always_on_baseline(&market)?
+        let windows: Vec<(Arc<Market>, Window)> = sources
+            .iter()
+            .map(|s| {
+                let window = Window::Random {
+                    start: s.start,
+                    end: s.end,
+                    len: cfg.episode_days * 96,
+                };
+                (s.market.clone(), window)
+            })
+            .collect();
+        let baselines = if cfg.reward_baseline {
+            sources
+                .iter()
+                .map(|s| always_on_baseline(&s.market))
+                .collect::<Result<_, _>>()?
         } else {
             Vec::new()
         };
-        let venvs = parallel::split_envs(&market, window, cfg.n_envs, cfg.threads, seed)?;
+        let env_source: Vec<usize> = (0..cfg.n_envs).map(|e| e % sources.len()).collect();
+        let venvs = parallel::split_envs(&windows, &env_source, cfg.threads, seed)?;
         let device = Device::flex().autodiff();
         let net = ActorCriticConfig {
             obs_dim: OBS_DIM,
@@ -207,7 +255,8 @@ impl Trainer {
             model,
             optim: adam(),
             venvs,
-            baseline,
+            baselines,
+            env_source,
             device,
             rng: Rng::stream(seed, 0x7070),
             base,
@@ -283,6 +332,12 @@ impl Trainer {
             log_std_sum: log_std.iter().map(|&l| l as f64).sum(),
             mask: self.cfg.mask_inert_actions,
         };
+        // Each env's always-on baseline: its source's.
+        let baselines: Vec<&[f32]> = self
+            .env_source
+            .iter()
+            .map(|&s| self.baselines.get(s).map_or(&[][..], Vec::as_slice))
+            .collect();
         let parts = match self.venvs.as_mut_slice() {
             // Sequential path.
             [venv] => vec![run_part(
@@ -291,7 +346,7 @@ impl Trainer {
                 &mut self.env_rngs,
                 &mut self.planners,
                 t_max,
-                &self.baseline,
+                &baselines,
             )],
             venvs => parallel::collect_parts(
                 &sampler,
@@ -299,7 +354,7 @@ impl Trainer {
                 &mut self.env_rngs,
                 &mut self.planners,
                 t_max,
-                &self.baseline,
+                &baselines,
             ),
         };
         self.env_steps += (n * t_max) as u64;
@@ -612,7 +667,7 @@ pub fn run_part(
     rngs: &mut [Rng],
     planners: &mut [EnvPlanner],
     steps: usize,
-    baseline: &[f32],
+    baselines: &[&[f32]],
 ) -> Part {
     let n = venv.len();
     let mut p = Part {
@@ -675,7 +730,7 @@ pub fn run_part(
             p.truncated.push(trunc);
             // Reward baseline: profit above always-on in the same interval.
             p.rewards
-                .push(venv.rewards()[e] - baseline.get(at[e]).copied().unwrap_or(0.0));
+                .push(venv.rewards()[e] - baselines[e].get(at[e]).copied().unwrap_or(0.0));
             // The final observation is only there until the next step: value it now.
             p.final_values.push(if trunc {
                 s.value(&venv.final_obs()[e * OBS_DIM..(e + 1) * OBS_DIM])

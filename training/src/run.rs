@@ -7,7 +7,7 @@
 
 use crate::config::TrainConfig;
 use crate::error::TrainError;
-use crate::ppo::{Trainer, UpdateStats};
+use crate::ppo::{TrainSource, Trainer, UpdateStats};
 use crate::resume::{self, TrainerState};
 use indicatif::{ProgressBar, ProgressStyle};
 use powermix_agent::checkpoint::{CheckpointInfo, DataInfo, command_line, save_checkpoint};
@@ -26,6 +26,9 @@ pub struct RunSpec {
     pub train: (usize, usize),
     /// Validation window `[start, end)`.
     pub val: (usize, usize),
+    /// More training sources (other data files, each with its window), described in
+    /// `data.also_train` in the same order; empty for a single-file run.
+    pub also_train: Vec<TrainSource>,
     /// Where the data came from.
     pub data: DataInfo,
     /// Seed.
@@ -81,13 +84,13 @@ pub fn train(
         path: spec.out.clone(),
         source,
     })?;
-    let mut trainer = Trainer::new(
-        cfg.clone(),
-        spec.market.clone(),
-        spec.train.0,
-        spec.train.1,
-        spec.seed,
-    )?;
+    let mut sources = vec![TrainSource {
+        market: spec.market.clone(),
+        start: spec.train.0,
+        end: spec.train.1,
+    }];
+    sources.extend(spec.also_train.iter().cloned());
+    let mut trainer = Trainer::with_sources(cfg.clone(), &sources, spec.seed)?;
     let mut state = TrainerState::fresh(&trainer);
     if let Some(dir) = resume {
         let last = if dir.join("last").exists() {

@@ -30,7 +30,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write a synthetic local year to FILE as zstd parquet, then print a one-line summary
+    /// Write a synthetic local year (or several, back to back) to FILE as zstd parquet, then
+    /// print a one-line summary per year
     Generate {
         /// Local (US/Central) year to generate, 1900 to 2200
         #[arg(long, value_parser = clap::value_parser!(i32).range(1900..=2200))]
@@ -38,6 +39,10 @@ enum Command {
         /// Seed of the generator (the same seed gives the same file)
         #[arg(long)]
         seed: u64,
+        /// Consecutive years to write, from --year; year k (from 0) uses seed --seed + k,
+        /// so `--years 1` of any of them gives the same year alone
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+        years: u16,
         /// Output parquet file (written through a temporary file, then renamed)
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
@@ -48,7 +53,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect { file, json } => inspect(&file, json),
-        Command::Generate { year, seed, out } => generate(year, seed, &out),
+        Command::Generate {
+            year,
+            seed,
+            years,
+            out,
+        } => generate(year, seed, years, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -105,27 +115,31 @@ fn print_tables(file: &str, raw: &RawMarketData, stats: &[YearStats]) {
     }
 }
 
-fn generate(year: i32, seed: u64, out: &Path) -> Result<()> {
+fn generate(first: i32, seed: u64, years: u16, out: &Path) -> Result<()> {
     let started = Instant::now();
-    let raw = generate_year(year, seed);
+    let last = first + i32::from(years) - 1;
+    if last > 2200 {
+        anyhow::bail!("--years {years}: the last year, {last}, is after 2200");
+    }
+    let mut raw = generate_year(first, seed);
+    for k in 1..years {
+        raw.append(generate_year(first + i32::from(k), seed + u64::from(k)));
+    }
     let elapsed = started.elapsed();
-    write_parquet(&raw, out).context("writing the synthetic year")?;
-    let stats = yearly_stats(&raw);
-    let summary = stats
-        .iter()
-        .find(|s| s.year == year)
-        .map(|s| {
-            format!(
-                "rt mean {:.2} median {:.2} max {:.2} min {:.2}",
-                s.rt_mean, s.rt_median, s.rt_max, s.rt_min
-            )
-        })
-        .unwrap_or_default();
-    println!(
-        "wrote {}: synthetic {year} seed {seed}, {} rows, {summary} (generated in {:.1} ms)",
-        out.display(),
-        raw.len(),
-        elapsed.as_secs_f64() * 1000.0
-    );
+    write_parquet(&raw, out).context("writing the synthetic years")?;
+    for s in yearly_stats(&raw) {
+        println!(
+            "wrote {}: synthetic {} seed {}, {} rows, rt mean {:.2} median {:.2} max {:.2} min {:.2}",
+            out.display(),
+            s.year,
+            seed + (s.year - first) as u64,
+            s.rows,
+            s.rt_mean,
+            s.rt_median,
+            s.rt_max,
+            s.rt_min
+        );
+    }
+    eprintln!("generated in {:.1} ms", elapsed.as_secs_f64() * 1000.0);
     Ok(())
 }

@@ -92,6 +92,15 @@ impl RawMarketData {
         self.interval_start_ms.len()
     }
 
+    /// Appends the rows of `next` (a later table of the same settlement point).
+    pub fn append(&mut self, next: RawMarketData) {
+        self.interval_start_ms.extend(next.interval_start_ms);
+        self.rt_price.extend(next.rt_price);
+        for (col, more) in self.optional.iter_mut().zip(next.optional) {
+            col.extend(more);
+        }
+    }
+
     /// True when the table has no rows.
     pub fn is_empty(&self) -> bool {
         self.interval_start_ms.is_empty()

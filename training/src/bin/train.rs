@@ -6,11 +6,13 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use powermix_agent::checkpoint::{DataInfo, hash_file};
+use powermix_agent::checkpoint::{DataInfo, TrainData, hash_file};
 use powermix_env::data::synth;
+use powermix_env::time::{INTERVAL_MS, covering_period};
 use powermix_eval::cli::{MarketArgs, Period, PolicyName};
 use powermix_eval::harness::{EvalRequest, evaluate, format_evaluation};
 use powermix_training::config::TrainConfig;
+use powermix_training::ppo::TrainSource;
 use powermix_training::run::{self, RunSpec};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +34,11 @@ struct Cli {
     /// Validation period (best/ is the checkpoint with the best profit on it)
     #[arg(long, value_name = "C..D", default_value = "2024-01-01..2025-01-01")]
     val_period: Period,
+    /// More training data: FILE (parquet, same schema), trained on over A..B or, without
+    /// it, the whole file; repeatable. Envs are shared out in turn: with one extra file,
+    /// half the rollouts run on --data and half on FILE. Validation stays on --data
+    #[arg(long, value_name = "FILE[:A..B]")]
+    also_train: Vec<AlsoTrain>,
     /// Run seed (network, envs, sampling, deployment draws of validation)
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -47,6 +54,35 @@ struct Cli {
     /// Hyperparameters TOML [default: the embedded configs/train.toml]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+}
+
+/// `--also-train FILE[:A..B]`: a data file and, optionally, its training period.
+#[derive(Debug, Clone)]
+struct AlsoTrain {
+    file: PathBuf,
+    period: Option<Period>,
+}
+
+impl std::str::FromStr for AlsoTrain {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<AlsoTrain, String> {
+        // A period after the last ':' if one parses there; otherwise the whole text is the
+        // file (a path may hold ':' itself).
+        if let Some((file, period)) = text.rsplit_once(':')
+            && period.contains("..")
+        {
+            let period = period.parse::<Period>().map_err(|e| e.to_string())?;
+            return Ok(AlsoTrain {
+                file: file.into(),
+                period: Some(period),
+            });
+        }
+        Ok(AlsoTrain {
+            file: text.into(),
+            period: None,
+        })
+    }
 }
 
 /// A whole number of steps, `_` separators allowed.
@@ -107,6 +143,48 @@ fn run(cli: Cli) -> Result<()> {
         None => default_train.parse()?,
     };
     let market = Arc::new(loaded.market);
+    let site = cli.market.site_config().context("loading the market")?;
+    let mut also_train = Vec::new();
+    let mut also_info = Vec::new();
+    for extra in &cli.also_train {
+        let context = || format!("--also-train {}", extra.file.display());
+        let (data, fill) = powermix_env::data::load_market_data(&extra.file, &site.data_fill)
+            .with_context(context)?;
+        let m = Arc::new(powermix_env::Market::new(data, site.clone()));
+        if m.is_empty() {
+            anyhow::bail!(
+                "--also-train {}: the file holds no intervals",
+                extra.file.display()
+            );
+        }
+        eprintln!(
+            "{}: {} intervals; {}",
+            extra.file.display(),
+            m.len(),
+            fill.summary()
+        );
+        let (start, end, text) = match &extra.period {
+            Some(p) => {
+                let (s, e) = p.window(&m).with_context(context)?;
+                (s, e, p.text.clone())
+            }
+            None => {
+                let end = m.interval_start_ms(m.len() - 1) + INTERVAL_MS;
+                let text = covering_period(m.interval_start_ms(0), end);
+                (0, m.len(), text)
+            }
+        };
+        also_info.push(TrainData {
+            file: extra.file.display().to_string(),
+            hash: hash_file(&extra.file)?,
+            train_period: text,
+        });
+        also_train.push(TrainSource {
+            market: m,
+            start,
+            end,
+        });
+    }
     let spec = RunSpec {
         train: train_period.window(&market).context("--train-period")?,
         val: cli.val_period.window(&market).context("--val-period")?,
@@ -115,7 +193,9 @@ fn run(cli: Cli) -> Result<()> {
             hash,
             train_period: train_period.text.clone(),
             val_period: cli.val_period.text.clone(),
+            also_train: also_info,
         },
+        also_train,
         seed: cli.seed,
         out: cli.out.clone(),
         market: market.clone(),
