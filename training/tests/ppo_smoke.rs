@@ -551,22 +551,21 @@ fn envs_are_shared_out_over_the_sources_in_turn() {
             .collect()
     };
 
+    // The first rollout of a trainer with `threads` on `sources`.
+    let rollout = |threads: usize, sources: &[TrainSource]| {
+        let mut t = Trainer::with_sources(with_threads(threads, 32), sources, 5).unwrap();
+        t.collect().0
+    };
     let (one, _) = Trainer::new(with_threads(1, 32), m.clone(), 0, m.len(), 5)
         .unwrap()
         .collect();
-    let (twice, _) = Trainer::with_sources(with_threads(1, 32), &[src(&m), src(&m)], 5)
-        .unwrap()
-        .collect();
+    let twice = rollout(1, &[src(&m), src(&m)]);
     assert_eq!(bits(&one.obs), bits(&twice.obs));
     assert_eq!(bits(&one.rewards), bits(&twice.rewards));
     assert_eq!(bits(&one.actions), bits(&twice.actions));
 
-    let (mixed, _) = Trainer::with_sources(with_threads(1, 32), &[src(&m), src(&other)], 5)
-        .unwrap()
-        .collect();
-    let (mixed_par, _) = Trainer::with_sources(with_threads(2, 32), &[src(&m), src(&other)], 5)
-        .unwrap()
-        .collect();
+    let mixed = rollout(1, &[src(&m), src(&other)]);
+    let mixed_par = rollout(2, &[src(&m), src(&other)]);
     assert_eq!(bits(&mixed.obs), bits(&mixed_par.obs));
     assert_eq!(bits(&mixed.rewards), bits(&mixed_par.rewards));
     let obs = powermix_env::OBS_DIM;
