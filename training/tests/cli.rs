@@ -31,6 +31,26 @@ fn bad_input_exits_2_with_clap_s_message() {
         err.contains("--val-period") && err.contains("outside the data"),
         "{err}"
     );
+    // A bad period after a further training file is clap's error; a missing file is
+    // refused before any training, naming the flag and the file.
+    assert_usage_error(
+        TRAIN,
+        &["--also-train=x.parquet:2019-13-01..2020-01-01"],
+        "2019-13-01",
+    );
+    let out = run(
+        TRAIN,
+        &[
+            "--also-train=/nonexistent/more.parquet",
+            "--out=/nonexistent/x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--also-train /nonexistent/more.parquet"),
+        "{err}"
+    );
 }
 
 const ENSEMBLE: &str = env!("CARGO_BIN_EXE_ensemble");
