@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Everything a run needs besides the hyperparameters.
+#[derive(Clone)]
 pub struct RunSpec {
     /// Market (data + site).
     pub market: Arc<Market>,
@@ -35,6 +36,35 @@ pub struct RunSpec {
     pub seed: u64,
     /// Run folder.
     pub out: PathBuf,
+}
+
+/// A resumed run must train on what it trained on before: the same data (by hash) over
+/// the same periods, and the same further files in the same order (each env keeps its
+/// source across the resume).
+fn same_training_data(dir: &Path, now: &DataInfo) -> Result<(), TrainError> {
+    let before = powermix_agent::read_meta(dir)?.data;
+    let key = |d: &DataInfo| {
+        let also: Vec<_> = (d.also_train.iter())
+            .map(|a| format!("{} ({})", a.train_period, a.hash))
+            .collect();
+        format!(
+            "{} ({}), further files [{}]",
+            d.train_period,
+            d.hash,
+            also.join(", ")
+        )
+    };
+    if key(&before) != key(now) {
+        return Err(TrainError::Resume {
+            path: dir.join(powermix_agent::checkpoint::META_FILE),
+            message: format!(
+                "the run trained on {}; this command gives {} (same --data, --train-period and --also-train as the run)",
+                key(&before),
+                key(now)
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Validation of one policy snapshot.
@@ -98,6 +128,7 @@ pub fn train(
         } else {
             dir.to_path_buf()
         };
+        same_training_data(&last, &spec.data)?;
         state = resume::resume(&mut trainer, &last)?;
         eprintln!("resumed {} at update {}", last.display(), state.update);
         if let Some(planner) = trainer.base_planner() {

@@ -445,8 +445,27 @@ fn the_training_loop_writes_its_run_folder_and_resumes() {
     let has_val: Vec<bool> = lines[1..].iter().map(|l| !l.ends_with(",,")).collect();
     assert_eq!(has_val, [false, true, true], "{metrics}");
 
-    // A longer run resumed from last/: it continues at update 3 and appends rows.
+    // A longer run resumed from last/: refused with other training data (here one more
+    // file, as `--also-train` gives), then it continues at update 3 and appends rows.
     cfg.total_steps = 2 * 48 * 4;
+    let mut more = spec.clone();
+    more.data
+        .also_train
+        .push(powermix_agent::checkpoint::TrainData {
+            file: "more.parquet".into(),
+            hash: "1".into(),
+            train_period: "test".into(),
+        });
+    more.also_train.push(TrainSource {
+        market: m.clone(),
+        start: 0,
+        end: 21 * 96,
+    });
+    let err = run::train(&cfg, &more, Some(&out), false).err().unwrap();
+    assert!(
+        err.to_string().contains("further files [test (1)]"),
+        "{err}"
+    );
     let second = run::train(&cfg, &spec, Some(&out), false).unwrap();
     assert_eq!(second.env_steps, 2 * 48 * 4);
     let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
