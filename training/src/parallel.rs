@@ -37,7 +37,8 @@ pub fn split_envs(
         .enumerate()
         .map(|(e, &s)| {
             let (market, window) = &sources[s];
-            let mut env = Env::new(market.clone(), *window, 0)?;
+            let mut env = Env::new(market.clone(), *window, 0)
+                .map_err(|err| EnvError(format!("training source {s}: {}", err.0)))?;
             env.set_rng_stream(seed, e as u64);
             Ok(env)
         })

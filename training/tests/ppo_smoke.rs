@@ -608,4 +608,17 @@ fn envs_are_shared_out_over_the_sources_in_turn() {
         .err()
         .expect("a source on another site is refused");
     assert!(err.to_string().contains("training source 1"), "{err}");
+    // A window too short for an episode is refused, naming its source.
+    let short = TrainSource {
+        market: other.clone(),
+        start: 0,
+        end: 96,
+    };
+    let err = Trainer::with_sources(small(), &[src(&m), short], 5)
+        .err()
+        .expect("a window shorter than an episode is refused");
+    assert!(
+        err.to_string().contains("training source 1: window"),
+        "{err}"
+    );
 }
