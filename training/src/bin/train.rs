@@ -143,26 +143,34 @@ fn run(cli: Cli) -> Result<()> {
         None => default_train.parse()?,
     };
     let market = Arc::new(loaded.market);
-    let site = cli.market.site_config().context("loading the market")?;
     let mut also_train = Vec::new();
     let mut also_info = Vec::new();
     for extra in &cli.also_train {
         let context = || format!("--also-train {}", extra.file.display());
-        let (data, fill) = powermix_env::data::load_market_data(&extra.file, &site.data_fill)
+        // The same loader as `--data` (with `--site`'s fill rules); the file is given, so
+        // the embedded years are never generated.
+        let extra_args = MarketArgs {
+            data: Some(extra.file.clone()),
+            site: cli.market.site.clone(),
+        };
+        let loaded = extra_args
+            .load(synth::embedded_years)
             .with_context(context)?;
-        let m = Arc::new(powermix_env::Market::new(data, site.clone()));
+        let m = Arc::new(loaded.market);
         if m.is_empty() {
             anyhow::bail!(
                 "--also-train {}: the file holds no intervals",
                 extra.file.display()
             );
         }
-        eprintln!(
-            "{}: {} intervals; {}",
-            extra.file.display(),
-            m.len(),
-            fill.summary()
-        );
+        if let Some(fill) = &loaded.fill {
+            eprintln!(
+                "{}: {} intervals; {}",
+                extra.file.display(),
+                m.len(),
+                fill.summary()
+            );
+        }
         let (start, end, text) = match &extra.period {
             Some(p) => {
                 let (s, e) = p.window(&m).with_context(context)?;
