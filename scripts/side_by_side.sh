@@ -9,6 +9,8 @@
 # (pip install ./python stable-baselines3 torch). Prints one table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Where cargo puts the binaries (CARGO_TARGET_DIR, if set, as cargo reads it).
+bin="${CARGO_TARGET_DIR:-target}/release"
 PYTHON=${PYTHON:-python3}
 STEPS=${STEPS:-1000000}
 SEED=${SEED:-1}
@@ -20,7 +22,7 @@ cargo build --release --bin train >/dev/null 2>&1
 # Our PPO: the train binary's own count of training wall time and steps/s (its periodic
 # validation included), its validation score from the run folder.
 rm -rf "$OUT/burn"
-./target/release/train --steps "$STEPS" --seed "$SEED" --out "$OUT/burn" >"$OUT/burn.log" 2>&1
+"$bin"/train --steps "$STEPS" --seed "$SEED" --out "$OUT/burn" >"$OUT/burn.log" 2>&1
 # Raw env steps/s first, while nothing else of ours runs.
 "$PYTHON" python/examples/bench_vector.py --envs 256 --seconds 15 --json "$OUT/vector.json" >/dev/null
 # SB3 runs exactly as many env steps as train did (train rounds to whole updates).

@@ -5,12 +5,14 @@
 # (default checkpoints/default). See README, The shipped policy, "Synthetic summers".
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Where cargo puts the binaries (CARGO_TARGET_DIR, if set, as cargo reads it).
+bin="${CARGO_TARGET_DIR:-target}/release"
 ckpt="${1:-checkpoints/default}"
 cargo build --release --bin data --bin evaluate >/dev/null
 mkdir -p runs/synth
 for seed in 101 102 103 104 105 106 107 108; do
   out="runs/synth/y2024-s$seed.parquet"
-  [ -f "$out" ] || ./target/release/data generate --year 2024 --seed "$seed" --out "$out"
+  [ -f "$out" ] || "$bin"/data generate --year 2024 --seed "$seed" --out "$out"
 done
-./target/release/evaluate --panel configs/selection-synthetic.toml --policies ppo,day-ahead-mpc,expert \
+"$bin"/evaluate --panel configs/selection-synthetic.toml --policies ppo,day-ahead-mpc,expert \
   --checkpoint "$ckpt"
