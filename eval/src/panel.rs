@@ -30,12 +30,12 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum PanelError {
     /// The panel file cannot be read.
-    #[error("panel file {path}: {source}")]
+    #[error("panel file {path}: {reason}")]
     Io {
         /// The panel file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The panel file is not valid TOML of the expected shape.
     #[error("panel file {path}: {message}")]
@@ -46,28 +46,28 @@ pub enum PanelError {
         message: String,
     },
     /// A panel's data or period is unusable.
-    #[error("panel `{panel}`: {source}")]
+    #[error("panel `{panel}`: {reason}")]
     Panel {
         /// The panel's name.
         panel: String,
         /// Why.
-        source: CliError,
+        reason: CliError,
     },
     /// A panel's period does not parse.
-    #[error("panel `{panel}`: {source}")]
+    #[error("panel `{panel}`: {reason}")]
     Period {
         /// The panel's name.
         panel: String,
         /// Why.
-        source: powermix_env::time::PeriodError,
+        reason: powermix_env::time::PeriodError,
     },
     /// Scoring a panel failed.
-    #[error("panel `{panel}`: {source}")]
+    #[error("panel `{panel}`: {reason}")]
     Eval {
         /// The panel's name.
         panel: String,
         /// Why.
-        source: EvalError,
+        reason: EvalError,
     },
 }
 
@@ -101,9 +101,9 @@ fn default_seed() -> u64 {
 impl PanelFile {
     /// Reads and checks a panel file; data paths become relative to its folder.
     pub fn load(path: &Path) -> Result<PanelFile, PanelError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PanelError::Io {
+        let text = std::fs::read_to_string(path).map_err(|reason| PanelError::Io {
             path: path.to_path_buf(),
-            source,
+            reason,
         })?;
         let mut file: PanelFile = toml::from_str(&text).map_err(|e| PanelError::Parse {
             path: path.to_path_buf(),
@@ -122,9 +122,9 @@ impl PanelFile {
             }
             p.period
                 .parse::<Period>()
-                .map_err(|source| PanelError::Period {
+                .map_err(|reason| PanelError::Period {
                     panel: p.name.clone(),
-                    source,
+                    reason,
                 })?;
         }
         Ok(file)
@@ -295,7 +295,7 @@ pub fn run_scorecard(
         .transpose()
         .map_err(|e| PanelError::Eval {
             panel: "(checkpoint)".into(),
-            source: EvalError(format!("checkpoint: {e}")),
+            reason: EvalError(format!("checkpoint: {e}")),
         })?
         .as_ref()
         .and_then(Seen::from_meta);
@@ -311,9 +311,9 @@ pub fn run_scorecard(
     let mut panels = Vec::new();
     for spec in &req.file.panel {
         progress(&spec.name);
-        let wrap = |source: CliError| PanelError::Panel {
+        let wrap = |reason: CliError| PanelError::Panel {
             panel: spec.name.clone(),
-            source,
+            reason,
         };
         if !markets.contains_key(&spec.data) {
             let (data, _) = load_market_data(&spec.data, &req.site.data_fill)
@@ -321,16 +321,16 @@ pub fn run_scorecard(
             let hash = powermix_agent::checkpoint::hash_file(&spec.data).map_err(|e| {
                 PanelError::Eval {
                     panel: spec.name.clone(),
-                    source: EvalError(e.to_string()),
+                    reason: EvalError(e.to_string()),
                 }
             })?;
             let m = Arc::new(Market::new(data, req.site.clone()));
             markets.insert(spec.data.clone(), (m, hash));
         }
         let (market, hash) = &markets[&spec.data];
-        let period: Period = spec.period.parse().map_err(|source| PanelError::Period {
+        let period: Period = spec.period.parse().map_err(|reason| PanelError::Period {
             panel: spec.name.clone(),
-            source,
+            reason,
         })?;
         let (start, end) = period.window(market).map_err(wrap)?;
         let ev = evaluate(EvalRequest {
@@ -344,9 +344,9 @@ pub fn run_scorecard(
             by_week: false,
             checkpoint: req.checkpoint,
         })
-        .map_err(|source| PanelError::Eval {
+        .map_err(|reason| PanelError::Eval {
             panel: spec.name.clone(),
-            source,
+            reason,
         })?;
         let profit = |name: &str| {
             ev.results
@@ -360,9 +360,9 @@ pub fn run_scorecard(
             .attribution
             .then(|| attribute(&ev))
             .transpose()
-            .map_err(|source| PanelError::Eval {
+            .map_err(|reason| PanelError::Eval {
                 panel: spec.name.clone(),
-                source,
+                reason,
             })?;
         panels.push(PanelResult {
             panel: spec.clone(),

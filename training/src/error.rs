@@ -22,20 +22,20 @@ pub enum TrainError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A file or folder of the run could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {reason}", path.display())]
     Io {
         /// The file or folder.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// metrics.csv could not be written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {reason}", path.display())]
     Metrics {
         /// The metrics file.
         path: PathBuf,
         /// The CSV error.
-        source: csv::Error,
+        reason: csv::Error,
     },
     /// A saved trainer state does not fit this run (`--resume`).
     #[error("{}: {message}", path.display())]
@@ -48,4 +48,20 @@ pub enum TrainError {
     /// burn could not serialise or restore the optimiser state.
     #[error("optimizer.bpk: {0}")]
     Optimizer(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_reason_is_in_the_message_once() {
+        let e = TrainError::Io {
+            path: PathBuf::from("runs/x"),
+            reason: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied"),
+        };
+        assert_eq!(e.to_string(), "runs/x: denied");
+        // Not a source as well: `error: {e:#}` would print it twice.
+        assert!(std::error::Error::source(&e).is_none());
+    }
 }

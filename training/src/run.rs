@@ -110,9 +110,9 @@ pub fn train(
     resume: Option<&Path>,
     progress: bool,
 ) -> Result<RunSummary, TrainError> {
-    std::fs::create_dir_all(&spec.out).map_err(|source| TrainError::Io {
+    std::fs::create_dir_all(&spec.out).map_err(|reason| TrainError::Io {
         path: spec.out.clone(),
-        source,
+        reason,
     })?;
     let mut sources = vec![TrainSource {
         market: spec.market.clone(),
@@ -289,13 +289,13 @@ pub fn append_metrics(path: &Path, s: &UpdateStats) -> Result<(), TrainError> {
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|source| TrainError::Io {
+        .map_err(|reason| TrainError::Io {
             path: path.to_path_buf(),
-            source,
+            reason,
         })?;
-    let err = |source| TrainError::Metrics {
+    let err = |reason| TrainError::Metrics {
         path: path.to_path_buf(),
-        source,
+        reason,
     };
     let mut w = csv::WriterBuilder::new().has_headers(new).from_writer(file);
     w.serialize(s).map_err(err)?;
