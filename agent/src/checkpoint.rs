@@ -104,12 +104,30 @@ pub struct DataInfo {
     pub hash: String,
     /// Training period, `START..END` (US/Central dates, end exclusive).
     pub train_period: String,
-    /// Validation period, `START..END`.
+    /// Validation period on `file`, `START..END`; empty when validation ran on other
+    /// files instead (`val_data`).
     pub val_period: String,
     /// More training data beside `file` (`train --also-train`), each with its own period:
     /// its envs take an equal share of the rollouts. Absent (empty) for single-file runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also_train: Vec<TrainData>,
+    /// Validation files other than `file` (`train --val-data`; `best/` is the update with
+    /// the highest profit summed over them). Absent (empty) when validation ran on `file`
+    /// over `val_period`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub val_data: Vec<ValData>,
+}
+
+/// A validation data file of a run (`train --val-data FILE[:A..B]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValData {
+    /// The data file as given on the command line.
+    pub file: String,
+    /// Hash of its bytes ([`hash_file`]).
+    pub hash: String,
+    /// The period validated on, `START..END` (US/Central dates, end exclusive).
+    pub val_period: String,
 }
 
 /// A further training data file of a run (`train --also-train FILE[:A..B]`).

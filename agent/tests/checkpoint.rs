@@ -76,6 +76,7 @@ fn info() -> CheckpointInfo {
             train_period: "2024-01-01..2024-10-01".into(),
             val_period: "2024-10-01..2025-01-01".into(),
             also_train: Vec::new(),
+            val_data: Vec::new(),
         },
         seed: 7,
         hyperparameters: serde_json::json!({"lr": 3e-4, "gamma": 0.99}),

@@ -165,31 +165,41 @@ pub struct Seen {
     pub data_hash: String,
     /// Training period, UTC milliseconds `[start, end)`.
     pub train: (i64, i64),
-    /// Validation period, UTC milliseconds `[start, end)`.
-    pub val: (i64, i64),
+    /// Validation period on the training data file, UTC milliseconds `[start, end)`
+    /// (None when the run validated on other files).
+    pub val: Option<(i64, i64)>,
     /// The further training files (`meta.json` `data.also_train`): hash and period.
     pub also_train: Vec<(String, (i64, i64))>,
+    /// The validation files (`meta.json` `data.val_data`): hash and period.
+    pub val_data: Vec<(String, (i64, i64))>,
 }
 
 impl Seen {
     /// From a checkpoint's `meta.json` (None if its periods do not parse).
     pub fn from_meta(meta: &powermix_agent::CheckpointMeta) -> Option<Seen> {
         let t: Period = meta.data.train_period.parse().ok()?;
-        let v: Period = meta.data.val_period.parse().ok()?;
-        let also_train = meta
-            .data
-            .also_train
-            .iter()
-            .map(|a| {
-                let p: Period = a.train_period.parse().ok()?;
-                Some((a.hash.clone(), (p.start_ms, p.end_ms)))
-            })
+        let val = if meta.data.val_period.is_empty() && !meta.data.val_data.is_empty() {
+            None
+        } else {
+            let v: Period = meta.data.val_period.parse().ok()?;
+            Some((v.start_ms, v.end_ms))
+        };
+        let window = |hash: &str, period: &str| {
+            let p: Period = period.parse().ok()?;
+            Some((hash.to_string(), (p.start_ms, p.end_ms)))
+        };
+        let also_train = (meta.data.also_train.iter())
+            .map(|a| window(&a.hash, &a.train_period))
+            .collect::<Option<_>>()?;
+        let val_data = (meta.data.val_data.iter())
+            .map(|v| window(&v.hash, &v.val_period))
             .collect::<Option<_>>()?;
         Some(Seen {
             data_hash: meta.data.hash.clone(),
             train: (t.start_ms, t.end_ms),
-            val: (v.start_ms, v.end_ms),
+            val,
             also_train,
+            val_data,
         })
     }
 
@@ -197,14 +207,17 @@ impl Seen {
     pub fn exposure(&self, hash: &str, (s, e): (i64, i64)) -> Exposure {
         let overlaps = |(a, b): (i64, i64)| s < b && a < e;
         let same = hash == self.data_hash;
-        let also = |(h, p): &(String, (i64, i64))| h == hash && overlaps(*p);
-        if (same && overlaps(self.train)) || self.also_train.iter().any(also) {
+        let file = |(h, p): &(String, (i64, i64))| h == hash && overlaps(*p);
+        let years = |(_, p): &(String, (i64, i64))| overlaps(*p);
+        let val_here = self.val.is_some_and(|v| same && overlaps(v));
+        if (same && overlaps(self.train)) || self.also_train.iter().any(file) {
             Exposure::Trained
-        } else if same && overlaps(self.val) {
+        } else if val_here || self.val_data.iter().any(file) {
             Exposure::Selected
         } else if overlaps(self.train)
-            || overlaps(self.val)
-            || self.also_train.iter().any(|(_, p)| overlaps(*p))
+            || self.val.is_some_and(overlaps)
+            || self.also_train.iter().any(years)
+            || self.val_data.iter().any(years)
         {
             Exposure::SameYears
         } else {

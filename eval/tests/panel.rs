@@ -210,8 +210,9 @@ fn panels_are_marked_against_what_the_checkpoint_saw() {
     let seen = Seen {
         data_hash: "west".into(),
         train: ms("2021-01-01..2024-01-01"),
-        val: ms("2024-01-01..2025-01-01"),
+        val: Some(ms("2024-01-01..2025-01-01")),
         also_train: Vec::new(),
+        val_data: Vec::new(),
     };
     let p2023 = ms("2023-01-01..2024-01-01");
     let p2024 = ms("2024-01-01..2025-01-01");
@@ -241,6 +242,19 @@ fn panels_are_marked_against_what_the_checkpoint_saw() {
     assert_eq!(more.exposure("synth", p2025), Exposure::Unseen);
     assert_eq!(more.exposure("synth", p2024), Exposure::SameYears);
     assert_eq!(seen.exposure("houston", p2016), Exposure::Unseen);
+
+    // Validation on other files (`train --val-data`): those files' panels in their period
+    // are selected on, their other years are not unseen; --data's own 2024 is then only
+    // the same years (no validation ran on it).
+    let elsewhere = Seen {
+        val: None,
+        val_data: vec![("synth".into(), p2024)],
+        ..seen.clone()
+    };
+    assert_eq!(elsewhere.exposure("synth", p2024), Exposure::Selected);
+    assert_eq!(elsewhere.exposure("west", p2024), Exposure::SameYears);
+    assert_eq!(elsewhere.exposure("synth", p2025), Exposure::Unseen);
+    assert_eq!(elsewhere.exposure("west", p2023), Exposure::Trained);
 }
 
 /// The selection set (`configs/selection.toml`) holds no panel of the card
@@ -268,8 +282,9 @@ fn the_selection_set_is_apart_from_the_card_and_the_training_years() {
             let card_panel = Seen {
                 data_hash: name(&c.data),
                 train: period(&c.period),
-                val: period(&c.period),
+                val: Some(period(&c.period)),
                 also_train: Vec::new(),
+                val_data: Vec::new(),
             };
             assert_ne!(
                 card_panel.exposure(&name(&s.data), period(&s.period)),

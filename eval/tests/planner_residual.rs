@@ -44,6 +44,7 @@ fn zero_correction_checkpoint(name: &str) -> PathBuf {
             train_period: "test".into(),
             val_period: "test".into(),
             also_train: Vec::new(),
+            val_data: Vec::new(),
         },
         seed: 4,
         hyperparameters: serde_json::json!({}),

@@ -45,6 +45,9 @@ pub enum TrainError {
         /// What does not fit.
         message: String,
     },
+    /// The run was given no validation window.
+    #[error("no validation window: a run validates on at least one")]
+    NoValidation,
     /// burn could not serialise or restore the optimiser state.
     #[error("optimizer.bpk: {0}")]
     Optimizer(String),

@@ -2,7 +2,8 @@
 //! harness' backtest, checkpoints (best and last) and metrics.
 //!
 //! Run folder layout: `DIR/best/` (the checkpoint with the best validation profit),
-//! `DIR/last/` (the latest, for `--resume`), `DIR/metrics.csv` (one row per update, the
+//! `DIR/last/` (the latest, for `--resume`), `DIR/start/` (the starting policy, update 0),
+//! `DIR/metrics.csv` (one row per update, the
 //! fields of [`UpdateStats`]).
 
 use crate::config::TrainConfig;
@@ -25,8 +26,10 @@ pub struct RunSpec {
     pub market: Arc<Market>,
     /// Training window `[start, end)`.
     pub train: (usize, usize),
-    /// Validation window `[start, end)`.
-    pub val: (usize, usize),
+    /// Validation windows, at least one: `best/` is the update with the highest profit
+    /// summed over them. `train` gives `--data` over `--val-period`, or each `--val-data`
+    /// file (`data.val_data`).
+    pub val: Vec<TrainSource>,
     /// More training sources (other data files, each with its window), described in
     /// `data.also_train` in the same order; empty for a single-file run.
     pub also_train: Vec<TrainSource>,
@@ -76,7 +79,7 @@ pub struct Validation {
     pub value_captured: f64,
 }
 
-/// Reference profits of the validation period.
+/// Reference profits of the validation windows (summed over them).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct References {
     /// Always-on profit.
@@ -158,9 +161,17 @@ pub fn train(
         // The starting policy (the base rules, for a residual policy: the output layer starts
         // at zero) is a candidate for best/ too, so a run whose every update validates worse
         // than where it started ships where it started.
+        // It is also kept as start/, so that it can be scored as a candidate of its own.
         let v = validate(&trainer, spec, &refs)?;
         let json = validation_json(spec, &refs, &v, 0);
         state.best_val_profit = Some(v.profit_usd);
+        resume::save(
+            &trainer,
+            spec,
+            &spec.out.join("start"),
+            &state,
+            json.clone(),
+        )?;
         resume::save(&trainer, spec, &spec.out.join("best"), &state, json)?;
     }
     while trainer.update < updates {
@@ -218,24 +229,52 @@ fn validation_json(
     v: &Validation,
     update: usize,
 ) -> serde_json::Value {
-    serde_json::json!({"period": spec.data.val_period, "profit_usd": v.profit_usd, "value_captured": v.value_captured, "always_on_usd": refs.always_on, "oracle_usd": refs.oracle, "update": update})
+    let mut json = serde_json::json!({"period": spec.data.val_period, "profit_usd": v.profit_usd, "value_captured": v.value_captured, "always_on_usd": refs.always_on, "oracle_usd": refs.oracle, "update": update});
+    if !spec.data.val_data.is_empty() {
+        json["val_data"] = serde_json::json!(spec.data.val_data);
+    }
+    json
 }
 
-/// Profits of always-on and the oracle on the validation window (oracle: an LP of a year,
-/// a few seconds).
+/// Runs `job` on every validation window, one thread each (validation happens between
+/// updates, when the trainer's threads are idle), and returns the results in order.
+fn per_window<T: Send>(
+    spec: &RunSpec,
+    job: impl Fn(&TrainSource) -> Result<T, TrainError> + Sync,
+) -> Result<Vec<T>, TrainError> {
+    if spec.val.is_empty() {
+        return Err(TrainError::NoValidation);
+    }
+    if spec.val.len() == 1 {
+        return Ok(vec![job(&spec.val[0])?]);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (spec.val.iter()).map(|w| scope.spawn(|| job(w))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// Profits of always-on and the oracle summed over the validation windows (oracle: an LP
+/// of a year, a few seconds each).
 pub fn references(spec: &RunSpec) -> Result<References, TrainError> {
     let expert = powermix_agent::ExpertParams::default_params();
-    let f = PolicyFactory {
-        market: &spec.market,
-        expert: &expert,
-        seed: spec.seed,
-        checkpoint: None,
-    };
-    let a = f.run("always-on", spec.val.0, spec.val.1)?;
-    let o = f.run("oracle", spec.val.0, spec.val.1)?;
+    let each = per_window(spec, |w| {
+        let f = PolicyFactory {
+            market: &w.market,
+            expert: &expert,
+            seed: spec.seed,
+            checkpoint: None,
+        };
+        let a = f.run("always-on", w.start, w.end)?;
+        let o = f.run("oracle", w.start, w.end)?;
+        Ok((a.profit_usd, o.profit_usd))
+    })?;
     Ok(References {
-        always_on: a.profit_usd,
-        oracle: o.profit_usd,
+        always_on: each.iter().map(|r| r.0).sum(),
+        oracle: each.iter().map(|r| r.1).sum(),
     })
 }
 
@@ -257,25 +296,24 @@ pub fn info(t: &Trainer, spec: &RunSpec, validation: serde_json::Value) -> Check
 }
 
 /// Validates the current model: the deterministic policy (mean clamped to [0, 1]) through
-/// the harness' backtest on the validation window, with the serving code path.
+/// the harness' backtest on each validation window (profits summed), with the serving
+/// code path.
 pub fn validate(t: &Trainer, spec: &RunSpec, refs: &References) -> Result<Validation, TrainError> {
     let tmp = spec.out.join(".validation");
     save_checkpoint(&tmp, &t.model, &info(t, spec, serde_json::Value::Null), &[])?;
-    let loaded = powermix_agent::load_checkpoint(&tmp)?;
-    let mut policy = powermix_eval::planned_policy(loaded, &spec.market.cfg);
-    let score = powermix_eval::backtest(
-        &spec.market,
-        spec.val.0,
-        spec.val.1,
-        policy.as_mut(),
-        spec.seed,
-    )?;
+    let profits = per_window(spec, |w| {
+        let loaded = powermix_agent::load_checkpoint(&tmp)?;
+        let mut policy = powermix_eval::planned_policy(loaded, &w.market.cfg);
+        let score = powermix_eval::backtest(&w.market, w.start, w.end, policy.as_mut(), spec.seed)?;
+        Ok(score.profit_usd)
+    });
     let _ = std::fs::remove_dir_all(&tmp);
+    let profit: f64 = profits?.iter().sum();
     let head = refs.oracle - refs.always_on;
     Ok(Validation {
-        profit_usd: score.profit_usd,
+        profit_usd: profit,
         value_captured: if head.abs() > 1e-6 {
-            (score.profit_usd - refs.always_on) / head
+            (profit - refs.always_on) / head
         } else {
             0.0
         },

@@ -38,7 +38,11 @@ fn spec(
     powermix_training::run::RunSpec {
         market: m.clone(),
         train,
-        val,
+        val: vec![TrainSource {
+            market: m.clone(),
+            start: val.0,
+            end: val.1,
+        }],
         also_train: Vec::new(),
         data: powermix_agent::checkpoint::DataInfo {
             file: "synthetic".into(),
@@ -46,6 +50,7 @@ fn spec(
             train_period: "test".into(),
             val_period: "test".into(),
             also_train: Vec::new(),
+            val_data: Vec::new(),
         },
         seed: 5,
         out: out.to_path_buf(),
@@ -495,6 +500,10 @@ fn best_is_never_worse_than_where_the_run_started() {
     let end = summary.last_validation.unwrap().profit_usd;
     let best = powermix_agent::load_checkpoint(&out.join("best")).unwrap();
     assert_eq!(best.meta.validation["update"], 0);
+    // start/ is that same policy, kept whatever best/ becomes.
+    let start_dir = powermix_agent::load_checkpoint(&out.join("start")).unwrap();
+    assert_eq!(start_dir.meta.model_id, best.meta.model_id);
+    assert_eq!(start_dir.meta.validation, best.meta.validation);
     let start = best.meta.validation["profit_usd"].as_f64().unwrap();
     assert!(
         end < start,
@@ -509,7 +518,10 @@ fn best_is_never_worse_than_where_the_run_started() {
         seed: spec.seed,
         checkpoint: None,
     };
-    let rules = f.run("expert", spec.val.0, spec.val.1).unwrap().profit_usd;
+    let rules = f
+        .run("expert", spec.val[0].start, spec.val[0].end)
+        .unwrap()
+        .profit_usd;
     assert!(
         (start / rules - 1.0).abs() < 1e-4,
         "{start} against {rules}"
@@ -621,4 +633,93 @@ fn envs_are_shared_out_over_the_sources_in_turn() {
         err.to_string().contains("training source 1: window"),
         "{err}"
     );
+}
+
+/// Validation on several windows (`train --val-data`, here two data files): best/'s
+/// validation profit is the sum of its backtests on each window, its references the sums
+/// of always-on's and the oracle's, and meta.json names the files instead of a period on
+/// the training data.
+#[test]
+fn validation_on_several_files_sums_their_profits() {
+    use powermix_agent::checkpoint::ValData;
+    use powermix_eval::harness::PolicyFactory;
+    use powermix_training::run;
+    let m = market();
+    let other = Arc::new(Market::new(
+        synth::synthetic_year(2024, 9).slice(0, 10 * 96),
+        SiteConfig::default_site(),
+    ));
+    let out = std::env::temp_dir().join(format!("powermix-train-valdata-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let mut spec = spec(&m, (0, 21 * 96), (21 * 96, 28 * 96), &out);
+    spec.val.push(TrainSource {
+        market: other.clone(),
+        start: 2 * 96,
+        end: 9 * 96,
+    });
+    spec.data.val_period = String::new();
+    spec.data.val_data = vec![
+        ValData {
+            file: "a.parquet".into(),
+            hash: "a".into(),
+            val_period: "2024-01-22..2024-01-29".into(),
+        },
+        ValData {
+            file: "b.parquet".into(),
+            hash: "b".into(),
+            val_period: "2024-01-03..2024-01-10".into(),
+        },
+    ];
+    let mut cfg = small();
+    cfg.total_steps = 2 * 48 * 2;
+    cfg.validate_every = 1;
+    run::train(&cfg, &spec, None, false).unwrap();
+    let best = powermix_agent::load_checkpoint(&out.join("best")).unwrap();
+    assert_eq!(best.meta.data.val_data, spec.data.val_data);
+    assert_eq!(best.meta.data.val_period, "");
+    assert_eq!(best.meta.validation["val_data"][1]["file"], "b.parquet");
+    let start = powermix_agent::load_checkpoint(&out.join("start")).unwrap();
+    assert_eq!(start.meta.validation["update"], 0);
+    let expert = powermix_agent::ExpertParams::default_params();
+    let (mut profit, mut always_on) = (0.0, 0.0);
+    for w in &spec.val {
+        let mut policy = powermix_eval::planned_policy(
+            powermix_agent::load_checkpoint(&out.join("best")).unwrap(),
+            &w.market.cfg,
+        );
+        profit += powermix_eval::backtest(&w.market, w.start, w.end, policy.as_mut(), spec.seed)
+            .unwrap()
+            .profit_usd;
+        let f = PolicyFactory {
+            market: &w.market,
+            expert: &expert,
+            seed: spec.seed,
+            checkpoint: None,
+        };
+        always_on += f.run("always-on", w.start, w.end).unwrap().profit_usd;
+    }
+    let v = &best.meta.validation;
+    assert!(
+        (v["profit_usd"].as_f64().unwrap() - profit).abs() < 1e-6,
+        "{v} against {profit}"
+    );
+    assert!(
+        (v["always_on_usd"].as_f64().unwrap() - always_on).abs() < 1e-6,
+        "{v}"
+    );
+    // Each window alone is a different figure (the sum is not one window counted twice).
+    let one = run::references(&run::RunSpec {
+        val: spec.val[..1].to_vec(),
+        ..spec.clone()
+    })
+    .unwrap();
+    assert!((one.always_on - always_on).abs() > 1.0);
+    // No window at all is refused.
+    let none = run::RunSpec {
+        val: Vec::new(),
+        ..spec.clone()
+    };
+    let err = run::train(&cfg, &none, None, false).err().unwrap();
+    assert!(err.to_string().contains("no validation window"), "{err}");
+    let _ = std::fs::remove_dir_all(&out);
 }

@@ -6,7 +6,7 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use powermix_agent::checkpoint::{DataInfo, TrainData, hash_file};
+use powermix_agent::checkpoint::{DataInfo, TrainData, ValData, hash_file};
 use powermix_env::data::synth;
 use powermix_env::time::{INTERVAL_MS, covering_period};
 use powermix_eval::cli::{MarketArgs, Period, PolicyName};
@@ -31,9 +31,15 @@ struct Cli {
     /// 2021-01-01..2024-01-01, synthetic 2022-01-01..2024-01-01]
     #[arg(long, value_name = "A..B")]
     train_period: Option<Period>,
-    /// Validation period (best/ is the checkpoint with the best profit on it)
-    #[arg(long, value_name = "C..D", default_value = "2024-01-01..2025-01-01")]
-    val_period: Period,
+    /// Validation period on --data (best/ is the checkpoint with the best profit on it)
+    /// [default: 2024-01-01..2025-01-01]
+    #[arg(long, value_name = "C..D", conflicts_with = "val_data")]
+    val_period: Option<Period>,
+    /// Validate on FILE (over A..B or the whole file) instead of --data; repeatable:
+    /// best/ is the update with the highest profit summed over the files, which are run
+    /// side by side. The closing table is printed for each
+    #[arg(long, value_name = "FILE[:A..B]")]
+    val_data: Vec<AlsoTrain>,
     /// More training data: FILE (parquet, same schema), trained on over A..B or, without
     /// it, the whole file; repeatable. Envs are shared out in turn: with one extra file,
     /// half the rollouts run on --data and half on FILE. Validation stays on --data
@@ -56,7 +62,8 @@ struct Cli {
     config: Option<PathBuf>,
 }
 
-/// `--also-train FILE[:A..B]`: a data file and, optionally, its training period.
+/// `--also-train FILE[:A..B]` or `--val-data FILE[:A..B]`: a data file and, optionally,
+/// its period.
 #[derive(Debug, Clone)]
 struct AlsoTrain {
     file: PathBuf,
@@ -146,62 +153,51 @@ fn run(cli: Cli) -> Result<()> {
     let mut also_train = Vec::new();
     let mut also_info = Vec::new();
     for extra in &cli.also_train {
-        let context = || format!("--also-train {}", extra.file.display());
-        // The same loader as `--data` (with `--site`'s fill rules); the file is given, so
-        // the embedded years are never generated.
-        let extra_args = MarketArgs {
-            data: Some(extra.file.clone()),
-            site: cli.market.site.clone(),
-        };
-        let loaded = extra_args
-            .load(synth::embedded_years)
-            .with_context(context)?;
-        let m = Arc::new(loaded.market);
-        if m.is_empty() {
-            anyhow::bail!(
-                "--also-train {}: the file holds no intervals",
-                extra.file.display()
-            );
-        }
-        if let Some(fill) = &loaded.fill {
-            eprintln!(
-                "{}: {} intervals; {}",
-                extra.file.display(),
-                m.len(),
-                fill.summary()
-            );
-        }
-        let (start, end, text) = match &extra.period {
-            Some(p) => {
-                let (s, e) = p.window(&m).with_context(context)?;
-                (s, e, p.text.clone())
-            }
-            None => {
-                let end = m.interval_start_ms(m.len() - 1) + INTERVAL_MS;
-                let text = covering_period(m.interval_start_ms(0), end);
-                (0, m.len(), text)
-            }
-        };
+        let (source, file, hash, period) = load_extra(&cli.market, extra, "--also-train")?;
         also_info.push(TrainData {
-            file: extra.file.display().to_string(),
-            hash: hash_file(&extra.file)?,
-            train_period: text,
+            file,
+            hash,
+            train_period: period,
         });
-        also_train.push(TrainSource {
-            market: m,
+        also_train.push(source);
+    }
+    let val_period = match &cli.val_period {
+        Some(p) => p.clone(),
+        None => "2024-01-01..2025-01-01".parse()?,
+    };
+    let mut val = Vec::new();
+    let mut val_info = Vec::new();
+    for extra in &cli.val_data {
+        let (source, file, hash, period) = load_extra(&cli.market, extra, "--val-data")?;
+        val_info.push(ValData {
+            file,
+            hash,
+            val_period: period,
+        });
+        val.push(source);
+    }
+    if val.is_empty() {
+        let (start, end) = val_period.window(&market).context("--val-period")?;
+        val.push(TrainSource {
+            market: market.clone(),
             start,
             end,
         });
     }
     let spec = RunSpec {
         train: train_period.window(&market).context("--train-period")?,
-        val: cli.val_period.window(&market).context("--val-period")?,
+        val,
         data: DataInfo {
             file,
             hash,
             train_period: train_period.text.clone(),
-            val_period: cli.val_period.text.clone(),
+            val_period: if val_info.is_empty() {
+                val_period.text.clone()
+            } else {
+                String::new()
+            },
             also_train: also_info,
+            val_data: val_info,
         },
         also_train,
         seed: cli.seed,
@@ -216,11 +212,19 @@ fn run(cli: Cli) -> Result<()> {
             .unwrap_or("configs/train.toml".into())
     );
     println!("{}", toml::to_string(&cfg).unwrap_or_default());
+    let val_text = if spec.data.val_data.is_empty() {
+        val_period.to_string()
+    } else {
+        (spec.data.val_data.iter())
+            .map(|v| format!("{}:{}", v.file, v.val_period))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
     println!(
         "data {} train {} val {} seed {} out {}",
         spec.data.file,
         train_period,
-        cli.val_period,
+        val_text,
         cli.seed,
         spec.out.display()
     );
@@ -247,18 +251,79 @@ fn run(cli: Cli) -> Result<()> {
     .map(|p| p.as_str().to_string())
     .collect();
     let expert = powermix_agent::ExpertParams::default_params();
-    let ev = evaluate(EvalRequest {
-        market: &market,
-        start: spec.val.0,
-        end: spec.val.1,
-        policies: &policies,
-        expert: &expert,
-        seed: cli.seed,
-        period: &cli.val_period.text,
-        by_week: false,
-        checkpoint: Some(&summary.best),
-    })?;
-    println!("validation {} (money in $ thousands):", cli.val_period);
-    print!("{}", format_evaluation(&ev));
+    for (i, w) in spec.val.iter().enumerate() {
+        let (label, period) = match spec.data.val_data.get(i) {
+            Some(v) => (format!("{} ", v.file), v.val_period.clone()),
+            None => (String::new(), val_period.text.clone()),
+        };
+        let ev = evaluate(EvalRequest {
+            market: &w.market,
+            start: w.start,
+            end: w.end,
+            policies: &policies,
+            expert: &expert,
+            seed: cli.seed,
+            period: &period,
+            by_week: false,
+            checkpoint: Some(&summary.best),
+        })?;
+        println!("validation {label}{period} (money in $ thousands):");
+        print!("{}", format_evaluation(&ev));
+    }
     Ok(())
+}
+
+/// Loads `--also-train` or `--val-data` FILE[:A..B] (named `flag` in errors) with the
+/// same loader as `--data` (and `--site`'s fill rules): its window, file name, hash and
+/// period text.
+fn load_extra(
+    market: &MarketArgs,
+    extra: &AlsoTrain,
+    flag: &str,
+) -> Result<(TrainSource, String, String, String)> {
+    let context = || format!("{flag} {}", extra.file.display());
+    let extra_args = MarketArgs {
+        data: Some(extra.file.clone()),
+        site: market.site.clone(),
+    };
+    // The file is given, so the embedded years are never generated.
+    let loaded = extra_args
+        .load(synth::embedded_years)
+        .with_context(context)?;
+    let m = Arc::new(loaded.market);
+    if m.is_empty() {
+        anyhow::bail!(
+            "{flag} {}: the file holds no intervals",
+            extra.file.display()
+        );
+    }
+    if let Some(fill) = &loaded.fill {
+        eprintln!(
+            "{}: {} intervals; {}",
+            extra.file.display(),
+            m.len(),
+            fill.summary()
+        );
+    }
+    let (start, end, text) = match &extra.period {
+        Some(p) => {
+            let (s, e) = p.window(&m).with_context(context)?;
+            (s, e, p.text.clone())
+        }
+        None => {
+            let end = m.interval_start_ms(m.len() - 1) + INTERVAL_MS;
+            let text = covering_period(m.interval_start_ms(0), end);
+            (0, m.len(), text)
+        }
+    };
+    Ok((
+        TrainSource {
+            market: m,
+            start,
+            end,
+        },
+        extra.file.display().to_string(),
+        hash_file(&extra.file)?,
+        text,
+    ))
 }
