@@ -43,7 +43,8 @@ pub struct RunSpec {
 
 /// A resumed run must train on what it trained on before: the same data (by hash) over
 /// the same periods, and the same further files in the same order (each env keeps its
-/// source across the resume).
+/// source across the resume). It must validate on the same windows too: `best/` is kept
+/// by comparing profits summed over them, which other windows would not match.
 fn same_training_data(dir: &Path, now: &DataInfo) -> Result<(), TrainError> {
     let before = powermix_agent::read_meta(dir)?.data;
     let key = |d: &DataInfo| {
@@ -57,15 +58,35 @@ fn same_training_data(dir: &Path, now: &DataInfo) -> Result<(), TrainError> {
             also.join(", ")
         )
     };
-    if key(&before) != key(now) {
-        return Err(TrainError::Resume {
+    let val_key = |d: &DataInfo| {
+        let files: Vec<_> = (d.val_data.iter())
+            .map(|v| format!("{} ({})", v.val_period, v.hash))
+            .collect();
+        format!("{} on --data, files [{}]", d.val_period, files.join(", "))
+    };
+    let mismatch = |what: &str, before: String, now: String, flags: &str| {
+        Err(TrainError::Resume {
             path: dir.join(powermix_agent::checkpoint::META_FILE),
             message: format!(
-                "the run trained on {}; this command gives {} (same --data, --train-period and --also-train as the run)",
-                key(&before),
-                key(now)
+                "the run {what} {before}; this command gives {now} (same {flags} as the run)"
             ),
-        });
+        })
+    };
+    if key(&before) != key(now) {
+        return mismatch(
+            "trained on",
+            key(&before),
+            key(now),
+            "--data, --train-period and --also-train",
+        );
+    }
+    if val_key(&before) != val_key(now) {
+        return mismatch(
+            "validated on",
+            val_key(&before),
+            val_key(now),
+            "--val-period or --val-data",
+        );
     }
     Ok(())
 }

@@ -471,6 +471,23 @@ fn the_training_loop_writes_its_run_folder_and_resumes() {
         err.to_string().contains("further files [test (1)]"),
         "{err}"
     );
+    // ... and refused with other validation windows (here a --val-data file): best/ is kept
+    // by comparing summed validation profits, which other windows would not match.
+    let mut other_val = spec.clone();
+    other_val.data.val_period = String::new();
+    other_val
+        .data
+        .val_data
+        .push(powermix_agent::checkpoint::ValData {
+            file: "val.parquet".into(),
+            hash: "2".into(),
+            val_period: "test".into(),
+        });
+    let err = run::train(&cfg, &other_val, Some(&out), false)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("validated on"), "{err}");
+    assert!(err.to_string().contains("files [test (2)]"), "{err}");
     let second = run::train(&cfg, &spec, Some(&out), false).unwrap();
     assert_eq!(second.env_steps, 2 * 48 * 4);
     let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();

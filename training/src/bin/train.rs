@@ -42,7 +42,7 @@ struct Cli {
     val_data: Vec<AlsoTrain>,
     /// More training data: FILE (parquet, same schema), trained on over A..B or, without
     /// it, the whole file; repeatable. Envs are shared out in turn: with one extra file,
-    /// half the rollouts run on --data and half on FILE. Validation stays on --data
+    /// half the rollouts run on --data and half on FILE. Validation is not on FILE
     #[arg(long, value_name = "FILE[:A..B]")]
     also_train: Vec<AlsoTrain>,
     /// Run seed (network, envs, sampling, deployment draws of validation)
