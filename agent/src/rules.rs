@@ -74,6 +74,11 @@ pub struct ExpertParams {
     pub hysteresis_usd_per_mwh: f64,
     /// Training stops above this last price ($/MWh).
     pub training_stop_price_usd_per_mwh: f64,
+    /// Weight of the interval's day-ahead price in the price the rules act on:
+    /// `(1 - w) * last real-time price + w * day-ahead price of the interval` (0: the last
+    /// real-time price alone, the rule before 2026-12-02; absent in files written before).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub price_da_weight: f64,
     /// Load share of the month-to-date peak that signals a likely 4CP (miners stop).
     pub four_cp_load_ratio: f64,
     /// Load share of the month-to-date peak at which AI training stops too (when
@@ -105,6 +110,10 @@ pub struct ExpertParams {
     pub offer_in_four_cp_months: bool,
 }
 
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
 /// `four_cp_stop_training` of files written before it existed.
 fn stop_training_by_default() -> bool {
     true
@@ -132,6 +141,9 @@ impl ExpertParams {
         let bad = |f: &str, v: f64| format!("{f} = {v}: out of range");
         if !(p.hysteresis_usd_per_mwh.is_finite() && p.hysteresis_usd_per_mwh >= 0.0) {
             return Err(bad("hysteresis_usd_per_mwh", p.hysteresis_usd_per_mwh));
+        }
+        if !(0.0..=1.0).contains(&p.price_da_weight) {
+            return Err(bad("price_da_weight", p.price_da_weight));
         }
         if !(0.0..=1.5).contains(&p.four_cp_load_ratio) {
             return Err(bad("four_cp_load_ratio", p.four_cp_load_ratio));
@@ -213,6 +225,19 @@ impl Expert {
             && s.system_load_mw >= ratio * s.system_load_mtd_peak_mw
     }
 
+    /// The price the rules act on: the last published real-time price, blended with the
+    /// interval's day-ahead price by `price_da_weight` (the last price alone when no
+    /// day-ahead price is published for the interval).
+    pub fn price(&self, s: &Snapshot<'_>) -> f64 {
+        let last = last_price(s);
+        match s.da_prices.first() {
+            Some(&da) if self.p.price_da_weight > 0.0 => {
+                (1.0 - self.p.price_da_weight) * last + self.p.price_da_weight * da
+            }
+            _ => last,
+        }
+    }
+
     /// The day-ahead offer values (`da_offer`, `da_min_price`, `da_peak_withhold`) for a
     /// gate snapshot: see `configs/expert.toml`. Reads only the snapshot: today's published
     /// day-ahead energy and reserve prices (nothing of the operating day is published at
@@ -273,7 +298,7 @@ impl Expert {
     /// The expert's action for a snapshot (what [`Policy::act`] returns; `&self` because the
     /// rules keep no state).
     pub fn decide(&self, s: &Snapshot<'_>) -> Action {
-        let price = last_price(s);
+        let price = self.price(s);
         let training = if (self.p.four_cp_stop_training
             && self.likely_peak(s, self.p.four_cp_training_load_ratio))
             || price > self.p.training_stop_price_usd_per_mwh
@@ -366,6 +391,50 @@ mod tests {
         let a = p.act(&snap(&cfg, &[2000.0], &[40.0], MON_4PM));
         assert_eq!(a.tranche, [0.0; 3]);
         assert_eq!(a.training, 0.0);
+    }
+
+    #[test]
+    fn expert_acts_on_the_blend_of_last_and_day_ahead_price() {
+        // Hashprice $50: break-evens 116.67 (s21), 94.96 (s19xp), 69.21 (s19) $/MWh; all
+        // tranches off before (starting takes break-even - 8).
+        let cfg = SiteConfig::default_site();
+        let mut state = SiteState::initial(&cfg);
+        state.tranche_mw = [0.0; TRANCHES];
+        let shipped = ExpertParams::default_params();
+        assert_eq!(shipped.price_da_weight, 0.0);
+        let half = Expert::new(
+            &cfg,
+            ExpertParams {
+                price_da_weight: 0.5,
+                ..shipped.clone()
+            },
+        );
+        let act = |e: &Expert, hist: &[f64], da: &[f64]| {
+            let mut s = snap(&cfg, hist, da, MON_4PM);
+            s.state = state.clone();
+            (e.price(&s), e.decide(&s).tranche)
+        };
+        let only_last = Expert::new(&cfg, shipped.clone());
+        // Last price 100, day-ahead 20: the last price alone starts s21 only (100 < 108.67);
+        // the blend (60) starts all three (60 < 61.21).
+        assert_eq!(act(&only_last, &[100.0], &[20.0]), (100.0, [1.0, 0.0, 0.0]));
+        assert_eq!(act(&half, &[100.0], &[20.0]), (60.0, [1.0; 3]));
+        // Last price 60, day-ahead 200 (an evening the day-ahead market saw coming): 130.
+        assert_eq!(act(&half, &[60.0], &[200.0]), (130.0, [0.0; 3]));
+        // No day-ahead price for the interval: the last price alone.
+        assert_eq!(act(&half, &[60.0], &[]), (60.0, [1.0; 3]));
+        // Files written before the field read 0, and 0 is not written (shipped meta.json
+        // files keep their bytes); out of range names the field.
+        let json = serde_json::to_string(&shipped).unwrap();
+        assert!(!json.contains("price_da_weight"), "{json}");
+        let bad = ExpertParams {
+            price_da_weight: 1.5,
+            ..shipped
+        };
+        assert_eq!(
+            bad.validate().unwrap_err(),
+            "price_da_weight = 1.5: out of range"
+        );
     }
 
     #[test]
