@@ -865,7 +865,7 @@ fn load_exact(dir: &Path) -> Result<LoadedPolicy, CheckpointError> {
         }
         policy = policy.with_members(members);
     }
-    Ok(policy.with_head_id())
+    Ok(policy.with_policy_id())
 }
 
 /// Complete `DIR.tmp-*` / `DIR.old-*` folders beside `dir`, newest first.

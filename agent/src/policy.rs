@@ -160,13 +160,31 @@ impl LoadedPolicy {
         self
     }
 
-    /// With a day-ahead head ([`CheckpointMeta::day_ahead_head`]), the policy's id becomes
-    /// the hash of its networks' id, `+head:` and the planner's name: the same networks with
-    /// and without the head are different policies. Without one, unchanged.
-    pub(crate) fn with_head_id(mut self) -> LoadedPolicy {
-        if let Some(h) = self.meta.day_ahead_head.clone() {
-            let id =
-                crate::checkpoint::hash_hex(format!("{}+head:{h}", self.model_id()).as_bytes());
+    /// The policy's id. With a day-ahead head ([`CheckpointMeta::day_ahead_head`]) it
+    /// becomes the hash of its networks' id, `+head:` and the planner's name: the same
+    /// networks with and without the head are different policies. With base rules that
+    /// blend the day-ahead price (`price_da_weight` above 0), that id is hashed again with
+    /// `+price_da_weight:` and the weight: the same networks on other rules act otherwise.
+    /// Otherwise unchanged (so the ids of checkpoints written before stay).
+    pub(crate) fn with_policy_id(mut self) -> LoadedPolicy {
+        let mut id = None;
+        if let Some(h) = &self.meta.day_ahead_head {
+            id = Some(crate::checkpoint::hash_hex(
+                format!("{}+head:{h}", self.model_id()).as_bytes(),
+            ));
+        }
+        let w = self
+            .meta
+            .base_policy
+            .as_ref()
+            .map_or(0.0, |p| p.price_da_weight);
+        if w != 0.0 {
+            let inner = id.as_deref().unwrap_or(self.model_id());
+            id = Some(crate::checkpoint::hash_hex(
+                format!("{inner}+price_da_weight:{w}").as_bytes(),
+            ));
+        }
+        if let Some(id) = id {
             self.name = format!("ppo:{id}");
             self.policy_id = Some(id);
         }

@@ -88,6 +88,12 @@ pub struct ExpertParams {
     /// 2026-11-30 (the `base_policy` of older checkpoints): true, the rule of then.
     #[serde(default = "stop_training_by_default")]
     pub four_cp_stop_training: bool,
+    /// With `four_cp_stop_training`, training stops on a likely 4CP only when the
+    /// interval's published day-ahead price is at least this ($/MWh): the day-ahead market
+    /// prices the afternoons it expects to be tight. Absent (and in files written before
+    /// 2026-12-02): no price condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub four_cp_training_min_da_price_usd_per_mwh: Option<f64>,
     /// Load share of the month-to-date peak that signals a likely 4CP on a weekend (miners
     /// stop; training by `four_cp_stop_training`'s rule at the stricter of the two ratios).
     /// Absent (and in files written before 2026-11-30): no 4CP watch on weekends.
@@ -153,6 +159,11 @@ impl ExpertParams {
                 "four_cp_training_load_ratio",
                 p.four_cp_training_load_ratio,
             ));
+        }
+        if let Some(x) = p.four_cp_training_min_da_price_usd_per_mwh
+            && !x.is_finite()
+        {
+            return Err(bad("four_cp_training_min_da_price_usd_per_mwh", x));
         }
         if let Some(w) = p.four_cp_weekend_load_ratio
             && !(0.0..=1.5).contains(&w)
@@ -238,6 +249,15 @@ impl Expert {
         }
     }
 
+    /// True when no minimum is set, or when the interval's published day-ahead price is at
+    /// least `min` (false when none is published).
+    fn da_price_at_least(&self, s: &Snapshot<'_>, min: Option<f64>) -> bool {
+        match min {
+            None => true,
+            Some(m) => s.da_prices.first().is_some_and(|&da| da >= m),
+        }
+    }
+
     /// The day-ahead offer values (`da_offer`, `da_min_price`, `da_peak_withhold`) for a
     /// gate snapshot: see `configs/expert.toml`. Reads only the snapshot: today's published
     /// day-ahead energy and reserve prices (nothing of the operating day is published at
@@ -300,7 +320,8 @@ impl Expert {
     pub fn decide(&self, s: &Snapshot<'_>) -> Action {
         let price = self.price(s);
         let training = if (self.p.four_cp_stop_training
-            && self.likely_peak(s, self.p.four_cp_training_load_ratio))
+            && self.likely_peak(s, self.p.four_cp_training_load_ratio)
+            && self.da_price_at_least(s, self.p.four_cp_training_min_da_price_usd_per_mwh))
             || price > self.p.training_stop_price_usd_per_mwh
         {
             0.0
@@ -489,6 +510,54 @@ mod tests {
         let a = p.act(&s);
         assert_eq!(a.tranche, [0.0; 3]);
         assert_eq!(a.training, 1.0, "training runs through an EEA2 at $30");
+    }
+
+    #[test]
+    fn the_4cp_training_stop_can_wait_for_a_high_day_ahead_price() {
+        let cfg = SiteConfig::default_site();
+        let shipped = ExpertParams::default_params();
+        assert_eq!(shipped.four_cp_training_min_da_price_usd_per_mwh, None);
+        let rule = |min: Option<f64>| {
+            Expert::new(
+                &cfg,
+                ExpertParams {
+                    four_cp_stop_training: true,
+                    four_cp_training_load_ratio: 0.98,
+                    four_cp_training_min_da_price_usd_per_mwh: min,
+                    ..shipped.clone()
+                },
+            )
+        };
+        // Monday 16:00 CDT in July, load at 98.5 % of the month's peak so far.
+        let training = |e: &Expert, da: &[f64]| {
+            let mut s = snap(&cfg, &[30.0], da, MON_4PM);
+            s.system_load_mw = 78_800.0;
+            e.decide(&s).training
+        };
+        assert_eq!(training(&rule(None), &[400.0]), 0.0, "no price condition");
+        let min500 = rule(Some(500.0));
+        assert_eq!(
+            training(&min500, &[400.0]),
+            1.0,
+            "day-ahead below the minimum"
+        );
+        assert_eq!(training(&min500, &[500.0]), 0.0, "at the minimum");
+        assert_eq!(training(&min500, &[]), 1.0, "no day-ahead price published");
+        // Below the training ratio the price does not matter.
+        let mut s = snap(&cfg, &[30.0], &[900.0], MON_4PM);
+        s.system_load_mw = 78_000.0;
+        assert_eq!(min500.decide(&s).training, 1.0);
+        let json = serde_json::to_string(&shipped).unwrap();
+        assert!(!json.contains("min_da_price"), "{json}");
+        let bad = ExpertParams {
+            four_cp_training_min_da_price_usd_per_mwh: Some(f64::NAN),
+            ..shipped
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .starts_with("four_cp_training_min_da_price_usd_per_mwh = NaN")
+        );
     }
 
     #[test]

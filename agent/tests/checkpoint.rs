@@ -514,6 +514,36 @@ fn residual_checkpoints_add_the_network_to_the_expert() {
     }
     assert!(offers > 0, "the sample should include reserve offers");
 
+    // The same network on rules that blend the day-ahead price: it acts as those rules do,
+    // and its id differs (the id of the rules without the blend stays the model id).
+    let blend = ExpertParams {
+        price_da_weight: 0.5,
+        ..ExpertParams::default_params()
+    };
+    let blended_expert = Expert::new(&cfg, blend.clone());
+    let mut blend_info = residual_info.clone();
+    blend_info.base_policy = Some(blend);
+    let bdir = root.join("zero-blend");
+    save_checkpoint(&bdir, &zero, &blend_info, &[]).unwrap();
+    let mut b = load_checkpoint(&bdir).unwrap();
+    assert_eq!(
+        p.model_id(),
+        p.meta.model_id,
+        "w = 0: the model id, as before"
+    );
+    assert_eq!(b.meta.model_id, p.meta.model_id, "the same network");
+    assert_ne!(b.model_id(), p.model_id(), "other rules, another policy id");
+    assert_eq!(b.name(), format!("ppo:{}", b.model_id()));
+    let mut differ = 0;
+    for t in (0..market.len()).step_by(389) {
+        let snap = market.snapshot(t, &SiteState::initial(&cfg));
+        let want = blended_expert.decide(&snap);
+        differ += usize::from(want.tranche != expert.decide(&snap).tranche);
+        let want = powermix_env::Action::from_values_unchecked(&want.to_array());
+        assert_eq!(b.act(&snap), want, "t={t}");
+    }
+    assert!(differ > 0, "the blend should change some decisions");
+
     // A real network: expert + raw output, clamped.
     let dir = root.join("net");
     save_checkpoint(&dir, &model(6), &residual_info, &[]).unwrap();
