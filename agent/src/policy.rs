@@ -162,9 +162,9 @@ impl LoadedPolicy {
 
     /// The policy's id. With a day-ahead head ([`CheckpointMeta::day_ahead_head`]) it
     /// becomes the hash of its networks' id, `+head:` and the planner's name: the same
-    /// networks with and without the head are different policies. With base rules that
-    /// blend the day-ahead price (`price_da_weight` above 0), that id is hashed again with
-    /// `+price_da_weight:` and the weight: the same networks on other rules act otherwise.
+    /// networks with and without the head are different policies. With base rules that use a
+    /// rule added on 2026-12-02 ([`crate::rules::ExpertParams::has_later_rules`]), that id is hashed again
+    /// with `+base:` and the rules' JSON: the same networks on other rules act otherwise.
     /// Otherwise unchanged (so the ids of checkpoints written before stay).
     pub(crate) fn with_policy_id(mut self) -> LoadedPolicy {
         let mut id = None;
@@ -173,15 +173,16 @@ impl LoadedPolicy {
                 format!("{}+head:{h}", self.model_id()).as_bytes(),
             ));
         }
-        let w = self
+        if let Some(base) = self
             .meta
             .base_policy
             .as_ref()
-            .map_or(0.0, |p| p.price_da_weight);
-        if w != 0.0 {
+            .filter(|b| b.has_later_rules())
+        {
             let inner = id.as_deref().unwrap_or(self.model_id());
+            let rules = serde_json::to_string(base).expect("expert parameters serialise");
             id = Some(crate::checkpoint::hash_hex(
-                format!("{inner}+price_da_weight:{w}").as_bytes(),
+                format!("{inner}+base:{rules}").as_bytes(),
             ));
         }
         if let Some(id) = id {

@@ -187,6 +187,13 @@ impl ExpertParams {
         Ok(())
     }
 
+    /// True when a rule added on 2026-12-02 is in use (`price_da_weight` above 0, or a
+    /// 4CP training stop price): a checkpoint on such rules gets its own policy id
+    /// (`LoadedPolicy::model_id`), while the ids of checkpoints written before stay.
+    pub fn has_later_rules(&self) -> bool {
+        self.price_da_weight != 0.0 || self.four_cp_training_min_da_price_usd_per_mwh.is_some()
+    }
+
     /// Reads a parameter file.
     pub fn load(path: &Path) -> Result<ExpertParams, ConfigError> {
         let text = std::fs::read_to_string(path)
