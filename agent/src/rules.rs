@@ -439,7 +439,7 @@ mod tests {
         );
         let act = |e: &Expert, hist: &[f64], da: &[f64]| {
             let mut s = snap(&cfg, hist, da, MON_4PM);
-            s.state = state.clone();
+            s.state = state;
             (e.price(&s), e.decide(&s).tranche)
         };
         let only_last = Expert::new(&cfg, shipped.clone());

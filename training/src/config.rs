@@ -1,5 +1,6 @@
 //! PPO hyperparameters (`configs/train.toml`): every key required, unknown keys rejected.
 
+use powermix_agent::rules::ExpertParams;
 use powermix_env::config::ConfigError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -51,6 +52,12 @@ pub struct TrainConfig {
     /// also makes the day-ahead offer, with the expert rules alone in emergencies;
     /// `"none"`: the network's output is the action (starting at always-on).
     pub base_policy: String,
+    /// The expert rules that the residual corrects (and that act alone in emergencies under
+    /// a planner base): an `[expert]` table with the keys of `configs/expert.toml`, which
+    /// `train --expert FILE` fills from a file. Absent: the embedded `configs/expert.toml`.
+    /// Written to `meta.json` as the checkpoint's `base_policy` either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expert: Option<ExpertParams>,
     /// `"day-ahead-mpc"`: the checkpoint makes the day-ahead MPC's hour-by-hour offer at the
     /// gate instead of the flat offer of its action values (`day_ahead_head` in
     /// `meta.json`): validation, the closing table, `evaluate` and `serve` run it. The
@@ -147,6 +154,17 @@ impl TrainConfig {
                 format!("{:?}", self.base_policy),
                 "must be \"expert\", \"day-ahead-mpc\" or \"none\"",
             );
+        }
+        if let Some(e) = &self.expert {
+            if self.base_policy == "none" {
+                return bad(
+                    "expert",
+                    "a table".to_string(),
+                    "base_policy = \"none\" corrects no rules",
+                );
+            }
+            e.validate()
+                .map_err(|m| ConfigError(format!("expert.{m}")))?;
         }
         if !["none", "day-ahead-mpc"].contains(&self.day_ahead_head.as_str()) {
             return bad(

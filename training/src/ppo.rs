@@ -203,7 +203,8 @@ impl Trainer {
                 "training source {i}: its site config differs from the first source's (one policy acts in all of them)"
             )));
         }
-        let base_params = (cfg.base_policy != "none").then(ExpertParams::default_params);
+        let base_params = (cfg.base_policy != "none")
+            .then(|| (cfg.expert.clone()).unwrap_or_else(ExpertParams::default_params));
         let base = base_params.clone().map(|p| Expert::new(&market.cfg, p));
         let planners = if cfg.base_policy == "day-ahead-mpc" {
             vec![EnvPlanner::Base(Box::new(DayAheadMpc::new(&market.cfg))); cfg.n_envs]

@@ -570,6 +570,60 @@ fn runs_write_their_day_ahead_head() {
     }
 }
 
+/// The rules a residual corrects (`[expert]` in the config, `train --expert FILE`): the
+/// trainer's base, the run's `meta.json` (`base_policy`) and the loaded checkpoint's id
+/// follow them; the default is the embedded configs/expert.toml; a base of "none" refuses
+/// them, naming the field.
+#[test]
+fn runs_write_the_rules_they_correct() {
+    use powermix_agent::ExpertParams;
+    use powermix_training::run;
+    let m = market();
+    let rules = ExpertParams {
+        price_da_weight: 0.1,
+        four_cp_stop_training: true,
+        four_cp_training_min_da_price_usd_per_mwh: Some(500.0),
+        ..ExpertParams::default_params()
+    };
+    let mut ids = Vec::new();
+    for expert in [None, Some(rules.clone())] {
+        let out = std::env::temp_dir().join(format!(
+            "powermix-train-rules-{}-{}",
+            expert.is_some(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&out);
+        let mut cfg = small();
+        cfg.total_steps = 2 * 48;
+        cfg.expert = expert.clone();
+        cfg.validate().unwrap();
+        let t = Trainer::new(cfg.clone(), m.clone(), 0, m.len(), 5).unwrap();
+        let want = expert.clone().unwrap_or_else(ExpertParams::default_params);
+        assert_eq!(t.base_params(), Some(want.clone()));
+        run::train(
+            &cfg,
+            &spec(&m, (0, 14 * 96), (14 * 96, 16 * 96), &out),
+            None,
+            false,
+        )
+        .unwrap();
+        let p = powermix_agent::load_checkpoint(&out.join("start")).unwrap();
+        assert_eq!(p.meta.base_policy, Some(want));
+        ids.push((p.meta.model_id.clone(), p.model_id().to_string()));
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    assert_eq!(
+        ids[0].0, ids[1].0,
+        "the same seed: the same starting network"
+    );
+    assert_ne!(ids[1].1, ids[0].1, "other rules: another policy id");
+    let mut cfg = small();
+    cfg.base_policy = "none".into();
+    cfg.expert = Some(rules);
+    let e = cfg.validate().unwrap_err().0;
+    assert!(e.starts_with("expert = "), "{e}");
+}
+
 /// Several sources (`train --also-train`): env `e` runs on source `e % sources`. The same
 /// market given twice is the one-source rollout to the bit (sharing out changes no random
 /// stream, and each env keeps its source's always-on baseline); with a second market the

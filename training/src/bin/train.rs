@@ -60,6 +60,11 @@ struct Cli {
     /// Hyperparameters TOML [default: the embedded configs/train.toml]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The rules the residual corrects: an expert parameters file like configs/expert.toml
+    /// (written to meta.json's base_policy) [default: the config's [expert] table, else the
+    /// embedded configs/expert.toml]. The closing table's expert row stays the embedded one
+    #[arg(long, value_name = "FILE")]
+    expert: Option<PathBuf>,
 }
 
 /// `--also-train FILE[:A..B]` or `--val-data FILE[:A..B]`: a data file and, optionally,
@@ -118,6 +123,10 @@ fn run(cli: Cli) -> Result<()> {
     if let Some(s) = cli.steps {
         cfg.total_steps = s;
         cfg.validate().context("--steps")?;
+    }
+    if let Some(p) = &cli.expert {
+        cfg.expert = Some(powermix_agent::ExpertParams::load(p)?);
+        cfg.validate().context("--expert")?;
     }
     let loaded = cli
         .market
