@@ -61,7 +61,7 @@ struct Cli {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// The rules the residual corrects: an expert parameters file like configs/expert.toml
-    /// (written to meta.json's base_policy) [default: the config's [expert] table, else the
+    /// (written to meta.json's base_policy) [default: the config's expert table, else the
     /// embedded configs/expert.toml]. The closing table's expert row stays the embedded one
     #[arg(long, value_name = "FILE")]
     expert: Option<PathBuf>,
