@@ -11,6 +11,7 @@ use crate::error::TrainError;
 use crate::ppo::{TrainSource, Trainer, UpdateStats};
 use crate::resume::{self, TrainerState};
 use indicatif::{ProgressBar, ProgressStyle};
+use powermix_agent::ExpertParams;
 use powermix_agent::checkpoint::{CheckpointInfo, DataInfo, command_line, save_checkpoint};
 use powermix_env::Market;
 use powermix_eval::harness::PolicyFactory;
@@ -44,9 +45,15 @@ pub struct RunSpec {
 /// A resumed run must train on what it trained on before: the same data (by hash) over
 /// the same periods, and the same further files in the same order (each env keeps its
 /// source across the resume). It must validate on the same windows too: `best/` is kept
-/// by comparing profits summed over them, which other windows would not match.
-fn same_training_data(dir: &Path, now: &DataInfo) -> Result<(), TrainError> {
-    let before = powermix_agent::read_meta(dir)?.data;
+/// by comparing profits summed over them, which other windows would not match. And it must
+/// correct the same rules (`base_policy`, from `--expert` or the config's `[expert]`).
+fn same_training_data(
+    dir: &Path,
+    now: &DataInfo,
+    rules: Option<&ExpertParams>,
+) -> Result<(), TrainError> {
+    let meta = powermix_agent::read_meta(dir)?;
+    let before = meta.data;
     let key = |d: &DataInfo| {
         let also: Vec<_> = (d.also_train.iter())
             .map(|a| format!("{} ({})", a.train_period, a.hash))
@@ -86,6 +93,19 @@ fn same_training_data(dir: &Path, now: &DataInfo) -> Result<(), TrainError> {
             val_key(&before),
             val_key(now),
             "--val-period or --val-data",
+        );
+    }
+    if meta.base_policy.as_ref() != rules {
+        let text = |r: Option<&ExpertParams>| {
+            r.map_or("no rules".to_string(), |r| {
+                serde_json::to_string(r).expect("expert parameters serialise")
+            })
+        };
+        return mismatch(
+            "corrected",
+            text(meta.base_policy.as_ref()),
+            text(rules),
+            "--expert or [expert] table",
         );
     }
     Ok(())
@@ -152,7 +172,7 @@ pub fn train(
         } else {
             dir.to_path_buf()
         };
-        same_training_data(&last, &spec.data)?;
+        same_training_data(&last, &spec.data, trainer.base_params().as_ref())?;
         state = resume::resume(&mut trainer, &last)?;
         eprintln!("resumed {} at update {}", last.display(), state.update);
         if let Some(planner) = trainer.base_planner() {

@@ -600,15 +600,19 @@ fn runs_write_the_rules_they_correct() {
         let t = Trainer::new(cfg.clone(), m.clone(), 0, m.len(), 5).unwrap();
         let want = expert.clone().unwrap_or_else(ExpertParams::default_params);
         assert_eq!(t.base_params(), Some(want.clone()));
-        run::train(
-            &cfg,
-            &spec(&m, (0, 14 * 96), (14 * 96, 16 * 96), &out),
-            None,
-            false,
-        )
-        .unwrap();
+        let run_spec = spec(&m, (0, 14 * 96), (14 * 96, 16 * 96), &out);
+        run::train(&cfg, &run_spec, None, false).unwrap();
         let p = powermix_agent::load_checkpoint(&out.join("start")).unwrap();
         assert_eq!(p.meta.base_policy, Some(want));
+        // Resuming with other rules is refused: the run would correct two sets of rules.
+        let mut other = cfg.clone();
+        other.total_steps = 4 * 48;
+        other.expert = match expert {
+            None => Some(rules.clone()),
+            Some(_) => None,
+        };
+        let e = run::train(&other, &run_spec, Some(&out), false).unwrap_err();
+        assert!(e.to_string().contains("the run corrected"), "{e}");
         ids.push((p.meta.model_id.clone(), p.model_id().to_string()));
         let _ = std::fs::remove_dir_all(&out);
     }
