@@ -257,7 +257,7 @@ fn panels_are_marked_against_what_the_checkpoint_saw() {
     assert_eq!(elsewhere.exposure("west", p2023), Exposure::Trained);
 }
 
-/// The selection set (`configs/selection.toml`) holds no panel of the card
+/// The selection sets (`configs/selection.toml`, `configs/fourcp-years.toml`) hold no panel of the card
 /// (`configs/panel.toml`), and none of its panels overlaps the shipped checkpoint's
 /// training period on the same data file (`Seen::exposure`, the rule that marks the
 /// card): what ships is never chosen on what it reports or learnt from.
@@ -265,7 +265,6 @@ fn panels_are_marked_against_what_the_checkpoint_saw() {
 fn the_selection_set_is_apart_from_the_card_and_the_training_years() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let card = PanelFile::load(&root.join("configs/panel.toml")).unwrap();
-    let sel = PanelFile::load(&root.join("configs/selection.toml")).unwrap();
     // Data files are compared by name here (the card compares hashes, which needs the
     // data): the same name is the same hub.
     let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
@@ -276,30 +275,34 @@ fn the_selection_set_is_apart_from_the_card_and_the_training_years() {
     trained.also_train = (meta.data.also_train.iter())
         .map(|a| (name(Path::new(&a.file)), period(&a.train_period)))
         .collect();
-    assert!(!sel.panel.is_empty());
-    for s in &sel.panel {
-        for c in &card.panel {
-            let card_panel = Seen {
-                data_hash: name(&c.data),
-                train: period(&c.period),
-                val: Some(period(&c.period)),
-                also_train: Vec::new(),
-                val_data: Vec::new(),
-            };
+    // Every set that chooses among candidates for checkpoints/default (real data).
+    for file in ["configs/selection.toml", "configs/fourcp-years.toml"] {
+        let sel = PanelFile::load(&root.join(file)).unwrap();
+        assert!(!sel.panel.is_empty(), "{file}");
+        for s in &sel.panel {
+            for c in &card.panel {
+                let card_panel = Seen {
+                    data_hash: name(&c.data),
+                    train: period(&c.period),
+                    val: Some(period(&c.period)),
+                    also_train: Vec::new(),
+                    val_data: Vec::new(),
+                };
+                assert_ne!(
+                    card_panel.exposure(&name(&s.data), period(&s.period)),
+                    Exposure::Trained,
+                    "{file}: panel {} overlaps card panel {}",
+                    s.name,
+                    c.name
+                );
+            }
             assert_ne!(
-                card_panel.exposure(&name(&s.data), period(&s.period)),
+                trained.exposure(&name(&s.data), period(&s.period)),
                 Exposure::Trained,
-                "selection panel {} overlaps card panel {}",
+                "{file}: panel {} overlaps the training period {}",
                 s.name,
-                c.name
+                meta.data.train_period
             );
         }
-        assert_ne!(
-            trained.exposure(&name(&s.data), period(&s.period)),
-            Exposure::Trained,
-            "selection panel {} overlaps the training period {}",
-            s.name,
-            meta.data.train_period
-        );
     }
 }
