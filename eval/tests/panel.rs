@@ -257,10 +257,10 @@ fn panels_are_marked_against_what_the_checkpoint_saw() {
     assert_eq!(elsewhere.exposure("west", p2023), Exposure::Trained);
 }
 
-/// The selection sets (`configs/selection.toml`, `configs/fourcp-years.toml`) hold no panel of the card
-/// (`configs/panel.toml`), and none of its panels overlaps the shipped checkpoint's
-/// training period on the same data file (`Seen::exposure`, the rule that marks the
-/// card): what ships is never chosen on what it reports or learnt from.
+/// The real selection sets (`configs/selection.toml`, `configs/fourcp-years.toml`) hold no
+/// panel of the card (`configs/panel.toml`), and none of their panels overlaps the shipped
+/// checkpoint's training period on the same data file (`Seen::exposure`, the rule that
+/// marks the card): what ships is never chosen on what it reports or learnt from.
 #[test]
 fn the_selection_set_is_apart_from_the_card_and_the_training_years() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
