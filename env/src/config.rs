@@ -56,8 +56,11 @@ pub struct GridConfig {
     pub import_limit_mw: f64,
     /// Offer caps by local year, in increasing `from_year`.
     pub price_caps: Vec<PriceCap>,
-    /// Lowest plausible real-time price ($/MWh).
-    pub price_floor_usd_per_mwh: f64,
+    /// Not used: site configs and checkpoints that still carry this key load unchanged.
+    /// What counts as a valid published price is one rule for the data loader and the
+    /// server alike ([`crate::price`]), which accepts prices under ERCOT's offer floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_floor_usd_per_mwh: Option<f64>,
 }
 
 /// The system-wide offer cap from a local year on.
@@ -343,12 +346,6 @@ impl SiteConfig {
                 )?;
             }
         }
-        check(
-            g.price_floor_usd_per_mwh.is_finite() && g.price_floor_usd_per_mwh < 0.0,
-            "grid.price_floor_usd_per_mwh",
-            g.price_floor_usd_per_mwh,
-            "must be a finite negative number",
-        )?;
         let a = &self.ai;
         nonneg("ai.inference_mw", a.inference_mw)?;
         nonneg(

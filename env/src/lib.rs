@@ -14,6 +14,7 @@ pub mod env;
 pub mod forecast;
 pub mod market;
 pub mod obs;
+pub mod price;
 pub mod rng;
 pub mod safety;
 pub mod settlement;

@@ -74,6 +74,15 @@ pub const OBS_NAMES: [&str; OBS_DIM] = [
     "award_nspin",
 ];
 
+/// Whether feature `i` ([`OBS_NAMES`] order) is a market price or moves with one (real-time,
+/// day-ahead and reserve prices, and the miners' margins over the price). A distribution
+/// check leaves these out: every price the market publishes is valid
+/// ([`crate::price`]), and a spike far from a calm year's mean is an input the policy
+/// must decide on, not a broken one.
+pub fn is_price_feature(i: usize) -> bool {
+    i < 16 || (20..23).contains(&i)
+}
+
 /// Everything a decision for one interval may see. Plain data: the env fills it from
 /// history, the server from a request.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -392,6 +401,22 @@ impl Observer {
             } else {
                 0.0
             };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn price_features_are_the_price_named_ones() {
+        for (i, name) in OBS_NAMES.iter().enumerate() {
+            let by_name = name.starts_with("rt_")
+                || name.starts_with("da_") && *name != "da_gate"
+                || name.ends_with("_price_sq")
+                || name.starts_with("margin_");
+            assert_eq!(is_price_feature(i), by_name, "{name}");
         }
     }
 }

@@ -14,7 +14,7 @@ use powermix_agent::SharedPolicy;
 use powermix_agent::rules::{Expert, ExpertParams};
 use powermix_env::config::{RESERVES, SiteConfig};
 use powermix_env::market::is_da_gate_local;
-use powermix_env::obs::{OBS_DIM, OBS_NAMES, Observer, Snapshot};
+use powermix_env::obs::{OBS_DIM, OBS_NAMES, Observer, Snapshot, SnapshotBuf};
 use powermix_env::safety::{ProjectionContext, Projector};
 use powermix_env::settlement::{IntervalMarket, Ledger, Settler};
 use powermix_env::site::{ACTION_NAMES, DayAheadOffer, Dispatch, HourOffer};
@@ -284,6 +284,9 @@ struct Model {
     policy: Box<dyn SharedPolicy>,
     model_id: String,
     stats: Option<TrainingStats>,
+    /// The checkpoint's emergency rules (a residual's base rules), built for the server's
+    /// site; None: the server's fallback rules.
+    emergency: Option<Expert>,
     /// Whether the answers at the gate carry the day-ahead head's offer.
     head: bool,
 }
@@ -303,6 +306,11 @@ pub struct PrimaryStatus {
     pub reason: Option<Reason>,
     /// In words.
     pub message: String,
+    /// The out-of-distribution check in words: on (against which statistics) or off (why).
+    pub distribution_check: String,
+    /// Which rules decide in an emergency: `checkpoint` (the loaded policy's base rules,
+    /// as in its backtest) or `fallback` (the server's `--expert` rules).
+    pub emergency_rules: &'static str,
 }
 
 /// Decides: holds the site's config, the env's observer, projector and settler, the
@@ -332,6 +340,11 @@ pub struct Decider {
     /// before the gate (09:45 local), joined by the gate's request (10:00), a quarter of an
     /// hour later in operation.
     gate_lp: Mutex<Option<JoinHandle<GatePlan>>>,
+    /// The last snapshot the head was fed, and the offer it gave at that interval (at a
+    /// gate). Each interval feeds the head once, with its first snapshot: a retry gets the
+    /// same offer, a conflicting second snapshot is logged and ignored, and an earlier
+    /// interval (a replay sent to the live port) never feeds it.
+    head_fed: Mutex<Option<(SnapshotBuf, Option<DayAheadOffer>)>>,
 }
 
 impl std::fmt::Debug for Decider {
@@ -367,6 +380,7 @@ impl Decider {
             }),
             head: Mutex::new(DayAheadHead::new(&cfg_for_head)),
             gate_lp: Mutex::new(None),
+            head_fed: Mutex::new(None),
         }
     }
 
@@ -391,11 +405,28 @@ impl Decider {
                 model_id: Some(m.model_id.clone()),
                 reason: None,
                 message: format!("policy {} loaded", m.model_id),
+                distribution_check: match &m.stats {
+                    Some(s) => format!(
+                        "on: non-price features within {} standard deviations of the \
+                         checkpoint's training statistics",
+                        s.z_limit
+                    ),
+                    None => "off: the checkpoint carries no training statistics (its \
+                             normaliser is untrained)"
+                        .into(),
+                },
+                emergency_rules: if m.emergency.is_some() {
+                    "checkpoint"
+                } else {
+                    "fallback"
+                },
             },
             Primary::Missing { reason, message } => PrimaryStatus {
                 model_id: None,
                 reason: Some(*reason),
                 message: message.clone(),
+                distribution_check: "off: no policy loaded".into(),
+                emergency_rules: "fallback",
             },
         }
     }
@@ -418,6 +449,7 @@ impl Decider {
                     policy: lp.policy,
                     model_id: lp.model_id,
                     stats: lp.stats,
+                    emergency: lp.emergency_rules.map(|p| Expert::new(&self.cfg, p)),
                     head: lp.day_ahead_head.is_some(),
                 })));
                 Ok(id)
@@ -524,8 +556,37 @@ impl Decider {
     /// poisoned, the head goes on as it is. A failed or panicking LP leaves the decider's
     /// own offer standing.
     fn head_step(&self, snap: &Snapshot<'_>, wanted: bool) -> Option<DayAheadOffer> {
-        let lock = || self.head.lock().unwrap_or_else(|e| e.into_inner());
         let gate = is_da_gate_local(&snap.local);
+        let mut fed = self.head_fed.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((last, offer)) = fed.as_ref() {
+            let last = last.view();
+            if snap.interval_start_ms == last.interval_start_ms {
+                if last != *snap {
+                    tracing::warn!(
+                        interval = %format_utc(snap.interval_start_ms),
+                        "a second, different snapshot for an interval the day-ahead head has \
+                         seen: the head keeps the first"
+                    );
+                }
+                return offer.clone().filter(|_| wanted && gate);
+            }
+            if snap.interval_start_ms < last.interval_start_ms {
+                tracing::warn!(
+                    interval = %format_utc(snap.interval_start_ms),
+                    last = %format_utc(last.interval_start_ms),
+                    "a snapshot older than the day-ahead head's last: not fed to the head"
+                );
+                return None;
+            }
+        }
+        let offer = self.head_feed(snap, wanted, gate);
+        *fed = Some((SnapshotBuf::of(snap), offer.clone()));
+        offer
+    }
+
+    /// Feeds one interval's snapshot to the head (see [`Decider::head_step`]).
+    fn head_feed(&self, snap: &Snapshot<'_>, wanted: bool, gate: bool) -> Option<DayAheadOffer> {
+        let lock = || self.head.lock().unwrap_or_else(|e| e.into_inner());
         if wanted && gate {
             // The plan started a quarter of an hour ago: long done in operation.
             let started = self
@@ -601,7 +662,11 @@ impl Decider {
             Some((
                 Reason::Emergency,
                 format!(
-                    "emergency notice in force ({notice}): the expert rules and the safety projection curtail as ordered"
+                    "emergency notice in force ({notice}): the {} rules and the safety projection curtail as ordered",
+                    match &*primary {
+                        Primary::Loaded(Model { emergency: Some(_), .. }) => "checkpoint's base",
+                        _ => "fallback",
+                    }
                 ),
             ))
         } else {
@@ -671,12 +736,24 @@ impl Decider {
             ),
             (None, f) => {
                 let (r, m) = f.unwrap_or((Reason::CheckpointDamaged, "no decision".into()));
+                // In an emergency a loaded residual policy's own base rules decide, as they
+                // do in its backtest (`powermix_agent::residual_action`); otherwise, and for
+                // every other reason, the server's fallback rules.
+                let rules = match (&*primary, r) {
+                    (
+                        Primary::Loaded(Model {
+                            emergency: Some(e), ..
+                        }),
+                        Reason::Emergency,
+                    ) => e,
+                    _ => &self.expert,
+                };
                 (
                     Source::Fallback,
                     Some(r),
                     m,
                     // The expert offers day ahead through its action values (flat offer).
-                    (self.expert.decide(&snap), None),
+                    (rules.decide(&snap), None),
                 )
             }
         };

@@ -284,7 +284,10 @@ async fn route(req: Request<Incoming>, ctx: &Ctx, id: &str) -> Routed {
             allow: Some(allow),
         };
     }
-    if matches!(path, "/v1/reload" | "/metrics")
+    // With a token, every endpoint that can change later answers needs it: `/v1/decide`
+    // feeds the day-ahead head (the gate's offer depends on the day's snapshots), and
+    // `/v1/reload` swaps the policy; `/metrics` is kept private too.
+    if matches!(path, "/v1/decide" | "/v1/reload" | "/metrics")
         && let Some(token) = &ctx.opts.auth_token
         && !token.admits(req.headers())
     {

@@ -6,7 +6,9 @@
 //! answers with the expert fallback).
 
 use powermix_agent::SharedPolicy;
+use powermix_agent::rules::ExpertParams;
 use powermix_env::OBS_DIM;
+use powermix_env::obs::is_price_feature;
 use powermix_env::config::SiteConfig;
 use std::fmt;
 use std::path::Path;
@@ -42,11 +44,13 @@ impl TrainingStats {
         Ok(())
     }
 
-    /// The first feature outside the limit: (index, z).
+    /// The first feature outside the limit: (index, z). Price features
+    /// ([`powermix_env::obs::is_price_feature`]) are not checked: every price the market
+    /// publishes is valid, however far from the training mean.
     pub fn outlier(&self, obs: &[f32]) -> Option<(usize, f64)> {
         for (i, &x) in obs.iter().enumerate().take(OBS_DIM) {
             let (m, s) = (self.mean[i], self.std[i]);
-            if s > 0.0 {
+            if s > 0.0 && !is_price_feature(i) {
                 let z = (x as f64 - m) / s;
                 if !z.is_finite() || z.abs() > self.z_limit {
                     return Some((i, z));
@@ -63,8 +67,13 @@ pub struct PrimaryPolicy {
     pub policy: Box<dyn SharedPolicy>,
     /// Identifies the model in answers, metrics and the audit log (e.g. run name + hash).
     pub model_id: String,
-    /// Training observation statistics, when the checkpoint has them.
+    /// Training observation statistics, when the checkpoint has them (the
+    /// out-of-distribution check is off without them, and `/readyz` says so).
     pub stats: Option<TrainingStats>,
+    /// The rules that decide in an emergency for this policy: a residual's base rules
+    /// (`meta.json`'s `base_policy`), which its backtest applies in an emergency too. None:
+    /// the server's fallback rules (`--expert`).
+    pub emergency_rules: Option<ExpertParams>,
     /// The planner whose day-ahead offer the answers carry at the gate
     /// (`meta.json`'s `day_ahead_head`; the decider runs it), if any.
     pub day_ahead_head: Option<String>,
@@ -76,6 +85,7 @@ impl fmt::Debug for PrimaryPolicy {
             .field("policy", &self.policy.name())
             .field("model_id", &self.model_id)
             .field("stats", &self.stats.is_some())
+            .field("emergency_rules", &self.emergency_rules.is_some())
             .field("day_ahead_head", &self.day_ahead_head)
             .finish()
     }
@@ -151,7 +161,10 @@ pub fn load_primary(dir: &Path, cfg: &SiteConfig) -> Result<PrimaryPolicy, LoadE
         });
     }
     let n = loaded.normalizer();
-    let stats = TrainingStats {
+    // An untrained normaliser (count 0: mean 0, variance 1) holds no statistics of any data:
+    // checking raw features against it as z-scores would flag ordinary inputs, so the
+    // check is off for such a checkpoint (`/readyz` says so).
+    let stats = (n.count > 0.0).then(|| TrainingStats {
         mean: n.mean.clone(),
         std: n
             .var
@@ -168,18 +181,15 @@ pub fn load_primary(dir: &Path, cfg: &SiteConfig) -> Result<PrimaryPolicy, LoadE
             })
             .collect(),
         z_limit: Z_LIMIT,
-    };
+    });
     let model_id = loaded.model_id().to_string();
     let day_ahead_head = loaded.day_ahead_head().map(str::to_string);
+    let emergency_rules = loaded.meta.base_policy.clone();
     Ok(PrimaryPolicy {
         policy: Box::new(loaded.with_site_config(cfg)),
         model_id,
-        stats: Some(stats),
+        stats,
+        emergency_rules,
         day_ahead_head,
     })
-}
-
-/// [`load_primary`] as a [`Loader`].
-pub fn default_loader() -> Loader {
-    Arc::new(load_primary)
 }

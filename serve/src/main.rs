@@ -37,9 +37,9 @@ struct Args {
     /// Address to listen on. Other than loopback, set --auth-token-file.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: String,
-    /// Bearer token file: `/v1/reload` and `/metrics` then need `Authorization: Bearer
-    /// <token>` (401 without); `/v1/decide`, `/healthz` and `/readyz` stay open [default: no
-    /// token].
+    /// Bearer token file: `/v1/decide` (it feeds the day-ahead offer's state), `/v1/reload`
+    /// and `/metrics` then need `Authorization: Bearer <token>` (401 without); `/healthz`
+    /// and `/readyz` stay open [default: no token].
     #[arg(long, value_name = "FILE")]
     auth_token_file: Option<PathBuf>,
     /// Append every request and answer as JSON lines, each written before its answer is
@@ -329,7 +329,7 @@ fn main() -> ExitCode {
         );
         if http.auth_token.is_none() && addr.is_some_and(|a| !a.ip().is_loopback()) {
             tracing::warn!(
-                "listening on {} (not loopback) without --auth-token-file: anyone who reaches the port can reload the policy and read /metrics",
+                "listening on {} (not loopback) without --auth-token-file: anyone who reaches the port can send decisions that feed the day-ahead offer, reload the policy and read /metrics",
                 args.listen
             );
         }

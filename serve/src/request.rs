@@ -13,6 +13,7 @@ use chrono::DateTime;
 use powermix_env::Emergency;
 use powermix_env::config::{RESERVES, SiteConfig, TRANCHES};
 use powermix_env::obs::{DA_HORIZON, RT_HISTORY, Snapshot};
+use powermix_env::price::PriceKind;
 use powermix_env::site::SiteState;
 use powermix_env::time::{INTERVAL_MS, LocalTime, format_utc, local_time};
 use serde::{Deserialize, Serialize};
@@ -726,28 +727,23 @@ impl Checked<'_> {
     }
 }
 
-/// Checks prices in `[lo, hi]`; problems name each bad element. Returns the index of the
-/// first and the last bad element.
+/// Checks prices against the shared rule of what a published price is
+/// ([`powermix_env::price`], which the data loader applies too); problems name each bad
+/// element. Returns the index of the first and the last bad element.
 fn check_prices(
     xs: &[f64],
     field: &str,
-    lo: f64,
-    hi: f64,
-    unit: &str,
+    kind: PriceKind,
     p: &mut Problems,
 ) -> Option<(usize, usize)> {
     let mut bad: Option<(usize, usize)> = None;
     for (i, &x) in xs.iter().enumerate() {
-        if !(x.is_finite() && x >= lo && x <= hi) {
+        if !kind.is_valid(x) {
             bad = Some(match bad {
                 None => (i, i),
                 Some((first, _)) => (first, i),
             });
-            p.push(
-                &format!("{field}[{i}]"),
-                show_f64(x),
-                format!("must be a finite price in [{lo}, {hi}] {unit}"),
-            );
+            p.push(&format!("{field}[{i}]"), show_f64(x), kind.rule());
         }
     }
     bad
@@ -806,20 +802,9 @@ pub fn check<'a>(
         check_knowable(req, cfg, interval_start_ms, as_of, &mut p)?;
     }
 
-    // Price bounds: the site's floor and the cap of the interval's local year (near New
-    // Year, the higher of the caps of the years the windows touch).
-    let lo = cfg.grid.price_floor_usd_per_mwh;
-    let mut hi = cfg.price_cap(local.year);
-    if local.ordinal <= 2 {
-        hi = hi.max(cfg.price_cap(local.year - 1));
-    }
-    if local.ordinal >= 364 {
-        hi = hi.max(cfg.price_cap(local.year + 1));
-    }
-
     // Real-time prices: the valid suffix, the last RT_HISTORY of it.
     let rt_all = &req.rt_prices[..];
-    let rt_start = match check_prices(rt_all, "rt_prices", lo, hi, "$/MWh", &mut p) {
+    let rt_start = match check_prices(rt_all, "rt_prices", PriceKind::Energy, &mut p) {
         Some((_, last_bad)) => last_bad + 1,
         None => 0,
     };
@@ -834,7 +819,7 @@ pub fn check<'a>(
             "needs at least 1 value (the day-ahead price of the interval decided for)",
         );
     }
-    let mut len = match check_prices(da_all, "day_ahead_prices", lo, hi, "$/MWh", &mut p) {
+    let mut len = match check_prices(da_all, "day_ahead_prices", PriceKind::Energy, &mut p) {
         Some((first_bad, _)) => first_bad,
         None => da_all.len(),
     };
@@ -854,7 +839,7 @@ pub fn check<'a>(
                 ),
             );
         }
-        let ok = match check_prices(w, field, 0.0, hi, "$/MW-h", &mut p) {
+        let ok = match check_prices(w, field, PriceKind::Reserve, &mut p) {
             Some((first_bad, _)) => first_bad,
             None => w.len(),
         };
@@ -1168,7 +1153,8 @@ POST /v1/decide body (JSON object; all fields required, unknown fields ignored):
                             while an ERCOT EEA notice is in force (no level: counted as EEA3 with load shed)
 At 10:00 US/Central (the day-ahead gate) the answer also carries day_ahead_offer: the reserve offer for every hour
 of the next operating day, due at 10:00.
-Prices must lie in [grid.price_floor_usd_per_mwh, cap of the interval's local year]; reserve prices in [0, cap].
+Energy prices must be finite in [-10000, 90000] $/MWh and reserve prices in [0, 90000] $/MW-h (powermix_env::price:
+the rule the data loader applies; ERCOT publishes prices above the offer cap through its adders).
 ";
 
 #[cfg(test)]

@@ -113,11 +113,11 @@ fn every_fallback_reason_is_triggered_and_named() {
     let d = decider(clock(), Some(const_meta("run-b")));
     // invalid_input, with the field named.
     let a = d
-        .decide_body(&with(|v| v["rt_prices"][1] = json!(-301.0)))
+        .decide_body(&with(|v| v["rt_prices"][1] = json!(-20_000.0)))
         .unwrap();
     assert_eq!(a.reason, Some(Reason::InvalidInput));
     assert_eq!(a.problems[0].field, "rt_prices[1]");
-    assert!(a.message.contains("rt_prices[1] = -301"), "{}", a.message);
+    assert!(a.message.contains("rt_prices[1] = -20000"), "{}", a.message);
     assert_eq!(a.model_id.as_deref(), Some("run-b"));
 
     // stale_snapshot: 30 minutes old (for the interval of 19:45, with its t-2 price).
@@ -205,7 +205,7 @@ fn invalid_values_are_named_with_their_value() {
     type Edit = Box<dyn Fn(&mut Value)>;
     let cases: Vec<(Edit, &str)> = vec![
         (
-            Box::new(|v| v["day_ahead_prices"][0] = json!(5000.01)),
+            Box::new(|v| v["day_ahead_prices"][0] = json!(90_000.01)),
             "day_ahead_prices[0]",
         ),
         (
@@ -480,7 +480,14 @@ fn a_saved_checkpoint_loads_and_decides_as_the_policy() {
     let meta = save_checkpoint(&dir, &model, &info, &[]).unwrap();
     let loaded = load_primary(&dir, &cfg).unwrap();
     assert_eq!(loaded.model_id, meta.model_id);
-    assert!(loaded.stats.is_some());
+    // An untrained normaliser holds no statistics: the distribution check is off.
+    assert!(loaded.stats.is_none());
+    // One with statistics turns it on.
+    let mut trained = info.clone();
+    trained.normalizer.update(&vec![0.5f32; 4 * powermix_env::OBS_DIM]);
+    let with_stats = temp_dir("real-checkpoint-stats").join("ckpt");
+    save_checkpoint(&with_stats, &model, &trained, &[]).unwrap();
+    assert!(load_primary(&with_stats, &cfg).unwrap().stats.is_some());
 
     // An ensemble of this network and another is served under the ensemble's own id.
     let second = temp_dir("real-checkpoint-2").join("ckpt");

@@ -212,10 +212,17 @@ fn operator_endpoints_need_the_bearer_token() {
     let open_client = Client::new(addr);
     let wrong = Client::new(addr).with_token("s3cret-token-for-the-tests-0123456788");
     let right = Client::new(addr).with_token(TOKEN);
-    for path in ["/metrics", "/v1/reload"] {
+    // Every endpoint that changes later answers needs the token: /v1/decide feeds the
+    // day-ahead head, /v1/reload swaps the policy.
+    for path in ["/metrics", "/v1/reload", "/v1/decide"] {
         let method = if path == "/metrics" { "GET" } else { "POST" };
+        let body = if path == "/v1/decide" {
+            example_body()
+        } else {
+            Vec::new()
+        };
         for c in [&open_client, &wrong] {
-            let r = c.request(method, path, b"");
+            let r = c.request(method, path, &body);
             assert_eq!(r.status, 401, "{path}: {}", r.body);
             let v: Value = serde_json::from_str(&r.body).unwrap();
             assert_eq!(v["error"], "unauthorized");
@@ -223,21 +230,15 @@ fn operator_endpoints_need_the_bearer_token() {
             assert!(v["message"].as_str().unwrap().contains("Bearer"), "{v}");
             assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
         }
-        let r = right.request(method, path, b"");
+        let r = right.request(method, path, &body);
         assert!(r.status == 200 || r.status == 409, "{path}: {}", r.body);
     }
-    // The decision and the probes stay open.
-    assert_eq!(
-        open_client
-            .request("POST", "/v1/decide", &example_body())
-            .status,
-        200
-    );
+    // The probes stay open.
     assert_eq!(open_client.request("GET", "/healthz", b"").status, 200);
     assert_eq!(open_client.request("GET", "/readyz", b"").status, 200);
     let m = right.request("GET", "/metrics", b"").body;
     assert!(
-        m.contains("powermix_rejected_requests_total{status=\"401\"} 4"),
+        m.contains("powermix_rejected_requests_total{status=\"401\"} 6"),
         "{m}"
     );
     server.shutdown().unwrap();
@@ -246,7 +247,7 @@ fn operator_endpoints_need_the_bearer_token() {
         .lines()
         .filter(|l| l.contains("\"kind\":\"rejected\"") && l.contains("\"status\":401"))
         .count();
-    assert_eq!(refused, 4, "every refusal is audited");
+    assert_eq!(refused, 6, "every refusal is audited");
     assert!(
         !text.contains(TOKEN),
         "the token never reaches the audit log"

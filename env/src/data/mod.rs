@@ -52,6 +52,21 @@ impl OptionalColumn {
         OptionalColumn::Hashprice,
     ];
 
+    /// The kind of price the column holds ([`crate::price`] says which values are valid),
+    /// or None for load and hashprice.
+    pub fn price_kind(self) -> Option<crate::price::PriceKind> {
+        use crate::price::PriceKind;
+        match self {
+            OptionalColumn::DaPrice => Some(PriceKind::Energy),
+            OptionalColumn::AsRegup
+            | OptionalColumn::AsRegdn
+            | OptionalColumn::AsRrs
+            | OptionalColumn::AsEcrs
+            | OptionalColumn::AsNspin => Some(PriceKind::Reserve),
+            OptionalColumn::SystemLoad | OptionalColumn::Hashprice => None,
+        }
+    }
+
     /// Column name in the parquet file.
     pub fn name(self) -> &'static str {
         match self {

@@ -4,6 +4,7 @@
 //! `rt_price` float64 without nulls, then the nullable float64 columns of
 //! [`OptionalColumn::ALL`]. File key-value metadata: `settlement_point`, `interval_minutes`.
 use super::{COL_RT, COL_TIME, DataError, OptionalColumn, RawMarketData};
+use crate::price::PriceKind;
 use crate::time::{INTERVAL_MS, format_utc};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -208,14 +209,25 @@ pub fn validate(raw: &RawMarketData, file: &str) -> Result<(), DataError> {
         };
         return Err(time_err(row, msg));
     }
-    if let Some(row) = raw.rt_price.iter().position(|v| !v.is_finite()) {
-        let msg = format!("non-finite value {}", raw.rt_price[row]);
+    // Prices: the one rule of what a published price can be (`powermix_env::price`), which
+    // the server applies to requests too.
+    let energy = PriceKind::Energy;
+    if let Some(row) = raw.rt_price.iter().position(|&v| !energy.is_valid(v)) {
+        let msg = format!("value {}: {}", raw.rt_price[row], energy.rule());
         return Err(DataError::new(file, msg).column(COL_RT).row(row));
     }
     for c in OptionalColumn::ALL {
         let col = raw.column(c);
-        if let Some(row) = col.iter().position(|v| v.is_some_and(|x| !x.is_finite())) {
-            let msg = format!("non-finite value {:?}", col[row]);
+        let bad = |x: f64| match c.price_kind() {
+            Some(kind) => !kind.is_valid(x),
+            None => !x.is_finite(),
+        };
+        if let Some(row) = col.iter().position(|v| v.is_some_and(bad)) {
+            let x = col[row].unwrap_or(f64::NAN);
+            let msg = match c.price_kind() {
+                Some(kind) => format!("value {x}: {}", kind.rule()),
+                None => format!("non-finite value {x}"),
+            };
             return Err(DataError::new(file, msg).column(c.name()).row(row));
         }
     }
@@ -618,7 +630,7 @@ mod tests {
                 ),
             ],
         );
-        assert_err(read_parquet(&p).unwrap_err(), COL_RT, Some(1), "non-finite");
+        assert_err(read_parquet(&p).unwrap_err(), COL_RT, Some(1), "finite price");
         let p = write_columns(
             &dir,
             vec![
@@ -638,6 +650,34 @@ mod tests {
             "non-finite",
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn prices_follow_the_shared_rule_above_the_cap_and_below_the_floor() {
+        // What ERCOT published (adders above the offer cap, congestion under the floor)
+        // loads; what cannot be a price is refused naming column, row and the rule.
+        let mut raw = sample(4);
+        raw.rt_price = vec![5215.59, 9310.0, -251.0, 20.0];
+        raw.optional[OptionalColumn::AsRrs.index()] = vec![Some(25_000.0); 4];
+        validate(&raw, "<memory>").unwrap();
+        raw.rt_price[2] = 931_000.0;
+        assert_err(
+            validate(&raw, "<memory>").unwrap_err(),
+            COL_RT,
+            Some(2),
+            "[-10000, 90000] $/MWh",
+        );
+        let mut raw = sample(4);
+        raw.optional[OptionalColumn::AsNspin.index()][1] = Some(-1.0);
+        assert_err(
+            validate(&raw, "<memory>").unwrap_err(),
+            "as_nspin",
+            Some(1),
+            "$/MW-h",
+        );
+        let mut raw = sample(4);
+        raw.optional[OptionalColumn::DaPrice.index()][3] = Some(-20_000.0);
+        assert_err(validate(&raw, "<memory>").unwrap_err(), "da_price", Some(3), "$/MWh");
     }
 
     fn with_times(dir: &Path, t: Vec<i64>) -> PathBuf {
@@ -721,7 +761,7 @@ mod tests {
         raw.rt_price[3] = f64::NEG_INFINITY;
         let dir = temp_dir("refuse");
         let e = write_parquet(&raw, &dir.join("x.parquet")).unwrap_err();
-        assert_err(e, COL_RT, Some(3), "non-finite");
+        assert_err(e, COL_RT, Some(3), "finite price");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
         let e = write_parquet(&sample(4), &dir).unwrap_err();
         assert!(e.to_string().contains("is a directory"), "{e}");

@@ -106,6 +106,7 @@ pub fn test_loader() -> Loader {
             policy,
             model_id,
             stats,
+            emergency_rules: None,
             day_ahead_head: None,
         })
     })
