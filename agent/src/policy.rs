@@ -41,6 +41,9 @@ pub struct LoadedPolicy {
     /// ([`LoadedPolicy::with_members`]) or a checkpoint with a day-ahead head's
     /// ([`LoadedPolicy::day_ahead_head`]); None for a single network alone.
     policy_id: Option<String>,
+    /// The network's output is taken as zero: the policy is its base alone (same rules,
+    /// same head), what the network's contribution is measured against.
+    network_off: bool,
 }
 
 impl LoadedPolicy {
@@ -131,6 +134,7 @@ impl LoadedPolicy {
             fast,
             members: Vec::new(),
             policy_id: None,
+            network_off: false,
         })
     }
 
@@ -190,6 +194,23 @@ impl LoadedPolicy {
             self.policy_id = Some(id);
         }
         self
+    }
+
+    /// The same policy with every network's output taken as zero: its base alone (the
+    /// residual's rules, or the planner it corrects, with the same day-ahead head), named
+    /// `base:<id>`. For a policy that is not a residual, its action is all zeros.
+    pub fn with_network_off(mut self) -> LoadedPolicy {
+        self.network_off = true;
+        for m in &mut self.members {
+            m.network_off = true;
+        }
+        self.name = format!("base:{}", self.model_id());
+        self
+    }
+
+    /// Whether the network's output is taken as zero ([`LoadedPolicy::with_network_off`]).
+    pub fn network_off(&self) -> bool {
+        self.network_off
     }
 
     /// The planner whose day-ahead offer this policy makes ([`CheckpointMeta::day_ahead_head`]),
@@ -253,6 +274,9 @@ impl LoadedPolicy {
     /// # Panics
     /// If `obs.len()` is not [`OBS_DIM`] (a caller bug).
     pub fn act_raw(&self, obs: &[f32]) -> [f32; ACTION_DIM] {
+        if self.network_off {
+            return [0.0; ACTION_DIM];
+        }
         let mut norm = [0.0f32; OBS_DIM];
         self.meta.normalizer.normalize(obs, &mut norm);
         // A checkpoint from before the last action values acts with them at 0.

@@ -82,7 +82,9 @@ mod tests {
     fn prices_the_market_paid_are_valid() {
         // HB_WEST's extremes (../shared/data/README.md) and the adder-driven spike of
         // 6 September 2023 that the server used to refuse.
-        for p in [-251.0, -32.0, 0.0, 4981.0, 5000.0, 5215.59, 5500.0, 9035.0, 9310.0] {
+        for p in [
+            -251.0, -32.0, 0.0, 4981.0, 5000.0, 5215.59, 5500.0, 9035.0, 9310.0,
+        ] {
             assert!(PriceKind::Energy.is_valid(p), "{p}");
         }
         for p in [0.0, 5.7, 21.0, 25_000.0] {
@@ -92,7 +94,14 @@ mod tests {
 
     #[test]
     fn what_cannot_be_a_price_is_invalid() {
-        for p in [f64::NAN, f64::INFINITY, -f64::INFINITY, -10_000.01, 90_000.01, 931_000.0] {
+        for p in [
+            f64::NAN,
+            f64::INFINITY,
+            -f64::INFINITY,
+            -10_000.01,
+            90_000.01,
+            931_000.0,
+        ] {
             assert!(!PriceKind::Energy.is_valid(p), "{p}");
         }
         for p in [-0.01, f64::NAN, 90_000.01] {

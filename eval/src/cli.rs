@@ -160,6 +160,9 @@ pub enum PolicyName {
     /// The day-ahead MPC whose 4CP expectation reads a simulated ERCOT load forecast
     /// (ERCOT's published error; not served yet).
     MpcLoadForecast,
+    /// The checkpoint of --checkpoint with its network's output at zero: its base rules (or
+    /// planner) and day-ahead head alone, what the network must beat.
+    PpoBase,
 }
 
 impl PolicyName {

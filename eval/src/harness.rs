@@ -18,9 +18,10 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Policy names the harness knows (`ppo` needs a checkpoint; `mpc-perfect-forecast` is
+/// Policy names the harness knows (`ppo` and `ppo-base`, the checkpoint with its network
+/// off, need a checkpoint; `mpc-perfect-forecast` is
 /// the day-ahead MPC planning on the facts over each horizon, for `--attribution`).
-pub const KNOWN_POLICIES: [&str; 8] = [
+pub const KNOWN_POLICIES: [&str; 9] = [
     "always-on",
     "threshold",
     "expert",
@@ -29,6 +30,7 @@ pub const KNOWN_POLICIES: [&str; 8] = [
     "ppo",
     "mpc-perfect-forecast",
     "mpc-load-forecast",
+    "ppo-base",
 ];
 
 /// Real-time price above which a week counts as a scarcity week ($/MWh).
@@ -89,12 +91,19 @@ impl PolicyFactory<'_> {
             crate::mpc::PERFECT_FORECAST_NAME => Ok(Box::new(
                 crate::mpc::DayAheadMpc::with_perfect_forecast(self.market, start, end, self.seed)?,
             )),
-            "ppo" => {
+            "ppo" | "ppo-base" => {
                 let dir = self.checkpoint.ok_or_else(|| {
-                    EvalError("policy `ppo` needs --checkpoint DIR (a trained policy)".into())
+                    EvalError(format!(
+                        "policy `{name}` needs --checkpoint DIR (a trained policy)"
+                    ))
                 })?;
-                let p = powermix_agent::load_checkpoint(&checkpoint_dir(dir))
+                let mut p = powermix_agent::load_checkpoint(&checkpoint_dir(dir))
                     .map_err(|e| EvalError(format!("checkpoint: {e}")))?;
+                if name == "ppo-base" {
+                    // The checkpoint's base: its rules or planner and its head, the network
+                    // off: what the network's contribution is measured against.
+                    p = p.with_network_off();
+                }
                 Ok(crate::planned_policy(p, cfg))
             }
             _ => Err(EvalError(format!(

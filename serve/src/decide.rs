@@ -664,7 +664,9 @@ impl Decider {
                 format!(
                     "emergency notice in force ({notice}): the {} rules and the safety projection curtail as ordered",
                     match &*primary {
-                        Primary::Loaded(Model { emergency: Some(_), .. }) => "checkpoint's base",
+                        Primary::Loaded(Model {
+                            emergency: Some(_), ..
+                        }) => "checkpoint's base",
                         _ => "fallback",
                     }
                 ),

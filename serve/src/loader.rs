@@ -8,8 +8,8 @@
 use powermix_agent::SharedPolicy;
 use powermix_agent::rules::ExpertParams;
 use powermix_env::OBS_DIM;
-use powermix_env::obs::is_price_feature;
 use powermix_env::config::SiteConfig;
+use powermix_env::obs::is_price_feature;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;

@@ -484,7 +484,9 @@ fn a_saved_checkpoint_loads_and_decides_as_the_policy() {
     assert!(loaded.stats.is_none());
     // One with statistics turns it on.
     let mut trained = info.clone();
-    trained.normalizer.update(&vec![0.5f32; 4 * powermix_env::OBS_DIM]);
+    trained
+        .normalizer
+        .update(&vec![0.5f32; 4 * powermix_env::OBS_DIM]);
     let with_stats = temp_dir("real-checkpoint-stats").join("ckpt");
     save_checkpoint(&with_stats, &model, &trained, &[]).unwrap();
     assert!(load_primary(&with_stats, &cfg).unwrap().stats.is_some());
@@ -612,4 +614,73 @@ fn a_checkpoint_whose_weights_give_nan_falls_back_on_the_real_path() {
         .decide_body(&body(&example_request(NOW)))
         .unwrap();
     assert_eq!(a.mw, expert.mw);
+}
+
+/// In an emergency the server and the backtest of a checkpoint decide with the same rules:
+/// the checkpoint's base rules (its residual defers to them), not the server's fallback
+/// rules. At a price between the two rule sets' training stops (the shipped rules stop AI
+/// training at $2,500, `configs/expert.toml` at $1,500) the two would part.
+#[test]
+fn in_an_emergency_the_checkpoint_base_rules_decide_as_in_its_backtest() {
+    use powermix_agent::Policy;
+    use powermix_agent::rules::Expert;
+    use powermix_env::safety::{ProjectionContext, Projector};
+    use powermix_serve::request::{Problems, check};
+    let cfg = SiteConfig::default_site();
+    let ckpt = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/default");
+    let loaded = powermix_agent::load_checkpoint(&ckpt).unwrap();
+    let base = loaded
+        .meta
+        .base_policy
+        .clone()
+        .expect("a residual of rules");
+    let fallback = ExpertParams::default_params();
+    let price = 2000.0;
+    assert!(fallback.training_stop_price_usd_per_mwh < price);
+    assert!(price < base.training_stop_price_usd_per_mwh);
+
+    let d = Decider::new(
+        cfg.clone(),
+        fallback.clone(),
+        TimeLimits::default(),
+        clock(),
+    );
+    d.install(load_primary(&ckpt, &cfg)).unwrap();
+    assert_eq!(d.status().emergency_rules, "checkpoint");
+    let mut req = example_request(NOW);
+    req.rt_prices.iter_mut().for_each(|p| *p = price);
+    req.day_ahead_prices.iter_mut().for_each(|p| *p = price);
+    req.emergency = Some(EmergencyNotice {
+        active: true,
+        level: Some(2),
+        load_shed: false,
+        notice: "EEA2".into(),
+    });
+    let a = d.decide_request(&req).unwrap();
+    assert_eq!(a.reason, Some(Reason::Emergency), "{}", a.message);
+    assert!(
+        a.message.contains("checkpoint's base rules"),
+        "{}",
+        a.message
+    );
+
+    // The backtest's decision on the same snapshot: the loaded policy acts (its residual
+    // defers to its base rules in an emergency), then the shared projection.
+    let c = check(&req, &cfg, Problems::default()).unwrap();
+    let snap = c.snapshot();
+    let mut policy = loaded.with_site_config(&cfg);
+    let action = policy.act(&snap);
+    let projector = Projector::new(&cfg);
+    let ctx = ProjectionContext {
+        emergency: snap.emergency,
+    };
+    let backtest = projector.project(&action, &snap.state, ctx);
+    assert_eq!(a.dispatch(), backtest);
+    assert_eq!(
+        a.mw.training, cfg.ai.training_mw,
+        "the base rules keep training"
+    );
+    // The fallback rules would have stopped training: the test can tell the two apart.
+    let other = Expert::new(&cfg, fallback).decide(&snap);
+    assert_eq!(projector.project(&other, &snap.state, ctx).training_mw, 0.0);
 }

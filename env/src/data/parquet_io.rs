@@ -630,7 +630,12 @@ mod tests {
                 ),
             ],
         );
-        assert_err(read_parquet(&p).unwrap_err(), COL_RT, Some(1), "finite price");
+        assert_err(
+            read_parquet(&p).unwrap_err(),
+            COL_RT,
+            Some(1),
+            "finite price",
+        );
         let p = write_columns(
             &dir,
             vec![
@@ -677,7 +682,12 @@ mod tests {
         );
         let mut raw = sample(4);
         raw.optional[OptionalColumn::DaPrice.index()][3] = Some(-20_000.0);
-        assert_err(validate(&raw, "<memory>").unwrap_err(), "da_price", Some(3), "$/MWh");
+        assert_err(
+            validate(&raw, "<memory>").unwrap_err(),
+            "da_price",
+            Some(3),
+            "$/MWh",
+        );
     }
 
     fn with_times(dir: &Path, t: Vec<i64>) -> PathBuf {

@@ -106,11 +106,15 @@ fn policies(cli: &Cli) -> Vec<String> {
     if added && cli.policies.is_some() {
         eprintln!("note: --checkpoint adds the policy ppo to --policies");
     }
-    if cli.checkpoint.is_none() && list.contains(&PolicyName::Ppo) {
+    if let Some(p) = list
+        .iter()
+        .find(|p| matches!(p, PolicyName::Ppo | PolicyName::PpoBase))
+        .filter(|_| cli.checkpoint.is_none())
+    {
         Cli::command()
             .error(
                 clap::error::ErrorKind::MissingRequiredArgument,
-                "the policy `ppo` needs --checkpoint DIR (a trained policy)",
+                format!("the policy `{p}` needs --checkpoint DIR (a trained policy)"),
             )
             .exit();
     }
