@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints every speed figure of the README as JSON lines (release build).
+# Prints every speed figure of README.md and docs/results.md as JSON lines (release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Where cargo puts the binaries (CARGO_TARGET_DIR, if set, as cargo reads it).

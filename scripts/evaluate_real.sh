@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces the README's evaluation tables on the shared HB_WEST data (2021, 2023, 2024),
-# with JSON and reports under runs/eval/. Usage: scripts/evaluate_real.sh [DATA_FILE]
+# Reproduces the evaluation tables of docs/results.md on the shared HB_WEST data (2021,
+# 2023, 2024), with JSON and reports under runs/eval/. Usage: scripts/evaluate_real.sh [DATA_FILE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Where cargo puts the binaries (CARGO_TARGET_DIR, if set, as cargo reads it).

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Trains the run that checkpoints/default comes from (README, The shipped policy) into
-# runs/shipped-repro and checks that its start/ (update 0, which is also the shipped run's
+# Trains the run that checkpoints/default comes from (docs/training.md, The shipped policy)
+# into runs/shipped-repro and checks that its start/ (update 0, which is also the shipped run's
 # best/) holds the shipped network's bytes and corrects the shipped rules
-# (configs/expert-shipped.toml). Writes the four generated
+# (checkpoints/default/expert.toml). Writes the four generated
 # early-stopping years (runs/synth/, ignored by git; the same seed gives the same file).
 # Usage: scripts/train_shipped.sh [STEPS] (default 8192, the shipped command; the shipped
 # network is update 0, which does not depend on STEPS).
@@ -21,7 +21,7 @@ for seed in 301 302 303 304; do
   val+=(--val-data "$out")
 done
 "$bin"/train --steps "$steps" --data ../shared/data/ercot/hb_south_2018_2024.parquet \
-  --train-period 2019-01-01..2023-01-01 "${val[@]}" --expert configs/expert-shipped.toml \
+  --train-period 2019-01-01..2023-01-01 "${val[@]}" --expert checkpoints/default/expert.toml \
   --seed 18 --out runs/shipped-repro
 # The rules the network corrects, as meta.json writes them.
 rules() { sed -n '/"base_policy"/,/}/p' "$1/meta.json"; }

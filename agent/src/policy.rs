@@ -166,9 +166,10 @@ impl LoadedPolicy {
 
     /// The policy's id. With a day-ahead head ([`CheckpointMeta::day_ahead_head`]) it
     /// becomes the hash of its networks' id, `+head:` and the planner's name: the same
-    /// networks with and without the head are different policies. With base rules that use a
-    /// rule added on 2026-12-02 ([`crate::rules::ExpertParams::has_later_rules`]), that id is hashed again
-    /// with `+base:` and the rules' JSON: the same networks on other rules act otherwise.
+    /// networks with and without the head are different policies. With base rules that use
+    /// a rule older files cannot express ([`crate::rules::ExpertParams::has_later_rules`]),
+    /// that id is hashed again with `+base:` and the rules' JSON: the same networks on other
+    /// rules act otherwise.
     /// Otherwise unchanged (so the ids of checkpoints written before stay).
     pub(crate) fn with_policy_id(mut self) -> LoadedPolicy {
         let mut id = None;

@@ -75,8 +75,10 @@ pub struct ExpertParams {
     /// Training stops above this last price ($/MWh).
     pub training_stop_price_usd_per_mwh: f64,
     /// Weight of the interval's day-ahead price in the price the rules act on:
-    /// `(1 - w) * last real-time price + w * day-ahead price of the interval` (0: the last
-    /// real-time price alone, the rule before 2026-12-02; absent in files written before).
+    /// `(1 - w) * last real-time price + w * day-ahead price of the interval`: the published
+    /// real-time price is two intervals old, the day-ahead price a second estimate of the
+    /// same interval. 0: the last real-time price alone (also when the key is absent, as in
+    /// the `base_policy` of checkpoints written before it existed).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub price_da_weight: f64,
     /// Load share of the month-to-date peak that signals a likely 4CP (miners stop).
@@ -84,19 +86,19 @@ pub struct ExpertParams {
     /// Load share of the month-to-date peak at which AI training stops too (when
     /// `four_cp_stop_training`).
     pub four_cp_training_load_ratio: f64,
-    /// Whether AI training stops on a likely 4CP at all. Absent in files written before
-    /// 2026-11-30 (the `base_policy` of older checkpoints): true, the rule of then.
+    /// Whether AI training stops on a likely 4CP at all. Absent (as in the `base_policy` of
+    /// checkpoints written before the key existed): true, the rule they were trained on.
     #[serde(default = "stop_training_by_default")]
     pub four_cp_stop_training: bool,
     /// With `four_cp_stop_training`, training stops on a likely 4CP only when the
     /// interval's published day-ahead price is at least this ($/MWh): the day-ahead market
-    /// prices the afternoons it expects to be tight. Absent (and in files written before
-    /// 2026-12-02): no price condition.
+    /// prices the afternoons it expects to be tight. Absent (as in checkpoints written before
+    /// the key existed): no price condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub four_cp_training_min_da_price_usd_per_mwh: Option<f64>,
     /// Load share of the month-to-date peak that signals a likely 4CP on a weekend (miners
     /// stop; training by `four_cp_stop_training`'s rule at the stricter of the two ratios).
-    /// Absent (and in files written before 2026-11-30): no 4CP watch on weekends.
+    /// Absent (as in checkpoints written before the key existed): no 4CP watch on weekends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub four_cp_weekend_load_ratio: Option<f64>,
     /// First local hour of the 4CP watch.
@@ -187,9 +189,10 @@ impl ExpertParams {
         Ok(())
     }
 
-    /// True when a rule added on 2026-12-02 is in use (`price_da_weight` above 0, or a
-    /// 4CP training stop price): a checkpoint on such rules gets its own policy id
-    /// (`LoadedPolicy::model_id`), while the ids of checkpoints written before stay.
+    /// True when a rule that older checkpoint files cannot express is in use
+    /// (`price_da_weight` above 0, or a 4CP training stop price): a checkpoint on such rules
+    /// gets its own policy id (`LoadedPolicy::model_id`), since the same networks on other
+    /// rules act otherwise, while the ids of checkpoints on rules without them stay.
     pub fn has_later_rules(&self) -> bool {
         self.price_da_weight != 0.0 || self.four_cp_training_min_da_price_usd_per_mwh.is_some()
     }

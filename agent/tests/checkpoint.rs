@@ -894,14 +894,15 @@ fn day_ahead_heads_are_named_checked_and_change_the_id() {
     );
 }
 
-/// The shipped checkpoint corrects the rules of `configs/expert-shipped.toml`, value for
+/// The shipped checkpoint corrects the rules of `checkpoints/default/expert.toml`, value for
 /// value: the file that `train --expert` reads and the rules that `evaluate` and `serve`
 /// run (its `meta.json`'s `base_policy`) cannot drift apart when one of them is changed.
 #[test]
 fn the_shipped_checkpoint_runs_the_shipped_rules_file() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let file = powermix_agent::rules::ExpertParams::load(&root.join("configs/expert-shipped.toml"))
-        .unwrap();
+    let file =
+        powermix_agent::rules::ExpertParams::load(&root.join("checkpoints/default/expert.toml"))
+            .unwrap();
     let meta = checkpoint::read_meta(&root.join("checkpoints/default")).unwrap();
     assert_eq!(meta.base_policy.as_ref(), Some(&file));
 }

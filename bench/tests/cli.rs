@@ -1,4 +1,4 @@
-//! The `bench` binary's command line: help and README agree, bad input exits 2 with clap's
+//! The `bench` binary's command line: help and docs agree, bad input exits 2 with clap's
 //! message. (The figures themselves are measured in release builds, not in tests.)
 
 #[path = "../../env/tests/common/readme_flags.rs"]

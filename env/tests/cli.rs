@@ -1,4 +1,4 @@
-//! The `data` binary's command line: help and README agree, `--flag=value` works, bad
+//! The `data` binary's command line: help and docs agree, `--flag=value` works, bad
 //! input exits 2 with clap's message.
 
 #[path = "common/readme_flags.rs"]

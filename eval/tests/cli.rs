@@ -1,4 +1,4 @@
-//! The `evaluate` binary's command line: help and README agree, `--flag=value` works, bad
+//! The `evaluate` binary's command line: help and docs agree, `--flag=value` works, bad
 //! input exits 2 with clap's message, and `--checkpoint` is never ignored.
 
 #[path = "../../env/tests/common/readme_flags.rs"]

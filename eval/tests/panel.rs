@@ -257,7 +257,7 @@ fn panels_are_marked_against_what_the_checkpoint_saw() {
     assert_eq!(elsewhere.exposure("west", p2023), Exposure::Trained);
 }
 
-/// The real selection sets (`configs/selection.toml`, `configs/fourcp-years.toml`) hold no
+/// The real selection sets (`experiments/panels/selection.toml` and `fourcp-years.toml`) hold no
 /// panel of the card (`configs/panel.toml`), and none of their panels overlaps the shipped
 /// checkpoint's training period on the same data file (`Seen::exposure`, the rule that
 /// marks the card): what ships is never chosen on what it reports or learnt from.
@@ -276,7 +276,10 @@ fn the_selection_set_is_apart_from_the_card_and_the_training_years() {
         .map(|a| (name(Path::new(&a.file)), period(&a.train_period)))
         .collect();
     // Every set that chooses among candidates for checkpoints/default (real data).
-    for file in ["configs/selection.toml", "configs/fourcp-years.toml"] {
+    for file in [
+        "experiments/panels/selection.toml",
+        "experiments/panels/fourcp-years.toml",
+    ] {
         let sel = PanelFile::load(&root.join(file)).unwrap();
         assert!(!sel.panel.is_empty(), "{file}");
         for s in &sel.panel {

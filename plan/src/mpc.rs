@@ -136,8 +136,10 @@ pub struct LoadForecastRule {
     pub weekends: bool,
 }
 
-/// The load-forecast variant's rule, chosen on the selection set (README, The load
-/// forecast).
+/// The load-forecast variant's rule: a day's 4CP weight is the chance its forecast peak beats
+/// both the month's running peak and 0.97 of last year's peak of that month, times
+/// day / days-in-month, times 0.5; weekdays only. Chosen on HB_SOUTH and HB_HOUSTON
+/// 2019-2021 and 2023 (docs/experiments/2026-11-30-load-forecast.md); it loses on 2024.
 pub const LOAD_FORECAST_RULE: LoadForecastRule = LoadForecastRule {
     scale: 0.5,
     last_year_share: 0.97,

@@ -30,7 +30,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_HASHPRICE: f64 = 100_000.0;
 
 /// What the operator's system knows at decision time (the JSON body of `POST /v1/decide`).
-/// Field docs with units: README section "Serving" and `serve --example-request`.
+/// Field docs with units: docs/serving.md, "The request", and `serve --example-request`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecideRequest {
     /// Start of the 15-minute interval decided for, RFC 3339 (UTC), on the 15-minute grid.
@@ -1131,7 +1131,7 @@ pub fn example_request(now_ms: i64) -> DecideRequest {
 }
 
 /// The field docs printed by `serve --example-request` (on stderr; the JSON goes to
-/// stdout). The README's "Serving" section carries the same text.
+/// stdout). docs/serving.md, "The request", carries the same fields with their units.
 pub const FIELD_DOCS: &str = "\
 POST /v1/decide body (JSON object; all fields required, unknown fields ignored):
   interval_start_utc        RFC 3339 UTC start of the 15-minute interval decided for (t), on the grid

@@ -1,4 +1,4 @@
-//! The `serve` binary's command line: help and the README's flag table agree, and a bad
+//! The `serve` binary's command line: help and docs/serving.md's flag table agree, and a bad
 //! flag or value exits 2 with clap's message.
 
 #[path = "../../env/tests/common/readme_flags.rs"]

@@ -404,10 +404,10 @@ fn values_unknowable_at_the_snapshot_time_are_refused() {
 
 #[test]
 fn readme_example_request_decides() {
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../docs/serving.md");
     let at = readme
         .find("<!-- example-request -->")
-        .expect("README marks the example");
+        .expect("docs/serving.md marks the example");
     let start = readme[at..].find("```json").unwrap() + at + "```json".len();
     let end = readme[start..].find("```").unwrap() + start;
     let body = &readme.as_bytes()[start..end];
@@ -419,7 +419,7 @@ fn readme_example_request_decides() {
         "{}",
         fallback.message
     );
-    // ... and the README's answer is the shipped policy's answer.
+    // ... and the documented answer is the shipped policy's answer.
     let cfg = SiteConfig::default_site();
     let d = Decider::new(
         cfg.clone(),

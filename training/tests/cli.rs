@@ -1,4 +1,4 @@
-//! The `train` binary's command line: help and README agree, bad input exits 2 with clap's
+//! The `train` binary's command line: help and docs agree, bad input exits 2 with clap's
 //! message. (The training loop itself is tested through `run::train` in ppo_smoke.rs.)
 
 #[path = "../../env/tests/common/readme_flags.rs"]
