@@ -37,12 +37,21 @@ pub trait Policy {
 /// it makes one. Backtests and the server both decide through this function.
 pub fn decide(policy: &mut dyn Policy, snap: &Snapshot<'_>) -> (Action, Option<DayAheadOffer>) {
     let action = policy.act(snap);
-    let offer = if powermix_env::market::is_da_gate_local(&snap.local) {
-        policy.day_ahead(snap, &action)
+    let offer = at_gate(snap, || policy.day_ahead(snap, &action));
+    (action, offer)
+}
+
+/// The gate rule of a decision, for [`decide`] and [`decide_shared`]: `offer()` is asked
+/// only at a day-ahead gate.
+fn at_gate(
+    snap: &Snapshot<'_>,
+    offer: impl FnOnce() -> Option<DayAheadOffer>,
+) -> Option<DayAheadOffer> {
+    if powermix_env::time::is_da_gate_local(&snap.local) {
+        offer()
     } else {
         None
-    };
-    (action, offer)
+    }
 }
 
 /// A policy shared between threads without a lock: the server's inference path.
@@ -73,11 +82,7 @@ pub fn decide_shared(
     obs: &[f32],
 ) -> (Action, Option<DayAheadOffer>) {
     let action = policy.act_observed(snap, obs);
-    let offer = if powermix_env::market::is_da_gate_local(&snap.local) {
-        policy.day_ahead(snap, &action)
-    } else {
-        None
-    };
+    let offer = at_gate(snap, || policy.day_ahead(snap, &action));
     (action, offer)
 }
 

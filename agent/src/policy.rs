@@ -1,13 +1,11 @@
-//! Inference the burn-examples way: a checkpoint loaded by [`load_checkpoint`] becomes a
+//! Inference the burn-examples way: a checkpoint loaded by [`load_checkpoint`](crate::checkpoint::load_checkpoint) becomes a
 //! [`LoadedPolicy`] that acts. It decides with the plain-Rust actor ([`FastActor`], the same
 //! code for serving, validation and evaluation), adds the base (expert) action of a residual
 //! policy ([`residual_action`]) and clamps. Action values go through [`Action`]'s own
 //! conversions (`to_array`, `from_values_unchecked`), the one place they live.
 
 use crate::Policy;
-#[cfg(doc)]
-use crate::checkpoint::load_checkpoint;
-use crate::checkpoint::{
+use crate::checkpoint::format::{
     CheckpointError, CheckpointErrorKind, CheckpointMeta, MAX_ENSEMBLE_MEMBERS, META_FILE,
     MODEL_FILE,
 };
@@ -29,7 +27,7 @@ pub struct LoadedPolicy {
     /// The model on the inference device.
     pub model: ActorCritic,
     /// The folder actually loaded (differs from the one asked for only after a recovery,
-    /// see [`load_checkpoint`]).
+    /// see [`load_checkpoint`](crate::checkpoint::load_checkpoint)).
     pub source_dir: PathBuf,
     fast: FastActor,
     observer: Observer,
@@ -155,8 +153,13 @@ impl LoadedPolicy {
         let ids: Vec<&str> = std::iter::once(self.meta.model_id.as_str())
             .chain(members.iter().map(|m| m.meta.model_id.as_str()))
             .collect();
-        let id = crate::checkpoint::hash_hex(
-            format!("{}:{}", crate::checkpoint::ENSEMBLE_COMBINE, ids.join(",")).as_bytes(),
+        let id = crate::checkpoint::hash::hash_hex(
+            format!(
+                "{}:{}",
+                crate::checkpoint::format::ENSEMBLE_COMBINE,
+                ids.join(",")
+            )
+            .as_bytes(),
         );
         self.name = format!("ppo:{id}");
         self.policy_id = Some(id);
@@ -174,7 +177,7 @@ impl LoadedPolicy {
     pub(crate) fn with_policy_id(mut self) -> LoadedPolicy {
         let mut id = None;
         if let Some(h) = &self.meta.day_ahead_head {
-            id = Some(crate::checkpoint::hash_hex(
+            id = Some(crate::checkpoint::hash::hash_hex(
                 format!("{}+head:{h}", self.model_id()).as_bytes(),
             ));
         }
@@ -186,7 +189,7 @@ impl LoadedPolicy {
         {
             let inner = id.as_deref().unwrap_or(self.model_id());
             let rules = serde_json::to_string(base).expect("expert parameters serialise");
-            id = Some(crate::checkpoint::hash_hex(
+            id = Some(crate::checkpoint::hash::hash_hex(
                 format!("{inner}+base:{rules}").as_bytes(),
             ));
         }

@@ -136,11 +136,7 @@ impl ExpertParams {
 
     /// Parses and checks TOML text; `origin` names it in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<ExpertParams, ConfigError> {
-        let p: ExpertParams =
-            toml::from_str(text).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
-        p.validate()
-            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
-        Ok(p)
+        powermix_env::config::parse_checked(text, origin, ExpertParams::validate)
     }
 
     /// Checks ranges; the error names the field and value.
@@ -199,9 +195,7 @@ impl ExpertParams {
 
     /// Reads a parameter file.
     pub fn load(path: &Path) -> Result<ExpertParams, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
-        ExpertParams::from_toml_str(&text, &path.display().to_string())
+        powermix_env::config::load_with(path, ExpertParams::from_toml_str)
     }
 }
 

@@ -273,6 +273,33 @@ pub struct EmergencyConfig {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// Parses TOML text into `T` and runs its range checks (`check`); every error names
+/// `origin`. The one reading path of the config types (site, expert rules, training).
+pub fn parse_checked<T, E>(
+    text: &str,
+    origin: &str,
+    check: impl FnOnce(&T) -> Result<(), E>,
+) -> Result<T, ConfigError>
+where
+    T: serde::de::DeserializeOwned,
+    E: fmt::Display,
+{
+    let value: T = toml::from_str(text).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+    check(&value).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+    Ok(value)
+}
+
+/// Reads a config file and parses it with `parse` (a type's `from_toml_str`), the file's
+/// path as the origin of every error.
+pub fn load_with<T>(
+    path: &Path,
+    parse: impl FnOnce(&str, &str) -> Result<T, ConfigError>,
+) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+    parse(&text, &path.display().to_string())
+}
+
 impl SiteConfig {
     /// The shipped `configs/site.toml`.
     pub fn default_site() -> SiteConfig {
@@ -283,18 +310,12 @@ impl SiteConfig {
 
     /// Parses and validates TOML text; `origin` names it in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<SiteConfig, ConfigError> {
-        let cfg: SiteConfig =
-            toml::from_str(text).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
-        cfg.validate()
-            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
-        Ok(cfg)
+        parse_checked(text, origin, SiteConfig::validate)
     }
 
     /// Reads, parses and validates a TOML file.
     pub fn load(path: &Path) -> Result<SiteConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
-        SiteConfig::from_toml_str(&text, &path.display().to_string())
+        load_with(path, SiteConfig::from_toml_str)
     }
 
     /// Checks every range; the error names the field and its value.
@@ -451,7 +472,7 @@ impl SiteConfig {
         )?;
         let [w0, w1] = r.peak_window_hours;
         check(
-            w0 < w1 && usize::from(w1) <= crate::site::DAY_HOURS_MAX,
+            w0 < w1 && usize::from(w1) <= crate::time::DAY_HOURS_MAX,
             "reserves.peak_window_hours",
             r.peak_window_hours,
             "must be [start, end] hours with start < end <= 25",

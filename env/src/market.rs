@@ -38,26 +38,11 @@ use serde::{Deserialize, Serialize};
 /// them.
 pub const DA_PUBLISH_MINUTE: u32 = 13 * 60 + 30;
 
-/// Minute of the local day of the day-ahead gate: offers for D are due at 10:00 on D-1.
-pub const DA_GATE_MINUTE: u32 = 10 * 60;
-
 /// Intervals in one UTC day.
 const INTERVALS_PER_DAY: i64 = 96;
 
-/// True when an interval starting at local time `l` is the day-ahead gate: the decision for
-/// it is taken before 10:00 local, when the offers for the next operating day are due.
-#[inline]
-pub fn is_da_gate_local(l: &LocalTime) -> bool {
-    l.minute_of_day() == DA_GATE_MINUTE
-}
-
-/// True when an interval starting at local time `l` is the one before the day-ahead gate
-/// (09:45 local): a planner that must answer at the gate without delay plans its offer
-/// from this interval's snapshot, a quarter of an hour ahead.
-#[inline]
-pub fn is_pre_gate_local(l: &LocalTime) -> bool {
-    l.minute_of_day() + 15 == DA_GATE_MINUTE
-}
+// The gate's local time is a calendar rule (`crate::time`); observations need it too.
+pub use crate::time::{DA_GATE_MINUTE, is_da_gate_local, is_pre_gate_local};
 
 /// The awards of one operating day, by local hour from midnight.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -5,9 +5,9 @@
 
 use crate::config::{RESERVES, SiteConfig, TRANCHES};
 use crate::emergency::Emergency;
-use crate::market::is_da_gate_local;
 use crate::site::SiteState;
 use crate::time::LocalTime;
+use crate::time::is_da_gate_local;
 
 /// Real-time prices a snapshot carries (24 hours of intervals).
 pub const RT_HISTORY: usize = 96;

@@ -25,8 +25,7 @@ pub const ACTION_NAMES: [&str; ACTION_DIM] = [
     "da_peak_withhold",
 ];
 
-/// Most local hours in an operating day (25 on the day daylight saving time ends).
-pub const DAY_HOURS_MAX: usize = 25;
+pub use crate::time::DAY_HOURS_MAX;
 
 /// What a policy asks for, every value a fraction in [0, 1]:
 /// - `tranche[i]`: share of tranche i's capacity to run;

@@ -149,6 +149,27 @@ pub fn format_utc(utc_ms: i64) -> String {
         .unwrap_or_else(|| format!("{utc_ms}ms"))
 }
 
+/// Most local hours in an operating day (25 on the day daylight saving time ends).
+pub const DAY_HOURS_MAX: usize = 25;
+
+/// Minute of the local day of the day-ahead gate: offers for D are due at 10:00 on D-1.
+pub const DA_GATE_MINUTE: u32 = 10 * 60;
+
+/// True when an interval starting at local time `l` is the day-ahead gate: the decision for
+/// it is taken before 10:00 local, when the offers for the next operating day are due.
+#[inline]
+pub fn is_da_gate_local(l: &LocalTime) -> bool {
+    l.minute_of_day() == DA_GATE_MINUTE
+}
+
+/// True when an interval starting at local time `l` is the one before the day-ahead gate
+/// (09:45 local): a planner that must answer at the gate without delay plans its offer
+/// from this interval's snapshot, a quarter of an hour ahead.
+#[inline]
+pub fn is_pre_gate_local(l: &LocalTime) -> bool {
+    l.minute_of_day() + 15 == DA_GATE_MINUTE
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

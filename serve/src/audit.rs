@@ -94,14 +94,10 @@ struct Line<'a, T: Serialize + ?Sized> {
     fields: &'a T,
 }
 
-/// A small own hash (FNV-1a, 64 bit) as 16 hex digits: identifies a config in the log.
+/// FNV-1a (64 bit) as 16 hex digits: identifies a config in the log. The workspace's one
+/// FNV-1a, the checkpoints' (`powermix_agent::checkpoint::hash_hex`).
 pub fn fnv1a64_hex(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    powermix_agent::checkpoint::hash_hex(bytes)
 }
 
 #[cfg(test)]

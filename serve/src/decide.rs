@@ -286,7 +286,7 @@ struct Model {
     stats: Option<TrainingStats>,
     /// The checkpoint's emergency rules (a residual's base rules), built for the server's
     /// site; None: the server's fallback rules.
-    emergency: Option<Expert>,
+    emergency: Option<Box<Expert>>,
     /// Whether the answers at the gate carry the day-ahead head's offer.
     head: bool,
 }
@@ -449,7 +449,9 @@ impl Decider {
                     policy: lp.policy,
                     model_id: lp.model_id,
                     stats: lp.stats,
-                    emergency: lp.emergency_rules.map(|p| Expert::new(&self.cfg, p)),
+                    emergency: lp
+                        .emergency_rules
+                        .map(|p| Box::new(Expert::new(&self.cfg, p))),
                     head: lp.day_ahead_head.is_some(),
                 })));
                 Ok(id)

@@ -105,18 +105,12 @@ impl TrainConfig {
 
     /// Parses and checks TOML text; `origin` names it in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<TrainConfig, ConfigError> {
-        let c: TrainConfig =
-            toml::from_str(text).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
-        c.validate()
-            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
-        Ok(c)
+        powermix_env::config::parse_checked(text, origin, TrainConfig::validate)
     }
 
     /// Reads a config file.
     pub fn load(path: &Path) -> Result<TrainConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
-        TrainConfig::from_toml_str(&text, &path.display().to_string())
+        powermix_env::config::load_with(path, TrainConfig::from_toml_str)
     }
 
     /// Checks ranges; the error names the field and value.

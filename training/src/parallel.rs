@@ -11,7 +11,8 @@
 //!   depend on thread timing.
 
 use crate::config::TrainConfig;
-use crate::ppo::{EnvPlanner, LossInput, LossOutput, Part, Sampler, loss_and_gradients, run_part};
+use crate::loss::{LossInput, LossOutput, loss_and_gradients};
+use crate::rollout::{EnvPlanner, Part, Sampler, run_part};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};

@@ -8,14 +8,14 @@
 //! 4. **the loss** ([`loss_and_gradients`]): clipped surrogate + value loss - entropy bonus.
 //!
 //! With `threads = 1` everything runs on the calling thread (the sequential path); with
-//! more, the rollout and the gradients are split across threads by [`crate::parallel`],
+//! more, the rollout and the gradients are split across threads by `parallel`,
 //! which gives the same rollout to the bit and the same update up to float rounding.
 //! What a checkpoint must hold to resume a run is in [`crate::resume`].
 //!
 //! Each PPO detail is named where it happens:
 //! - **running observation normalisation** ([`ObsNormalizer`], frozen during a rollout,
 //!   updated with its observations afterwards, stored with the checkpoint);
-//! - **Gaussian policy** over the 7 action values, sampled unbounded; the env's safety
+//! - **Gaussian policy** over the 11 action values (`ACTION_DIM`), sampled unbounded; the env's safety
 //!   projection clamps to [0, 1]; log-probabilities are of the unclamped sample (see
 //!   `powermix_agent::net`);
 //! - **residual policy**: with `base_policy = "expert"` the env receives the expert's action
@@ -38,29 +38,20 @@
 
 use crate::buffer::{RewardScaler, Rollout, gae};
 use crate::config::TrainConfig;
+use crate::loss::{LossInput, LossOutput, loss_and_gradients, normalize_advantages, tensor_values};
 use crate::parallel;
+use crate::rollout::{EnvPlanner, Sampler, run_part};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
-use powermix_agent::net::{
-    ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer, gaussian_entropy, gaussian_log_prob,
-    gaussian_log_prob_masked,
-};
-use powermix_agent::policy::residual_action;
+use powermix_agent::net::{ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer};
 use powermix_agent::rules::{Expert, ExpertParams};
-use powermix_env::DayAheadOffer;
 use powermix_env::env::{EnvError, VecEnv, Window};
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Market, OBS_DIM};
-use powermix_eval::mpc::{DayAheadHead, DayAheadMpc, planner_base};
-use rand::RngExt;
+use powermix_eval::mpc::{DayAheadHead, DayAheadMpc};
 use rand::seq::SliceRandom;
-use rand_distr::StandardNormal;
-use std::ops::Range;
 use std::sync::Arc;
-
-/// `0.5 * ln(2 pi)`.
-const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 
 /// What one update measured: one row of `metrics.csv`, its fields the columns in order.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
@@ -137,26 +128,6 @@ pub struct Trainer {
     /// "day-ahead-mpc"`), the day-ahead head with `head_in_rollouts`, else empty. Planner
     /// state is not in `trainer.json`: a resumed run starts each env's planner afresh.
     pub(crate) planners: Vec<EnvPlanner>,
-}
-
-/// What plans for one env of the rollouts beside the network.
-#[derive(Debug, Clone)]
-pub enum EnvPlanner {
-    /// The day-ahead MPC as the base (`base_policy = "day-ahead-mpc"`): the action the
-    /// network corrects, and the day-ahead offer.
-    Base(Box<DayAheadMpc>),
-    /// The day-ahead head (`head_in_rollouts`): the day-ahead offer only.
-    Head(Box<DayAheadHead>),
-}
-
-impl EnvPlanner {
-    /// A fresh planner of the same kind, for a new episode on a site `cfg`.
-    fn fresh(&self, cfg: &powermix_env::SiteConfig) -> EnvPlanner {
-        match self {
-            EnvPlanner::Base(_) => EnvPlanner::Base(Box::new(DayAheadMpc::new(cfg))),
-            EnvPlanner::Head(_) => EnvPlanner::Head(Box::new(DayAheadHead::new(cfg))),
-        }
-    }
 }
 
 /// Where training episodes come from: a market and its training window `[start, end)`
@@ -506,248 +477,6 @@ pub(crate) fn adam() -> ModuleOptimizer {
     AdamConfig::new().with_epsilon(1e-5).init()
 }
 
-// ---------------------------------------------------------------------------------------
-// 1. Collect: sampling actions and stepping a part of the envs.
-
-/// What the rollout needs to act on a part of the envs.
-#[derive(Clone, Copy)]
-pub struct Sampler<'a> {
-    base: Option<&'a Expert>,
-    actor: &'a FastActor,
-    critic: &'a FastActor,
-    normalizer: &'a ObsNormalizer,
-    std: &'a [f64],
-    log_std: &'a [f64],
-    log_std_sum: f64,
-    /// `mask_inert_actions`: log-probabilities over the values the env reads only.
-    mask: bool,
-}
-
-/// The day-ahead values of an action (`da_offer_*`, `da_min_price_*`): the env reads them
-/// only at a day-ahead gate, and never when a planner base or a head makes the offer.
-const DAY_AHEAD_VALUES: std::ops::Range<usize> = 4..ACTION_DIM;
-
-impl Sampler<'_> {
-    /// For every env of `venv`: normalises the raw observation into `obs`,
-    /// samples the network's output from the Gaussian policy (unbounded) into `acts` with
-    /// its log-probability, evaluates the critic, and writes what the env receives into
-    /// `env_acts`: the sample, plus the base action for a residual policy (the expert's, or
-    /// that of the env's MPC in `planners`, whose day-ahead offers go to `offers`, as do
-    /// those of the env's head in `planners`). With
-    /// `mask`, `masks` receives 1 for each value the env reads and 0 for the others, and the
-    /// log-probability sums over the read values only.
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        &self,
-        venv: &VecEnv,
-        obs: &mut [f32],
-        acts: &mut [f32],
-        env_acts: &mut [f32],
-        logps: &mut [f32],
-        values: &mut [f32],
-        masks: &mut [f32],
-        rngs: &mut [Rng],
-        planners: &mut [EnvPlanner],
-        offers: &mut [Option<DayAheadOffer>],
-    ) {
-        let raw = venv.obs();
-        let mut mean = [0.0f32; ACTION_DIM];
-        let mut v = [0.0f32; 1];
-        for (e, rng) in rngs.iter_mut().enumerate() {
-            let o = &mut obs[e * OBS_DIM..(e + 1) * OBS_DIM];
-            self.normalizer
-                .normalize(&raw[e * OBS_DIM..(e + 1) * OBS_DIM], o);
-            self.actor.forward(o, &mut mean);
-            self.critic.forward(o, &mut v);
-            let mut sample = [0.0f32; ACTION_DIM];
-            let mut zs = [0.0f64; ACTION_DIM];
-            for k in 0..ACTION_DIM {
-                zs[k] = rng.sample::<f64, _>(StandardNormal);
-                sample[k] = (mean[k] as f64 + self.std[k] * zs[k]) as f32;
-            }
-            acts[e * ACTION_DIM..(e + 1) * ACTION_DIM].copy_from_slice(&sample);
-            let mut rules_alone = false;
-            let planner = planners.get_mut(e);
-            let to_env = if self.base.is_some() || planner.is_some() {
-                let env = venv.env(e);
-                let snap = env.market().snapshot(env.index(), env.state());
-                let base = match (self.base, planner) {
-                    (Some(expert), Some(EnvPlanner::Base(mpc))) => {
-                        let (base, offer) = planner_base(mpc, expert, &snap);
-                        offers[e] = offer;
-                        Some(base)
-                    }
-                    (base, Some(EnvPlanner::Head(head))) => {
-                        offers[e] = head.observe(&snap);
-                        base.map(|expert| expert.decide(&snap).to_array())
-                    }
-                    (Some(expert), None) => Some(expert.decide(&snap).to_array()),
-                    // `Trainer::new` gives a planner base the rules for emergencies.
-                    (None, Some(EnvPlanner::Base(_)) | None) => None,
-                };
-                match base {
-                    Some(base) => {
-                        rules_alone = snap.emergency.active();
-                        residual_action(&base, &sample, rules_alone)
-                    }
-                    None => sample,
-                }
-            } else {
-                sample
-            };
-            let logp = if self.mask {
-                let env = venv.env(e);
-                // The network's own offer is read at a gate unless a planner base makes
-                // the offer or a head made one (a head whose LP failed leaves it to the
-                // network).
-                let offer_read = env.market().is_da_gate(env.index())
-                    && match planners.get(e) {
-                        Some(EnvPlanner::Base(_)) => false,
-                        Some(EnvPlanner::Head(_)) => offers[e].is_none(),
-                        None => true,
-                    };
-                let mut logp = 0.0;
-                for k in 0..ACTION_DIM {
-                    let live = !rules_alone && (offer_read || !DAY_AHEAD_VALUES.contains(&k));
-                    masks[e * ACTION_DIM + k] = f32::from(u8::from(live));
-                    if live {
-                        logp -= self.log_std[k] + HALF_LN_2PI + 0.5 * zs[k] * zs[k];
-                    }
-                }
-                logp
-            } else {
-                // Every value counts (summed in the order the unmasked runs always used).
-                zs.iter().fold(
-                    -self.log_std_sum - HALF_LN_2PI * ACTION_DIM as f64,
-                    |lp, z| lp - 0.5 * z * z,
-                )
-            };
-            env_acts[e * ACTION_DIM..(e + 1) * ACTION_DIM].copy_from_slice(&to_env);
-            logps[e] = logp as f32;
-            values[e] = v[0];
-        }
-    }
-
-    /// The critic's value of the raw observation `raw`.
-    fn value(&self, raw: &[f32]) -> f32 {
-        let mut o = [0.0f32; OBS_DIM];
-        let mut v = [0.0f32; 1];
-        self.normalizer.normalize(raw, &mut o);
-        self.critic.forward(&o, &mut v);
-        v[0]
-    }
-}
-
-/// What a part of the envs recorded over a rollout, step-major over its own envs.
-pub struct Part {
-    n: usize,
-    obs: Vec<f32>,
-    raw_obs: Vec<f32>,
-    actions: Vec<f32>,
-    /// Which action values the env read (empty without `mask_inert_actions`).
-    masks: Vec<f32>,
-    log_probs: Vec<f32>,
-    values: Vec<f32>,
-    /// Reward minus the always-on baseline, before scaling.
-    rewards: Vec<f32>,
-    /// The episode ended at this step (terminated or truncated).
-    ended: Vec<bool>,
-    /// The episode was truncated at this step (the window ended).
-    truncated: Vec<bool>,
-    /// V(final obs) where truncated, 0 elsewhere.
-    final_values: Vec<f32>,
-    /// V(obs) after the last step.
-    last_values: Vec<f32>,
-    finished: Vec<f64>,
-}
-
-/// Steps one part of the envs `steps` times with sampled actions.
-pub fn run_part(
-    s: &Sampler<'_>,
-    venv: &mut VecEnv,
-    rngs: &mut [Rng],
-    planners: &mut [EnvPlanner],
-    steps: usize,
-    baselines: &[&[f32]],
-) -> Part {
-    let n = venv.len();
-    let mut p = Part {
-        n,
-        obs: Vec::with_capacity(steps * n * OBS_DIM),
-        raw_obs: Vec::with_capacity(steps * n * OBS_DIM),
-        actions: Vec::with_capacity(steps * n * ACTION_DIM),
-        masks: Vec::new(),
-        log_probs: Vec::with_capacity(steps * n),
-        values: Vec::with_capacity(steps * n),
-        rewards: Vec::with_capacity(steps * n),
-        ended: Vec::with_capacity(steps * n),
-        truncated: Vec::with_capacity(steps * n),
-        final_values: Vec::with_capacity(steps * n),
-        last_values: Vec::with_capacity(n),
-        finished: Vec::new(),
-    };
-    let mut obs = vec![0.0f32; n * OBS_DIM];
-    let mut acts = vec![0.0f32; n * ACTION_DIM];
-    let mut env_acts = vec![0.0f32; n * ACTION_DIM];
-    let mut logps = vec![0.0f32; n];
-    let mut vals = vec![0.0f32; n];
-    let mut masks = vec![0.0f32; if s.mask { n * ACTION_DIM } else { 0 }];
-    let mut at = vec![0usize; n];
-    let mut offers: Vec<Option<DayAheadOffer>> = vec![None; planners.len()];
-    for _ in 0..steps {
-        p.raw_obs.extend_from_slice(venv.obs());
-        s.run(
-            venv,
-            &mut obs,
-            &mut acts,
-            &mut env_acts,
-            &mut logps,
-            &mut vals,
-            &mut masks,
-            rngs,
-            planners,
-            &mut offers,
-        );
-        p.masks.extend_from_slice(&masks);
-        p.obs.extend_from_slice(&obs);
-        p.actions.extend_from_slice(&acts);
-        p.log_probs.extend_from_slice(&logps);
-        p.values.extend_from_slice(&vals);
-        for (e, i) in at.iter_mut().enumerate() {
-            *i = venv.index(e);
-        }
-        venv.step_with_offers(&env_acts, &offers)
-            .expect("sampled actions are finite");
-        offers.fill(None);
-        for e in 0..n {
-            let (term, trunc) = (venv.terminated()[e], venv.truncated()[e]);
-            if (term || trunc)
-                && let Some(planner) = planners.get_mut(e)
-            {
-                // A new episode: a fresh planner, as a backtest starts with one.
-                *planner = planner.fresh(&venv.env(e).market().cfg);
-            }
-            p.ended.push(term || trunc);
-            p.truncated.push(trunc);
-            // Reward baseline: profit above always-on in the same interval.
-            p.rewards
-                .push(venv.rewards()[e] - baselines[e].get(at[e]).copied().unwrap_or(0.0));
-            // The final observation is only there until the next step: value it now.
-            p.final_values.push(if trunc {
-                s.value(&venv.final_obs()[e * OBS_DIM..(e + 1) * OBS_DIM])
-            } else {
-                0.0
-            });
-        }
-        p.finished.extend(venv.take_finished_returns());
-    }
-    for e in 0..n {
-        p.last_values
-            .push(s.value(&venv.obs()[e * OBS_DIM..(e + 1) * OBS_DIM]));
-    }
-    p
-}
-
 /// The value of the state after each step of a step-major rollout of `n` envs, the one
 /// place bootstrap values are set: 0 on termination (end of data: no future),
 /// V(final obs) on truncation (the window ended but the future goes on), otherwise the
@@ -774,122 +503,6 @@ pub fn bootstrap_values(
                 last[i % n]
             }
         })
-        .collect()
-}
-
-// ---------------------------------------------------------------------------------------
-// 4. The loss.
-
-/// Rows of a minibatch (or of one of its shards), advantages already normalised over the
-/// whole minibatch.
-pub struct LossInput {
-    obs: Vec<f32>,
-    act: Vec<f32>,
-    /// Which action values count in the log-probability (None: all).
-    mask: Option<Vec<f32>>,
-    old_logp: Vec<f32>,
-    adv: Vec<f32>,
-    ret: Vec<f32>,
-}
-
-impl LossInput {
-    /// Rows held.
-    pub fn rows(&self) -> usize {
-        self.adv.len()
-    }
-
-    /// A copy of rows `r`.
-    pub fn rows_range(&self, r: Range<usize>) -> LossInput {
-        let wide = |w: usize| r.start * w..r.end * w;
-        LossInput {
-            obs: self.obs[wide(OBS_DIM)].to_vec(),
-            act: self.act[wide(ACTION_DIM)].to_vec(),
-            mask: self.mask.as_ref().map(|m| m[wide(ACTION_DIM)].to_vec()),
-            old_logp: self.old_logp[r.clone()].to_vec(),
-            adv: self.adv[r.clone()].to_vec(),
-            ret: self.ret[r].to_vec(),
-        }
-    }
-}
-
-/// The gradients of a loss over some rows, and its diagnostics.
-pub struct LossOutput {
-    /// Rows the loss was the mean over.
-    pub rows: usize,
-    /// Gradients of the mean loss.
-    pub grads: GradientsParams,
-    policy_loss: f64,
-    value_loss: f64,
-    entropy: f64,
-    approx_kl: f64,
-    clip_fraction: f64,
-}
-
-/// The PPO loss over `p`'s rows and its gradients:
-/// clipped surrogate + `vf_coef` x value loss - `ent_coef` x entropy.
-pub fn loss_and_gradients(
-    model: &ActorCritic,
-    cfg: &TrainConfig,
-    device: &Device,
-    p: LossInput,
-) -> LossOutput {
-    let m = p.adv.len();
-    let t2 = |v: Vec<f32>, cols: usize| -> Tensor<2> {
-        Tensor::<2>::from_data(TensorData::new(v, [m, cols]), device)
-    };
-    let obs = t2(p.obs, OBS_DIM);
-    let act = t2(p.act, ACTION_DIM);
-    let old_logp = t2(p.old_logp, 1);
-    let adv_t = t2(p.adv, 1);
-    let ret = t2(p.ret, 1);
-
-    let (mean, log_std, value) = model.forward(obs);
-    let logp = match p.mask {
-        Some(mask) => gaussian_log_prob_masked(mean, log_std.clone(), act, t2(mask, ACTION_DIM)),
-        None => gaussian_log_prob(mean, log_std.clone(), act),
-    };
-    let log_ratio = logp - old_logp;
-    let ratio = log_ratio.clone().exp();
-    // Clipped surrogate.
-    let surr1 = ratio.clone() * adv_t.clone();
-    let surr2 = ratio.clamp(1.0 - cfg.clip, 1.0 + cfg.clip) * adv_t;
-    let policy_loss = surr1.min_pair(surr2).mean().neg();
-    // Value loss.
-    let value_loss = (value - ret).powi_scalar(2).mean().mul_scalar(0.5);
-    // Entropy bonus.
-    let entropy = gaussian_entropy(log_std);
-    let loss = policy_loss.clone() + value_loss.clone().mul_scalar(cfg.vf_coef)
-        - entropy.clone().mul_scalar(cfg.ent_coef);
-    let grads = GradientsParams::from_grads(loss.backward(), model);
-
-    let lr_vals: Vec<f32> = tensor_values(log_ratio.detach());
-    let kl = lr_vals
-        .iter()
-        .map(|&x| ((x as f64).exp() - 1.0) - x as f64)
-        .sum::<f64>()
-        / m as f64;
-    let clipped = lr_vals
-        .iter()
-        .filter(|&&x| ((x as f64).exp() - 1.0).abs() > cfg.clip)
-        .count();
-    LossOutput {
-        rows: m,
-        grads,
-        policy_loss: scalar(policy_loss.detach()),
-        value_loss: scalar(value_loss.detach()),
-        entropy: scalar(entropy.detach().reshape([1, 1]).mean()),
-        approx_kl: kl,
-        clip_fraction: clipped as f64 / m as f64,
-    }
-}
-
-/// Advantage normalisation over a minibatch: zero mean, unit std.
-fn normalize_advantages(a: &[f32]) -> Vec<f32> {
-    let m = a.len();
-    let mean_a = a.iter().map(|&x| x as f64).sum::<f64>() / m as f64;
-    let std_a = (a.iter().map(|&x| (x as f64 - mean_a).powi(2)).sum::<f64>() / m as f64).sqrt();
-    a.iter()
-        .map(|&x| ((x as f64 - mean_a) / (std_a + 1e-8)) as f32)
         .collect()
 }
 
@@ -980,17 +593,6 @@ fn critic_of(model: &ActorCritic) -> FastActor {
         log_std: model.log_std.clone(),
     };
     FastActor::from_model(&as_actor).expect("finite critic weights")
-}
-
-fn tensor_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .unwrap_or_default()
-}
-
-fn scalar(t: Tensor<1>) -> f64 {
-    tensor_values(t).first().copied().unwrap_or(f32::NAN) as f64
 }
 
 /// Rows `rows` of a row-major `src` with `w` values per row, in that order.

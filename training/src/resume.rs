@@ -7,7 +7,7 @@
 use crate::buffer::RewardScaler;
 use crate::error::TrainError;
 use crate::ppo::{Trainer, adam};
-use crate::run::{RunSpec, info};
+use crate::spec::{RunSpec, info};
 use powermix_agent::checkpoint::{OPTIMIZER_FILE, read_extra, save_checkpoint};
 use powermix_env::env::{VecEnv, VecEnvProgress};
 use powermix_env::rng::Rng;
@@ -70,13 +70,6 @@ impl Trainer {
     }
 
     /// Continues the rollouts from `p`; the error says what does not fit this run.
-    pub fn restore_rollout(&mut self, p: &RolloutProgress) -> Result<(), TrainError> {
-        self.restore_parts(p).map_err(|message| TrainError::Resume {
-            path: TRAINER_FILE.into(),
-            message,
-        })
-    }
-
     fn restore_parts(&mut self, p: &RolloutProgress) -> Result<(), String> {
         if p.env_rngs.len() != self.env_rngs.len() {
             return Err(format!(

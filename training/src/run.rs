@@ -10,37 +10,14 @@ use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::ppo::{TrainSource, Trainer, UpdateStats};
 use crate::resume::{self, TrainerState};
+pub use crate::spec::{RunSpec, info};
 use indicatif::{ProgressBar, ProgressStyle};
 use powermix_agent::ExpertParams;
-use powermix_agent::checkpoint::{CheckpointInfo, DataInfo, command_line, save_checkpoint};
-use powermix_env::Market;
+use powermix_agent::checkpoint::{DataInfo, save_checkpoint};
 use powermix_eval::harness::PolicyFactory;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
-
-/// Everything a run needs besides the hyperparameters.
-#[derive(Clone)]
-pub struct RunSpec {
-    /// Market (data + site).
-    pub market: Arc<Market>,
-    /// Training window `[start, end)`.
-    pub train: (usize, usize),
-    /// Validation windows, at least one: `best/` is the update with the highest profit
-    /// summed over them. `train` gives `--data` over `--val-period`, or each `--val-data`
-    /// file (`data.val_data`).
-    pub val: Vec<TrainSource>,
-    /// More training sources (other data files, each with its window), described in
-    /// `data.also_train` in the same order; empty for a single-file run.
-    pub also_train: Vec<TrainSource>,
-    /// Where the data came from.
-    pub data: DataInfo,
-    /// Seed.
-    pub seed: u64,
-    /// Run folder.
-    pub out: PathBuf,
-}
 
 /// A resumed run must train on what it trained on before: the same data (by hash) over
 /// the same periods, and the same further files in the same order (each env keeps its
@@ -317,23 +294,6 @@ pub fn references(spec: &RunSpec) -> Result<References, TrainError> {
         always_on: each.iter().map(|r| r.0).sum(),
         oracle: each.iter().map(|r| r.1).sum(),
     })
-}
-
-/// Checkpoint info for the trainer's current state.
-pub fn info(t: &Trainer, spec: &RunSpec, validation: serde_json::Value) -> CheckpointInfo {
-    CheckpointInfo {
-        normalizer: t.normalizer.clone(),
-        site_config: spec.market.cfg.clone(),
-        data: spec.data.clone(),
-        seed: spec.seed,
-        hyperparameters: serde_json::to_value(&t.cfg).unwrap_or(serde_json::Value::Null),
-        commit: option_env!("POWERMIX_COMMIT").map(str::to_string),
-        validation,
-        command: command_line(),
-        base_policy: t.base_params(),
-        base_planner: t.base_planner().map(str::to_string),
-        day_ahead_head: (t.cfg.day_ahead_head != "none").then(|| t.cfg.day_ahead_head.clone()),
-    }
 }
 
 /// Validates the current model: the deterministic policy (mean clamped to [0, 1]) through

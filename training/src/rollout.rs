@@ -1,0 +1,277 @@
+//! Collecting rollouts: sampling actions for a part of the envs and stepping them, with the
+//! ERCOT parts of a rollout beside the network (a residual's base rules or planner, the
+//! day-ahead head). `ppo` runs one part on the caller's thread, or
+//! `parallel` one part per thread.
+
+use powermix_agent::net::{FastActor, ObsNormalizer};
+use powermix_agent::policy::residual_action;
+use powermix_agent::rules::Expert;
+use powermix_env::DayAheadOffer;
+use powermix_env::env::VecEnv;
+use powermix_env::rng::Rng;
+use powermix_env::{ACTION_DIM, OBS_DIM};
+use powermix_eval::mpc::{DayAheadHead, DayAheadMpc, planner_base};
+use rand::RngExt;
+use rand_distr::StandardNormal;
+
+/// `0.5 * ln(2 pi)`.
+const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+
+/// What plans for one env of the rollouts beside the network.
+#[derive(Debug, Clone)]
+pub enum EnvPlanner {
+    /// The day-ahead MPC as the base (`base_policy = "day-ahead-mpc"`): the action the
+    /// network corrects, and the day-ahead offer.
+    Base(Box<DayAheadMpc>),
+    /// The day-ahead head (`head_in_rollouts`): the day-ahead offer only.
+    Head(Box<DayAheadHead>),
+}
+
+impl EnvPlanner {
+    /// A fresh planner of the same kind, for a new episode on a site `cfg`.
+    pub(crate) fn fresh(&self, cfg: &powermix_env::SiteConfig) -> EnvPlanner {
+        match self {
+            EnvPlanner::Base(_) => EnvPlanner::Base(Box::new(DayAheadMpc::new(cfg))),
+            EnvPlanner::Head(_) => EnvPlanner::Head(Box::new(DayAheadHead::new(cfg))),
+        }
+    }
+}
+
+/// What the rollout needs to act on a part of the envs.
+#[derive(Clone, Copy)]
+pub struct Sampler<'a> {
+    pub(crate) base: Option<&'a Expert>,
+    pub(crate) actor: &'a FastActor,
+    pub(crate) critic: &'a FastActor,
+    pub(crate) normalizer: &'a ObsNormalizer,
+    pub(crate) std: &'a [f64],
+    pub(crate) log_std: &'a [f64],
+    pub(crate) log_std_sum: f64,
+    /// `mask_inert_actions`: log-probabilities over the values the env reads only.
+    pub(crate) mask: bool,
+}
+
+/// The day-ahead values of an action (`da_offer_*`, `da_min_price_*`): the env reads them
+/// only at a day-ahead gate, and never when a planner base or a head makes the offer.
+const DAY_AHEAD_VALUES: std::ops::Range<usize> = 4..ACTION_DIM;
+
+impl Sampler<'_> {
+    /// For every env of `venv`: normalises the raw observation into `obs`,
+    /// samples the network's output from the Gaussian policy (unbounded) into `acts` with
+    /// its log-probability, evaluates the critic, and writes what the env receives into
+    /// `env_acts`: the sample, plus the base action for a residual policy (the expert's, or
+    /// that of the env's MPC in `planners`, whose day-ahead offers go to `offers`, as do
+    /// those of the env's head in `planners`). With
+    /// `mask`, `masks` receives 1 for each value the env reads and 0 for the others, and the
+    /// log-probability sums over the read values only.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        venv: &VecEnv,
+        obs: &mut [f32],
+        acts: &mut [f32],
+        env_acts: &mut [f32],
+        logps: &mut [f32],
+        values: &mut [f32],
+        masks: &mut [f32],
+        rngs: &mut [Rng],
+        planners: &mut [EnvPlanner],
+        offers: &mut [Option<DayAheadOffer>],
+    ) {
+        let raw = venv.obs();
+        let mut mean = [0.0f32; ACTION_DIM];
+        let mut v = [0.0f32; 1];
+        for (e, rng) in rngs.iter_mut().enumerate() {
+            let o = &mut obs[e * OBS_DIM..(e + 1) * OBS_DIM];
+            self.normalizer
+                .normalize(&raw[e * OBS_DIM..(e + 1) * OBS_DIM], o);
+            self.actor.forward(o, &mut mean);
+            self.critic.forward(o, &mut v);
+            let mut sample = [0.0f32; ACTION_DIM];
+            let mut zs = [0.0f64; ACTION_DIM];
+            for k in 0..ACTION_DIM {
+                zs[k] = rng.sample::<f64, _>(StandardNormal);
+                sample[k] = (mean[k] as f64 + self.std[k] * zs[k]) as f32;
+            }
+            acts[e * ACTION_DIM..(e + 1) * ACTION_DIM].copy_from_slice(&sample);
+            let mut rules_alone = false;
+            let planner = planners.get_mut(e);
+            let to_env = if self.base.is_some() || planner.is_some() {
+                let env = venv.env(e);
+                let snap = env.market().snapshot(env.index(), env.state());
+                let base = match (self.base, planner) {
+                    (Some(expert), Some(EnvPlanner::Base(mpc))) => {
+                        let (base, offer) = planner_base(mpc, expert, &snap);
+                        offers[e] = offer;
+                        Some(base)
+                    }
+                    (base, Some(EnvPlanner::Head(head))) => {
+                        offers[e] = head.observe(&snap);
+                        base.map(|expert| expert.decide(&snap).to_array())
+                    }
+                    (Some(expert), None) => Some(expert.decide(&snap).to_array()),
+                    // `Trainer::new` gives a planner base the rules for emergencies.
+                    (None, Some(EnvPlanner::Base(_)) | None) => None,
+                };
+                match base {
+                    Some(base) => {
+                        rules_alone = snap.emergency.active();
+                        residual_action(&base, &sample, rules_alone)
+                    }
+                    None => sample,
+                }
+            } else {
+                sample
+            };
+            let logp = if self.mask {
+                let env = venv.env(e);
+                // The network's own offer is read at a gate unless a planner base makes
+                // the offer or a head made one (a head whose LP failed leaves it to the
+                // network).
+                let offer_read = env.market().is_da_gate(env.index())
+                    && match planners.get(e) {
+                        Some(EnvPlanner::Base(_)) => false,
+                        Some(EnvPlanner::Head(_)) => offers[e].is_none(),
+                        None => true,
+                    };
+                let mut logp = 0.0;
+                for k in 0..ACTION_DIM {
+                    let live = !rules_alone && (offer_read || !DAY_AHEAD_VALUES.contains(&k));
+                    masks[e * ACTION_DIM + k] = f32::from(u8::from(live));
+                    if live {
+                        logp -= self.log_std[k] + HALF_LN_2PI + 0.5 * zs[k] * zs[k];
+                    }
+                }
+                logp
+            } else {
+                // Every value counts (summed in the order the unmasked runs always used).
+                zs.iter().fold(
+                    -self.log_std_sum - HALF_LN_2PI * ACTION_DIM as f64,
+                    |lp, z| lp - 0.5 * z * z,
+                )
+            };
+            env_acts[e * ACTION_DIM..(e + 1) * ACTION_DIM].copy_from_slice(&to_env);
+            logps[e] = logp as f32;
+            values[e] = v[0];
+        }
+    }
+
+    /// The critic's value of the raw observation `raw`.
+    fn value(&self, raw: &[f32]) -> f32 {
+        let mut o = [0.0f32; OBS_DIM];
+        let mut v = [0.0f32; 1];
+        self.normalizer.normalize(raw, &mut o);
+        self.critic.forward(&o, &mut v);
+        v[0]
+    }
+}
+
+/// What a part of the envs recorded over a rollout, step-major over its own envs.
+pub struct Part {
+    pub(crate) n: usize,
+    pub(crate) obs: Vec<f32>,
+    pub(crate) raw_obs: Vec<f32>,
+    pub(crate) actions: Vec<f32>,
+    /// Which action values the env read (empty without `mask_inert_actions`).
+    pub(crate) masks: Vec<f32>,
+    pub(crate) log_probs: Vec<f32>,
+    pub(crate) values: Vec<f32>,
+    /// Reward minus the always-on baseline, before scaling.
+    pub(crate) rewards: Vec<f32>,
+    /// The episode ended at this step (terminated or truncated).
+    pub(crate) ended: Vec<bool>,
+    /// The episode was truncated at this step (the window ended).
+    pub(crate) truncated: Vec<bool>,
+    /// V(final obs) where truncated, 0 elsewhere.
+    pub(crate) final_values: Vec<f32>,
+    /// V(obs) after the last step.
+    pub(crate) last_values: Vec<f32>,
+    pub(crate) finished: Vec<f64>,
+}
+
+/// Steps one part of the envs `steps` times with sampled actions.
+pub fn run_part(
+    s: &Sampler<'_>,
+    venv: &mut VecEnv,
+    rngs: &mut [Rng],
+    planners: &mut [EnvPlanner],
+    steps: usize,
+    baselines: &[&[f32]],
+) -> Part {
+    let n = venv.len();
+    let mut p = Part {
+        n,
+        obs: Vec::with_capacity(steps * n * OBS_DIM),
+        raw_obs: Vec::with_capacity(steps * n * OBS_DIM),
+        actions: Vec::with_capacity(steps * n * ACTION_DIM),
+        masks: Vec::new(),
+        log_probs: Vec::with_capacity(steps * n),
+        values: Vec::with_capacity(steps * n),
+        rewards: Vec::with_capacity(steps * n),
+        ended: Vec::with_capacity(steps * n),
+        truncated: Vec::with_capacity(steps * n),
+        final_values: Vec::with_capacity(steps * n),
+        last_values: Vec::with_capacity(n),
+        finished: Vec::new(),
+    };
+    let mut obs = vec![0.0f32; n * OBS_DIM];
+    let mut acts = vec![0.0f32; n * ACTION_DIM];
+    let mut env_acts = vec![0.0f32; n * ACTION_DIM];
+    let mut logps = vec![0.0f32; n];
+    let mut vals = vec![0.0f32; n];
+    let mut masks = vec![0.0f32; if s.mask { n * ACTION_DIM } else { 0 }];
+    let mut at = vec![0usize; n];
+    let mut offers: Vec<Option<DayAheadOffer>> = vec![None; planners.len()];
+    for _ in 0..steps {
+        p.raw_obs.extend_from_slice(venv.obs());
+        s.run(
+            venv,
+            &mut obs,
+            &mut acts,
+            &mut env_acts,
+            &mut logps,
+            &mut vals,
+            &mut masks,
+            rngs,
+            planners,
+            &mut offers,
+        );
+        p.masks.extend_from_slice(&masks);
+        p.obs.extend_from_slice(&obs);
+        p.actions.extend_from_slice(&acts);
+        p.log_probs.extend_from_slice(&logps);
+        p.values.extend_from_slice(&vals);
+        for (e, i) in at.iter_mut().enumerate() {
+            *i = venv.index(e);
+        }
+        venv.step_with_offers(&env_acts, &offers)
+            .expect("sampled actions are finite");
+        offers.fill(None);
+        for e in 0..n {
+            let (term, trunc) = (venv.terminated()[e], venv.truncated()[e]);
+            if (term || trunc)
+                && let Some(planner) = planners.get_mut(e)
+            {
+                // A new episode: a fresh planner, as a backtest starts with one.
+                *planner = planner.fresh(&venv.env(e).market().cfg);
+            }
+            p.ended.push(term || trunc);
+            p.truncated.push(trunc);
+            // Reward baseline: profit above always-on in the same interval.
+            p.rewards
+                .push(venv.rewards()[e] - baselines[e].get(at[e]).copied().unwrap_or(0.0));
+            // The final observation is only there until the next step: value it now.
+            p.final_values.push(if trunc {
+                s.value(&venv.final_obs()[e * OBS_DIM..(e + 1) * OBS_DIM])
+            } else {
+                0.0
+            });
+        }
+        p.finished.extend(venv.take_finished_returns());
+    }
+    for e in 0..n {
+        p.last_values
+            .push(s.value(&venv.obs()[e * OBS_DIM..(e + 1) * OBS_DIM]));
+    }
+    p
+}
