@@ -132,6 +132,7 @@ def main() -> None:
                 "split": r.config["split"],
                 "best_value_captured": round(m["best_value_captured"], 4),
                 "last_value_captured": round(m["last_value_captured"], 4),
+                "env_steps": m["env_steps"],
                 "env_steps_per_sec": m["env_steps_per_sec"],
                 "wall_seconds": m["wall_seconds"],
             }
