@@ -77,7 +77,7 @@ try:
     versions = f"Ray {ray.__version__}"
 except ImportError:
     versions = ""
-print(f"\n### RLlib PPO\n\n{head}; {versions}, {r['address']} Ray with {r['cluster_cpus']} CPUs.\nCommand: `{cmd}`\n")
+print(f"\n### RLlib PPO\n\n{head}; {versions}, {r['address']} Ray with {r['cluster_cpus'] or 0:g} CPUs.\nCommand: `{cmd}`\n")
 print("| runners x envs | iterations | env steps | train s | env steps/s | validation value captured |")
 print("|---|---|---|---|---|---|")
 print(f"| {r['env_runners']} x {r['envs_per_runner']} | {r['iterations']} | {int(r['env_steps']):,} | "
@@ -100,11 +100,12 @@ rows = [r for r in t["rows"] if "error" not in r]
 steps = sorted({r["env_steps"] for r in rows if "env_steps" in r})
 print(f"\n### Ray Tune sweep of `train`\n\n{head}.\nCommand: `{cmd}`\n")
 print(f"{t['trials']} trials of {', '.join(f'{s:,}' for s in steps) or '?'} env steps, "
-      f"{t['cluster_cpus']} CPUs, {t['wall_seconds']:.1f} s wall.\n")
+      f"{t['cluster_cpus'] or 0:g} CPUs, {t['wall_seconds']:.1f} s wall.\n")
 print("| seed | lr | split (train/val) | best value captured | last value captured | train steps/s | wall s |")
 print("|---|---|---|---|---|---|---|")
 for r in rows:
-    print(f"| {r['seed']} | {r['lr']:.0e} | {split.get(r['split'], r['split'])} | {r['best_value_captured']:.3f} | "
+    lr = f"{r['lr']:.0e}".replace("e-0", "e-")  # 3e-4, as in train.toml
+    print(f"| {r['seed']} | {lr} | {split.get(r['split'], r['split'])} | {r['best_value_captured']:.3f} | "
           f"{r['last_value_captured']:.3f} | {r['env_steps_per_sec']:,.0f} | {r['wall_seconds']:.1f} |")
 for r in t["rows"]:
     if "error" in r:
