@@ -19,7 +19,9 @@ import powermix
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--envs", type=int, default=256)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--repeats", type=int, default=3, help="best of this many runs")

@@ -36,7 +36,10 @@ def make_env(config: dict):
 def main() -> None:
     import powermix
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # The whole docstring: its first line alone stops mid-sentence in some of the examples.
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--runners", type=int, default=2, help="num_env_runners")
     p.add_argument("--envs-per-runner", type=int, default=1)
@@ -78,7 +81,7 @@ def main() -> None:
     steps = 0
     for i in range(a.iters):
         r = algo.train()
-        steps = r["num_env_steps_sampled_lifetime"]
+        steps = int(r["num_env_steps_sampled_lifetime"])  # RLlib reports it as a float
         ret = r.get("env_runners", {}).get("episode_return_mean")
         print(f"iter {i + 1}: {steps} env steps, episode return mean {ret}", flush=True)
     wall = time.perf_counter() - t0

@@ -31,7 +31,10 @@ from powermix.sb3 import SB3VecEnv
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # The whole docstring: its first line alone stops mid-sentence in some of the examples.
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--steps", type=int, default=1_000_000, help="total env steps")
     p.add_argument("--envs", type=int, default=32)
     p.add_argument("--seed", type=int, default=1)

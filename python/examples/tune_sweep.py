@@ -77,9 +77,15 @@ def run_train(config: dict) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # The whole docstring: its first line alone stops mid-sentence in some of the examples.
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
-    p.add_argument("--train-bin", default=str(REPO / "target" / "release" / "train"))
+    # Where cargo puts the binary: CARGO_TARGET_DIR if set (as cargo reads it), else target/.
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+    p.add_argument("--train-bin", default=str(target / "release" / "train"),
+                   help="the train binary (default: %(default)s)")
     p.add_argument("--steps", type=int, default=200_000, help="env steps per trial")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     p.add_argument("--lrs", type=float, nargs="+", default=[3e-4, 1e-3])
@@ -126,6 +132,7 @@ def main() -> None:
                 "split": r.config["split"],
                 "best_value_captured": round(m["best_value_captured"], 4),
                 "last_value_captured": round(m["last_value_captured"], 4),
+                "env_steps": m["env_steps"],
                 "env_steps_per_sec": m["env_steps_per_sec"],
                 "wall_seconds": m["wall_seconds"],
             }

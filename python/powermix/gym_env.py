@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any
 
@@ -26,10 +27,16 @@ _GATE_FEATURES = ("da_gate",)
 _MARKETS: dict[tuple, Market] = {}
 
 
-def _key(path) -> tuple | None:
+def _key(path, arg: str) -> tuple | None:
     if path is None:
         return None
-    p = os.path.abspath(os.fspath(path))
+    try:
+        p = os.path.abspath(os.fspath(path))
+    except TypeError:
+        raise TypeError(
+            f"{arg}={path!r}: expected a path (str or os.PathLike) or None, "
+            f"not {type(path).__name__}"
+        ) from None
     try:
         return (p, os.stat(p).st_mtime_ns)
     except OSError:
@@ -44,7 +51,7 @@ def market(data=None, site=None) -> Market:
         if site is not None:
             raise ValueError("site: give the site config when building the Market, not with one")
         return data
-    key = (_key(data), _key(site))
+    key = (_key(data, "data"), _key(site, "site"))
     m = _MARKETS.get(key)
     if m is None:
         m = Market(
@@ -95,6 +102,15 @@ class SiteEnv(gymnasium.Env):
     ``da_offer_*``, ``da_min_price_*``, ``da_peak_withhold`` at the gate, 10:00 US/Central
     on D-1): they are ordinary action values, so a trainer learns them like the others.
     ``metadata["gate_features"]`` names the observation feature that flags the gate.
+
+    Copies: ``copy.deepcopy(env)`` (and ``copy.copy``) is an independent env at the same
+    point of the same episode, random stream included; the market data is shared (it is
+    immutable). ``pickle`` (multiprocessing, Ray) carries the constructor's arguments, not
+    the episode: the unpickled env is built anew from them (data and site files at the same
+    absolute paths; a :class:`Market` pickles as its files' paths) and starts with
+    ``reset()``, whose first call without a seed uses the constructor's ``seed`` as here.
+    Given the same ``reset(seed=...)`` and actions, it gives the same observations and
+    rewards as the original.
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -111,8 +127,16 @@ class SiteEnv(gymnasium.Env):
         if render_mode is not None:
             raise ValueError(f"render_mode={render_mode!r}: powermix has no render modes")
         self.market = market(data, site)
-        self._core = _core.Env(self.market, period, episode_len, 0 if seed is None else seed)
+        self._core = _core.Env(self.market, period, episode_len, seed)
         self._first_seed = seed
+        # What a pickle carries: the arguments, with paths made absolute.
+        self._init_kwargs = {
+            "data": self.market if isinstance(data, Market) else _path(data),
+            "period": period,
+            "site": _path(site),
+            "seed": seed,
+            "episode_len": episode_len,
+        }
         self.observation_space = box(_core.observation_space())
         self.action_space = box(_core.action_space())
         self.metadata = env_metadata(self.market, period, episode_len)
@@ -122,7 +146,7 @@ class SiteEnv(gymnasium.Env):
             seed = self._first_seed
         self._first_seed = None
         obs = self._core.reset(seed)  # checks the seed first
-        super().reset(seed=seed)
+        super().reset(seed=None if seed is None else int(seed))  # numpy ints too
         return obs, {"index": self._core.index}
 
     def step(self, action):
@@ -131,3 +155,32 @@ class SiteEnv(gymnasium.Env):
             return self._core.step(a)
         except _core.ResetNeeded as e:
             raise gymnasium.error.ResetNeeded(str(e)) from None
+
+    def __getstate__(self):
+        return self._init_kwargs
+
+    def __setstate__(self, state):
+        self.__init__(**state)
+
+    def __deepcopy__(self, memo):
+        return copy_env(self, memo, ())
+
+    def __copy__(self):
+        # Two envs sharing one Rust core would step each other's episode: a copy is deep.
+        return copy_env(self, {}, ())
+
+
+def _path(p) -> str | None:
+    """An already checked path argument, absolute (unpickling may happen in another folder)."""
+    return None if p is None else os.path.abspath(os.fspath(p))
+
+
+def copy_env(env, memo, skip):
+    """A deep copy of ``env``'s attributes but those in ``skip`` (the Rust core copies itself:
+    an independent env at the same point; the Market is immutable and shared)."""
+    new = type(env).__new__(type(env))
+    memo[id(env)] = new
+    for k, v in env.__dict__.items():
+        if k not in skip:
+            new.__dict__[k] = copy.deepcopy(v, memo)
+    return new

@@ -12,7 +12,11 @@ from gymnasium.vector.utils import batch_space
 from . import _powermix as _core
 from ._powermix import ACTION_DIM
 from ._util import as_actions
-from .gym_env import DEFAULT_EPISODE_LEN, box, env_metadata, market
+from ._powermix import Market
+from .gym_env import DEFAULT_EPISODE_LEN, _path, box, copy_env, env_metadata, market
+
+#: Attributes that are numpy views of the Rust buffers (a copy makes its own).
+_VIEWS = ("_obs", "_final_obs", "_rewards", "_terminated", "_truncated")
 
 
 class VectorEnv(gymnasium.vector.VectorEnv):
@@ -37,6 +41,10 @@ class VectorEnv(gymnasium.vector.VectorEnv):
     each one with its own seed; sub-env ``i`` then runs exactly as ``SiteEnv`` reset with
     the same seed. Without a seed, the first reset uses stream ``i`` of the constructor's
     ``seed`` for sub-env ``i`` (how the project's Rust trainer seeds its envs).
+
+    Copies and pickles: as :class:`powermix.SiteEnv`. ``copy.deepcopy`` copies every
+    sub-env at its point, into buffers of its own; a pickle carries the constructor's
+    arguments, and the unpickled vector env starts with ``reset()``.
     """
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
@@ -54,19 +62,28 @@ class VectorEnv(gymnasium.vector.VectorEnv):
     ):
         if render_mode is not None:
             raise ValueError(f"render_mode={render_mode!r}: powermix has no render modes")
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)):
+            raise TypeError(
+                f"num_envs={num_envs!r}: expected a whole number (int) of envs, at least 1, "
+                f"not {type(num_envs).__name__}"
+            )
+        if num_envs < 1:
             raise ValueError(f"num_envs={num_envs!r}: must be a whole number >= 1")
         self.market = market(data, site)
         self.num_envs = int(num_envs)
         self.copy = copy
-        self._core = _core.VecEnv(
-            self.market, self.num_envs, period, episode_len, 0 if seed is None else seed
-        )
-        self._obs, self._final_obs, self._rewards, self._terminated, self._truncated = (
-            self._core.buffers()
-        )
-        for b in (self._obs, self._final_obs, self._rewards, self._terminated, self._truncated):
-            b.flags.writeable = False
+        self._core = _core.VecEnv(self.market, self.num_envs, period, episode_len, seed)
+        self._bind_buffers()
+        # What a pickle carries: the arguments, with paths made absolute.
+        self._init_kwargs = {
+            "num_envs": self.num_envs,
+            "data": self.market if isinstance(data, Market) else _path(data),
+            "period": period,
+            "site": _path(site),
+            "seed": seed,
+            "episode_len": episode_len,
+            "copy": copy,
+        }
         self._lengths = np.zeros(self.num_envs, dtype=np.int64)
         self._needs_reset = True
         self.single_observation_space = box(_core.observation_space())
@@ -78,17 +95,44 @@ class VectorEnv(gymnasium.vector.VectorEnv):
             "autoreset_mode": AutoresetMode.SAME_STEP,
         }
 
+    def _bind_buffers(self):
+        """Numpy views of the Rust core's buffers, read-only."""
+        views = self._core.buffers()
+        for name, b in zip(_VIEWS, views):
+            b.flags.writeable = False
+            setattr(self, name, b)
+
+    def __getstate__(self):
+        return self._init_kwargs
+
+    def __setstate__(self, state):
+        self.__init__(**state)
+
+    def __deepcopy__(self, memo):
+        new = copy_env(self, memo, _VIEWS)
+        new._bind_buffers()
+        return new
+
+    def __copy__(self):
+        # Two vector envs sharing one Rust core would step each other: a copy is deep.
+        return self.__deepcopy__({})
+
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         if seed is None:
             seeds = None
         elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
             seeds = [int(seed) + i for i in range(self.num_envs)]
-        else:
+        elif isinstance(seed, (list, tuple, np.ndarray)):
             seeds = list(seed)
             if any(s is None for s in seeds):
                 raise ValueError(f"seed={seed!r}: give every sub-env a seed, or none")
+        else:
+            raise TypeError(
+                f"seed={seed!r}: expected an int (sub-env i gets seed + i), a list of "
+                f"{self.num_envs} ints (one per sub-env) or None, not {type(seed).__name__}"
+            )
         self._core.reset(seeds)  # checks the seeds first
-        super().reset(seed=seeds[0] if seeds else None)
+        super().reset(seed=int(seeds[0]) if seeds else None)  # numpy ints too
         self._lengths[:] = 0
         self._needs_reset = False
         return (self._obs.copy() if self.copy else self._obs), {}

@@ -4,9 +4,9 @@
 //! from the env crate (`OBS_NAMES`, `ACTION_NAMES`, `LEDGER_LINES`, the spaces), so that a
 //! change of the env's action or observation needs no change in Python.
 //!
-//! Errors a Python user can cause become the exception they expect (ValueError,
-//! FileNotFoundError, ...), naming the argument and the value. Nothing here panics on user
-//! input: a `PanicException` reaching Python is a bug.
+//! Errors a Python user can cause become the exception they expect (TypeError, ValueError,
+//! FileNotFoundError, IsADirectoryError), naming the argument, the value and the form
+//! expected. Nothing here panics on user input: a `PanicException` reaching Python is a bug.
 
 use numpy::ndarray::{ArrayView1, ArrayView2};
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
@@ -21,9 +21,12 @@ use powermix_env::{
 };
 use powermix_eval::harness::PolicyFactory;
 use pyo3::create_exception;
-use pyo3::exceptions::{PyFileNotFoundError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyIsADirectoryError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBool, PyDict, PyString};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -47,10 +50,108 @@ fn not_found(arg: &str, path: &Path) -> PyErr {
     ))
 }
 
+/// `repr(v)` and `type(v).__name__`, for messages about a value of the wrong type.
+fn shown(v: &Bound<'_, PyAny>) -> (String, String) {
+    let repr = v.repr().map(|r| r.to_string()).unwrap_or_default();
+    let ty = v
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    (repr, ty)
+}
+
+/// TypeError naming the argument, its value, the form expected and the type given.
+fn type_error(arg: &str, v: &Bound<'_, PyAny>, expected: &str) -> PyErr {
+    let (repr, ty) = shown(v);
+    PyTypeError::new_err(format!("{arg}={repr}: expected {expected}, not {ty}"))
+}
+
+/// A whole-number argument: an int or a numpy integer (anything with `__index__`), not a
+/// bool or a float. `range` says which values are valid, for the messages; a number too
+/// large for any valid value is a ValueError.
+fn int_arg(v: &Bound<'_, PyAny>, arg: &str, range: &str) -> PyResult<i128> {
+    if v.is_instance_of::<PyBool>() {
+        return Err(type_error(arg, v, &format!("a whole number (int) {range}")));
+    }
+    v.extract::<i128>().map_err(|e| {
+        if e.is_instance_of::<PyTypeError>(v.py()) {
+            type_error(arg, v, &format!("a whole number (int) {range}"))
+        } else {
+            let (repr, _) = shown(v);
+            value_error(format!("{arg}={repr}: must be a whole number {range}"))
+        }
+    })
+}
+
+const SEED_RANGE: &str = "from 0 to 2**64 - 1";
+
+/// A seed argument: None, or an int from 0 to 2**64 - 1.
+fn seed_arg(v: Option<&Bound<'_, PyAny>>, arg: &str) -> PyResult<Option<u64>> {
+    let Some(v) = v.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let s = int_arg(v, arg, SEED_RANGE)?;
+    u64::try_from(s)
+        .map(Some)
+        .map_err(|_| value_error(format!("{arg}={s}: must be a whole number {SEED_RANGE}")))
+}
+
+/// The `period` argument: None, or a str `YYYY-MM-DD..YYYY-MM-DD`.
+fn period_arg(v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
+    match v.filter(|v| !v.is_none()) {
+        None => Ok(None),
+        Some(v) => match v.cast::<PyString>() {
+            Ok(s) => Ok(Some(s.to_str()?.to_owned())),
+            Err(_) => Err(type_error(
+                "period",
+                v,
+                "a str \"YYYY-MM-DD..YYYY-MM-DD\" (US/Central dates, end exclusive) or None",
+            )),
+        },
+    }
+}
+
+/// The `episode_len` argument: None (one episode over the whole period) or an int
+/// (checked against the period by `make_window`).
+fn episode_len_arg(v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i128>> {
+    v.filter(|v| !v.is_none())
+        .map(|v| int_arg(v, "episode_len", "of intervals, at least 1, or None"))
+        .transpose()
+}
+
+/// A file argument (`data`, `site`): None, or a path (str or os.PathLike) to a file that
+/// exists, made absolute (a pickled Market is rebuilt from it, maybe in another folder).
+/// A missing file is FileNotFoundError and a directory IsADirectoryError, as `open()`
+/// raises them.
+fn file_arg(v: Option<&Bound<'_, PyAny>>, arg: &str, what: &str) -> PyResult<Option<PathBuf>> {
+    let Some(v) = v.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let p: PathBuf = v.extract().map_err(|_| {
+        type_error(
+            arg,
+            v,
+            &format!("a path (str or os.PathLike) to {what}, or None"),
+        )
+    })?;
+    let p = std::path::absolute(&p).unwrap_or(p);
+    if p.is_dir() {
+        return Err(PyIsADirectoryError::new_err((
+            21,
+            format!("{arg}: is a directory, expected {what}: {}", p.display()),
+            p.display().to_string(),
+        )));
+    }
+    if !p.is_file() {
+        return Err(not_found(arg, &p));
+    }
+    Ok(Some(p))
+}
+
 fn site_config(site: Option<&Path>) -> PyResult<SiteConfig> {
     match site {
         None => Ok(SiteConfig::default_site()),
-        Some(p) if !p.is_file() => Err(not_found("site", p)),
         Some(p) => SiteConfig::load(p).map_err(|e| value_error(format!("site={p:?}: {e}"))),
     }
 }
@@ -85,10 +186,17 @@ fn period_window(m: &Market, period: Option<&str>) -> PyResult<(usize, usize)> {
 }
 
 /// Market data joined with a site config (shared by every env built on it).
+///
+/// Immutable: `copy.copy` and `copy.deepcopy` return the same object. A pickle holds the
+/// constructor's arguments (absolute paths), not the data: unpickling reads the files
+/// again, so they must exist at the same paths where it is unpickled (on every node).
 #[pyclass(name = "Market", module = "powermix._powermix", frozen)]
 struct PyMarket {
     market: Arc<Market>,
     source: String,
+    /// The constructor's arguments (absolute paths), for pickling.
+    data: Option<PathBuf>,
+    site: Option<PathBuf>,
 }
 
 #[pymethods]
@@ -97,18 +205,23 @@ impl PyMarket {
     /// synthetic years), `site` a site config TOML (None: the shipped configs/site.toml).
     #[new]
     #[pyo3(signature = (data=None, site=None))]
-    fn new(py: Python<'_>, data: Option<PathBuf>, site: Option<PathBuf>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        data: Option<&Bound<'_, PyAny>>,
+        site: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let data = file_arg(data, "data", "a market parquet file")?;
+        let site = file_arg(site, "site", "a site config TOML file")?;
         let cfg = site_config(site.as_deref())?;
-        let (data, source) = match data {
+        let (frame, source) = match &data {
             None => (
                 py.detach(synth::embedded_years),
                 synth::EMBEDDED_SOURCE.to_string(),
             ),
-            Some(p) if !p.is_file() => return Err(not_found("data", &p)),
             Some(p) => {
                 let rules = cfg.data_fill.clone();
                 let (d, _) = py
-                    .detach(|| load_market_data(&p, &rules))
+                    .detach(|| load_market_data(p, &rules))
                     .map_err(|e| value_error(format!("data={p:?}: {e}")))?;
                 if d.is_empty() {
                     return Err(value_error(format!("data={p:?}: no intervals")));
@@ -116,8 +229,34 @@ impl PyMarket {
                 (d, p.display().to_string())
             }
         };
-        let market = py.detach(|| Arc::new(Market::new(data, cfg)));
-        Ok(PyMarket { market, source })
+        let market = py.detach(|| Arc::new(Market::new(frame, cfg)));
+        Ok(PyMarket {
+            market,
+            source,
+            data,
+            site,
+        })
+    }
+
+    /// Pickles as `Market(data, site)`, the paths as str: rebuilt from the same files when
+    /// unpickled.
+    #[allow(clippy::type_complexity)]
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> (Bound<'py, PyAny>, (Option<OsString>, Option<OsString>)) {
+        let m = slf.get();
+        let s = |p: &Option<PathBuf>| p.clone().map(PathBuf::into_os_string);
+        (slf.get_type().into_any(), (s(&m.data), s(&m.site)))
+    }
+
+    /// The Market itself: it is immutable.
+    fn __copy__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    /// The Market itself: it is immutable (envs copied with `copy.deepcopy` share it).
+    fn __deepcopy__<'py>(slf: Bound<'py, Self>, _memo: &Bound<'py, PyAny>) -> Bound<'py, Self> {
+        slf
     }
 
     /// Where the data came from (a path, or the embedded synthetic years).
@@ -144,8 +283,8 @@ impl PyMarket {
 
     /// `(start, end)` interval indices of a period (None: all of the data).
     #[pyo3(signature = (period=None))]
-    fn window(&self, period: Option<&str>) -> PyResult<(usize, usize)> {
-        period_window(&self.market, period)
+    fn window(&self, period: Option<&Bound<'_, PyAny>>) -> PyResult<(usize, usize)> {
+        period_window(&self.market, period_arg(period)?.as_deref())
     }
 
     /// Interval starts, UTC milliseconds.
@@ -172,7 +311,7 @@ impl PyMarket {
 
 /// The episode window of a period: random episodes of `episode_len` intervals, or one
 /// episode over the whole period.
-fn make_window(m: &Market, period: Option<&str>, episode_len: Option<usize>) -> PyResult<Window> {
+fn make_window(m: &Market, period: Option<&str>, episode_len: Option<i128>) -> PyResult<Window> {
     let (start, end) = period_window(m, period)?;
     let shown = period.unwrap_or("all of the data");
     match episode_len {
@@ -180,12 +319,12 @@ fn make_window(m: &Market, period: Option<&str>, episode_len: Option<usize>) -> 
         Some(len) => {
             // Random episodes end before the data does (a next observation must exist).
             let room = end.min(m.len().saturating_sub(1)).saturating_sub(start);
-            if len == 0 || len > room {
-                return Err(value_error(format!(
+            match usize::try_from(len) {
+                Ok(len) if (1..=room).contains(&len) => Ok(Window::Random { start, end, len }),
+                _ => Err(value_error(format!(
                     "episode_len={len}: must be between 1 and {room}, the intervals of period {shown:?} an episode can start and end in"
-                )));
+                ))),
             }
-            Ok(Window::Random { start, end, len })
         }
     }
 }
@@ -207,17 +346,6 @@ fn shape_str(shape: &[usize]) -> String {
 
 fn env_error(e: impl std::fmt::Display) -> PyErr {
     value_error(e.to_string())
-}
-
-fn seed_value(seed: Option<i128>, arg: &str) -> PyResult<Option<u64>> {
-    seed.map(|s| {
-        u64::try_from(s).map_err(|_| {
-            value_error(format!(
-                "{arg}={s}: must be a whole number from 0 to 2**64 - 1"
-            ))
-        })
-    })
-    .transpose()
 }
 
 /// The step's info: the ledger lines ($), the interval and its events.
@@ -244,7 +372,12 @@ fn info_dict<'py>(py: Python<'py>, info: &StepInfo, reward: f64) -> PyResult<Bou
 }
 
 /// One site stepped from Python (the core of `powermix.SiteEnv`).
+///
+/// `copy.copy` and `copy.deepcopy` give an independent env at the same point of the same
+/// episode (its random stream too); it cannot be pickled: `powermix.SiteEnv` can (it is
+/// rebuilt from its constructor's arguments).
 #[pyclass(name = "Env", module = "powermix._powermix")]
+#[derive(Clone)]
 struct PyEnv {
     env: Env,
     /// The episode ended (or none started): step() needs a reset() first.
@@ -259,15 +392,20 @@ impl PyEnv {
     /// Env(market, period=None, episode_len=None, seed=0): random episodes of `episode_len`
     /// intervals inside `period`, or one episode over all of it when `episode_len` is None.
     #[new]
-    #[pyo3(signature = (market, period=None, episode_len=None, seed=0))]
+    #[pyo3(signature = (market, period=None, episode_len=None, seed=None))]
     fn new(
         market: &PyMarket,
-        period: Option<&str>,
-        episode_len: Option<usize>,
-        seed: i128,
+        period: Option<&Bound<'_, PyAny>>,
+        episode_len: Option<&Bound<'_, PyAny>>,
+        seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let window = make_window(&market.market, period, episode_len)?;
-        let seed = seed_value(Some(seed), "seed")?.unwrap_or(0);
+        let period = period_arg(period)?;
+        let window = make_window(
+            &market.market,
+            period.as_deref(),
+            episode_len_arg(episode_len)?,
+        )?;
+        let seed = seed_arg(seed, "seed")?.unwrap_or(0);
         let env = Env::new(market.market.clone(), window, seed).map_err(env_error)?;
         Ok(PyEnv {
             env,
@@ -283,9 +421,9 @@ impl PyEnv {
     fn reset<'py>(
         &mut self,
         py: Python<'py>,
-        seed: Option<i128>,
+        seed: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let seed = seed_value(seed, "seed")?;
+        let seed = seed_arg(seed, "seed")?;
         self.env.reset_into(seed, &mut self.obs);
         self.needs_reset = false;
         self.episode_return = 0.0;
@@ -339,7 +477,26 @@ impl PyEnv {
     fn index(&self) -> usize {
         self.env.index()
     }
+
+    /// An independent env at the same point (the market data is shared: it is immutable).
+    fn __copy__(&self) -> Self {
+        self.clone()
+    }
+
+    /// As `__copy__`: nothing in the env is shared but the immutable market data.
+    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
+        self.clone()
+    }
+
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err(NO_PICKLE))
+    }
 }
+
+/// Why the Rust cores cannot be pickled, and what to do instead.
+const NO_PICKLE: &str = "powermix._powermix.Env and VecEnv cannot be pickled: pickle the \
+    powermix.SiteEnv or powermix.VectorEnv (rebuilt from its constructor's arguments), or \
+    build the env in each worker from picklable arguments (data path, period, seed)";
 
 /// N envs stepped together in Rust with the GIL released (the core of
 /// `powermix.VectorEnv`). Observations, rewards and flags live in buffers owned by the Rust
@@ -366,19 +523,27 @@ impl PyVecEnv {
     /// VecEnv(market, num_envs, period=None, episode_len=None, seed=0): env i on stream i
     /// of `seed`, exactly as the Rust trainer seeds its envs.
     #[new]
-    #[pyo3(signature = (market, num_envs, period=None, episode_len=None, seed=0))]
+    #[pyo3(signature = (market, num_envs, period=None, episode_len=None, seed=None))]
     fn new(
         market: &PyMarket,
-        num_envs: usize,
-        period: Option<&str>,
-        episode_len: Option<usize>,
-        seed: i128,
+        num_envs: &Bound<'_, PyAny>,
+        period: Option<&Bound<'_, PyAny>>,
+        episode_len: Option<&Bound<'_, PyAny>>,
+        seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        if num_envs == 0 {
-            return Err(value_error("num_envs=0: must be at least 1"));
-        }
-        let window = make_window(&market.market, period, episode_len)?;
-        let seed = seed_value(Some(seed), "seed")?.unwrap_or(0);
+        let num_envs = int_arg(num_envs, "num_envs", "of envs, at least 1")?;
+        let Some(num_envs) = usize::try_from(num_envs).ok().filter(|&n| n >= 1) else {
+            return Err(value_error(format!(
+                "num_envs={num_envs}: must be at least 1"
+            )));
+        };
+        let period = period_arg(period)?;
+        let window = make_window(
+            &market.market,
+            period.as_deref(),
+            episode_len_arg(episode_len)?,
+        )?;
+        let seed = seed_arg(seed, "seed")?.unwrap_or(0);
         let vec = VecEnv::new(market.market.clone(), window, num_envs, seed).map_err(env_error)?;
         let ptrs = buffer_ptrs(&vec);
         Ok(PyVecEnv { vec, ptrs })
@@ -476,7 +641,7 @@ impl PyVecEnv {
     /// Starts a new episode in every env: env i with `seeds[i]` (as `Env.reset(seed)`), or
     /// continuing its own random stream when `seeds` is None. Observations go to the buffer.
     #[pyo3(signature = (seeds=None))]
-    fn reset(&mut self, seeds: Option<Vec<i128>>) -> PyResult<()> {
+    fn reset(&mut self, seeds: Option<Vec<Bound<'_, PyAny>>>) -> PyResult<()> {
         let n = self.vec.len();
         let seeds: Option<Vec<u64>> = match seeds {
             None => None,
@@ -488,7 +653,14 @@ impl PyVecEnv {
             }
             Some(s) => Some(
                 s.iter()
-                    .map(|&x| seed_value(Some(x), "seed").map(|v| v.unwrap_or(0)))
+                    .enumerate()
+                    .map(|(i, x)| {
+                        seed_arg(Some(x), &format!("seed[{i}]"))?.ok_or_else(|| {
+                            value_error(format!(
+                                "seed[{i}]=None: give every sub-env a seed, or none"
+                            ))
+                        })
+                    })
                     .collect::<PyResult<_>>()?,
             ),
         };
@@ -504,6 +676,17 @@ impl PyVecEnv {
         self.vec.restore(&p).map_err(env_error)?;
         self.vec.take_finished_returns();
         Ok(())
+    }
+
+    /// An independent copy at the same point of every env, with buffers of its own.
+    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> Self {
+        let vec = self.vec.clone();
+        let ptrs = buffer_ptrs(&vec);
+        PyVecEnv { vec, ptrs }
+    }
+
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err(NO_PICKLE))
     }
 
     /// Index of the interval env `i` steps next.
@@ -585,18 +768,20 @@ impl Policy for PyPolicy<'_, '_> {
 /// Scores a policy on `[start, end)` through the evaluation harness: the same backtest,
 /// always-on and oracle as `evaluate` and `train`'s validation.
 #[pyfunction]
-#[pyo3(signature = (market, period=None, seed=1, policy=None, actions=None))]
+#[pyo3(signature = (market, period=None, seed=None, policy=None, actions=None))]
 fn score<'py>(
     py: Python<'py>,
     market: &PyMarket,
-    period: Option<&str>,
-    seed: i128,
+    period: Option<&Bound<'py, PyAny>>,
+    seed: Option<&Bound<'py, PyAny>>,
     policy: Option<Bound<'py, PyAny>>,
     actions: Option<PyReadonlyArray2<'py, f32>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let m = &market.market;
+    let period = period_arg(period)?;
+    let period = period.as_deref();
     let (start, end) = period_window(m, period)?;
-    let seed = seed_value(Some(seed), "seed")?.unwrap_or(0);
+    let seed = seed_arg(seed, "seed")?.unwrap_or(1);
     let source = match (&policy, &actions) {
         (Some(f), None) => {
             if !f.is_callable() {

@@ -202,3 +202,100 @@ def test_no_panic_reaches_python():
             pass
         except BaseException as e:  # PanicException derives from BaseException
             pytest.fail(f"case {i}: {type(e).__name__}: {e}")
+
+
+# Arguments of the wrong type or sign: the exception names the argument, the value and
+# the form expected (never an OverflowError, or a TypeError that names nothing).
+
+
+@pytest.mark.parametrize("n", [-5, -1, -(2**70)])
+def test_negative_episode_len_is_a_value_error(n):
+    with pytest.raises(ValueError, match=f"episode_len={n}: must be"):
+        powermix.SiteEnv(episode_len=n)
+    with pytest.raises(ValueError, match=f"episode_len={n}: must be"):
+        powermix.VectorEnv(2, episode_len=n)
+
+
+@pytest.mark.parametrize("n", [1.5, 100.0, "100", True])
+def test_episode_len_of_the_wrong_type(n):
+    with pytest.raises(TypeError, match=r"episode_len=.*expected a whole number \(int\)"):
+        powermix.SiteEnv(episode_len=n)
+
+
+def test_numpy_integers_are_whole_numbers():
+    env = powermix.SiteEnv(episode_len=np.int64(100), seed=np.uint32(3))
+    a = env.reset(seed=np.int64(5))[0]
+    b = powermix.SiteEnv(episode_len=100).reset(seed=5)[0]
+    assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("period", [2024, 2024.0, ("2024-01-01", "2024-02-01"), b"2024-01-01..2024-02-01"])
+def test_period_of_the_wrong_type(period):
+    for make in (powermix.SiteEnv, lambda period: powermix.VectorEnv(2, period=period)):
+        with pytest.raises(TypeError) as e:
+            make(period=period)
+        msg = str(e.value)
+        assert msg.startswith("period="), msg
+        assert "YYYY-MM-DD..YYYY-MM-DD" in msg and type(period).__name__ in msg
+    with pytest.raises(TypeError, match="period="):
+        powermix.market().window(period)
+    with pytest.raises(TypeError, match="period="):
+        powermix.score(np.zeros((5, A), dtype=np.float32), period=period)
+
+
+@pytest.mark.parametrize("seed", [1.5, 1.0, "1", True, [1]])
+def test_seed_of_the_wrong_type(seed):
+    words = r"seed=.*expected a whole number \(int\) from 0 to 2\*\*64 - 1"
+    with pytest.raises(TypeError, match=words):
+        powermix.SiteEnv(seed=seed)
+    env = powermix.SiteEnv()
+    with pytest.raises(TypeError, match=words):
+        env.reset(seed=seed)
+    env.reset(seed=1)  # still usable
+    with pytest.raises(TypeError, match=words):
+        powermix.score(lambda obs: np.zeros(A), period="2024-03-04..2024-03-05", seed=seed)
+
+
+def test_seed_too_large_for_any_int():
+    with pytest.raises(ValueError, match="seed="):
+        powermix.SiteEnv().reset(seed=2**200)
+
+
+def test_vector_seed_of_the_wrong_type():
+    v = powermix.VectorEnv(2)
+    with pytest.raises(TypeError, match=r"seed=1\.5: expected an int .* a list of 2 ints"):
+        v.reset(seed=1.5)
+    with pytest.raises(TypeError, match=r"seed\[1\]=2\.5: expected a whole number"):
+        v.reset(seed=[1, 2.5])
+    with pytest.raises(ValueError, match=r"seed\[0\]=-1: must be"):
+        v.reset(seed=[-1, 2])
+    v.reset(seed=np.array([3, 4]))
+    with pytest.raises(TypeError, match=r"num_envs=2\.0: expected a whole number"):
+        powermix.VectorEnv(2.0)
+    with pytest.raises(ValueError, match="num_envs=-3"):
+        powermix.VectorEnv(-3)
+
+
+def test_data_or_site_that_is_a_directory(tmp_path):
+    for arg in ("data", "site"):
+        with pytest.raises(IsADirectoryError) as e:
+            powermix.SiteEnv(**{arg: tmp_path})
+        assert str(e.value).startswith(f"[Errno 21] {arg}: is a directory"), str(e.value)
+        assert e.value.filename == str(tmp_path)
+        with pytest.raises(IsADirectoryError, match=f"{arg}: is a directory"):
+            powermix.Market(**{arg: str(tmp_path)})
+
+
+@pytest.mark.parametrize("arg", ["data", "site"])
+def test_data_or_site_of_the_wrong_type(arg):
+    with pytest.raises(TypeError, match=rf"{arg}=5: expected a path \(str or os.PathLike\)"):
+        powermix.SiteEnv(**{arg: 5})
+    with pytest.raises(TypeError, match=rf"{arg}=5: expected a path \(str or os.PathLike\)"):
+        powermix.Market(**{arg: 5})
+
+
+def test_relative_data_path_is_named_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as e:
+        powermix.Market(data="prices.parquet")
+    assert e.value.filename == str(tmp_path / "prices.parquet")
