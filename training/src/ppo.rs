@@ -5,7 +5,7 @@
 //! 2. **GAE** ([`gae`]): advantages and returns;
 //! 3. **optimise** (`Trainer::optimise`): `epochs` passes of shuffled minibatches, each a
 //!    gradient step on
-//! 4. **the loss** ([`loss_and_gradients`]): clipped surrogate + value loss - entropy bonus.
+//! 4. **the loss** (`loss::loss_and_gradients`): clipped surrogate + value loss - entropy bonus.
 //!
 //! With `threads = 1` everything runs on the calling thread (the sequential path); with
 //! more, the rollout and the gradients are split across threads by `parallel`,

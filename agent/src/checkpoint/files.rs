@@ -137,7 +137,7 @@ pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, CheckpointError> {
     fs::read(path).map_err(|e| CheckpointError::io(path, e))
 }
 
-/// Reads an extra file (e.g. [`OPTIMIZER_FILE`]) of the checkpoint `dir`.
+/// Reads an extra file (e.g. [`OPTIMIZER_FILE`](crate::checkpoint::OPTIMIZER_FILE)) of the checkpoint `dir`.
 pub fn read_extra(dir: &Path, name: &str) -> Result<Vec<u8>, CheckpointError> {
     check_extra_name(name)?;
     read_limited(&dir.join(name))

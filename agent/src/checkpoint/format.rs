@@ -81,7 +81,7 @@ pub struct DataInfo {
     /// The data file as given on the command line (or a label such as
     /// `embedded:synthetic-2024-seed7`).
     pub file: String,
-    /// Hash of the data file's bytes ([`hash_file`]), or of the generator's output.
+    /// Hash of the data file's bytes ([`hash_file`](crate::checkpoint::hash_file)), or of the generator's output.
     pub hash: String,
     /// Training period, `START..END` (US/Central dates, end exclusive).
     pub train_period: String,
@@ -105,7 +105,7 @@ pub struct DataInfo {
 pub struct ValData {
     /// The data file as given on the command line.
     pub file: String,
-    /// Hash of its bytes ([`hash_file`]).
+    /// Hash of its bytes ([`hash_file`](crate::checkpoint::hash_file)).
     pub hash: String,
     /// The period validated on, `START..END` (US/Central dates, end exclusive).
     pub val_period: String,
@@ -117,13 +117,13 @@ pub struct ValData {
 pub struct TrainData {
     /// The data file as given on the command line.
     pub file: String,
-    /// Hash of its bytes ([`hash_file`]).
+    /// Hash of its bytes ([`hash_file`](crate::checkpoint::hash_file)).
     pub hash: String,
     /// The period trained on, `START..END` (US/Central dates, end exclusive).
     pub train_period: String,
 }
 
-/// What the caller knows about a checkpoint; [`save_checkpoint`] adds the rest (format
+/// What the caller knows about a checkpoint; [`save_checkpoint`](crate::checkpoint::save_checkpoint) adds the rest (format
 /// version, model id, names, dims, hidden sizes, creation time).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckpointInfo {
@@ -141,7 +141,7 @@ pub struct CheckpointInfo {
     pub commit: Option<String>,
     /// Validation scores (free JSON).
     pub validation: serde_json::Value,
-    /// The exact command line that trained it ([`command_line`]).
+    /// The exact command line that trained it ([`command_line`](crate::checkpoint::command_line)).
     pub command: String,
     /// The rule policy the network corrects (a residual policy: action = base action +
     /// network output), or None when the network's output is the action.
@@ -161,9 +161,9 @@ pub struct CheckpointMeta {
     pub format_version: u32,
     /// Hash of `model.bpk`'s bytes (16 hex digits); checked on load.
     pub model_id: String,
-    /// Observation feature names in order ([`OBS_NAMES`]).
+    /// Observation feature names in order ([`OBS_NAMES`](powermix_env::OBS_NAMES)).
     pub obs_names: Vec<String>,
-    /// Action value names in order ([`ACTION_NAMES`]).
+    /// Action value names in order ([`ACTION_NAMES`](powermix_env::ACTION_NAMES)).
     pub action_names: Vec<String>,
     /// Observation width.
     pub obs_dim: usize,
@@ -209,7 +209,7 @@ pub struct CheckpointMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day_ahead_head: Option<String>,
     /// Present when this checkpoint is an ensemble: its own network is the first member and
-    /// [`EnsembleSpec::members`] names the folders of the others ([`save_ensemble`]).
+    /// [`EnsembleSpec::members`] names the folders of the others ([`save_ensemble`](crate::checkpoint::save_ensemble)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ensemble: Option<EnsembleSpec>,
 }

@@ -20,7 +20,7 @@ pub fn hash_hex(bytes: &[u8]) -> String {
     format!("{:016x}", fnv1a64(bytes))
 }
 
-/// [`hash_hex`] of a file's bytes (for [`DataInfo::hash`]).
+/// [`hash_hex`] of a file's bytes (for [`DataInfo::hash`](crate::checkpoint::hash)).
 pub fn hash_file(path: &Path) -> Result<String, CheckpointError> {
     let bytes = fs::read(path).map_err(|e| CheckpointError::io(path, e))?;
     Ok(hash_hex(&bytes))

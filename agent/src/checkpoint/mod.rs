@@ -15,7 +15,7 @@
 //! complete `DIR.tmp-*` or `DIR.old-*` beside it. Partial temp folders are ignored.
 
 //!
-//! One module per job: [`format`] (names, layout, errors), [`hash`] (FNV-1a), [`files`]
+//! One module per job: [`format`](mod@format) (names, layout, errors), [`hash`] (FNV-1a), [`files`]
 //! (atomic writes, bounded reads, provenance), [`save`], [`read`] (`meta.json` and the
 //! model, checked) and [`load`] (a folder into a policy). This facade re-exports them.
 

@@ -14,7 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The burnpack bytes of a model's record. Deterministic: the same weights and parameter ids
-/// give the same bytes (models from [`ActorCriticConfig::init_seeded`] have fixed ids; a
+/// give the same bytes (models from [`ActorCriticConfig::init_seeded`](crate::net::ActorCriticConfig::init_seeded) have fixed ids; a
 /// loaded model keeps the ids of its file).
 pub fn model_bytes(model: &ActorCritic) -> Result<Vec<u8>, CheckpointError> {
     let bytes = model.clone().into_record().into_bytes().map_err(|e| {
@@ -34,7 +34,7 @@ pub fn model_bytes(model: &ActorCritic) -> Result<Vec<u8>, CheckpointError> {
 /// `(file name, bytes)`: this is the hook for the optimiser, e.g.
 /// `(OPTIMIZER_FILE, &optimizer.into_bytes()?)` with burn-optim's
 /// `OptimizerAdaptor::into_bytes` (or any `ModuleRecord::into_bytes`). Read them back with
-/// [`read_extra`]. Names are plain file names other than `model.bpk` and `meta.json`.
+/// [`read_extra`](crate::checkpoint::read_extra). Names are plain file names other than `model.bpk` and `meta.json`.
 ///
 /// The model may live on any device (autodiff or not); its record is device-free.
 pub fn save_checkpoint(
