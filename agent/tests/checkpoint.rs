@@ -8,7 +8,7 @@ use powermix_agent::checkpoint::{
 };
 use powermix_agent::net::{ActorCritic, ActorCriticConfig, ObsNormalizer, outputs_finite};
 use powermix_agent::{LoadedPolicy, Policy, load_checkpoint, save_checkpoint};
-use powermix_env::data::synth::synthetic_year;
+use powermix_data::synth::synthetic_year;
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Market, OBS_DIM, SiteConfig, SiteState};
 use rand::RngExt;

@@ -29,7 +29,7 @@ mod infer_load;
 
 use clap::{Parser, Subcommand};
 use powermix_agent::rules::ExpertParams;
-use powermix_env::data::synth;
+use powermix_data::synth;
 use powermix_env::env::{Env, VecEnv, Window};
 use powermix_env::market::is_pre_gate_local;
 use powermix_env::rng::Rng;

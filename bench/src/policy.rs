@@ -3,7 +3,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use powermix_agent::{Policy, load_checkpoint};
-use powermix_env::data::synth;
+use powermix_data::synth;
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Market, OBS_DIM, SiteConfig, SiteState};
 use rand::RngExt;

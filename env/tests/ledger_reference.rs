@@ -13,8 +13,9 @@
 
 use chrono::{Datelike, TimeZone};
 use chrono_tz::US::Central;
+use powermix_data::load_market_data;
 use powermix_env::config::ContractKind;
-use powermix_env::data::{MarketData, load_market_data};
+use powermix_env::data::MarketData;
 use powermix_env::{ACTION_DIM, Action, Env, Ledger, Market, OBS_DIM, SiteConfig, Window};
 use std::path::Path;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The env on real ERCOT data from ../shared/data. Ignored by default (the folder sits
 //! beside the clone, not in it); CI runs them with `cargo test --workspace -- --include-ignored`.
 
-use powermix_env::data::load_market_data;
+use powermix_data::load_market_data;
 use powermix_env::env::{Env, Window};
 use powermix_env::time::parse_period;
 use powermix_env::{ACTION_DIM, Market, SiteConfig};

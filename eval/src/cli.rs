@@ -7,8 +7,8 @@
 
 use crate::harness::KNOWN_POLICIES;
 use clap::ValueEnum;
+use powermix_data::{DataError, FillReport, MarketData, load_market_data};
 use powermix_env::config::ConfigError;
-use powermix_env::data::{DataError, FillReport, MarketData, load_market_data};
 use powermix_env::time::{INTERVAL_MS, PeriodError, format_utc, parse_period};
 use powermix_env::{Market, SiteConfig};
 use std::path::PathBuf;
@@ -208,7 +208,7 @@ pub fn with_checkpoint_policy(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use powermix_env::data::synth::synthetic_year;
+    use powermix_data::synth::synthetic_year;
 
     #[test]
     fn policy_names_are_the_harness_names() {

@@ -19,7 +19,7 @@ use crate::attribution::{Attribution, attribute};
 use crate::cli::{CliError, Period};
 use crate::harness::{EvalRequest, evaluate};
 use powermix_agent::rules::ExpertParams;
-use powermix_env::data::load_market_data;
+use powermix_data::load_market_data;
 use powermix_env::{Market, SiteConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

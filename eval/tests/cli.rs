@@ -71,8 +71,8 @@ fn a_missing_panel_file_is_named() {
 fn seed_replaces_the_panel_file_s_seed() {
     let d = std::env::temp_dir().join(format!("powermix-cli-seed-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
-    powermix_env::data::write_parquet(
-        &powermix_env::data::synth::generate_year(2024, 5),
+    powermix_data::write_parquet(
+        &powermix_data::synth::generate_year(2024, 5),
         &d.join("a.parquet"),
     )
     .unwrap();

@@ -1,7 +1,7 @@
 //! The harness's bookkeeping: weeks, regimes, errors.
 
 use powermix_agent::rules::ExpertParams;
-use powermix_env::data::synth;
+use powermix_data::synth;
 use powermix_env::time::parse_period;
 use powermix_env::{Market, SiteConfig};
 use powermix_eval::harness::{EvalRequest, SCARCITY_PRICE, evaluate, weeks};

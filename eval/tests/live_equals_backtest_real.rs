@@ -130,7 +130,7 @@ fn every_real_interval_decides_the_same_live_and_in_backtest() {
     let cfg = SiteConfig::default_site();
     let mut report = Vec::new();
     for file in hub_files() {
-        let (data, _) = powermix_env::data::load_market_data(&file, &cfg.data_fill)
+        let (data, _) = powermix_data::load_market_data(&file, &cfg.data_fill)
             .unwrap_or_else(|e| panic!("{e}"));
         let market = Arc::new(Market::new(data, cfg.clone()));
         let hub = market.settlement_point().to_string();

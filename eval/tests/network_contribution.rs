@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use powermix_agent::checkpoint::{CheckpointInfo, DataInfo, save_checkpoint};
 use powermix_agent::net::{ActorCriticConfig, ObsNormalizer};
 use powermix_agent::{Expert, load_checkpoint};
-use powermix_env::data::synth;
+use powermix_data::synth;
 use powermix_env::{Market, OBS_DIM, SiteConfig};
 use powermix_eval::harness::PolicyFactory;
 use powermix_eval::mpc::WithHead;

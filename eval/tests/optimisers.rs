@@ -3,8 +3,8 @@
 //! deterministic, beats always-on, and falls back to the expert rules when its LP fails.
 
 use powermix_agent::{ExpertParams, Policy, rule_policy};
+use powermix_data::synth;
 use powermix_env::SnapshotBuf;
-use powermix_env::data::synth;
 use powermix_env::market::{is_da_gate_local, is_pre_gate_local};
 use powermix_env::time::parse_period;
 use powermix_env::{Market, SiteConfig};

@@ -3,8 +3,8 @@
 //! attribution adds up, and panels are marked against what a checkpoint saw.
 
 use powermix_agent::rules::ExpertParams;
+use powermix_data::{synth, write_parquet};
 use powermix_env::SiteConfig;
-use powermix_env::data::{synth, write_parquet};
 use powermix_eval::attribution::GROUPS;
 use powermix_eval::panel::{
     Exposure, PanelError, PanelFile, ScorecardRequest, Seen, format_scorecard, run_scorecard,

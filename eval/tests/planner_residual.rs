@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use powermix_agent::checkpoint::{CheckpointInfo, DataInfo, save_checkpoint};
 use powermix_agent::net::{ActorCriticConfig, ObsNormalizer};
 use powermix_agent::{Expert, ExpertParams, Policy, load_checkpoint};
-use powermix_env::data::synth;
+use powermix_data::synth;
 use powermix_env::time::parse_period;
 use powermix_env::{Market, OBS_DIM, SiteConfig};
 use powermix_eval::mpc::{DayAheadMpc, planner_base};

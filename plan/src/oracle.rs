@@ -5,7 +5,8 @@
 //!
 //! ```no_run
 //! # use std::sync::Arc;
-//! # use powermix_env::{Market, SiteConfig, data::synth};
+//! # use powermix_env::{Market, SiteConfig};
+//! # use powermix_data::synth;
 //! let market = Arc::new(Market::new(synth::synthetic_year(2024, 7), SiteConfig::default_site()));
 //! let (start, end, seed) = (0, market.len(), 1);
 //! let plan = powermix_plan::oracle::oracle_plan(&market, start, end, seed)?;

@@ -11,8 +11,8 @@
 use numpy::ndarray::{ArrayView1, ArrayView2};
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use powermix_agent::{ExpertParams, Policy};
+use powermix_data::{load_market_data, synth};
 use powermix_env::config::RESERVE_NAMES;
-use powermix_env::data::{load_market_data, synth};
 use powermix_env::env::{EnvProgress, Window, action_space, observation_space};
 use powermix_env::time::{INTERVAL_MS, parse_period};
 use powermix_env::{

@@ -6,7 +6,7 @@ mod common;
 
 use common::decider;
 use powermix_agent::rules::{Expert, ExpertParams};
-use powermix_env::data::synth;
+use powermix_data::synth;
 use powermix_env::env::{Env, Window};
 use powermix_env::time::format_utc;
 use powermix_env::{DayAheadOffer, Dispatch, Market, OBS_DIM, SiteConfig, SiteState};

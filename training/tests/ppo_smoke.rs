@@ -2,7 +2,7 @@
 //! the sequential and the parallel paths agree, resumed runs equal uninterrupted ones, and
 //! the real training loop (`run::train`) writes its run folder.
 
-use powermix_env::data::synth;
+use powermix_data::synth;
 use powermix_env::{Market, SiteConfig};
 use powermix_training::config::TrainConfig;
 use powermix_training::ppo::{TrainSource, Trainer};

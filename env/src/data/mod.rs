@@ -1,17 +1,16 @@
-//! Market data: the parquet schema, loading and validation, gap filling, the synthetic
-//! generator and yearly statistics.
+//! Market data tables in memory: their schema, validation and gap filling. Files (parquet
+//! reading and writing, imports) and the synthetic generator live in the `powermix-data`
+//! crate, so the simulator compiles no file format.
 //!
 //! Two shapes of the same table:
 //! - [`RawMarketData`]: what a file holds, optional columns with their nulls.
 //! - [`MarketData`]: every column complete (gaps filled by [`FillRules`]), what the env reads.
 
 mod fill;
-mod parquet_io;
-pub mod stats;
-pub mod synth;
+mod validate;
 
 pub use fill::{ColumnFill, FillReport, FillRules};
-pub use parquet_io::{Codec, read_parquet, validate, write_parquet, write_parquet_with};
+pub use validate::validate;
 
 /// Name of the required timestamp column.
 pub const COL_TIME: &str = "interval_start_utc";
@@ -233,19 +232,6 @@ impl DataError {
         self.row = Some(row);
         self
     }
-}
-
-/// Reads, validates and fills a market data parquet file: the one loading path of every
-/// binary (`evaluate`, `train`, `serve`, `bench`).
-pub fn load_market_data(
-    path: &std::path::Path,
-    rules: &FillRules,
-) -> Result<(MarketData, FillReport), DataError> {
-    let raw = read_parquet(path)?;
-    MarketData::from_raw(&raw, rules).map_err(|mut e| {
-        e.file = path.display().to_string();
-        e
-    })
 }
 
 impl FillReport {

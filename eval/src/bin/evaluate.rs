@@ -7,8 +7,8 @@
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 use powermix_agent::rules::ExpertParams;
+use powermix_data::synth;
 use powermix_env::Market;
-use powermix_env::data::synth;
 use powermix_env::time::{INTERVAL_MS, format_utc};
 use powermix_eval::attribution::{NEEDED, attribute, format_attribution};
 use powermix_eval::cli::{MarketArgs, Period, PolicyName, with_checkpoint_policy};

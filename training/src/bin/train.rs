@@ -7,7 +7,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use powermix_agent::checkpoint::{DataInfo, TrainData, ValData, hash_file};
-use powermix_env::data::synth;
+use powermix_data::synth;
 use powermix_env::time::{INTERVAL_MS, covering_period};
 use powermix_eval::cli::{MarketArgs, Period, PolicyName};
 use powermix_eval::harness::{EvalRequest, evaluate, format_evaluation};

@@ -18,11 +18,10 @@
 //!   probabilities included, their realisation not) times a daily and an hourly forecast error;
 //! - reserve prices rise with scarcity and with the day-ahead price, with rare spikes;
 //! - hashprice is a daily (UTC day) lognormal random walk kept within 30-150 $/PH/day.
-use super::fill::FillRules;
-use super::{MarketData, OptionalColumn, RawMarketData};
-use crate::rng::Rng;
-use crate::time::{INTERVAL_MS, INTERVALS_PER_HOUR, local_midnight_utc_ms, local_time};
 use chrono::NaiveDate;
+use powermix_env::data::{FillRules, MarketData, OptionalColumn, RawMarketData};
+use powermix_env::rng::Rng;
+use powermix_env::time::{INTERVAL_MS, INTERVALS_PER_HOUR, local_midnight_utc_ms, local_time};
 use rand::RngExt;
 use rand_distr::{Exp1, StandardNormal};
 use std::f64::consts::PI;
@@ -53,7 +52,7 @@ const OU_SD: f64 = 0.28;
 /// ERCOT's system-wide offer cap of a year, from the shipped site config's `price_caps`
 /// ($9,000/MWh until 2021, $5,000 since 2022): one table for the generator and the env.
 pub fn price_cap(year: i32) -> f64 {
-    crate::config::SiteConfig::default_site().price_cap(year)
+    powermix_env::SiteConfig::default_site().price_cap(year)
 }
 
 /// Generates local (US/Central) year `year`, from local midnight of January 1 to local
@@ -499,9 +498,9 @@ fn hashprice_walk(start: i64, n: usize, rng: &mut Rng) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::stats::{YearStats, yearly_stats};
-    use crate::data::validate;
-    use crate::time::LocalTime;
+    use crate::stats::{YearStats, yearly_stats};
+    use powermix_env::data::validate;
+    use powermix_env::time::LocalTime;
     use std::collections::BTreeMap;
 
     const SEEDS: std::ops::RangeInclusive<u64> = 1..=5;

@@ -1,8 +1,8 @@
 //! The shared real data file loads, validates and matches the figures its README states.
 //! Ignored by default (../shared/data sits beside the clone, not in it); CI runs it with
 //! `cargo test --workspace -- --include-ignored`.
-use powermix_env::data::stats::yearly_stats;
-use powermix_env::data::{FillRules, MarketData, OptionalColumn, read_parquet};
+use powermix_data::stats::yearly_stats;
+use powermix_data::{FillRules, MarketData, OptionalColumn, read_parquet};
 use std::path::Path;
 
 const FILE: &str = concat!(

@@ -1,6 +1,6 @@
 //! Yearly statistics of a market data table, by local (US/Central) calendar year.
-use super::{OptionalColumn, RawMarketData};
-use crate::time::local_time;
+use powermix_env::data::{OptionalColumn, RawMarketData};
+use powermix_env::time::local_time;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -124,7 +124,7 @@ fn year_stats(raw: &RawMarketData, year: i32, rows: &[usize]) -> YearStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::INTERVAL_MS;
+    use powermix_env::time::INTERVAL_MS;
 
     // 2023-12-31T23:30:00 local (CST) = 2024-01-01T05:30:00Z.
     const T_LATE_2023: i64 = 1_704_087_000_000;

@@ -1,7 +1,7 @@
 //! The `data` binary's command line: help and docs agree, `--flag=value` works, bad
 //! input exits 2 with clap's message.
 
-#[path = "common/readme_flags.rs"]
+#[path = "../../env/tests/common/readme_flags.rs"]
 mod readme_flags;
 use readme_flags::*;
 
@@ -40,9 +40,9 @@ fn flags_take_equals_values_and_bad_input_exits_2() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    let both = powermix_env::data::read_parquet(&two).unwrap();
-    let first = powermix_env::data::read_parquet(&out).unwrap();
-    let second = powermix_env::data::synth::generate_year(2024, 4);
+    let both = powermix_data::read_parquet(&two).unwrap();
+    let first = powermix_data::read_parquet(&out).unwrap();
+    let second = powermix_data::synth::generate_year(2024, 4);
     assert_eq!(both.len(), first.len() + second.len());
     assert_eq!(
         both.interval_start_ms[..first.len()],

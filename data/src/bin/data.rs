@@ -4,9 +4,9 @@
 //! Errors print `error: ...` on stderr and exit with status 2 (clap's message for flags).
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use powermix_env::data::stats::{YearStats, yearly_stats};
-use powermix_env::data::synth::generate_year;
-use powermix_env::data::{OptionalColumn, RawMarketData, read_parquet, write_parquet};
+use powermix_data::stats::{YearStats, yearly_stats};
+use powermix_data::synth::generate_year;
+use powermix_data::{OptionalColumn, RawMarketData, read_parquet, write_parquet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
