@@ -228,6 +228,19 @@ pub fn write_parquet_with(
     path: &Path,
     codec: Codec,
 ) -> Result<(), DataError> {
+    write_parquet_full(data, &[], &[], path, codec)
+}
+
+/// [`write_parquet_with`] plus optional float64 columns beyond the schema's (written after
+/// them, nullable; readers of the schema ignore them) and key-value metadata beyond
+/// `settlement_point` and `interval_minutes` (e.g. an import's provenance).
+pub fn write_parquet_full(
+    data: &RawMarketData,
+    extra: &[(&str, &[Option<f64>])],
+    metadata: &[(String, String)],
+    path: &Path,
+    codec: Codec,
+) -> Result<(), DataError> {
     let file_name = path.display().to_string();
     validate(data, &file_name)?;
     let mut columns: Vec<ArrayRef> = vec![
@@ -239,15 +252,44 @@ pub fn write_parquet_with(
     for c in OptionalColumn::ALL {
         columns.push(Arc::new(Float64Array::from(data.column(c).to_vec())));
     }
-    let batch = RecordBatch::try_new(file_schema(), columns)
+    let mut schema = file_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect::<Vec<_>>();
+    for (name, values) in extra {
+        if values.len() != data.len() {
+            let msg = format!(
+                "column has {} values for {} timestamps",
+                values.len(),
+                data.len()
+            );
+            return Err(DataError::new(file_name, msg).column(*name));
+        }
+        if schema.iter().any(|f| f.name() == name) {
+            return Err(DataError::new(file_name, "column written twice").column(*name));
+        }
+        schema.push(Field::new(*name, DataType::Float64, true));
+        columns.push(Arc::new(Float64Array::from(values.to_vec())));
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(schema)), columns)
         .map_err(|e| DataError::new(file_name.clone(), format!("cannot build table: {e}")))?;
-    write_batch_atomic(&batch, &data.settlement_point, path, codec)
+    let mut kv = vec![
+        KeyValue::new(META_SETTLEMENT_POINT.into(), data.settlement_point.clone()),
+        KeyValue::new(META_INTERVAL_MINUTES.into(), "15".to_string()),
+    ];
+    kv.extend(
+        metadata
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+    );
+    write_batch_atomic(&batch, kv, path, codec)
 }
 
 /// Writes one record batch with the shared metadata to `path` through a temporary file.
 fn write_batch_atomic(
     batch: &RecordBatch,
-    settlement_point: &str,
+    metadata: Vec<KeyValue>,
     path: &Path,
     codec: Codec,
 ) -> Result<(), DataError> {
@@ -261,10 +303,7 @@ fn write_batch_atomic(
         let file = File::create(&tmp).map_err(|e| err(format!("cannot create file: {e}")))?;
         let props = WriterProperties::builder()
             .set_compression(codec.compression())
-            .set_key_value_metadata(Some(vec![
-                KeyValue::new(META_SETTLEMENT_POINT.into(), settlement_point.to_string()),
-                KeyValue::new(META_INTERVAL_MINUTES.into(), "15".to_string()),
-            ]))
+            .set_key_value_metadata(Some(metadata))
             .build();
         let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))
             .map_err(|e| err(format!("cannot write parquet: {e}")))?;
@@ -335,7 +374,8 @@ mod tests {
         let arrays = columns.into_iter().map(|(_, a, _)| a).collect();
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
         let path = dir.join("bad.parquet");
-        write_batch_atomic(&batch, "X", &path, Codec::Zstd).unwrap();
+        let kv = vec![KeyValue::new(META_SETTLEMENT_POINT.into(), "X".to_string())];
+        write_batch_atomic(&batch, kv, &path, Codec::Zstd).unwrap();
         path
     }
 

@@ -1,9 +1,11 @@
-//! `data`: inspect market data parquet files and generate synthetic years.
+//! `data`: inspect market data parquet files, generate synthetic years and import ERCOT
+//! reports and gridstatus exports (docs/data-import.md).
 //! `data --help` and `data <command> --help` list every flag.
 //!
 //! Errors print `error: ...` on stderr and exit with status 2 (clap's message for flags).
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use powermix_data::import::{ImportOptions, import_to_file};
 use powermix_data::stats::{YearStats, yearly_stats};
 use powermix_data::synth::generate_year;
 use powermix_data::{OptionalColumn, RawMarketData, read_parquet, write_parquet};
@@ -11,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// Inspect ERCOT market data parquet files and generate synthetic years.
+/// Inspect ERCOT market data parquet files, generate synthetic years, import downloaded
+/// ERCOT reports and gridstatus exports.
 #[derive(Parser, Debug)]
 #[command(name = "data", version)]
 struct Cli {
@@ -47,6 +50,31 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Assemble a market file for one settlement point and period from a folder of
+    /// downloaded ERCOT reports (CSV or zip: NP6-905-CD, NP4-190-CD, NP4-188-CD, NP6-331-CD,
+    /// NP6-345-CD), gridstatus exports (CSV or parquet of get_spp, get_as_prices, get_load)
+    /// and a daily bitcoin file; see docs/data-import.md
+    Import {
+        /// Folder of downloaded files (searched recursively)
+        dir: PathBuf,
+        /// Settlement point, a hub or load zone (e.g. HB_WEST, LZ_HOUSTON)
+        #[arg(long, value_name = "NAME")]
+        point: String,
+        /// START..END in US/Central dates, end exclusive (e.g. 2024-01-01..2025-01-01)
+        #[arg(long)]
+        period: String,
+        /// Output parquet file (written through a temporary file, then renamed; nothing is
+        /// written on error)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Count transaction fees (column fees_btc_per_block) in hashprice; the schema's
+        /// hashprice excludes them
+        #[arg(long)]
+        include_fees: bool,
+        /// Print the import report as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,6 +87,23 @@ fn main() -> ExitCode {
             years,
             out,
         } => generate(year, seed, years, &out),
+        Command::Import {
+            dir,
+            point,
+            period,
+            out,
+            include_fees,
+            json,
+        } => {
+            let opts = ImportOptions {
+                dir,
+                settlement_point: point,
+                period,
+                include_fees,
+                skip: None,
+            };
+            import(&opts, &out, json)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -141,5 +186,21 @@ fn generate(first: i32, seed: u64, years: u16, out: &Path) -> Result<()> {
         );
     }
     eprintln!("generated in {:.1} ms", elapsed.as_secs_f64() * 1000.0);
+    Ok(())
+}
+
+fn import(opts: &ImportOptions, out: &Path, json: bool) -> Result<()> {
+    let started = Instant::now();
+    let report = import_to_file(opts, out)?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.summary());
+        println!("wrote {}", out.display());
+    }
+    eprintln!(
+        "imported in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     Ok(())
 }
