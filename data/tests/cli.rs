@@ -70,3 +70,75 @@ fn flags_take_equals_values_and_bad_input_exits_2() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/m.parquet"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn import_help_agrees_with_its_doc_and_the_binary_imports() {
+    // The paragraph `Flags of `data import`` lives in docs/data-import.md.
+    assert_help_matches_readme(DATA, Some("import"), "data import");
+
+    let dir = std::env::temp_dir().join(format!("powermix-data-cli-import-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let downloads = dir.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let mut csv = String::from(
+        "DeliveryDate,DeliveryHour,DeliveryInterval,SettlementPointName,SettlementPointType,SettlementPointPrice,DSTFlag\n",
+    );
+    for h in 1..=24 {
+        for i in 1..=4 {
+            csv.push_str(&format!(
+                "01/02/2025,{h},{i},LZ_WEST,LZ,{}.5,N\n",
+                h * 4 + i
+            ));
+        }
+    }
+    std::fs::write(downloads.join("rt.csv"), &csv).unwrap();
+    let out = dir.join("lz_west.parquet");
+    let args = [
+        "import",
+        downloads.to_str().unwrap(),
+        "--point=LZ_WEST",
+        "--period=2025-01-02..2025-01-03",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ];
+    let ok = run(DATA, &args);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let report = String::from_utf8_lossy(&ok.stdout);
+    assert!(report.contains("\"rows\":96"), "{report}");
+    assert!(report.contains("\"report\":\"NP6-905-CD\""), "{report}");
+    let inspect = run(DATA, &["inspect", out.to_str().unwrap(), "--json"]);
+    assert!(inspect.status.success());
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(text.contains("\"settlement_point\":\"LZ_WEST\""), "{text}");
+
+    // A settlement point the files do not hold: exit 2, the file list in the message,
+    // nothing written.
+    let bad = dir.join("bad.parquet");
+    let args = [
+        "import",
+        downloads.to_str().unwrap(),
+        "--point=HB_WEST",
+        "--period=2025-01-02..2025-01-03",
+        "--out",
+        bad.to_str().unwrap(),
+    ];
+    let e = run(DATA, &args);
+    assert_eq!(e.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        err.contains("`HB_WEST` is not in the files; they hold: LZ_WEST"),
+        "{err}"
+    );
+    assert!(!bad.exists());
+    assert_usage_error(
+        DATA,
+        &["import", "x", "--period=2025-01-01..2025-01-02"],
+        "--point",
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

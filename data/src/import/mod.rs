@@ -2,7 +2,7 @@
 //! assembled from a folder of files downloaded from ERCOT (single CSVs, or the zips ERCOT
 //! serves them in), exported by gridstatus (CSV or parquet), and a daily bitcoin file.
 //!
-//! Every value is placed by its exact UTC interval start ([`clock`] handles hour ending
+//! Every value is placed by its exact UTC interval start (the `clock` module handles hour ending
 //! "24:00", the repeated fall-back hour and the skipped spring-forward hour). Real-time prices
 //! must cover the period without a gap; the optional columns keep nulls where no file has a
 //! value (the loader fills them by the site's fill rules, and the import report says how
