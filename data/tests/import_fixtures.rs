@@ -348,6 +348,27 @@ fn bad_input_gets_clear_errors() {
         "{e}"
     );
     std::fs::remove_file(dir.join("more.csv")).unwrap();
+    // A price outside the shared rule of what a price can be.
+    write(
+        &dir,
+        "more.csv",
+        &(RT_HEADER.to_string() + "07/04/2024,1,1,HB_WEST,HU,931000,N\n"),
+    );
+    let e = run(&dir, "HB_WEST", "2024-07-04..2024-07-05").unwrap_err();
+    assert!(e.file.ends_with("more.csv"), "{e}");
+    assert!(
+        e.message
+            .contains("value 931000: must be a finite price in [-10000, 90000] $/MWh"),
+        "{e}"
+    );
+    write(
+        &dir,
+        "more.csv",
+        "DeliveryDate,HourEnding,AncillaryType,MCPC,DSTFlag\n07/04/2024,01:00,RRS,-1,N\n",
+    );
+    let e = run(&dir, "HB_WEST", "2024-07-04..2024-07-05").unwrap_err();
+    assert_eq!((e.column.as_deref(), e.row), (Some("MCPC"), Some(0)));
+    std::fs::remove_file(dir.join("more.csv")).unwrap();
     // DSTFlag Y on an hour that is not repeated.
     write(
         &dir,
@@ -541,4 +562,134 @@ fn real_time_reserve_prices_are_carried_as_extra_columns() {
     assert_eq!(t.extra[1].1[1], Some(1.15));
     assert_eq!(t.extra[0].1[0], None);
     assert_eq!(t.report.coverage["rt_as_ecrs"], 1.0 / 96.0);
+}
+
+#[test]
+fn gridstatus_parquet_exports_read_like_their_csvs() {
+    // As `df.to_parquet()` writes a get_spp frame: tz-aware nanosecond times, the location
+    // as a pandas category (an arrow dictionary), and a second point.
+    use arrow_array::{
+        ArrayRef, DictionaryArray, Float64Array, RecordBatch, StringArray,
+        TimestampNanosecondArray, types::Int8Type,
+    };
+    use std::sync::Arc;
+    let dir = folder("gsparquet");
+    let start = 1_735_797_600_000i64; // 2025-01-02T06:00:00Z, local midnight (CST)
+    let mut starts = Vec::new();
+    let mut locations = Vec::new();
+    let mut prices = Vec::new();
+    for k in 0..96i64 {
+        for (j, loc) in ["HB_WEST", "LZ_WEST"].iter().enumerate() {
+            starts.push((start + k * 900_000) * 1_000_000);
+            locations.push(*loc);
+            prices.push(k as f64 * 2.0 + j as f64 * 1000.0);
+        }
+    }
+    let ends: Vec<i64> = starts.iter().map(|s| s + 900_000_000_000).collect();
+    let tz = "US/Central";
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        (
+            "Interval Start",
+            Arc::new(TimestampNanosecondArray::from(starts).with_timezone(tz)),
+        ),
+        (
+            "Interval End",
+            Arc::new(TimestampNanosecondArray::from(ends).with_timezone(tz)),
+        ),
+        (
+            "Location",
+            Arc::new(locations.into_iter().collect::<DictionaryArray<Int8Type>>()),
+        ),
+        (
+            "Market",
+            Arc::new(StringArray::from(vec!["REAL_TIME_15_MIN"; 192])),
+        ),
+        ("SPP", Arc::new(Float64Array::from(prices))),
+    ];
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let file = std::fs::File::create(dir.join("spp.parquet")).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let t = run(&dir, "HB_WEST", "2025-01-02..2025-01-03").unwrap();
+    assert_eq!(t.raw.len(), 96);
+    assert_eq!(
+        format_utc(t.raw.interval_start_ms[0]),
+        "2025-01-02T06:00:00Z"
+    );
+    assert_eq!(t.raw.rt_price[0..3], [0.0, 2.0, 4.0]);
+    assert_eq!(t.raw.rt_price[95], 190.0);
+    assert_eq!(t.report.sources[0].report, "gridstatus get_spp");
+    let t = run(&dir, "LZ_WEST", "2025-01-02..2025-01-03").unwrap();
+    assert_eq!(t.raw.rt_price[1], 1002.0);
+}
+
+#[test]
+fn yearly_archive_layouts_zone_sums_and_fees() {
+    let dir = folder("archives");
+    // NP6-785-ER saved as CSV: spaced names and `Repeated Hour Flag`.
+    let mut rt = String::from(
+        "Delivery Date,Delivery Hour,Delivery Interval,Repeated Hour Flag,Settlement Point Name,Settlement Point Type,Settlement Point Price\n",
+    );
+    for h in 1..=24 {
+        for i in 1..=4 {
+            rt.push_str(&format!(
+                "08/01/2023,{h},{i},N,HB_SOUTH,HU,{}\n",
+                h * 100 + i
+            ));
+        }
+    }
+    write(&dir, "rtm_2023.csv", &rt);
+    // NP4-181-ER saved as CSV: one column per product, ECRS absent in this file.
+    write(
+        &dir,
+        "dam_as_2023.csv",
+        "Delivery Date,Hour Ending,Repeated Hour Flag,REGDN,REGUP,RRS,NSPIN\n08/01/2023,17:00,N,1,2,300.5,40\n",
+    );
+    // NP6-345-CD without TOTAL: the eight weather zones are summed.
+    write(
+        &dir,
+        "load.csv",
+        "OperDay,HourEnding,COAST,EAST,FAR_WEST,NORTH,NORTH_C,SOUTHERN,SOUTH_C,WEST,DSTFlag\n08/01/2023,17:00,20000,2500,7000,1500,25000,7500,14000,2000.5,N\n",
+    );
+    write(
+        &dir,
+        "btc.csv",
+        "date,price_usd,difficulty,fees_btc_per_block\n2023-08-01,29200,52.1e12,0.25\n",
+    );
+    let mut opts = ImportOptions {
+        dir: dir.clone(),
+        settlement_point: "HB_SOUTH".into(),
+        period: "2023-08-01..2023-08-02".into(),
+        include_fees: false,
+        skip: None,
+    };
+    let t = import(&opts).unwrap();
+    // Hour ending 17 of Aug 1 starts 16:00 CDT = 21:00Z, the 65th interval.
+    let i = 64;
+    assert_eq!(
+        format_utc(t.raw.interval_start_ms[i]),
+        "2023-08-01T21:00:00Z"
+    );
+    assert_eq!(t.raw.rt_price[i], 1701.0);
+    assert_eq!(t.raw.column(OptionalColumn::AsRegdn)[i], Some(1.0));
+    assert_eq!(t.raw.column(OptionalColumn::AsRegup)[i], Some(2.0));
+    assert_eq!(t.raw.column(OptionalColumn::AsRrs)[i + 3], Some(300.5));
+    assert_eq!(t.raw.column(OptionalColumn::AsNspin)[i], Some(40.0));
+    assert_eq!(t.raw.column(OptionalColumn::AsEcrs)[i], None);
+    assert_eq!(t.raw.column(OptionalColumn::SystemLoad)[i], Some(79500.5));
+    let rtm = t
+        .report
+        .sources
+        .iter()
+        .find(|s| s.file.ends_with("rtm_2023.csv"))
+        .unwrap();
+    assert_eq!(rtm.report, "NP6-905-CD"); // the yearly archive reads as its daily report
+    // Hashprice on the UTC day: subsidy only, then with fees.
+    let hp = t.raw.column(OptionalColumn::Hashprice)[0].unwrap();
+    assert_eq!(hp, hashprice(29200.0, 52.1e12, 6.25));
+    opts.include_fees = true;
+    let t = import(&opts).unwrap();
+    let hp = t.raw.column(OptionalColumn::Hashprice)[0].unwrap();
+    assert_eq!(hp, hashprice(29200.0, 52.1e12, 6.5));
 }

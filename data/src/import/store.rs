@@ -2,6 +2,7 @@
 //! conflicts are caught here, naming both places.
 use super::Layout;
 use powermix_env::data::DataError;
+use powermix_env::price::PriceKind;
 use powermix_env::time::{INTERVAL_MS, format_utc};
 use std::collections::{BTreeSet, HashMap};
 
@@ -94,6 +95,16 @@ impl Target {
         }
     }
 
+    /// The kind of price the column holds (the shared rule of `powermix_env::price`), or
+    /// None for load and hashprice.
+    pub(crate) fn price_kind(self) -> Option<PriceKind> {
+        match self {
+            Target::Rt | Target::Da => Some(PriceKind::Energy),
+            Target::DamAs(_) | Target::RtAs(_) => Some(PriceKind::Reserve),
+            Target::Load | Target::Hashprice => None,
+        }
+    }
+
     /// Name of the output column.
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -168,7 +179,8 @@ impl Store {
 
     /// Stores `value` for `target` at UTC start `key`, read from `source`'s data row `row`
     /// (zero-based) and `column`. Values outside the period are counted and dropped. A
-    /// non-finite value, a key off the column's grid, a repeat within one file and a
+    /// price outside the shared rule of `powermix_env::price` (the loader's too), a
+    /// non-finite load or hashprice, a key off the column's grid, a repeat within one file and a
     /// conflicting value from another file are errors naming file, row, column and value.
     pub(crate) fn put(
         &mut self,
@@ -185,8 +197,14 @@ impl Store {
                 .column(column)
                 .row(row)
         };
-        if !value.is_finite() {
-            return Err(here(format!("value {value} is not a finite number")));
+        match target.price_kind() {
+            Some(kind) if !kind.is_valid(value) => {
+                return Err(here(format!("value {value}: {}", kind.rule())));
+            }
+            None if !value.is_finite() => {
+                return Err(here(format!("value {value} is not a finite number")));
+            }
+            _ => {}
         }
         let step = target.step_ms();
         if key.rem_euclid(step) != 0 {
