@@ -59,6 +59,7 @@ fn main() {
             settlement_point: "HB_WEST".into(),
             period: "2024-01-01..2025-01-01".into(),
             include_fees: false,
+            point_type: None,
             skip: None,
         };
         let mut times = Vec::new();

@@ -29,6 +29,7 @@ fn run(dir: &Path, point: &str, period: &str) -> Result<Imported, DataError> {
         settlement_point: point.into(),
         period: period.into(),
         include_fees: false,
+        point_type: None,
         skip: None,
     })
 }
@@ -293,6 +294,7 @@ fn a_dropped_interval_is_a_gap_naming_the_row_before_it() {
         settlement_point: "HB_WEST".into(),
         period: "2024-07-04..2024-07-05".into(),
         include_fees: false,
+        point_type: None,
         skip: None,
     };
     let e = import_to_file(&opts, &out).unwrap_err();
@@ -433,6 +435,7 @@ fn zips_read_like_their_csvs_and_provenance_lands_in_the_file() {
         settlement_point: "HB_WEST".into(),
         period: "2025-01-15..2025-01-16".into(),
         include_fees: false,
+        point_type: None,
         skip: None,
     };
     let report = import_to_file(&opts, &out).unwrap();
@@ -662,6 +665,7 @@ fn yearly_archive_layouts_zone_sums_and_fees() {
         settlement_point: "HB_SOUTH".into(),
         period: "2023-08-01..2023-08-02".into(),
         include_fees: false,
+        point_type: None,
         skip: None,
     };
     let t = import(&opts).unwrap();
@@ -692,4 +696,43 @@ fn yearly_archive_layouts_zone_sums_and_fees() {
     let t = import(&opts).unwrap();
     let hp = t.raw.column(OptionalColumn::Hashprice)[0].unwrap();
     assert_eq!(hp, hashprice(29200.0, 52.1e12, 6.5));
+}
+
+#[test]
+fn a_load_zone_listed_as_lz_and_lzew_needs_a_point_type() {
+    // NP6-905-CD lists each load zone twice per interval under one name: LZ and LZEW.
+    let dir = folder("lzew");
+    let mut text = RT_HEADER.to_string();
+    for h in 1..=24 {
+        for i in 1..=4 {
+            text.push_str(&format!(
+                "09/01/2024,{h},{i},LZ_WEST,LZ,{}.25,N\n",
+                h * 10 + i
+            ));
+            text.push_str(&format!(
+                "09/01/2024,{h},{i},LZ_WEST,LZEW,{}.75,N\n",
+                h * 10 + i
+            ));
+        }
+    }
+    write(&dir, "rt.csv", &text);
+    let e = run(&dir, "LZ_WEST", "2024-09-01..2024-09-02").unwrap_err();
+    assert_eq!(
+        (e.column.as_deref(), e.row),
+        (Some("SettlementPointType"), Some(1))
+    );
+    assert!(e.message.contains("type `LZEW` here and `LZ`"), "{e}");
+    assert!(e.message.contains("--point-type"), "{e}");
+    let mut opts = ImportOptions {
+        dir: dir.clone(),
+        settlement_point: "LZ_WEST".into(),
+        period: "2024-09-01..2024-09-02".into(),
+        include_fees: false,
+        point_type: Some("LZEW".into()),
+        skip: None,
+    };
+    let t = import(&opts).unwrap();
+    assert_eq!(t.raw.rt_price[..2], [11.75, 12.75]);
+    opts.point_type = Some("LZ".into());
+    assert_eq!(import(&opts).unwrap().raw.rt_price[0], 11.25);
 }

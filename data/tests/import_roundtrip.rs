@@ -160,6 +160,7 @@ fn ercot_layouts_written_from_the_shared_file_import_back_bit_for_bit() {
             settlement_point: "HB_WEST".into(),
             period: period.into(),
             include_fees: false,
+            point_type: None,
             skip: None,
         };
         let imported = import(&opts).unwrap();

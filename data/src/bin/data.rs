@@ -60,6 +60,10 @@ enum Command {
         /// Settlement point, a hub or load zone (e.g. HB_WEST, LZ_HOUSTON)
         #[arg(long, value_name = "NAME")]
         point: String,
+        /// Settlement point type to keep where the real-time files list two for the point
+        /// (ERCOT lists a load zone as LZ and as energy-weighted LZEW), e.g. LZ, LZEW, HU
+        #[arg(long, value_name = "TYPE")]
+        point_type: Option<String>,
         /// START..END in US/Central dates, end exclusive (e.g. 2024-01-01..2025-01-01)
         #[arg(long)]
         period: String,
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
         Command::Import {
             dir,
             point,
+            point_type,
             period,
             out,
             include_fees,
@@ -98,6 +103,7 @@ fn main() -> ExitCode {
             let opts = ImportOptions {
                 dir,
                 settlement_point: point,
+                point_type,
                 period,
                 include_fees,
                 skip: None,

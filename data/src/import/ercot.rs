@@ -64,6 +64,11 @@ pub(crate) fn read(
         _ => None,
     };
     let mut last_other: Vec<u8> = Vec::new();
+    // NP6-905-CD names a load zone twice per interval (types LZ and LZEW).
+    let type_i = match layout {
+        Layout::ErcotRtSpp => header.find("settlementpointtype"),
+        _ => None,
+    };
     loop {
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
@@ -91,6 +96,12 @@ pub(crate) fn read(
                 continue;
             }
             store.point_found = true;
+            if let Some(ti) = type_i {
+                let ty = text(ti)?;
+                if !store.keep_type(ty, source, this, header.name(ti))? {
+                    continue;
+                }
+            }
         }
         let date_s = text(date_i)?;
         let date = parse_date(date_s).ok_or_else(|| {

@@ -257,6 +257,20 @@ fn append(col: &mut Col, a: &ArrayRef) {
     }
 }
 
+/// ERCOT's settlement point type code of a gridstatus `Location Type` name (gridstatus's
+/// `LOCATION_TYPE_*` constants in gridstatus/ercot.py), or the name itself.
+fn type_code(name: &str) -> &str {
+    match name {
+        "Trading Hub" => "HU",
+        "Load Zone" => "LZ",
+        "Load Zone Energy Weighted" => "LZEW",
+        "Load Zone DC Tie" => "LZ_DC",
+        "Load Zone DC Tie Energy Weighted" => "LZ_DCEW",
+        "Resource Node" => "RN",
+        other => other,
+    }
+}
+
 /// A pandas-written time with its UTC offset (`2024-01-01 00:00:00-06:00`, or RFC 3339).
 fn parse_time(s: &str) -> Option<i64> {
     let s = s.trim();
@@ -325,6 +339,12 @@ pub(crate) fn read(
                     continue;
                 }
                 store.point_found = true;
+                if let Some(ti) = h.find("locationtype") {
+                    let ty = type_code(t.text(ti, r).trim());
+                    if !store.keep_type(ty, source, r, h.name(ti))? {
+                        continue;
+                    }
+                }
                 let target = match step {
                     INTERVAL_MS => Target::Rt,
                     HOUR_MS => Target::Da,

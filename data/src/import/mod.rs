@@ -157,6 +157,11 @@ pub struct ImportOptions {
     pub dir: PathBuf,
     /// Settlement point (hub or load zone), e.g. `HB_WEST`, `LZ_HOUSTON`.
     pub settlement_point: String,
+    /// Settlement point type to keep where a real-time price file has one (`HU`, `LZ`,
+    /// `LZEW`, ...; gridstatus's `Location Type` names map to these codes). ERCOT publishes a
+    /// load zone under one name twice, `LZ` and energy-weighted `LZEW`: with None, a point
+    /// that comes with two types is an error asking for this choice.
+    pub point_type: Option<String>,
     /// `YYYY-MM-DD..YYYY-MM-DD`, US/Central dates, end exclusive.
     pub period: String,
     /// Add `fees_btc_per_block` to the subsidy when computing hashprice (the data README's
@@ -272,6 +277,7 @@ pub fn import(opts: &ImportOptions) -> Result<Imported, DataError> {
     let (start, end) =
         parse_period(&opts.period).map_err(|e| DataError::new("--period", e.to_string()))?;
     let mut store = Store::new(&opts.settlement_point, start, end);
+    store.point_type = opts.point_type.clone();
     let mut ignored = Vec::new();
     let files = list_files(&opts.dir)?;
     let skip = opts.skip.as_ref().and_then(|p| p.canonicalize().ok());

@@ -152,6 +152,10 @@ pub(crate) struct Store {
     pub(crate) unknown_products: usize,
     /// A price file held a row of the settlement point (in the period or not).
     pub(crate) point_found: bool,
+    /// The settlement point type asked for, if any.
+    pub(crate) point_type: Option<String>,
+    /// The first settlement point type seen for the point: (type, file, row).
+    pub(crate) type_seen: Option<(String, String, usize)>,
 }
 
 impl Store {
@@ -167,6 +171,41 @@ impl Store {
             equal_repeats: 0,
             unknown_products: 0,
             point_found: false,
+            point_type: None,
+            type_seen: None,
+        }
+    }
+
+    /// Whether a real-time price row of the point with settlement point type `ty` is kept:
+    /// only the asked type when one was asked; otherwise every row, as long as the point
+    /// comes with one type only (an error names both places when it does not).
+    pub(crate) fn keep_type(
+        &mut self,
+        ty: &str,
+        source: usize,
+        row: usize,
+        column: &str,
+    ) -> Result<bool, DataError> {
+        if let Some(want) = &self.point_type {
+            return Ok(ty == want);
+        }
+        let file = &self.sources[source].file;
+        match &self.type_seen {
+            None => {
+                self.type_seen = Some((ty.to_string(), file.clone(), row));
+                Ok(true)
+            }
+            Some((first, _, _)) if first == ty => Ok(true),
+            Some((first, first_file, first_row)) => Err(DataError::new(
+                file.clone(),
+                format!(
+                    "settlement point `{}` comes as type `{ty}` here and `{first}` in {first_file}, row {first_row}: choose one with --point-type (line {})",
+                    self.point,
+                    row + 2
+                ),
+            )
+            .column(column)
+            .row(row)),
         }
     }
 
