@@ -427,6 +427,8 @@ fn zips_read_like_their_csvs_and_provenance_lands_in_the_file() {
     )
     .unwrap();
     z.write_all(csv.as_bytes()).unwrap();
+    z.start_file("RTM_Prices_2025.xlsx", opts).unwrap();
+    z.write_all(b"not read").unwrap();
     z.finish().unwrap();
     write(&dir, "README.txt", "downloaded by hand");
     let out = dir.join("hb_west.parquet");
@@ -448,7 +450,18 @@ fn zips_read_like_their_csvs_and_provenance_lands_in_the_file() {
     );
     assert_eq!(report.sources[0].report, "NP6-905-CD");
     assert_eq!(report.sources[0].values_used, 96);
-    assert_eq!(report.ignored_files.len(), 1);
+    assert_eq!(report.ignored_files.len(), 2);
+    assert!(
+        report
+            .ignored_files
+            .iter()
+            .any(|f| f.ends_with(".zip:RTM_Prices_2025.xlsx"))
+    );
+    assert!(
+        report
+            .summary()
+            .contains("(a workbook: save its sheets as CSV)")
+    );
     let back = read_parquet(&out).unwrap();
     assert_eq!(back.settlement_point, "HB_WEST");
     assert_eq!(back.rt_price[..4], [11.0, 12.0, 13.0, 14.0]);

@@ -197,7 +197,8 @@ pub struct ImportReport {
     pub rows: usize,
     /// Every file read, in the order read.
     pub sources: Vec<SourceReport>,
-    /// Files in the folder that are not CSV, zip or parquet.
+    /// Files in the folder, and entries of its zips, that are not CSV, zip or parquet (an
+    /// ERCOT yearly `.xlsx` workbook must be saved as CSV first).
     pub ignored_files: Vec<String>,
     /// Fraction (0 to 1) of rows with a value, per column written.
     pub coverage: BTreeMap<String, f64>,
@@ -230,7 +231,12 @@ impl ImportReport {
             ));
         }
         for f in &self.ignored_files {
-            out.push_str(&format!("  ignored: {f}\n"));
+            let hint = if f.to_ascii_lowercase().ends_with(".xlsx") {
+                " (a workbook: save its sheets as CSV)"
+            } else {
+                ""
+            };
+            out.push_str(&format!("  ignored: {f}{hint}\n"));
         }
         out.push_str("coverage:");
         for (c, f) in &self.coverage {
@@ -278,7 +284,6 @@ pub fn import(opts: &ImportOptions) -> Result<Imported, DataError> {
         parse_period(&opts.period).map_err(|e| DataError::new("--period", e.to_string()))?;
     let mut store = Store::new(&opts.settlement_point, start, end);
     store.point_type = opts.point_type.clone();
-    let mut ignored = Vec::new();
     let files = list_files(&opts.dir)?;
     let skip = opts.skip.as_ref().and_then(|p| p.canonicalize().ok());
     for path in files {
@@ -293,10 +298,10 @@ pub fn import(opts: &ImportOptions) -> Result<Imported, DataError> {
                     .map_err(|e| DataError::new(&name, format!("cannot read: {e}")))?;
                 read_any(&mut store, &name, &ext, bytes, opts)?;
             }
-            _ => ignored.push(name),
+            _ => store.ignored.push(name),
         }
     }
-    assemble(store, opts, ignored)
+    assemble(store, opts)
 }
 
 /// Imports and writes the table to `out` (zstd parquet, through a temporary file and a
@@ -403,10 +408,13 @@ fn read_any(
             entries.sort();
             for entry in entries {
                 let inner_ext = extension(&entry);
+                let inner_name = format!("{name}:{entry}");
                 if !matches!(inner_ext.as_str(), "csv" | "zip" | "parquet") {
+                    if !entry.ends_with('/') {
+                        store.ignored.push(inner_name);
+                    }
                     continue;
                 }
-                let inner_name = format!("{name}:{entry}");
                 let mut f = archive
                     .by_name(&entry)
                     .map_err(|e| DataError::new(&inner_name, format!("cannot unzip: {e}")))?;
@@ -482,11 +490,7 @@ fn local_label(t: i64) -> String {
 }
 
 /// Builds the table from the store: real-time prices complete, the rest as found.
-fn assemble(
-    store: Store,
-    opts: &ImportOptions,
-    ignored_files: Vec<String>,
-) -> Result<Imported, DataError> {
+fn assemble(store: Store, opts: &ImportOptions) -> Result<Imported, DataError> {
     let (start, end) = (store.start_ms, store.end_ms);
     let n = ((end - start) / INTERVAL_MS) as usize;
     let rt = &store.columns[Target::Rt.index()];
@@ -635,7 +639,7 @@ fn assemble(
         period: opts.period.clone(),
         rows: n,
         sources,
-        ignored_files,
+        ignored_files: store.ignored.clone(),
         coverage,
         holes,
         outside_period: store.outside_period,

@@ -152,6 +152,8 @@ pub(crate) struct Store {
     pub(crate) unknown_products: usize,
     /// A price file held a row of the settlement point (in the period or not).
     pub(crate) point_found: bool,
+    /// Files and zip entries not read (not CSV, zip or parquet).
+    pub(crate) ignored: Vec<String>,
     /// The settlement point type asked for, if any.
     pub(crate) point_type: Option<String>,
     /// The first settlement point type seen for the point: (type, file, row).
@@ -171,6 +173,7 @@ impl Store {
             equal_repeats: 0,
             unknown_products: 0,
             point_found: false,
+            ignored: Vec::new(),
             point_type: None,
             type_seen: None,
         }
