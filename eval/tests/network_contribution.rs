@@ -5,11 +5,11 @@
 
 use burn::module::Param;
 use burn::tensor::Device;
-use powermix_agent::checkpoint::{CheckpointInfo, DataInfo, save_checkpoint};
-use powermix_agent::net::{ActorCriticConfig, ObsNormalizer};
+use powermix_agent::checkpoint::{CheckpointInfo, save_checkpoint};
+use powermix_agent::net::ActorCriticConfig;
 use powermix_agent::{Expert, load_checkpoint};
 use powermix_data::synth;
-use powermix_env::{Market, OBS_DIM, SiteConfig};
+use powermix_env::{Market, SiteConfig};
 use powermix_eval::harness::PolicyFactory;
 use powermix_eval::mpc::WithHead;
 use powermix_eval::{Score, backtest};
@@ -79,24 +79,9 @@ fn acting_checkpoint() -> PathBuf {
     last.weight = Param::initialized(last.weight.id, last.weight.val() * 100.0);
     let ship = load_checkpoint(&shipped()).unwrap();
     let info = CheckpointInfo {
-        normalizer: ObsNormalizer::new(OBS_DIM, 10.0),
-        site_config: SiteConfig::default_site(),
-        data: DataInfo {
-            file: "test".into(),
-            hash: "0".into(),
-            train_period: "test".into(),
-            val_period: "test".into(),
-            also_train: Vec::new(),
-            val_data: Vec::new(),
-        },
-        seed: 4,
-        hyperparameters: serde_json::json!({}),
-        commit: None,
-        validation: serde_json::json!({}),
-        command: "test".into(),
         base_policy: ship.meta.base_policy.clone(),
-        base_planner: None,
         day_ahead_head: ship.meta.day_ahead_head.clone(),
+        ..CheckpointInfo::untrained(SiteConfig::default_site(), 4)
     };
     let dir = std::env::temp_dir()
         .join(format!("powermix-contribution-{}", std::process::id()))

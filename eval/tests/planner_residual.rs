@@ -4,12 +4,12 @@
 
 use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
-use powermix_agent::checkpoint::{CheckpointInfo, DataInfo, save_checkpoint};
-use powermix_agent::net::{ActorCriticConfig, ObsNormalizer};
+use powermix_agent::checkpoint::{CheckpointInfo, save_checkpoint};
+use powermix_agent::net::ActorCriticConfig;
 use powermix_agent::{Expert, ExpertParams, Policy, load_checkpoint};
 use powermix_data::synth;
 use powermix_env::time::parse_period;
-use powermix_env::{Market, OBS_DIM, SiteConfig};
+use powermix_env::{Market, SiteConfig};
 use powermix_eval::mpc::{DayAheadMpc, planner_base};
 use powermix_eval::{backtest, planned_policy};
 use std::path::PathBuf;
@@ -36,24 +36,9 @@ fn zero_correction_checkpoint(name: &str) -> PathBuf {
         ));
     }
     let info = CheckpointInfo {
-        normalizer: ObsNormalizer::new(OBS_DIM, 10.0),
-        site_config: SiteConfig::default_site(),
-        data: DataInfo {
-            file: "test".into(),
-            hash: "0".into(),
-            train_period: "test".into(),
-            val_period: "test".into(),
-            also_train: Vec::new(),
-            val_data: Vec::new(),
-        },
-        seed: 4,
-        hyperparameters: serde_json::json!({}),
-        commit: None,
-        validation: serde_json::json!({}),
-        command: "test".into(),
         base_policy: Some(ExpertParams::default_params()),
         base_planner: Some("day-ahead-mpc".into()),
-        day_ahead_head: None,
+        ..CheckpointInfo::untrained(SiteConfig::default_site(), 4)
     };
     let dir = std::env::temp_dir()
         .join(format!("powermix-planner-{name}-{}", std::process::id()))

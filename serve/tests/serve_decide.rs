@@ -452,31 +452,12 @@ fn readme_example_request_decides() {
 
 #[test]
 fn a_saved_checkpoint_loads_and_decides_as_the_policy() {
-    use powermix_agent::checkpoint::{CheckpointInfo, DataInfo, save_checkpoint};
-    use powermix_agent::net::{ActorCriticConfig, ObsNormalizer};
+    use powermix_agent::checkpoint::{CheckpointInfo, save_checkpoint};
+    use powermix_agent::net::ActorCriticConfig;
     let cfg = SiteConfig::default_site();
     let dir = temp_dir("real-checkpoint").join("ckpt");
     let model = ActorCriticConfig::default().init_seeded(3, &burn::tensor::Device::flex());
-    let info = CheckpointInfo {
-        normalizer: ObsNormalizer::new(powermix_env::OBS_DIM, 10.0),
-        site_config: cfg.clone(),
-        data: DataInfo {
-            file: "test".into(),
-            hash: "0".into(),
-            train_period: "2022-01-01..2023-01-01".into(),
-            val_period: "2023-01-01..2024-01-01".into(),
-            also_train: Vec::new(),
-            val_data: Vec::new(),
-        },
-        seed: 3,
-        hyperparameters: serde_json::json!({}),
-        commit: None,
-        validation: serde_json::json!({}),
-        command: "test".into(),
-        base_policy: None,
-        base_planner: None,
-        day_ahead_head: None,
-    };
+    let info = CheckpointInfo::untrained(cfg.clone(), 3);
     let meta = save_checkpoint(&dir, &model, &info, &[]).unwrap();
     let loaded = load_primary(&dir, &cfg).unwrap();
     assert_eq!(loaded.model_id, meta.model_id);
@@ -529,7 +510,7 @@ fn a_saved_checkpoint_loads_and_decides_as_the_policy() {
 fn a_checkpoint_whose_weights_give_nan_falls_back_on_the_real_path() {
     use burn::module::Param;
     use burn::tensor::{Device, Tensor, TensorData};
-    use powermix_agent::checkpoint::{CheckpointInfo, DataInfo, save_checkpoint};
+    use powermix_agent::checkpoint::{CheckpointInfo, save_checkpoint};
     use powermix_agent::net::{ActorCriticConfig, ObsNormalizer};
     use powermix_env::OBS_DIM;
     let cfg = SiteConfig::default_site();
@@ -564,23 +545,7 @@ fn a_checkpoint_whose_weights_give_nan_falls_back_on_the_real_path() {
     );
     let info = CheckpointInfo {
         normalizer,
-        site_config: cfg.clone(),
-        data: DataInfo {
-            file: "test".into(),
-            hash: "0".into(),
-            train_period: "2022-01-01..2023-01-01".into(),
-            val_period: "2023-01-01..2024-01-01".into(),
-            also_train: Vec::new(),
-            val_data: Vec::new(),
-        },
-        seed: 5,
-        hyperparameters: serde_json::json!({}),
-        commit: None,
-        validation: serde_json::json!({}),
-        command: "test".into(),
-        base_policy: None,
-        base_planner: None,
-        day_ahead_head: None,
+        ..CheckpointInfo::untrained(cfg.clone(), 5)
     };
     let dir = temp_dir("nan-checkpoint").join("ckpt");
     save_checkpoint(&dir, &model, &info, &[]).unwrap();

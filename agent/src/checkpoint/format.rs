@@ -153,6 +153,34 @@ pub struct CheckpointInfo {
     pub day_ahead_head: Option<String>,
 }
 
+impl CheckpointInfo {
+    /// A checkpoint built by hand rather than trained (tests, tools): an untrained
+    /// normaliser, no data provenance (`data.file` = `"none"`), no base; the caller sets
+    /// what it needs with struct update syntax.
+    pub fn untrained(site_config: SiteConfig, seed: u64) -> CheckpointInfo {
+        CheckpointInfo {
+            normalizer: ObsNormalizer::new(powermix_env::OBS_DIM, 10.0),
+            site_config,
+            data: DataInfo {
+                file: "none".into(),
+                hash: "0".into(),
+                train_period: "none".into(),
+                val_period: "none".into(),
+                also_train: Vec::new(),
+                val_data: Vec::new(),
+            },
+            seed,
+            hyperparameters: serde_json::json!({}),
+            commit: None,
+            validation: serde_json::json!({}),
+            command: "none".into(),
+            base_policy: None,
+            base_planner: None,
+            day_ahead_head: None,
+        }
+    }
+}
+
 /// The content of `meta.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
