@@ -5,7 +5,9 @@
 //! the expert's `likely_peak` rule.
 
 use crate::History;
-use crate::features::{HOUR, fourcp_feature_names, fourcp_features};
+use crate::features::{
+    HOUR, fourcp_feature_names, fourcp_features, fourcp_lf_feature_names, fourcp_lf_features,
+};
 use crate::model::{FORMAT_VERSION, ModelFile, Split};
 use crate::train::{FitConfig, Loss, Table, fit, normaliser};
 use powermix_agent::{Expert, ExpertParams};
@@ -14,6 +16,17 @@ use std::collections::BTreeMap;
 
 /// Model kind in the file.
 pub const KIND: &str = "fourcp";
+/// Model kind of the variant with the simulated ERCOT load forecast.
+pub const KIND_LF: &str = "fourcp_lf";
+
+/// The kind, and the feature names, of the model with or without the load forecast.
+pub fn kind_and_features(with_lf: bool) -> (&'static str, Vec<String>) {
+    if with_lf {
+        (KIND_LF, fourcp_lf_feature_names())
+    } else {
+        (KIND, fourcp_feature_names())
+    }
+}
 /// Outputs: logits of the hour and of the day holding the peak.
 pub fn output_names() -> Vec<String> {
     vec!["p_hour_logit".into(), "p_day_logit".into()]
@@ -34,8 +47,10 @@ pub struct Row {
     pub year: i32,
     /// Month key (year * 12 + month).
     pub month_key: i32,
-    /// Features.
+    /// Features ([`fourcp_feature_names`]).
     pub x: Vec<f32>,
+    /// Features with the load forecast ([`fourcp_lf_feature_names`]).
+    pub x_lf: Vec<f32>,
     /// This hour holds the month's 4CP interval.
     pub peak_hour: bool,
     /// This local day holds it.
@@ -67,6 +82,7 @@ pub fn rows(h: &History, years: std::ops::RangeInclusive<i32>) -> Vec<Row> {
             year: l.year,
             month_key: l.month_key(),
             x: fourcp_features(h, t),
+            x_lf: fourcp_lf_features(h, t),
             peak_hour: w[t..(t + HOUR).min(m.len())].iter().any(|&x| x > 0.0),
             peak_day: w[ds..de].iter().any(|&x| x > 0.0),
             new_max: NEW_MAX_HOURS.contains(&l.hour)
@@ -144,7 +160,7 @@ pub fn score(rows: &[Row], p: &[(f64, f64)], thresholds: &[f64]) -> Scores {
 pub fn predict(m: &ModelFile, rows: &[Row]) -> Vec<(f64, f64)> {
     rows.iter()
         .map(|r| {
-            let z = m.forward(&r.x);
+            let z = m.forward(if m.kind == KIND_LF { &r.x_lf } else { &r.x });
             (sigmoid(z[0] as f64), sigmoid(z[1] as f64))
         })
         .collect()
@@ -171,15 +187,16 @@ pub fn calibrated_binary(
     }
 }
 
-fn table(rows: &[Row], w_hour: f32, w_day: f32) -> Table {
-    let mut t = Table::new(rows[0].x.len(), 2);
+fn table(rows: &[Row], w_hour: f32, w_day: f32, with_lf: bool) -> Table {
+    let x = |r: &Row| if with_lf { r.x_lf.clone() } else { r.x.clone() };
+    let mut t = Table::new(x(&rows[0]).len(), 2);
     for r in rows {
         let y = [r.peak_hour as u8 as f32, r.peak_day as u8 as f32];
         let w = [
             if r.peak_hour { w_hour } else { 1.0 },
             if r.peak_day { w_day } else { 1.0 },
         ];
-        t.push(&r.x, &y, &w);
+        t.push(&x(r), &y, &w);
     }
     t
 }
@@ -212,6 +229,7 @@ pub fn candidates() -> Vec<Candidate> {
 /// hour and day log loss on `select_rows`; returns the chosen model and a line per
 /// candidate.
 pub fn fit_and_select(
+    with_lf: bool,
     fit_rows: &[Row],
     select_rows: &[Row],
     split: Split,
@@ -222,13 +240,14 @@ pub fn fit_and_select(
     let mut best: Option<(ModelFile, f64)> = None;
     for (i, c) in candidates().iter().enumerate() {
         let w_day = c.pos_weight.sqrt();
-        let t = table(fit_rows, c.pos_weight, w_day);
+        let t = table(fit_rows, c.pos_weight, w_day, with_lf);
+        let (kind, names) = kind_and_features(with_lf);
         let (mean, std) = normaliser(&t);
         let template = ModelFile {
             format_version: FORMAT_VERSION,
-            kind: KIND.into(),
+            kind: kind.into(),
             split: split.clone(),
-            feature_names: fourcp_feature_names(),
+            feature_names: names,
             output_names: output_names(),
             norm_mean: mean,
             norm_std: std,
@@ -249,7 +268,7 @@ pub fn fit_and_select(
             s.logloss_hour + s.logloss_day
         });
         log.push(format!(
-            "hidden {:?} pos_weight {} -> best step {step}, selection log loss (hour + day) {loss:.5}",
+            "{kind}: hidden {:?} pos_weight {} -> best step {step}, selection log loss (hour + day) {loss:.5}",
             c.hidden, c.pos_weight
         ));
         m.selection = BTreeMap::from([

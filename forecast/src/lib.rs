@@ -24,6 +24,7 @@ pub mod train;
 pub use model::{ModelError, ModelFile, Split};
 
 use powermix_env::data::{FillRules, MarketData, OptionalColumn, RawMarketData};
+use powermix_env::forecast::{LoadForecastModel, LoadForecaster};
 use powermix_env::{Market, SiteConfig};
 use std::path::Path;
 
@@ -34,6 +35,8 @@ pub struct History {
     pub market: Market,
     /// Per interval: the file holds a day-ahead price (not filled).
     pub da_present: Vec<bool>,
+    /// The simulated ERCOT load forecast (`powermix_env::forecast`, ERCOT's accuracy).
+    pub load_forecast: LoadForecaster,
 }
 
 impl History {
@@ -55,9 +58,12 @@ impl History {
             da_present.len(),
             "one presence flag per interval"
         );
+        let load_forecast = LoadForecaster::new(&data, LoadForecastModel::ERCOT)
+            .expect("the shipped load forecast model is valid");
         History {
             market: Market::new(data, SiteConfig::default_site()),
             da_present,
+            load_forecast,
         }
     }
 

@@ -4,7 +4,7 @@
 use powermix_env::data::MarketData;
 use powermix_env::market::day_ahead_published_end_ms;
 use powermix_env::time::INTERVAL_MS;
-use powermix_forecast::features::{fourcp_features, price_features};
+use powermix_forecast::features::{fourcp_features, fourcp_lf_features, price_features};
 use powermix_forecast::model::{FORMAT_VERSION, Layer};
 use powermix_forecast::{History, ModelFile, Split, fourcp};
 use std::collections::BTreeMap;
@@ -79,6 +79,30 @@ fn features_do_not_change_when_unpublished_data_does() {
         checked += 1;
     }
     assert!(checked > 15);
+}
+
+#[test]
+fn load_forecast_features_read_future_load_only_through_the_forecast() {
+    // The simulated ERCOT forecast reads future loads with ERCOT's error, by design (env's
+    // forecast tests); every other unpublished value must leave the features alone.
+    let data = slice(
+        &powermix_data::synth::synthetic_year(2023, 5),
+        JULY_2023_MS,
+        JULY_10_2023_MS,
+    );
+    let h = history(data.clone());
+    for t in (30..h.market.len() - 20).step_by(41) {
+        let p = perturb_unpublished(&h, t);
+        let mut d = p.market.hindsight().data.clone();
+        d.system_load_mw = data.system_load_mw.clone();
+        let p = History::new(d, p.da_present.clone());
+        assert_eq!(
+            bits(&fourcp_lf_features(&h, t)),
+            bits(&fourcp_lf_features(&p, t)),
+            "at t={t}"
+        );
+        assert_eq!(fourcp_lf_features(&h, t)[..26], fourcp_features(&h, t)[..]);
+    }
 }
 
 #[test]

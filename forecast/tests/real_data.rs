@@ -24,7 +24,7 @@ fn real_hb_west_labels_fit_and_score() {
     assert!(!h.da_present[1000]);
     let split = Split::standard("HB_WEST");
     let (fr, sr) = (fourcp::rows(&h, 2022..=2022), fourcp::rows(&h, 2023..=2023));
-    let (m, log) = fourcp::fit_and_select(&fr, &sr, split.clone(), 25, "test");
+    let (m, log) = fourcp::fit_and_select(true, &fr, &sr, split.clone(), 25, "test");
     assert_eq!(log.len(), fourcp::candidates().len());
     let p = fourcp::predict(&m, &sr);
     assert!(

@@ -1,5 +1,5 @@
 //! `forecast`: fit the 4CP and real-time price forecasts on a market file, and score them
-//! against naive baselines. `forecast fit --data FILE --out DIR` writes `DIR/fourcp.json`,
+//! against naive baselines. `forecast fit --data FILE --out DIR` writes `DIR/fourcp.json`, `DIR/fourcp_lf.json`,
 //! `DIR/rt_price.json` and `DIR/rt_spread.json` (split: fit 2018-2022, select 2023, score
 //! 2024); `forecast score --model DIR --data FILE [--data FILE ...]` prints the score table.
 
@@ -80,14 +80,18 @@ fn fit(data: &Path, out: &Path, steps: usize) -> Result<()> {
         fr.iter().filter(|r| r.peak_hour).count(),
         sr.len()
     );
-    let (m, log) = fourcp::fit_and_select(&fr, &sr, split.clone(), steps, &cmd);
-    log.iter().for_each(|l| println!("  {l}"));
-    let id = m.save(&out.join("fourcp.json"))?;
-    println!(
-        "  wrote {} (model id {id}, selection {:?})",
-        out.join("fourcp.json").display(),
-        m.selection
-    );
+    // Without and with the simulated ERCOT load forecast (second round, 2026-12-07).
+    for with_lf in [false, true] {
+        let (m, log) = fourcp::fit_and_select(with_lf, &fr, &sr, split.clone(), steps, &cmd);
+        log.iter().for_each(|l| println!("  {l}"));
+        let path = out.join(format!("{}.json", m.kind));
+        let id = m.save(&path)?;
+        println!(
+            "  wrote {} (model id {id}, selection {:?})",
+            path.display(),
+            m.selection
+        );
+    }
     let (fr, sr) = (price::rows(&h, fit_y), price::rows(&h, sel_y));
     for target in [Target::Price, Target::Spread] {
         let (m, log) = price::fit_and_select(target, &fr, &sr, split.clone(), steps, &cmd);
@@ -112,6 +116,16 @@ fn score(dir: &Path, data: &[PathBuf]) -> Result<()> {
         &fourcp::output_names(),
     )?;
     let split = fcp.split.clone();
+    // The variant with the load forecast, when the folder holds it.
+    let lf_path = dir.join(format!("{}.json", fourcp::KIND_LF));
+    let fcp_lf = if lf_path.exists() {
+        let (kind, names) = fourcp::kind_and_features(true);
+        let (m, id) = ModelFile::load(&lf_path, kind, &names, &fourcp::output_names())?;
+        println!("  {kind} model id {id}");
+        Some(m)
+    } else {
+        None
+    };
     println!(
         "forecast score: models {} (fourcp {fcp_id}), split fit {}-{} / select {} / score {} on {}",
         dir.display(),
@@ -177,6 +191,12 @@ fn score(dir: &Path, data: &[PathBuf]) -> Result<()> {
                 "model",
                 fourcp::score(&rows, &fourcp::predict(&fcp, &rows), &th),
             );
+            if let Some(m) = &fcp_lf {
+                line(
+                    "model with load forecast",
+                    fourcp::score(&rows, &fourcp::predict(m, &rows), &th),
+                );
+            }
             let b = |f: &dyn Fn(&fourcp::Row) -> (f64, f64),
                      alert: &dyn Fn(&fourcp::Row) -> bool| {
                 let p: Vec<(f64, f64)> = rows.iter().map(f).collect();
