@@ -1,0 +1,88 @@
+//! powermix-forecast: forecasts learned from history with burn, from what a decision may
+//! see ([`powermix_env::Market::snapshot`]) and scored against naive baselines on years they
+//! were not fitted on.
+//!
+//! - [`fourcp`]: the probability that an interval's hour, and its local day, hold the
+//!   month's 4CP interval (labels from `Market::hindsight`'s 4CP weights).
+//! - [`price`]: quantiles (10/50/90 %) of the real-time price, and of real time minus
+//!   day-ahead, for each of the next 1-4 hours.
+//! - [`features`]: the inputs, computed only from snapshots at or before the decision.
+//! - [`model`]: the model file (checked load, atomic save, model id) and its plain-Rust
+//!   forward pass; [`train`]: the burn fit.
+//!
+//! The split is fixed ([`Split::standard`]): fit on local years 2018-2022, select on 2023,
+//! score on 2024. See `docs/forecasts.md`.
+
+#![warn(missing_docs)]
+
+pub mod features;
+pub mod fourcp;
+pub mod model;
+pub mod price;
+pub mod train;
+
+pub use model::{ModelError, ModelFile, Split};
+
+use powermix_env::data::{FillRules, MarketData, OptionalColumn, RawMarketData};
+use powermix_env::forecast::{LoadForecastModel, LoadForecaster};
+use powermix_env::{Market, SiteConfig};
+use std::path::Path;
+
+/// A replayed market and which day-ahead prices the file really holds (the loader fills
+/// missing ones with a default, which is not a published price).
+pub struct History {
+    /// The market, as the env replays it.
+    pub market: Market,
+    /// Per interval: the file holds a day-ahead price (not filled).
+    pub da_present: Vec<bool>,
+    /// The simulated ERCOT load forecast (`powermix_env::forecast`, ERCOT's accuracy).
+    pub load_forecast: LoadForecaster,
+}
+
+impl History {
+    /// A history from a raw table (filled with `FillRules::default`) and the shipped site.
+    pub fn from_raw(raw: &RawMarketData) -> Result<History, powermix_env::data::DataError> {
+        let (data, _) = MarketData::from_raw(raw, &FillRules::default())?;
+        let da_present = raw
+            .column(OptionalColumn::DaPrice)
+            .iter()
+            .map(|x| x.is_some())
+            .collect();
+        Ok(History::new(data, da_present))
+    }
+
+    /// A history from complete data and its day-ahead presence.
+    pub fn new(data: MarketData, da_present: Vec<bool>) -> History {
+        assert_eq!(
+            data.len(),
+            da_present.len(),
+            "one presence flag per interval"
+        );
+        let load_forecast = LoadForecaster::new(&data, LoadForecastModel::ERCOT)
+            .expect("the shipped load forecast model is valid");
+        History {
+            market: Market::new(data, SiteConfig::default_site()),
+            da_present,
+            load_forecast,
+        }
+    }
+
+    /// Reads a market parquet file (the workspace's reader).
+    pub fn load(path: &Path) -> Result<History, powermix_env::data::DataError> {
+        let raw = powermix_data::read_parquet(path)?;
+        History::from_raw(&raw).map_err(|mut e| {
+            e.file = path.display().to_string();
+            e
+        })
+    }
+
+    /// The settlement point of the file.
+    pub fn settlement_point(&self) -> &str {
+        self.market.settlement_point()
+    }
+
+    /// Intervals whose local year is in `years` (inclusive range).
+    pub fn year_of(&self, t: usize) -> i32 {
+        self.market.local[t].year
+    }
+}

@@ -1,0 +1,261 @@
+//! Features see only what is published, labels mark the month's peak hour and day, model
+//! files round-trip and damaged ones are refused by name.
+
+use powermix_env::data::MarketData;
+use powermix_env::market::day_ahead_published_end_ms;
+use powermix_env::time::INTERVAL_MS;
+use powermix_forecast::features::{fourcp_features, fourcp_lf_features, price_features};
+use powermix_forecast::model::{FORMAT_VERSION, Layer};
+use powermix_forecast::{History, ModelFile, Split, fourcp};
+use std::collections::BTreeMap;
+
+const JUNE_2023_MS: i64 = 1_685_595_600_000;
+const JULY_2023_MS: i64 = 1_688_187_600_000;
+const JULY_10_2023_MS: i64 = 1_688_965_200_000;
+const JUNE_20_2023_17H_MS: i64 = 1_687_298_400_000;
+
+fn slice(data: &MarketData, from_ms: i64, to_ms: i64) -> MarketData {
+    data.slice(data.index_at(from_ms), data.index_at(to_ms))
+}
+
+fn history(data: MarketData) -> History {
+    let n = data.len();
+    // Day-ahead present everywhere but one afternoon, to exercise the presence flag.
+    let present = (0..n).map(|i| !(200..220).contains(&i)).collect();
+    History::new(data, present)
+}
+
+/// Perturbs every value a decision for `t` may not see (lag 2: real-time prices up to
+/// t - 2, loads of hours ended by the cutoff, day-ahead prices published by then).
+#[allow(clippy::needless_range_loop)] // u indexes four columns and the presence flags
+fn perturb_unpublished(h: &History, t: usize) -> History {
+    let d = h.market.hindsight().data;
+    let mut p = d.clone();
+    let mut present = h.da_present.clone();
+    let cutoff = d.interval_start_ms[t] - INTERVAL_MS;
+    let load_end = d.index_at(cutoff.div_euclid(4 * INTERVAL_MS) * 4 * INTERVAL_MS);
+    let da_end = d.index_at(day_ahead_published_end_ms(cutoff));
+    for u in 0..d.len() {
+        let bump = |x: &mut f64| *x = *x * 1.7 + 123.0 + (u % 7) as f64;
+        if u + 1 >= t {
+            bump(&mut p.rt_price[u]);
+        }
+        if u >= load_end {
+            bump(&mut p.system_load_mw[u]);
+        }
+        if u >= da_end {
+            bump(&mut p.da_price[u]);
+            present[u] = !present[u];
+        }
+    }
+    History::new(p, present)
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn features_do_not_change_when_unpublished_data_does() {
+    let data = slice(
+        &powermix_data::synth::synthetic_year(2023, 5),
+        JULY_2023_MS,
+        JULY_10_2023_MS,
+    );
+    let h = history(data);
+    let mut checked = 0;
+    for t in (30..h.market.len() - 20).step_by(37) {
+        let p = perturb_unpublished(&h, t);
+        assert_eq!(
+            bits(&fourcp_features(&h, t)),
+            bits(&fourcp_features(&p, t)),
+            "4CP features at t={t}"
+        );
+        assert_eq!(
+            bits(&price_features(&h, t)),
+            bits(&price_features(&p, t)),
+            "price features at t={t}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 15);
+}
+
+#[test]
+fn load_forecast_features_read_future_load_only_through_the_forecast() {
+    // The simulated ERCOT forecast reads future loads with ERCOT's error, by design (env's
+    // forecast tests); every other unpublished value must leave the features alone.
+    let data = slice(
+        &powermix_data::synth::synthetic_year(2023, 5),
+        JULY_2023_MS,
+        JULY_10_2023_MS,
+    );
+    let h = history(data.clone());
+    for t in (30..h.market.len() - 20).step_by(41) {
+        let p = perturb_unpublished(&h, t);
+        let mut d = p.market.hindsight().data.clone();
+        d.system_load_mw = data.system_load_mw.clone();
+        let p = History::new(d, p.da_present.clone());
+        assert_eq!(
+            bits(&fourcp_lf_features(&h, t)),
+            bits(&fourcp_lf_features(&p, t)),
+            "at t={t}"
+        );
+        assert_eq!(fourcp_lf_features(&h, t)[..26], fourcp_features(&h, t)[..]);
+    }
+}
+
+#[test]
+fn the_look_ahead_test_can_fail() {
+    let data = slice(
+        &powermix_data::synth::synthetic_year(2023, 5),
+        JULY_2023_MS,
+        JULY_10_2023_MS,
+    );
+    let h = history(data.clone());
+    let t = 300;
+    let mut p = data.clone();
+    p.rt_price[t - 2] += 10.0;
+    assert_ne!(price_features(&h, t), price_features(&history(p), t));
+    let mut p = data.clone();
+    p.rt_price[t - 1] += 10.0;
+    assert_eq!(price_features(&h, t), price_features(&history(p), t));
+    // The load of the hour before the cutoff's hour is published.
+    let mut p = data;
+    let hour = (t - 1) / 4 * 4;
+    for u in hour - 4..hour {
+        p.system_load_mw[u] += 5000.0;
+    }
+    assert_ne!(fourcp_features(&h, t), fourcp_features(&history(p), t));
+}
+
+#[test]
+fn labels_mark_the_months_peak_hour_and_day() {
+    let mut data = slice(
+        &powermix_data::synth::synthetic_year(2023, 3),
+        JUNE_2023_MS,
+        JULY_2023_MS,
+    );
+    data.system_load_mw.iter_mut().for_each(|x| *x = 50_000.0);
+    let k = data.index_at(JUNE_20_2023_17H_MS);
+    for u in k..k + 4 {
+        data.system_load_mw[u] = 70_000.0;
+    }
+    let h = history(data);
+    let rows = fourcp::rows(&h, 2023..=2023);
+    assert_eq!(rows.len(), 30 * 24);
+    let peaks: Vec<_> = rows.iter().filter(|r| r.peak_hour).collect();
+    assert_eq!(peaks.len(), 1);
+    let l = h.market.local[peaks[0].t];
+    assert_eq!((l.month, l.day, l.hour), (6, 20, 17));
+    let days: Vec<_> = rows.iter().filter(|r| r.peak_day).collect();
+    assert_eq!(days.len(), 24);
+    assert!(days.iter().all(|r| h.market.local[r.t].day == 20));
+    // Nobody but the hour's own rows: the hour before and after are not the peak.
+    assert!(!rows.iter().any(|r| r.peak_hour && r.t != k));
+}
+
+fn tiny_model() -> ModelFile {
+    ModelFile {
+        format_version: FORMAT_VERSION,
+        kind: "test".into(),
+        split: Split::standard("HB_WEST"),
+        feature_names: vec!["a".into(), "b".into()],
+        output_names: vec!["y".into()],
+        norm_mean: vec![0.5, -1.0],
+        norm_std: vec![2.0, 0.25],
+        layers: vec![
+            Layer {
+                d_in: 2,
+                d_out: 3,
+                weight: vec![0.1, -0.2, 0.3, 0.4, 0.5, -0.6],
+                bias: vec![0.01, 0.02, 0.03],
+            },
+            Layer {
+                d_in: 3,
+                d_out: 1,
+                weight: vec![1.5, -2.5, 0.123_456_79],
+                bias: vec![-0.7],
+            },
+        ],
+        output_offset: vec![-3.4],
+        selection: BTreeMap::from([("steps".into(), 100.0)]),
+        command: "test".into(),
+    }
+}
+
+fn names(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("powermix-forecast-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn model_files_round_trip_with_their_id() {
+    let dir = temp_dir("roundtrip");
+    let path = dir.join("m.json");
+    let m = tiny_model();
+    let id = m.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(id, powermix_agent::checkpoint::hash_hex(&bytes));
+    let (back, id2) = ModelFile::load(&path, "test", &names(&["a", "b"]), &names(&["y"])).unwrap();
+    assert_eq!(id, id2);
+    assert_eq!(back, m);
+    assert_eq!(
+        bits(&back.forward(&[1.0, 2.0])),
+        bits(&m.forward(&[1.0, 2.0]))
+    );
+    // No temp file is left beside it.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn damaged_model_files_are_refused_naming_file_and_field() {
+    let dir = temp_dir("damaged");
+    let path = dir.join("m.json");
+    let load =
+        |p: &std::path::Path| ModelFile::load(p, "test", &names(&["a", "b"]), &names(&["y"]));
+    let refuse = |m: ModelFile, field: &str| {
+        m.save(&path).unwrap();
+        let e = load(&path).unwrap_err();
+        assert_eq!(e.field, field, "{e}");
+        assert!(e.to_string().contains("m.json"), "{e}");
+    };
+    let mut m = tiny_model();
+    m.format_version = 99;
+    refuse(m, "format_version");
+    let mut m = tiny_model();
+    m.feature_names.reverse();
+    refuse(m, "feature_names");
+    let mut m = tiny_model();
+    m.kind = "fourcp".into();
+    refuse(m, "kind");
+    let mut m = tiny_model();
+    m.layers[0].bias.pop();
+    refuse(m, "layers[0]");
+    let mut m = tiny_model();
+    m.layers[1].d_in = 4;
+    refuse(m, "layers[1]");
+    let mut m = tiny_model();
+    m.norm_std[1] = 0.0;
+    refuse(m, "norm_std");
+    // Not finite: JSON has no NaN, so check the in-memory model.
+    let mut m = tiny_model();
+    m.layers[1].weight[0] = f32::NAN;
+    let e = m
+        .check(&path, "test", &names(&["a", "b"]), &names(&["y"]))
+        .unwrap_err();
+    assert_eq!(e.field, "layers[1]");
+    // Truncated and missing files.
+    tiny_model().save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    assert_eq!(load(&path).unwrap_err().field, "json");
+    assert_eq!(load(&dir.join("absent.json")).unwrap_err().field, "file");
+    std::fs::remove_dir_all(dir).unwrap();
+}
