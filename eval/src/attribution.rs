@@ -5,7 +5,7 @@
 //! - `gap[g] = oracle[g] - p[g]`: what the oracle earns there and p does not;
 //! - `forecast[g] = mpc_perfect_forecast[g] - day_ahead_mpc[g]`: what perfect prices,
 //!   loads, deployments and emergencies over each plan's horizon are worth to the day-ahead
-//!   MPC, with its replanning schedule unchanged ([`crate::mpc::DayAheadMpc::with_perfect_forecast`]).
+//!   MPC, with its replanning schedule unchanged ([`powermix_plan::mpc::DayAheadMpc::with_perfect_forecast`]).
 //!   It is the same for every policy: the value of knowing the future at that schedule,
 //!   which no causal policy can have;
 //! - `policy[g] = gap[g] - forecast[g]`: the rest, what better decisions on the same
@@ -18,8 +18,8 @@
 
 use crate::EvalError;
 use crate::harness::Evaluation;
-use crate::mpc::PERFECT_FORECAST_NAME;
 use powermix_env::Ledger;
+use powermix_plan::mpc::PERFECT_FORECAST_NAME;
 use serde::Serialize;
 
 /// The policies an attribution needs in the evaluation besides the one attributed.

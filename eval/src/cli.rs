@@ -1,12 +1,13 @@
-//! Command-line pieces shared by the binaries (`evaluate`, `train`, `bench`), defined once
-//! with clap: the market arguments (`--data`, `--site`) that build a [`Market`], the
-//! `START..END` period that becomes a window of it, and the policy names.
+//! Command-line pieces shared by the binaries (`evaluate`, `train`), defined once: the
+//! market arguments (`--data`, `--site`) that build a [`Market`], the `START..END` period
+//! that becomes a window of it, and the policy names.
 //!
 //! It lives in `eval`, the lowest crate every binary that needs it depends on
-//! (`bench -> training -> eval -> agent -> env`); `env` stays free of clap.
+//! (`training -> eval -> agent -> env`). The clap derives of [`MarketArgs`] and
+//! [`PolicyName`] are behind the `cli` feature (on by default, required by the binaries);
+//! without it the types are plain Rust and the crate does not compile clap.
 
 use crate::harness::KNOWN_POLICIES;
-use clap::ValueEnum;
 use powermix_data::{DataError, FillReport, MarketData, load_market_data};
 use powermix_env::config::ConfigError;
 use powermix_env::time::{INTERVAL_MS, PeriodError, format_utc, parse_period};
@@ -36,14 +37,15 @@ pub enum CliError {
 }
 
 /// `--data` and `--site`: the market a binary runs on.
-#[derive(clap::Args, Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
 pub struct MarketArgs {
     /// Market data parquet (the schema of ../shared/data/README.md)
     /// [default: embedded synthetic data, see the binary's description]
-    #[arg(long, value_name = "FILE")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "FILE"))]
     pub data: Option<PathBuf>,
     /// Site config TOML [default: the embedded configs/site.toml]
-    #[arg(long, value_name = "FILE")]
+    #[cfg_attr(feature = "cli", arg(long, value_name = "FILE"))]
     pub site: Option<PathBuf>,
 }
 
@@ -140,7 +142,8 @@ impl Period {
 }
 
 /// A policy the harness can run (`--policies`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum PolicyName {
     /// Everything at full power, no reserve offers.
     AlwaysOn,
@@ -210,8 +213,10 @@ mod tests {
     use super::*;
     use powermix_data::synth::synthetic_year;
 
+    #[cfg(feature = "cli")]
     #[test]
     fn policy_names_are_the_harness_names() {
+        use clap::ValueEnum;
         let names: Vec<String> = PolicyName::value_variants()
             .iter()
             .map(|p| p.to_possible_value().unwrap().get_name().to_string())

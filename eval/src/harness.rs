@@ -14,6 +14,8 @@ use crate::{EvalError, Score, backtest};
 use powermix_agent::Policy;
 use powermix_agent::rules::{ExpertParams, rule_policy};
 use powermix_env::{Ledger, Market};
+use powermix_plan::mpc;
+use powermix_plan::oracle::oracle_policy;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,15 +69,10 @@ impl PolicyFactory<'_> {
             return Ok(p);
         }
         match name {
-            "day-ahead-mpc" => Ok(Box::new(crate::mpc::DayAheadMpc::new(cfg))),
-            "oracle" => Ok(crate::oracle::oracle_policy(
-                self.market,
-                start,
-                end,
-                self.seed,
-            )?),
-            crate::mpc::LOAD_FORECAST_NAME => {
-                Ok(Box::new(crate::mpc::DayAheadMpc::with_load_forecast(
+            "day-ahead-mpc" => Ok(Box::new(mpc::DayAheadMpc::new(cfg))),
+            "oracle" => Ok(oracle_policy(self.market, start, end, self.seed)?),
+            mpc::LOAD_FORECAST_NAME => {
+                Ok(Box::new(mpc::DayAheadMpc::with_load_forecast(
                     self.market,
                     powermix_env::forecast::LoadForecastModel {
                         // The forecast's error draws follow the backtest's seed, like the
@@ -85,12 +82,15 @@ impl PolicyFactory<'_> {
                             .wrapping_add(self.seed),
                         ..powermix_env::forecast::LoadForecastModel::ERCOT
                     },
-                    crate::mpc::LOAD_FORECAST_RULE,
+                    mpc::LOAD_FORECAST_RULE,
                 )?))
             }
-            crate::mpc::PERFECT_FORECAST_NAME => Ok(Box::new(
-                crate::mpc::DayAheadMpc::with_perfect_forecast(self.market, start, end, self.seed)?,
-            )),
+            mpc::PERFECT_FORECAST_NAME => Ok(Box::new(mpc::DayAheadMpc::with_perfect_forecast(
+                self.market,
+                start,
+                end,
+                self.seed,
+            )?)),
             "ppo" | "ppo-base" => {
                 let dir = self.checkpoint.ok_or_else(|| {
                     EvalError(format!(

@@ -9,15 +9,12 @@ pub mod harness;
 pub mod panel;
 pub mod report;
 
-/// The dispatch LP, the oracle and the day-ahead MPC live in `powermix-plan` (the server runs
-/// the MPC's day-ahead head too); they keep their paths here.
-pub use powermix_plan::{lp, mpc, oracle};
-
 use powermix_agent::{LoadedPolicy, Policy};
 use powermix_env::SiteConfig;
 use powermix_env::env::{Env, EnvError, Window};
 use powermix_env::market::is_da_gate_local;
 use powermix_env::{DayAheadOffer, Dispatch, Ledger, Market, SiteState};
+use powermix_plan::mpc;
 use serde::Serialize;
 use std::sync::Arc;
 

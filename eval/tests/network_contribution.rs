@@ -11,8 +11,8 @@ use powermix_agent::{Expert, load_checkpoint};
 use powermix_data::synth;
 use powermix_env::{Market, SiteConfig};
 use powermix_eval::harness::PolicyFactory;
-use powermix_eval::mpc::WithHead;
 use powermix_eval::{Score, backtest};
+use powermix_plan::mpc::WithHead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

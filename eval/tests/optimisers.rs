@@ -8,9 +8,9 @@ use powermix_env::SnapshotBuf;
 use powermix_env::market::{is_da_gate_local, is_pre_gate_local};
 use powermix_env::time::parse_period;
 use powermix_env::{Market, SiteConfig};
-use powermix_eval::mpc::{DayAheadHead, DayAheadMpc, WithHead};
-use powermix_eval::oracle::{Scheduled, oracle_plan, oracle_policy};
 use powermix_eval::{Score, backtest};
+use powermix_plan::mpc::{DayAheadHead, DayAheadMpc, WithHead};
+use powermix_plan::oracle::{Scheduled, oracle_plan, oracle_policy};
 use std::sync::{Arc, OnceLock};
 
 fn market(year: i32) -> Arc<Market> {
@@ -195,7 +195,7 @@ fn mpc_falls_back_to_expert_when_its_lp_fails() {
 /// `mpc-load-forecast` at scale `scale` over `[start, end)` of `m`.
 fn load_forecast_run(m: &Arc<Market>, start: usize, end: usize, scale: f64) -> (Score, usize) {
     use powermix_env::forecast::LoadForecastModel;
-    use powermix_eval::mpc::{LOAD_FORECAST_RULE, LoadForecastRule};
+    use powermix_plan::mpc::{LOAD_FORECAST_RULE, LoadForecastRule};
     let rule = LoadForecastRule {
         scale,
         ..LOAD_FORECAST_RULE
@@ -277,7 +277,7 @@ fn load_forecast_mpc_reads_no_load_past_its_forecast_horizon() {
 #[test]
 fn load_forecast_mpc_refuses_a_bad_scale_by_name() {
     use powermix_env::forecast::LoadForecastModel;
-    use powermix_eval::mpc::{LOAD_FORECAST_RULE, LoadForecastRule};
+    use powermix_plan::mpc::{LOAD_FORECAST_RULE, LoadForecastRule};
     let m = market(2024);
     let bad = |scale, last_year_share| {
         let rule = LoadForecastRule {

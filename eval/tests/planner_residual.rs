@@ -10,8 +10,8 @@ use powermix_agent::{Expert, ExpertParams, Policy, load_checkpoint};
 use powermix_data::synth;
 use powermix_env::time::parse_period;
 use powermix_env::{Market, SiteConfig};
-use powermix_eval::mpc::{DayAheadMpc, planner_base};
 use powermix_eval::{backtest, planned_policy};
+use powermix_plan::mpc::{DayAheadMpc, planner_base};
 use std::path::PathBuf;
 use std::sync::Arc;
 

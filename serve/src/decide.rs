@@ -6,9 +6,6 @@
 //! [`Projector::project`], and the expected ledger is [`Settler::settle`].
 
 use crate::loader::{LoadError, LoadErrorKind, PrimaryPolicy, TrainingStats};
-use crate::request::{
-    Checked, DecideRequest, Problem, Problems, Rejection, ReserveMw, check, from_value, parse_body,
-};
 use arc_swap::ArcSwap;
 use powermix_agent::SharedPolicy;
 use powermix_agent::rules::{Expert, ExpertParams};
@@ -20,6 +17,9 @@ use powermix_env::settlement::{IntervalMarket, Ledger, Settler};
 use powermix_env::site::{ACTION_NAMES, DayAheadOffer, Dispatch, HourOffer};
 use powermix_env::time::{format_utc, local_time};
 use powermix_plan::mpc::{DayAheadHead, GatePlan};
+use powermix_wire::{
+    Checked, DecideRequest, Problem, Problems, Rejection, ReserveMw, check, from_value, parse_body,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -25,7 +25,6 @@
 //! [`HttpOptions::shutdown_grace`], and writes and syncs the audit log's `shutdown` line.
 //! [`HttpServer`] runs it on its own runtime thread (tests, bench).
 
-use crate::request::MAX_BODY_BYTES;
 use crate::{Reply, Service};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Bytes, Incoming};
@@ -34,6 +33,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use powermix_wire::MAX_BODY_BYTES;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;

@@ -1,8 +1,9 @@
 //! The inference server (`serve` binary): live decisions with the expert rules as the
 //! safety fallback.
 //!
-//! - [`request`]: the JSON request (the wire format's one home), its validation and repair,
-//!   the [`powermix_env::Snapshot`] it becomes;
+//! - [`request`]: the JSON request, its validation and repair, the
+//!   [`powermix_env::Snapshot`] it becomes: the `powermix-wire` crate (the wire format's one
+//!   home), re-exported;
 //! - [`decide`]: the decision function ([`Decider`]): policy or fallback, safety
 //!   projection, expected ledger;
 //! - [`loader`]: the pluggable primary policy (a trained checkpoint);
@@ -21,14 +22,15 @@ pub mod decide;
 pub mod http;
 pub mod loader;
 pub mod metrics;
-pub mod request;
+/// The operator's request (the wire format): the `powermix-wire` crate under its old path.
+pub use powermix_wire as request;
 
 pub use decide::{
     Answer, Clock, Decider, FixedClock, PrimaryStatus, Reason, SERVER_VERSION, Source, SystemClock,
     TimeLimits, TimeSource,
 };
 pub use loader::{LoadError, LoadErrorKind, Loader, PrimaryPolicy, TrainingStats, load_primary};
-pub use request::{DecideRequest, Rejection, RejectionKind, example_request};
+pub use powermix_wire::{DecideRequest, Rejection, RejectionKind, example_request};
 
 use audit::{AuditLog, fnv1a64_hex};
 use metrics::Metrics;
@@ -397,7 +399,7 @@ impl Service {
     /// `request_id` (from the HTTP edge) goes into the audit line.
     pub fn decide_reply(&self, body: &[u8], request_id: Option<&str>) -> Reply {
         let t0 = Instant::now();
-        let parsed = request::parse_body(body);
+        let parsed = powermix_wire::parse_body(body);
         let result = match &parsed {
             Ok(v) => self.decider.decide_value_since(v, t0),
             Err(r) => Err(r.clone()),

@@ -8,11 +8,11 @@ use clap::{Parser, ValueEnum};
 use powermix_agent::rules::ExpertParams;
 use powermix_env::SiteConfig;
 use powermix_serve::http::{AuthToken, HttpOptions, serve};
-use powermix_serve::request::FIELD_DOCS;
 use powermix_serve::{
     Clock, SERVER_VERSION, ServeOptions, Service, SystemClock, TimeLimits, TimeSource,
     example_request, load_primary,
 };
+use powermix_wire::FIELD_DOCS;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -6,11 +6,11 @@ mod common;
 use common::{decider, temp_dir, test_loader};
 use powermix_agent::rules::ExpertParams;
 use powermix_env::SiteConfig;
-use powermix_serve::request::{DecideRequest, EmergencyNotice};
 use powermix_serve::{
     Answer, Decider, FixedClock, LoadErrorKind, Reason, Source, TimeLimits, TimeSource,
     example_request, load_primary, rejection_status,
 };
+use powermix_wire::{DecideRequest, EmergencyNotice};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -590,7 +590,7 @@ fn in_an_emergency_the_checkpoint_base_rules_decide_as_in_its_backtest() {
     use powermix_agent::Policy;
     use powermix_agent::rules::Expert;
     use powermix_env::safety::{ProjectionContext, Projector};
-    use powermix_serve::request::{Problems, check};
+    use powermix_wire::{Problems, check};
     let cfg = SiteConfig::default_site();
     let ckpt = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/default");
     let loaded = powermix_agent::load_checkpoint(&ckpt).unwrap();

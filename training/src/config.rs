@@ -48,7 +48,7 @@ pub struct TrainConfig {
     /// `"expert"`: the network learns a correction to the expert rules (residual policy:
     /// action = expert action + network output, starting at the expert: the output layer starts
     /// scaled by 0.01);
-    /// `"day-ahead-mpc"`: a correction to the day-ahead MPC (`powermix_eval::mpc`), which
+    /// `"day-ahead-mpc"`: a correction to the day-ahead MPC (`powermix_plan::mpc`), which
     /// also makes the day-ahead offer, with the expert rules alone in emergencies;
     /// `"none"`: the network's output is the action (starting at always-on).
     pub base_policy: String,

@@ -20,7 +20,7 @@
 //!   `powermix_agent::net`);
 //! - **residual policy**: with `base_policy = "expert"` the env receives the expert's action
 //!   plus the sample (`residual_action`); with `"day-ahead-mpc"`, the action of each env's own
-//!   MPC plus the sample, and the MPC's day-ahead offer (`powermix_eval::mpc::planner_base`;
+//!   MPC plus the sample, and the MPC's day-ahead offer (`powermix_plan::mpc::planner_base`;
 //!   a fresh MPC at each episode start);
 //! - **the day-ahead head in the rollouts** (`head_in_rollouts`): each env's own
 //!   `DayAheadHead` sees every snapshot and its hour-by-hour offer is settled at the gate,
@@ -49,7 +49,7 @@ use powermix_agent::rules::{Expert, ExpertParams};
 use powermix_env::env::{EnvError, VecEnv, Window};
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Market, OBS_DIM};
-use powermix_eval::mpc::{DayAheadHead, DayAheadMpc};
+use powermix_plan::mpc::{DayAheadHead, DayAheadMpc};
 use rand::seq::SliceRandom;
 use std::sync::Arc;
 

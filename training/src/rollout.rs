@@ -10,7 +10,7 @@ use powermix_env::DayAheadOffer;
 use powermix_env::env::VecEnv;
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, OBS_DIM};
-use powermix_eval::mpc::{DayAheadHead, DayAheadMpc, planner_base};
+use powermix_plan::mpc::{DayAheadHead, DayAheadMpc, planner_base};
 use rand::RngExt;
 use rand_distr::StandardNormal;
 

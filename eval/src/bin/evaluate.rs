@@ -15,7 +15,7 @@ use powermix_eval::cli::{MarketArgs, Period, PolicyName, with_checkpoint_policy}
 use powermix_eval::harness::{EvalRequest, Evaluation, evaluate, format_evaluation};
 use powermix_eval::panel::{PanelFile, ScorecardRequest, format_scorecard, run_scorecard};
 use powermix_eval::report::write_report;
-use powermix_serve::request::request_from_market;
+use powermix_wire::request_from_market;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;

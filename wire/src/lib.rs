@@ -1,4 +1,11 @@
-//! The body of `POST /v1/decide`: parsing, validation, and the [`Snapshot`] it becomes.
+//! powermix-wire: the operator's request, the body of `POST /v1/decide`: parsing,
+//! validation, and the [`Snapshot`] it becomes.
+//!
+//! The wire format has a crate of its own so that what writes requests (`evaluate
+//! --decisions`, the replays that check live serving equals the backtest) and what reads them
+//! (the `powermix-serve` server) share one definition without the writers depending on the
+//! server. Beside serde it depends on `powermix-env` alone: no async runtime, no policy, no
+//! ML framework.
 //!
 //! Three outcomes for a body:
 //! - it cannot be used at all (not JSON, not an object, no usable `interval_start_utc`):
@@ -8,6 +15,7 @@
 //!   on (see [`check`] for the repair of each field); the answer says `invalid_input`;
 //! - it is valid: the snapshot carries exactly the request's values, the same
 //!   [`Snapshot`] that `Market::snapshot` builds in a backtest.
+#![warn(missing_docs)]
 
 use chrono::DateTime;
 use powermix_env::Emergency;
@@ -192,8 +200,8 @@ pub struct Problem {
     pub problem: String,
 }
 
-/// Why a body cannot be decided on at all. The wire format ends here: the HTTP edge
-/// (`crate::http::rejection_status`) gives each kind its status.
+/// Why a body cannot be decided on at all. The wire format ends here: the server's edge
+/// (`powermix_serve::rejection_status`) gives each kind its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RejectionKind {
     /// Larger than [`MAX_BODY_BYTES`].
