@@ -234,32 +234,40 @@ fn bench_infer() -> Result<serde_json::Value, String> {
         })
         .collect();
     let gate_lp_ms = gate_lp_times(&market, days);
-    let service = Arc::new(
-        Service::new(
-            cfg,
-            ExpertParams::default_params(),
-            ServeOptions {
-                // The shipped policy (residual PPO on the expert): the path operators run.
-                checkpoint_dir: SHIPPED_CHECKPOINT.into(),
-                time: TimeSource::Replay,
-                ..ServeOptions::default()
-            },
-            Arc::new(load_primary),
-        )
-        .map_err(|e| e.to_string())?,
-    );
-    let decider = &service.decider;
+    // A fresh server for each pass over the days: the day-ahead head is fed each interval
+    // once, in order, so a second pass over the same days on one server would skip the
+    // gate's LP (an older interval never feeds the head) and time a path operators never run.
+    let fresh_service = || -> Result<Arc<Service>, String> {
+        Ok(Arc::new(
+            Service::new(
+                cfg.clone(),
+                ExpertParams::default_params(),
+                ServeOptions {
+                    // The shipped policy (residual PPO on the expert): the path operators run.
+                    checkpoint_dir: SHIPPED_CHECKPOINT.into(),
+                    time: TimeSource::Replay,
+                    ..ServeOptions::default()
+                },
+                Arc::new(load_primary),
+            )
+            .map_err(|e| e.to_string())?,
+        ))
+    };
+    let mut service = fresh_service()?;
     let n = 100_000;
     for (r, _) in &day_requests {
-        black_box(decider.decide_request(r).map_err(|e| e.message)?);
+        black_box(service.decider.decide_request(r).map_err(|e| e.message)?);
     }
     let mut lat = Vec::with_capacity(n);
     let mut gate_lat: Vec<f64> = Vec::new();
     let mut fallback = 0usize;
     for k in 0..n {
+        if k % day_requests.len() == 0 {
+            service = fresh_service()?;
+        }
         let (r, pre_gate) = &day_requests[k % day_requests.len()];
         let t0 = Instant::now();
-        let a = decider.decide_request(r);
+        let a = service.decider.decide_request(r);
         let us = t0.elapsed().as_secs_f64() * 1e6;
         lat.push(us);
         let a = a.map_err(|e| e.message)?;
@@ -291,7 +299,7 @@ fn bench_infer() -> Result<serde_json::Value, String> {
                 .map_err(|e| e.to_string())
         })
         .collect::<Result<_, _>>()?;
-    let http = infer_load::http_figures(service.clone(), bodies, &day_bodies)?;
+    let http = infer_load::http_figures(fresh_service()?, bodies, &day_bodies)?;
     let mut out = serde_json::json!({
         "bench": "infer",
         "decide_p50_us": percentile(&lat, 0.50),
