@@ -309,6 +309,19 @@ impl PyMarket {
     }
 }
 
+/// The episode window and seed of an env's constructor, from its Python arguments (`period`,
+/// `episode_len`, `seed`; each error names its argument). `SiteEnv` and `VectorEnv` share it.
+fn window_and_seed(
+    market: &Market,
+    period: Option<&Bound<'_, PyAny>>,
+    episode_len: Option<&Bound<'_, PyAny>>,
+    seed: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Window, u64)> {
+    let period = period_arg(period)?;
+    let window = make_window(market, period.as_deref(), episode_len_arg(episode_len)?)?;
+    Ok((window, seed_arg(seed, "seed")?.unwrap_or(0)))
+}
+
 /// The episode window of a period: random episodes of `episode_len` intervals, or one
 /// episode over the whole period.
 fn make_window(m: &Market, period: Option<&str>, episode_len: Option<i128>) -> PyResult<Window> {
@@ -399,13 +412,7 @@ impl PyEnv {
         episode_len: Option<&Bound<'_, PyAny>>,
         seed: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let period = period_arg(period)?;
-        let window = make_window(
-            &market.market,
-            period.as_deref(),
-            episode_len_arg(episode_len)?,
-        )?;
-        let seed = seed_arg(seed, "seed")?.unwrap_or(0);
+        let (window, seed) = window_and_seed(&market.market, period, episode_len, seed)?;
         let env = Env::new(market.market.clone(), window, seed).map_err(env_error)?;
         Ok(PyEnv {
             env,
@@ -537,13 +544,7 @@ impl PyVecEnv {
                 "num_envs={num_envs}: must be at least 1"
             )));
         };
-        let period = period_arg(period)?;
-        let window = make_window(
-            &market.market,
-            period.as_deref(),
-            episode_len_arg(episode_len)?,
-        )?;
-        let seed = seed_arg(seed, "seed")?.unwrap_or(0);
+        let (window, seed) = window_and_seed(&market.market, period, episode_len, seed)?;
         let vec = VecEnv::new(market.market.clone(), window, num_envs, seed).map_err(env_error)?;
         let ptrs = buffer_ptrs(&vec);
         Ok(PyVecEnv { vec, ptrs })
