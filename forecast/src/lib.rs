@@ -6,6 +6,9 @@
 //!   month's 4CP interval (labels from `Market::hindsight`'s 4CP weights).
 //! - [`price`]: quantiles (10/50/90 %) of the real-time price, and of real time minus
 //!   day-ahead, for each of the next 1-4 hours.
+//! - [`gate`]: at the day-ahead gate (10:00 on D-1), quantiles of the real-time price and
+//!   of each reserve product's clearing price for every hour of the operating day D, from
+//!   one snapshot (a live planner calls [`gate::GateForecast::predict`]).
 //! - [`features`]: the inputs, computed only from snapshots at or before the decision.
 //! - [`model`]: the model file (checked load, atomic save, model id) and its plain-Rust
 //!   forward pass; [`train`]: the burn fit.
@@ -17,6 +20,7 @@
 
 pub mod features;
 pub mod fourcp;
+pub mod gate;
 pub mod model;
 pub mod price;
 pub mod train;
