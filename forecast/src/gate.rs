@@ -556,7 +556,9 @@ pub struct ReserveRow {
 
 /// The rows of every gate of `h` whose operating day D is wholly in the data and in local
 /// `years`: real-time rows per hour of D, reserve rows per hour of D and product available
-/// on D (`SiteConfig::reserve_available`: ECRS from 10 June 2023).
+/// on D (`SiteConfig::reserve_available`: ECRS from 10 June 2023) whose price the file holds
+/// at the gate and in that hour (`History::reserve_present`; the loader fills the others
+/// with 0, which is not a price).
 pub fn rows(h: &History, years: std::ops::RangeInclusive<i32>) -> (Vec<RtRow>, Vec<ReserveRow>) {
     let m = &h.market;
     let d = m.hindsight().data;
@@ -596,7 +598,10 @@ pub fn rows(h: &History, years: std::ops::RangeInclusive<i32>) -> (Vec<RtRow>, V
                 rt_last: v.rt_last,
                 rt_at_hour: v.rt_at(c as usize),
             });
-            for p in (0..RESERVES).filter(|&p| available[p]) {
+            // Only prices the file holds: today's at the gate and the label.
+            let held =
+                |p: usize| available[p] && h.reserve_present[p][t] && h.reserve_present[p][r.start];
+            for p in (0..RESERVES).filter(|&p| held(p)) {
                 res_rows.push(ReserveRow {
                     t,
                     hour: k,

@@ -385,6 +385,19 @@ fn gate_rows_cover_every_hour_of_dst_days() {
     let first_ecrs = res.iter().find(|r| r.product == 1).unwrap();
     let l = h.market.local[h.market.day_range(first_ecrs.t).1];
     assert_eq!((l.month, l.day), (6, 10));
+    // No reserve row where the file holds no price (filled values are not prices).
+    let mut h2 = history(h.market.hindsight().data.clone());
+    let k = first_ecrs.t;
+    h2.reserve_present[0][k + 100..]
+        .iter_mut()
+        .for_each(|x| *x = false);
+    let (_, res2) = gate::rows(&h2, 2023..=2023);
+    assert!(
+        res2.iter()
+            .filter(|r| r.product == 0)
+            .all(|r| r.t < k || (r.t == k && r.hour < 11))
+    );
+    assert!(res2.iter().any(|r| r.product == 0));
     // The label is the hour's realised mean price.
     let r = &rt[100];
     let d = h.market.hindsight().data;
