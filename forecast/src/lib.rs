@@ -6,6 +6,9 @@
 //!   month's 4CP interval (labels from `Market::hindsight`'s 4CP weights).
 //! - [`price`]: quantiles (10/50/90 %) of the real-time price, and of real time minus
 //!   day-ahead, for each of the next 1-4 hours.
+//! - [`gate`]: at the day-ahead gate (10:00 on D-1), quantiles of the real-time price and
+//!   of each reserve product's clearing price for every hour of the operating day D, from
+//!   one snapshot (a live planner calls [`gate::GateForecast::predict`]).
 //! - [`features`]: the inputs, computed only from snapshots at or before the decision.
 //! - [`model`]: the model file (checked load, atomic save, model id) and its plain-Rust
 //!   forward pass; [`train`]: the burn fit.
@@ -17,6 +20,7 @@
 
 pub mod features;
 pub mod fourcp;
+pub mod gate;
 pub mod model;
 pub mod price;
 pub mod train;
@@ -35,6 +39,9 @@ pub struct History {
     pub market: Market,
     /// Per interval: the file holds a day-ahead price (not filled).
     pub da_present: Vec<bool>,
+    /// Per reserve product (RRS, ECRS, Non-Spin) and interval: the file holds its clearing
+    /// price (the ERCOT files hold none before 2022, and ECRS none before June 2023).
+    pub reserve_present: [Vec<bool>; 3],
     /// The simulated ERCOT load forecast (`powermix_env::forecast`, ERCOT's accuracy).
     pub load_forecast: LoadForecaster,
 }
@@ -48,10 +55,17 @@ impl History {
             .iter()
             .map(|x| x.is_some())
             .collect();
-        Ok(History::new(data, da_present))
+        let mut h = History::new(data, da_present);
+        let present = |c| raw.column(c).iter().map(|x| x.is_some()).collect();
+        h.reserve_present = [
+            present(OptionalColumn::AsRrs),
+            present(OptionalColumn::AsEcrs),
+            present(OptionalColumn::AsNspin),
+        ];
+        Ok(h)
     }
 
-    /// A history from complete data and its day-ahead presence.
+    /// A history from complete data and its day-ahead presence (reserve prices all present).
     pub fn new(data: MarketData, da_present: Vec<bool>) -> History {
         assert_eq!(
             data.len(),
@@ -60,9 +74,11 @@ impl History {
         );
         let load_forecast = LoadForecaster::new(&data, LoadForecastModel::ERCOT)
             .expect("the shipped load forecast model is valid");
+        let n = data.len();
         History {
             market: Market::new(data, SiteConfig::default_site()),
             da_present,
+            reserve_present: std::array::from_fn(|_| vec![true; n]),
             load_forecast,
         }
     }

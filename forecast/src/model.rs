@@ -57,7 +57,8 @@ pub struct Layer {
 pub struct ModelFile {
     /// [`FORMAT_VERSION`].
     pub format_version: u32,
-    /// `fourcp`, `rt_price` or `rt_spread`.
+    /// `fourcp`, `fourcp_lf`, `rt_price`, `rt_spread`, `rt_gate` or `reserve_gate` (checked
+    /// at load against the kind the caller expects).
     pub kind: String,
     /// The split.
     pub split: Split,

@@ -1,12 +1,13 @@
 //! Features see only what is published, labels mark the month's peak hour and day, model
 //! files round-trip and damaged ones are refused by name.
 
+use powermix_env::SiteState;
 use powermix_env::data::MarketData;
 use powermix_env::market::day_ahead_published_end_ms;
 use powermix_env::time::INTERVAL_MS;
 use powermix_forecast::features::{fourcp_features, fourcp_lf_features, price_features};
 use powermix_forecast::model::{FORMAT_VERSION, Layer};
-use powermix_forecast::{History, ModelFile, Split, fourcp};
+use powermix_forecast::{History, ModelFile, Split, fourcp, gate};
 use std::collections::BTreeMap;
 
 const JUNE_2023_MS: i64 = 1_685_595_600_000;
@@ -257,5 +258,218 @@ fn damaged_model_files_are_refused_naming_file_and_field() {
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     assert_eq!(load(&path).unwrap_err().field, "json");
     assert_eq!(load(&dir.join("absent.json")).unwrap_err().field, "file");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+const MARCH_8_2023_MS: i64 = 1_678_255_200_000;
+const MARCH_16_2023_MS: i64 = 1_678_942_800_000;
+const NOV_1_2023_MS: i64 = 1_698_814_800_000;
+const NOV_9_2023_MS: i64 = 1_699_509_600_000;
+
+/// Everything the gate features of `t` read, for every hour of D and every product.
+fn gate_bits(h: &History, t: usize) -> (bool, Vec<u32>) {
+    let s = h.market.snapshot(t, &SiteState::initial(&h.market.cfg));
+    let da_real = gate::da_real_at(h, t, &s);
+    let day = gate::operating_day(&s).unwrap();
+    let mut v = Vec::new();
+    for k in 0..day.hours {
+        v.extend(gate::gate_features(&s, da_real, k, day.hours));
+        for p in 0..3 {
+            v.extend(gate::reserve_gate_features(&s, da_real, p, k, day.hours));
+        }
+    }
+    (da_real, bits(&v))
+}
+
+/// Perturbs every value not published at gate `t`: real-time prices from t - 1 on, loads
+/// of hours not ended by the cutoff, and the day-ahead prices (with their presence) and
+/// reserve prices from the end of what is published (D's and later).
+#[allow(clippy::needless_range_loop)] // u indexes six columns and the presence flags
+fn perturb_unpublished_at_gate(h: &History, t: usize) -> History {
+    let mut p = perturb_unpublished(h, t);
+    let d = h.market.hindsight().data;
+    let da_end = d.index_at(day_ahead_published_end_ms(
+        d.interval_start_ms[t] - INTERVAL_MS,
+    ));
+    let mut q = p.market.hindsight().data.clone();
+    for u in da_end..d.len() {
+        let bump = |x: &mut f64| *x = *x * 3.1 + 77.0 + (u % 5) as f64;
+        bump(&mut q.as_rrs[u]);
+        bump(&mut q.as_ecrs[u]);
+        bump(&mut q.as_nspin[u]);
+    }
+    p = History::new(q, p.da_present.clone());
+    p
+}
+
+fn gates(h: &History) -> Vec<usize> {
+    (0..h.market.len())
+        .filter(|&t| h.market.is_da_gate(t) && h.market.day_range(t).1 < h.market.len())
+        .collect()
+}
+
+#[test]
+fn gate_features_do_not_change_when_unpublished_data_does() {
+    let mut checked = 0;
+    // A July week and the weeks of both daylight-saving changes (23- and 25-hour days).
+    for (from, to) in [
+        (JULY_2023_MS, JULY_10_2023_MS),
+        (MARCH_8_2023_MS, MARCH_16_2023_MS),
+        (NOV_1_2023_MS, NOV_9_2023_MS),
+    ] {
+        let data = slice(&powermix_data::synth::synthetic_year(2023, 5), from, to);
+        let h = history(data);
+        for t in gates(&h) {
+            let p = perturb_unpublished_at_gate(&h, t);
+            assert_eq!(gate_bits(&h, t), gate_bits(&p, t), "gate t={t}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked}");
+}
+
+#[test]
+fn the_gate_look_ahead_test_can_fail() {
+    let data = slice(
+        &powermix_data::synth::synthetic_year(2023, 5),
+        JULY_2023_MS,
+        JULY_10_2023_MS,
+    );
+    let h = history(data.clone());
+    let t = gates(&h)[2];
+    let base = gate_bits(&h, t);
+    // The last published real-time price, today's day-ahead price and RRS price at 15:00,
+    // each change the features.
+    let mut p = data.clone();
+    p.rt_price[t - 2] += 10.0;
+    assert_ne!(gate_bits(&history(p), t), base);
+    let mut p = data.clone();
+    p.da_price[t + 20] += 10.0;
+    assert_ne!(gate_bits(&history(p), t), base);
+    let mut p = data.clone();
+    p.as_rrs[t + 20] += 10.0;
+    assert_ne!(gate_bits(&history(p), t), base);
+    // The interval being decided (t - 1 still running) is not.
+    let mut p = data;
+    p.rt_price[t - 1] += 10.0;
+    assert_eq!(gate_bits(&history(p), t), base);
+}
+
+#[test]
+fn gate_rows_cover_every_hour_of_dst_days() {
+    let data = slice(
+        &powermix_data::synth::synthetic_year(2023, 5),
+        MARCH_8_2023_MS,
+        NOV_9_2023_MS,
+    );
+    let h = history(data);
+    let (rt, res) = gate::rows(&h, 2023..=2023);
+    let hours_of = |day: (u8, u8)| {
+        rt.iter()
+            .filter(|r| {
+                let l = h.market.local[h.market.day_range(r.t).1];
+                (l.month, l.day) == day
+            })
+            .map(|r| r.clock_hour)
+            .collect::<Vec<_>>()
+    };
+    // 12 March 2023: 23 hours, 2:00 skipped; 5 November 2023: 25 hours, 1:00 twice.
+    let spring = hours_of((3, 12));
+    assert_eq!(spring.len(), 23);
+    assert!(!spring.contains(&2));
+    let fall = hours_of((11, 5));
+    assert_eq!(fall.len(), 25);
+    assert_eq!(fall.iter().filter(|&&c| c == 1).count(), 2);
+    assert_eq!(hours_of((7, 4)).len(), 24);
+    // ECRS rows from 10 June 2023 only.
+    let first_ecrs = res.iter().find(|r| r.product == 1).unwrap();
+    let l = h.market.local[h.market.day_range(first_ecrs.t).1];
+    assert_eq!((l.month, l.day), (6, 10));
+    // No reserve row where the file holds no price (filled values are not prices).
+    let mut h2 = history(h.market.hindsight().data.clone());
+    let k = first_ecrs.t;
+    h2.reserve_present[0][k + 100..]
+        .iter_mut()
+        .for_each(|x| *x = false);
+    let (_, res2) = gate::rows(&h2, 2023..=2023);
+    assert!(
+        res2.iter()
+            .filter(|r| r.product == 0)
+            .all(|r| r.t < k || (r.t == k && r.hour < 11))
+    );
+    assert!(res2.iter().any(|r| r.product == 0));
+    // The label is the hour's realised mean price.
+    let r = &rt[100];
+    let d = h.market.hindsight().data;
+    let start = h.market.day_range(r.t).1 + r.hour * 4;
+    let mean = d.rt_price[start..start + 4].iter().sum::<f64>() / 4.0;
+    assert_eq!(r.y, mean);
+}
+
+fn gate_model(kind: &str, d: usize) -> ModelFile {
+    let mut m = tiny_model();
+    m.kind = kind.into();
+    m.feature_names = (0..d).map(|i| format!("f{i}")).collect();
+    m.output_names = gate::gate_output_names();
+    m.norm_mean = vec![0.0; d];
+    m.norm_std = vec![1.0; d];
+    m.output_offset = vec![0.0; 3];
+    m.layers = vec![Layer {
+        d_in: d,
+        d_out: 3,
+        // Crossing quantiles (q10 above q90) and a large output, to be sorted and kept finite.
+        weight: (0..d * 3)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.3)
+            .collect(),
+        bias: vec![1.0, 0.0, -1.0],
+    }];
+    m
+}
+
+#[test]
+fn gate_forecast_loads_and_predicts_sorted_finite_quantiles() {
+    let dir = temp_dir("gate");
+    let (rt_names, res_names) = (
+        gate::gate_feature_names(),
+        gate::reserve_gate_feature_names(),
+    );
+    let mut rt = gate_model(gate::KIND_RT, rt_names.len());
+    rt.feature_names = rt_names;
+    let mut res = gate_model(gate::KIND_RESERVE, res_names.len());
+    res.feature_names = res_names;
+    rt.save(&dir.join("rt_gate.json")).unwrap();
+    // A missing reserve model is refused by its file.
+    let e = gate::GateForecast::load(&dir).unwrap_err();
+    assert!(e.file.ends_with("reserve_gate.json"), "{e}");
+    // A file of the wrong kind is refused by field.
+    rt.save(&dir.join("reserve_gate.json")).unwrap();
+    assert_eq!(gate::GateForecast::load(&dir).unwrap_err().field, "kind");
+    res.save(&dir.join("reserve_gate.json")).unwrap();
+    let g = gate::GateForecast::load(&dir).unwrap();
+    let data = slice(
+        &powermix_data::synth::synthetic_year(2023, 5),
+        NOV_1_2023_MS,
+        NOV_9_2023_MS,
+    );
+    let h = history(data);
+    let mut rt_hist = vec![0.0; 96];
+    for t in gates(&h) {
+        let s = h.market.snapshot(t, &SiteState::initial(&h.market.cfg));
+        let out = g.predict(&s, true).unwrap();
+        assert_eq!(out.rt.len(), out.day.hours);
+        assert_eq!(out.reserve.len(), out.day.hours);
+        for q in out.rt.iter().chain(out.reserve.iter().flatten()) {
+            assert!(q[0] <= q[1] && q[1] <= q[2] && q.iter().all(|x| x.is_finite()));
+        }
+        assert!(out.reserve.iter().flatten().flatten().all(|&x| x >= 0.0));
+        // Non-finite and extreme inputs give finite quantiles, no panic.
+        let mut bad = s;
+        rt_hist[5] = f64::NAN;
+        rt_hist[6] = 1e300;
+        bad.rt_history = &rt_hist;
+        bad.system_load_mw = f64::INFINITY;
+        let out = g.predict(&bad, false).unwrap();
+        assert!(out.rt.iter().flatten().all(|x| x.is_finite()));
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }

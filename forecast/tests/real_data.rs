@@ -2,7 +2,7 @@
 //! whose outputs are finite, and the scores' bookkeeping.
 
 use powermix_forecast::price::{self, Target};
-use powermix_forecast::{History, Split, fourcp};
+use powermix_forecast::{History, Split, fourcp, gate};
 use std::path::Path;
 
 #[test]
@@ -20,8 +20,19 @@ fn real_hb_west_labels_fit_and_score() {
         months.dedup();
         assert_eq!(months.len(), 4);
     }
-    // Day-ahead prices exist from 2021 only.
+    // Day-ahead prices exist from 2021 only, reserve prices from 2022 (ECRS from 10 June
+    // 2023): the gate's reserve rows start there, one per hour of D and product.
     assert!(!h.da_present[1000]);
+    let (rt, res) = gate::rows(&h, 2021..=2023);
+    assert_eq!(rt.len(), 3 * 8760);
+    let first = |p: usize| {
+        let r = res.iter().find(|r| r.product == p).unwrap();
+        let l = h.market.local[h.market.day_range(r.t).1];
+        (l.year, l.month, l.day)
+    };
+    assert_eq!(first(0), (2022, 1, 2));
+    assert_eq!(first(2), (2022, 1, 2));
+    assert_eq!(first(1), (2023, 6, 11));
     let split = Split::standard("HB_WEST");
     let (fr, sr) = (fourcp::rows(&h, 2022..=2022), fourcp::rows(&h, 2023..=2023));
     let (m, log) = fourcp::fit_and_select(true, &fr, &sr, split.clone(), 25, "test");

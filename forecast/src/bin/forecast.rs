@@ -1,11 +1,13 @@
-//! `forecast`: fit the 4CP and real-time price forecasts on a market file, and score them
-//! against naive baselines. `forecast fit --data FILE --out DIR` writes `DIR/fourcp.json`, `DIR/fourcp_lf.json`,
-//! `DIR/rt_price.json` and `DIR/rt_spread.json` (split: fit 2018-2022, select 2023, score
-//! 2024); `forecast score --model DIR --data FILE [--data FILE ...]` prints the score table.
+//! `forecast`: fit the 4CP, real-time price and day-ahead gate forecasts on a market file,
+//! and score them against naive baselines. `forecast fit --data FILE --out DIR` writes
+//! `DIR/fourcp.json`, `DIR/fourcp_lf.json`, `DIR/rt_price.json`, `DIR/rt_spread.json`,
+//! `DIR/rt_gate.json` and `DIR/reserve_gate.json` (split: fit 2018-2022, select 2023, score
+//! 2024); `forecast score --model DIR --data FILE [--data FILE ...]` prints the score tables.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use powermix_forecast::features::{fourcp_feature_names, price_feature_names};
+use powermix_forecast::gate::{self, GateForecast};
 use powermix_forecast::price::{self, Target};
 use powermix_forecast::{History, ModelFile, Split, fourcp};
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use std::time::Instant;
 #[derive(Parser)]
 #[command(
     name = "forecast",
-    about = "Fit and score the 4CP and real-time price forecasts"
+    about = "Fit and score the 4CP, real-time price and day-ahead gate forecasts"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -104,6 +106,32 @@ fn fit(data: &Path, out: &Path, steps: usize) -> Result<()> {
             m.selection
         );
     }
+    // The day-ahead gate's forecasts for every hour of D (2026-12-07).
+    let ((rt_fit, res_fit), (rt_sel, res_sel)) = (
+        gate::rows(&h, split.fit_years[0]..=split.fit_years[1]),
+        gate::rows(&h, split.select_year..=split.select_year),
+    );
+    println!(
+        "gate: {} / {} real-time rows, {} / {} reserve rows (fit / select)",
+        rt_fit.len(),
+        rt_sel.len(),
+        res_fit.len(),
+        res_sel.len()
+    );
+    let models = [
+        gate::fit_rt(&rt_fit, &rt_sel, split.clone(), steps, &cmd),
+        gate::fit_reserve(&res_fit, &res_sel, split.clone(), steps, &cmd),
+    ];
+    for (m, log) in models {
+        log.iter().for_each(|l| println!("  {l}"));
+        let path = out.join(format!("{}.json", m.kind));
+        let id = m.save(&path)?;
+        println!(
+            "  wrote {} (model id {id}, selection {:?})",
+            path.display(),
+            m.selection
+        );
+    }
     println!("fit in {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }
@@ -147,6 +175,14 @@ fn score(dir: &Path, data: &[PathBuf]) -> Result<()> {
         println!("  {} model id {id}", target.kind());
         price_models.push((target, m));
     }
+    let gate_models = GateForecast::load(dir)?;
+    println!(
+        "  {} model id {}\n  {} model id {}",
+        gate::KIND_RT,
+        gate_models.rt_id,
+        gate::KIND_RESERVE,
+        gate_models.reserve_id
+    );
     let fit_y = split.fit_years[0]..=split.fit_years[1];
     let years = [("select", split.select_year), ("score", split.score_year)];
     println!(
@@ -157,6 +193,8 @@ fn score(dir: &Path, data: &[PathBuf]) -> Result<()> {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut price_lines = Vec::new();
+    let mut gate_lines = Vec::new();
+    let mut reserve_lines = Vec::new();
     for file in data {
         let h = load(file)?;
         let hub = h.settlement_point().to_string();
@@ -164,10 +202,26 @@ fn score(dir: &Path, data: &[PathBuf]) -> Result<()> {
         let new_max = fourcp::calibrated_binary(&fit_rows, |r| r.new_max);
         let expert = fourcp::calibrated_binary(&fit_rows, |r| r.expert);
         let pfit = price::rows(&h, fit_y.clone());
+        let (gfit_rt, gfit_res) = gate::rows(&h, fit_y.clone());
         for (name, y) in years {
             if name == "select" && hub != split.fit_settlement_point {
                 continue;
             }
+            let (grt, gres) = gate::rows(&h, y..=y);
+            gate_lines.extend(gate_rt_lines(
+                &hub,
+                &format!("{name} {y}"),
+                &gate_models,
+                &gfit_rt,
+                &grt,
+            ));
+            reserve_lines.extend(gate_reserve_lines(
+                &hub,
+                &format!("{name} {y}"),
+                &gate_models,
+                &gfit_res,
+                &gres,
+            ));
             let rows = fourcp::rows(&h, y..=y);
             if rows.is_empty() {
                 continue;
@@ -270,5 +324,155 @@ fn score(dir: &Path, data: &[PathBuf]) -> Result<()> {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     price_lines.iter().for_each(|l| println!("{l}"));
+    println!(
+        "\nReal-time price at the day-ahead gate (10:00 on D-1; quantiles of the mean RT price of each hour of D; pinball in $/MWh; coverage = share at or below the quantile)\n"
+    );
+    println!(
+        "| data | split | forecaster | rows | pinball q10 | q50 | q90 | coverage q10 | q50 | q90 | mean price | mean q50 | pinball q50 hours 0-9 / 10-23 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    gate_lines.iter().for_each(|l| println!("{l}"));
+    println!(
+        "\nReserve clearing prices at the day-ahead gate (quantiles of each hour of D's price per product; pinball in $/MW-h; rows: hours of D with the product in the market)\n"
+    );
+    println!(
+        "| data | split | product | forecaster | rows | pinball q10 | q50 | q90 | coverage q10 | q50 | q90 | mean price | mean q50 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    reserve_lines.iter().for_each(|l| println!("{l}"));
     Ok(())
+}
+
+/// The gate's real-time table rows of one file and year: the model and the baselines.
+fn gate_rt_lines(
+    hub: &str,
+    split: &str,
+    g: &GateForecast,
+    fit: &[gate::RtRow],
+    rows: &[gate::RtRow],
+) -> Vec<String> {
+    if rows.is_empty() {
+        return vec![];
+    }
+    let mut entries: Vec<(&str, Vec<Option<gate::Q3>>)> = vec![(
+        "model",
+        gate::predict_rt(&g.rt, rows)
+            .into_iter()
+            .map(Some)
+            .collect(),
+    )];
+    for (name, point) in [
+        (
+            "day-ahead of today (last RT where none)",
+            gate::rt_da_persistence as fn(&gate::RtRow) -> f64,
+        ),
+        (
+            "RT persistence (same hour, last 24 h)",
+            gate::rt_persistence,
+        ),
+    ] {
+        entries.push((name, gate::rt_baseline(point, None, rows)));
+        entries.push((
+            if name.starts_with("day") {
+                "day-ahead of today + fit-year error quantiles"
+            } else {
+                "RT persistence + fit-year error quantiles"
+            },
+            gate::rt_baseline(point, Some(fit), rows),
+        ));
+    }
+    let y: Vec<f64> = rows.iter().map(|r| r.y).collect();
+    let early: Vec<bool> = rows.iter().map(|r| r.clock_hour < 10).collect();
+    entries
+        .iter()
+        .map(|(who, q)| {
+            let s = gate::score(&y, q);
+            let part = |e: bool| {
+                let qp: Vec<Option<gate::Q3>> = q
+                    .iter()
+                    .zip(&early)
+                    .map(|(q, &x)| if x == e { *q } else { None })
+                    .collect();
+                gate::score(&y, &qp).pinball[1]
+            };
+            format!(
+                "| {hub} | {split} | {who} | {} | {:.2} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {:.2} | {:.2} | {:.2} / {:.2} |",
+                s.rows,
+                s.pinball[0],
+                s.pinball[1],
+                s.pinball[2],
+                s.coverage[0],
+                s.coverage[1],
+                s.coverage[2],
+                s.mean_y,
+                s.mean_q50,
+                part(true),
+                part(false)
+            )
+        })
+        .collect()
+}
+
+/// The gate's reserve table rows of one file and year, per product: the model and the
+/// baselines defined on all of the product's rows (the fit years hold no ECRS prices).
+fn gate_reserve_lines(
+    hub: &str,
+    split: &str,
+    g: &GateForecast,
+    fit: &[gate::ReserveRow],
+    rows: &[gate::ReserveRow],
+) -> Vec<String> {
+    let entries: Vec<(&str, Vec<Option<gate::Q3>>)> = vec![
+        (
+            "model",
+            gate::predict_reserve(&g.reserve, rows)
+                .into_iter()
+                .map(Some)
+                .collect(),
+        ),
+        (
+            "persistence (today's price, same hour)",
+            gate::reserve_persistence(None, rows),
+        ),
+        (
+            "persistence + fit-year error quantiles",
+            gate::reserve_persistence(Some(fit), rows),
+        ),
+        (
+            "fit-year mean of hour and month",
+            gate::reserve_climatology(fit, rows, false),
+        ),
+        (
+            "fit-year quantiles of hour and month",
+            gate::reserve_climatology(fit, rows, true),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (p, product) in gate::PRODUCTS.iter().enumerate() {
+        let idx: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].product == p).collect();
+        if idx.is_empty() {
+            continue;
+        }
+        let y: Vec<f64> = idx.iter().map(|&i| rows[i].y).collect();
+        for (who, q) in &entries {
+            let qp: Vec<Option<gate::Q3>> = idx.iter().map(|&i| q[i]).collect();
+            if qp.iter().any(|q| q.is_none()) {
+                continue;
+            }
+            let s = gate::score(&y, &qp);
+            out.push(format!(
+                "| {hub} | {split} | {product} | {who} | {} | {:.2} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {:.2} | {:.2} |",
+                s.rows,
+                s.pinball[0],
+                s.pinball[1],
+                s.pinball[2],
+                s.coverage[0],
+                s.coverage[1],
+                s.coverage[2],
+                s.mean_y,
+                s.mean_q50
+            ));
+        }
+    }
+    out
 }
