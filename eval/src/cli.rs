@@ -166,6 +166,21 @@ pub enum PolicyName {
     /// The checkpoint of --checkpoint with its network's output at zero: its base rules (or
     /// planner) and day-ahead head alone, what the network must beat.
     PpoBase,
+    /// The day-ahead MPC planning with the learned forecasts of --forecasts (real time over
+    /// the next four hours, 4CP chances), a plan every hour.
+    ForecastMpc,
+    /// forecast-mpc with day-ahead prices for the next hours (its ablation).
+    #[cfg_attr(feature = "cli", value(name = "forecast-mpc-no-rt"))]
+    ForecastMpcNoRt,
+    /// forecast-mpc with the day-ahead MPC's 4CP expectation (its ablation).
+    #[cfg_attr(feature = "cli", value(name = "forecast-mpc-no-4cp"))]
+    ForecastMpcNo4cp,
+    /// forecast-mpc whose reserve offer is priced at the option value of curtailment (a
+    /// candidate; docs/experiments/2026-12-07-forecast-mpc.md).
+    ForecastMpcPricedOffer,
+    /// forecast-mpc with D's prices from the gate models and the priced offer (a candidate
+    /// that lost).
+    ForecastMpcGateModels,
 }
 
 impl PolicyName {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// Policy names the harness knows (`ppo` and `ppo-base`, the checkpoint with its network
 /// off, need a checkpoint; `mpc-perfect-forecast` is
 /// the day-ahead MPC planning on the facts over each horizon, for `--attribution`).
-pub const KNOWN_POLICIES: [&str; 9] = [
+pub const KNOWN_POLICIES: [&str; 14] = [
     "always-on",
     "threshold",
     "expert",
@@ -33,7 +33,20 @@ pub const KNOWN_POLICIES: [&str; 9] = [
     "mpc-perfect-forecast",
     "mpc-load-forecast",
     "ppo-base",
+    "forecast-mpc",
+    "forecast-mpc-no-rt",
+    "forecast-mpc-no-4cp",
+    "forecast-mpc-priced-offer",
+    "forecast-mpc-gate-models",
 ];
+
+/// The parts of a `forecast-mpc` policy name (the planner, its ablations and the gate
+/// candidates, [`mpc::ForecastParts::VARIANTS`]).
+pub fn forecast_parts(name: &str) -> Option<mpc::ForecastParts> {
+    mpc::ForecastParts::VARIANTS
+        .into_iter()
+        .find(|p| p.name() == name)
+}
 
 /// Real-time price above which a week counts as a scarcity week ($/MWh).
 pub const SCARCITY_PRICE: f64 = 1000.0;
@@ -49,6 +62,8 @@ pub struct PolicyFactory<'a> {
     pub seed: u64,
     /// Checkpoint folder of the `ppo` policy (or a run folder holding `best/`).
     pub checkpoint: Option<&'a std::path::Path>,
+    /// Forecast model folder of `forecast-mpc` (written by `forecast fit`).
+    pub forecasts: Option<&'a std::path::Path>,
 }
 
 /// The checkpoint folder inside `dir`: `dir` itself when it holds `meta.json`, else
@@ -84,6 +99,21 @@ impl PolicyFactory<'_> {
                     },
                     mpc::LOAD_FORECAST_RULE,
                 )?))
+            }
+            _ if forecast_parts(name).is_some() => {
+                let parts = forecast_parts(name).unwrap_or(mpc::ForecastParts::SHIPPED);
+                let dir = self.forecasts.ok_or_else(|| {
+                    EvalError(format!(
+                        "policy `{name}` needs --forecasts DIR (models written by `forecast fit`)"
+                    ))
+                })?;
+                let live = powermix_forecast::live::LiveForecasts::load(dir)
+                    .map_err(|e| EvalError(e.to_string()))?;
+                let gate = powermix_forecast::gate::GateForecast::load(dir)
+                    .map_err(|e| EvalError(e.to_string()))?;
+                Ok(Box::new(mpc::DayAheadMpc::with_forecasts(
+                    cfg, live, gate, parts,
+                )))
             }
             mpc::PERFECT_FORECAST_NAME => Ok(Box::new(mpc::DayAheadMpc::with_perfect_forecast(
                 self.market,
@@ -269,6 +299,8 @@ pub struct EvalRequest<'a> {
     pub by_week: bool,
     /// Checkpoint of the `ppo` policy.
     pub checkpoint: Option<&'a std::path::Path>,
+    /// Forecast model folder of `forecast-mpc` (written by `forecast fit`).
+    pub forecasts: Option<&'a std::path::Path>,
 }
 
 /// Evaluates the request's policies; with `by_week`, also per regime.
@@ -283,6 +315,7 @@ pub fn evaluate(req: EvalRequest<'_>) -> Result<Evaluation, EvalError> {
         period,
         by_week,
         checkpoint,
+        forecasts,
     } = req;
     for p in policies {
         if !KNOWN_POLICIES.contains(&p.as_str()) {
@@ -297,6 +330,7 @@ pub fn evaluate(req: EvalRequest<'_>) -> Result<Evaluation, EvalError> {
         expert,
         seed,
         checkpoint,
+        forecasts,
     };
     let mut cache: BTreeMap<String, Score> = BTreeMap::new();
     for name in ["always-on", "oracle"]

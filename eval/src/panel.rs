@@ -292,6 +292,8 @@ pub struct ScorecardRequest<'a> {
     pub expert: &'a ExpertParams,
     /// Checkpoint of the `ppo` policy.
     pub checkpoint: Option<&'a Path>,
+    /// Forecast model folder of `forecast-mpc`.
+    pub forecasts: Option<&'a Path>,
     /// Also split each policy's gap to the oracle ([`crate::attribution`]).
     pub attribution: bool,
 }
@@ -356,6 +358,7 @@ pub fn run_scorecard(
             period: &spec.period,
             by_week: false,
             checkpoint: req.checkpoint,
+            forecasts: req.forecasts,
         })
         .map_err(|reason| PanelError::Eval {
             panel: spec.name.clone(),

@@ -82,6 +82,7 @@ fn unknown_policy_is_named() {
         period: "x",
         by_week: false,
         checkpoint: None,
+        forecasts: None,
     })
     .unwrap_err();
     assert!(err.0.contains("unknown policy `magic`"), "{err}");

@@ -43,6 +43,7 @@ fn replay(market: &Arc<Market>, policy: &str, checkpoint: Option<&Path>) -> Coun
         expert: &expert,
         seed: 7,
         checkpoint,
+        forecasts: None,
     };
     let score = factory.run(policy, 0, market.len()).expect("backtest");
     let tr = &score.trace;

@@ -37,6 +37,7 @@ fn run(m: &Arc<Market>, policy: &str, ckpt: &Path) -> Score {
         expert: &expert,
         seed: 7,
         checkpoint: Some(ckpt),
+        forecasts: None,
     }
     .run(policy, 0, m.len())
     .unwrap()

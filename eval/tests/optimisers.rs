@@ -307,6 +307,7 @@ fn load_forecast_mpc_draws_its_forecast_errors_from_the_backtest_seed() {
             expert: &expert,
             seed,
             checkpoint: None,
+            forecasts: None,
         };
         let mut p = f.make("mpc-load-forecast", start, end).unwrap();
         // The same deployments for both, so only the forecast's draws differ.

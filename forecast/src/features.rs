@@ -153,34 +153,37 @@ fn snap(m: &Market, t: usize) -> Snapshot<'_> {
     m.snapshot(t, &SiteState::initial(&m.cfg))
 }
 
-/// The day-ahead prices of the snapshot that the file really holds, with their offsets
-/// from t: published and present.
-fn visible_da<'a>(
-    h: &'a History,
-    s: &Snapshot<'a>,
-    t: usize,
-) -> impl Iterator<Item = (usize, f64)> + 'a {
-    let present = &h.da_present;
-    s.da_prices
-        .iter()
-        .enumerate()
-        .filter(move |(i, _)| present[t + i])
-        .map(|(i, &p)| (i, p))
-}
-
 /// The 4CP features of a decision for interval `t` ([`fourcp_feature_names`] order).
 pub fn fourcp_features(h: &History, t: usize) -> Vec<f32> {
     let m = &h.market;
     let s = snap(m, t);
+    let load_1h = snap(m, t.saturating_sub(HOUR)).system_load_mw;
+    let load_2h = snap(m, t.saturating_sub(2 * HOUR)).system_load_mw;
+    let present = &h.da_present;
+    fourcp_features_of(&s, load_1h, load_2h, &|i| present[t + i])
+}
+
+/// The 4CP features of a decision from its snapshot `s`, the published loads of the
+/// decisions one and two hours earlier, and which of the snapshot's day-ahead prices are
+/// real prices (`da_real(i)` for `s.da_prices[i]`; a live snapshot's all are). The one
+/// rule behind [`fourcp_features`] and the live forecaster ([`crate::live`]).
+pub fn fourcp_features_of(
+    s: &Snapshot<'_>,
+    load_1h: f64,
+    load_2h: f64,
+    da_real: &dyn Fn(usize) -> bool,
+) -> Vec<f32> {
     let l = s.local;
     let load = s.system_load_mw;
     let peak = s.system_load_mtd_peak_mw.max(1.0);
-    let load_1h = snap(m, t.saturating_sub(HOUR)).system_load_mw;
-    let load_2h = snap(m, t.saturating_sub(2 * HOUR)).system_load_mw;
     // The rest of today's day-ahead prices (published the day before, from 2021).
     let day_left = (96 - powermix_env::time::interval_of_local_day(s.interval_start_ms)).max(1);
-    let da: Vec<(usize, f64)> = visible_da(h, &s, t)
-        .filter(|(i, _)| *i < day_left)
+    let da: Vec<(usize, f64)> = s
+        .da_prices
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i < day_left && da_real(i))
+        .map(|(i, &p)| (i, p))
         .collect();
     let da_now = da.first().filter(|(i, _)| *i == 0).map(|x| x.1);
     let da_max = da.iter().map(|x| x.1).fold(f64::NAN, f64::max);
@@ -213,9 +216,15 @@ pub fn fourcp_features(h: &History, t: usize) -> Vec<f32> {
 /// are published and present.
 pub fn da_hours(h: &History, t: usize) -> [Option<f64>; 4] {
     let s = snap(&h.market, t);
+    let present = &h.da_present;
+    da_hours_of(&s, &|i| present[t + i])
+}
+
+/// [`da_hours`] of a snapshot, `da_real(i)` saying whether `s.da_prices[i]` is a real price.
+pub fn da_hours_of(s: &Snapshot<'_>, da_real: &dyn Fn(usize) -> bool) -> [Option<f64>; 4] {
     std::array::from_fn(|k| {
         let r = k * HOUR..(k + 1) * HOUR;
-        if s.da_prices.len() < r.end || !r.clone().all(|i| h.da_present[t + i]) {
+        if s.da_prices.len() < r.end || !r.clone().all(da_real) {
             return None;
         }
         Some(s.da_prices[r].iter().sum::<f64>() / HOUR as f64)
@@ -224,8 +233,15 @@ pub fn da_hours(h: &History, t: usize) -> [Option<f64>; 4] {
 
 /// The price features of a decision for interval `t` ([`price_feature_names`] order).
 pub fn price_features(h: &History, t: usize) -> Vec<f32> {
-    let m = &h.market;
-    let s = snap(m, t);
+    let s = snap(&h.market, t);
+    let present = &h.da_present;
+    price_features_of(&s, &|i| present[t + i])
+}
+
+/// The price features of a decision from its snapshot, `da_real(i)` saying whether
+/// `s.da_prices[i]` is a real price: the one rule behind [`price_features`] and the live
+/// forecaster ([`crate::live`]).
+pub fn price_features_of(s: &Snapshot<'_>, da_real: &dyn Fn(usize) -> bool) -> Vec<f32> {
     let l = s.local;
     let rt = s.rt_history;
     let tail_mean = |n: usize| -> f64 {
@@ -244,7 +260,7 @@ pub fn price_features(h: &History, t: usize) -> Vec<f32> {
             .fold(f64::NEG_INFINITY, f64::max)
     };
     let last = rt.last().copied().unwrap_or(0.0);
-    let da = da_hours(h, t);
+    let da = da_hours_of(s, da_real);
     let all_da = da.iter().all(|d| d.is_some());
     let sc = |p: f64| asinh_scaled(p, PRICE_SCALE);
     let mut v = vec![

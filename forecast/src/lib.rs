@@ -10,6 +10,7 @@
 //!   of each reserve product's clearing price for every hour of the operating day D, from
 //!   one snapshot (a live planner calls [`gate::GateForecast::predict`]).
 //! - [`features`]: the inputs, computed only from snapshots at or before the decision.
+//! - [`live`]: the models run on one live snapshot at a time (what a planner calls).
 //! - [`model`]: the model file (checked load, atomic save, model id) and its plain-Rust
 //!   forward pass; [`train`]: the burn fit.
 //!
@@ -21,6 +22,7 @@
 pub mod features;
 pub mod fourcp;
 pub mod gate;
+pub mod live;
 pub mod model;
 pub mod price;
 pub mod train;

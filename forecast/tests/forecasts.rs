@@ -473,3 +473,75 @@ fn gate_forecast_loads_and_predicts_sorted_finite_quantiles() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A small MLP with `features` inputs and `outputs` outputs, weights from a fixed sequence.
+fn mlp(kind: &str, features: Vec<String>, outputs: Vec<String>) -> ModelFile {
+    let (d, k, h) = (features.len(), outputs.len(), 5);
+    let mut state = 0x9e37_79b9_u32;
+    let mut next = move || {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+    };
+    let mut layer = |d_in: usize, d_out: usize| Layer {
+        d_in,
+        d_out,
+        weight: (0..d_in * d_out).map(|_| next()).collect(),
+        bias: (0..d_out).map(|_| next()).collect(),
+    };
+    let layers = vec![layer(d, h), layer(h, k)];
+    ModelFile {
+        format_version: FORMAT_VERSION,
+        kind: kind.into(),
+        split: Split::standard("SYNTHETIC"),
+        feature_names: features,
+        output_names: outputs,
+        norm_mean: vec![0.1; d],
+        norm_std: vec![1.5; d],
+        layers,
+        output_offset: vec![-0.5; k],
+        selection: BTreeMap::new(),
+        command: "test".into(),
+    }
+}
+
+#[test]
+fn live_forecasts_answer_as_the_scored_rows() {
+    use powermix_forecast::features::{fourcp_feature_names, price_feature_names};
+    use powermix_forecast::live::LiveForecasts;
+    use powermix_forecast::price;
+    let data = slice(
+        &powermix_data::synth::synthetic_year(2023, 5),
+        JULY_2023_MS,
+        JULY_10_2023_MS,
+    );
+    let n = data.len();
+    // A live snapshot's day-ahead prices are all real: so are the history's here.
+    let h = History::new(data, vec![true; n]);
+    let rt = mlp("rt_price", price_feature_names(), price::output_names());
+    let four = mlp("fourcp", fourcp_feature_names(), fourcp::output_names());
+    let price_rows = price::rows(&h, 2023..=2023);
+    let price_want = price::predict(&rt, &price_rows);
+    let four_rows = fourcp::rows(&h, 2023..=2023);
+    let four_want = fourcp::predict(&four, &four_rows);
+    let mut live = LiveForecasts::new(rt, "rt".into(), four, "4cp".into());
+    let state = powermix_env::SiteState::initial(&h.market.cfg);
+    let (mut prices, mut peaks) = (0, 0);
+    for t in 0..n {
+        let s = h.market.snapshot(t, &state);
+        live.observe(&s);
+        // The loads of the decisions one and two hours before are seen from t = 8 on.
+        if t < 8 {
+            continue;
+        }
+        if let Some(i) = price_rows.iter().position(|r| r.t == t) {
+            assert_eq!(live.rt_quantiles(&s), price_want[i], "prices at t={t}");
+            prices += 1;
+        }
+        if let Some(i) = four_rows.iter().position(|r| r.t == t) {
+            let c = live.peak_chance(&s);
+            assert_eq!((c.hour, c.day), four_want[i], "4CP at t={t}");
+            peaks += 1;
+        }
+    }
+    assert!(prices > 150 && peaks > 150, "{prices} {peaks}");
+}

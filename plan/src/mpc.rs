@@ -60,6 +60,8 @@ use powermix_env::time::{
     INTERVAL_MS, INTERVALS_PER_HOUR, LocalTime, interval_of_local_day, local_time,
 };
 use powermix_env::{ACTION_DIM, Action, DayAheadOffer, Emergency, Market, Snapshot, SnapshotBuf};
+use powermix_forecast::gate::GateForecast;
+use powermix_forecast::live::{LiveForecasts, three_point_mean};
 use std::collections::BTreeMap;
 
 /// Parameters of the MPC's 4CP expectation.
@@ -119,6 +121,9 @@ impl Facts {
 
 /// Name of the perfect-forecast variant in reports.
 pub const PERFECT_FORECAST_NAME: &str = "mpc-perfect-forecast";
+
+/// Name of the variant that plans with learned forecasts in reports.
+pub const FORECASTS_NAME: &str = "forecast-mpc";
 
 /// Name of the load-forecast variant in reports.
 pub const LOAD_FORECAST_NAME: &str = "mpc-load-forecast";
@@ -190,6 +195,84 @@ pub struct DayAheadMpc {
     offers: BTreeMap<i32, DayAheadOffer>,
     pending_offer: Option<DayAheadOffer>,
     peaks: Option<ForecastPeaks>,
+    forecasts: Option<LiveForecasts>,
+    gate_forecast: Option<GateForecast>,
+    parts: ForecastParts,
+}
+
+/// What `forecast-mpc` does at the day-ahead gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatePart {
+    /// The day-ahead MPC's gate plan: D's prices by today's curve, the offer at any price.
+    Off,
+    /// D's prices by today's curve, less the option value of curtailment on the reserve
+    /// prices, and every hour of the offer priced at that hour's option value (computed
+    /// from the gate model's real-time quantiles).
+    PricedOffer,
+    /// D's real time and reserve prices from the gate models, the reserve prices less the
+    /// option value, and the offer priced at it.
+    Models,
+}
+
+/// Which learned forecasts `forecast-mpc` plans with ([`ForecastParts::SHIPPED`]; the
+/// others are its ablations and the candidates that lost, to show what each part earns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForecastParts {
+    /// Real time over the next four hours from the quantile model (else day-ahead).
+    pub next_hours: bool,
+    /// 4CP weights from the peak model (else the day-ahead MPC's expectation).
+    pub four_cp: bool,
+    /// The gate.
+    pub gate: GatePart,
+}
+
+impl ForecastParts {
+    /// What `forecast-mpc` is (chosen on the selection set,
+    /// docs/experiments/2026-12-07-forecast-mpc.md).
+    pub const SHIPPED: ForecastParts = ForecastParts {
+        next_hours: true,
+        four_cp: true,
+        gate: GatePart::Off,
+    };
+
+    /// Every variant the harness names: the shipped one, its two ablations, and the two
+    /// gate candidates.
+    pub const VARIANTS: [ForecastParts; 5] = [
+        ForecastParts::SHIPPED,
+        ForecastParts {
+            next_hours: false,
+            ..ForecastParts::SHIPPED
+        },
+        ForecastParts {
+            four_cp: false,
+            ..ForecastParts::SHIPPED
+        },
+        ForecastParts {
+            gate: GatePart::PricedOffer,
+            ..ForecastParts::SHIPPED
+        },
+        ForecastParts {
+            gate: GatePart::Models,
+            ..ForecastParts::SHIPPED
+        },
+    ];
+
+    /// The report name: [`FORECASTS_NAME`] for [`ForecastParts::SHIPPED`], else it with
+    /// what differs (`-no-rt`, `-no-4cp`, `-priced-offer`, `-gate-models`; `-variant`
+    /// for a combination the harness does not name).
+    pub fn name(self) -> &'static str {
+        const NAMES: [&str; 5] = [
+            FORECASTS_NAME,
+            "forecast-mpc-no-rt",
+            "forecast-mpc-no-4cp",
+            "forecast-mpc-priced-offer",
+            "forecast-mpc-gate-models",
+        ];
+        ForecastParts::VARIANTS
+            .iter()
+            .position(|&v| v == self)
+            .map_or("forecast-mpc-variant", |i| NAMES[i])
+    }
 }
 
 impl DayAheadMpc {
@@ -217,6 +300,95 @@ impl DayAheadMpc {
             offers: BTreeMap::new(),
             pending_offer: None,
             peaks: None,
+            forecasts: None,
+            gate_forecast: None,
+            parts: ForecastParts::SHIPPED,
+        }
+    }
+
+    /// The MPC that plans with learned forecasts (name [`FORECASTS_NAME`], or an
+    /// ablation's, [`ForecastParts::name`]; module doc): real time over the next four hours
+    /// from the quantile model, 4CP from the peak model, a plan at the top of every hour,
+    /// and at the gate D's prices from the gate models and an offer priced at the option
+    /// value of curtailment.
+    pub fn with_forecasts(
+        cfg: &SiteConfig,
+        forecasts: LiveForecasts,
+        gate: GateForecast,
+        parts: ForecastParts,
+    ) -> DayAheadMpc {
+        let mut mpc = DayAheadMpc::new(cfg);
+        mpc.name = parts.name();
+        mpc.forecasts = Some(forecasts);
+        mpc.gate_forecast = Some(gate);
+        mpc.parts = parts;
+        mpc
+    }
+
+    /// The option value of curtailment of one MW held for reserves in an hour whose real
+    /// time is forecast by quantiles `q` ($/MW for the hour): a MW committed to reserves
+    /// must keep running whatever real time does, so it gives up
+    /// `E[(RT - v)+]` where `v` is the value of the most efficient miner's MWh, of which
+    /// a plan on the mean price already counts `(E[RT] - v)+`. The three-point reading of
+    /// the quantiles ([`three_point_mean`]'s weights) gives the expectation.
+    fn option_gap(&self, q: &[f64; 3], hashprice: f64) -> f64 {
+        let v = self
+            .cfg
+            .break_even_usd_per_mwh(hashprice)
+            .into_iter()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let w = [0.3, 0.4, 0.3];
+        let tail: f64 = q.iter().zip(w).map(|(x, w)| w * (x - v).max(0.0)).sum();
+        let at_mean = (three_point_mean(q) - v).max(0.0);
+        let gap = tail - at_mean;
+        if gap.is_finite() { gap.max(0.0) } else { 0.0 }
+    }
+
+    /// The forecasts' part of a plan's intervals (today's first `today` of `intervals`,
+    /// from `snap` on): the real-time price of the next four hours is the three-point mean
+    /// of the model's quantiles; in a 4CP month, the decision's hour carries the model's
+    /// chance that it holds the peak, and the rest of today's peak hours the day's chance
+    /// less that, shaped by the day-ahead price.
+    fn apply_forecasts(&self, snap: &Snapshot<'_>, intervals: &mut [PlanInterval], today: usize) {
+        let Some(fc) = &self.forecasts else { return };
+        if self.parts.next_hours {
+            let q = fc.rt_quantiles(snap);
+            for (k, iv) in intervals.iter_mut().enumerate().take(today) {
+                if let Some(qk) = q.get(k / INTERVALS_PER_HOUR) {
+                    iv.rt_price = three_point_mean(qk);
+                }
+            }
+        }
+        if !self.parts.four_cp || !self.cfg.four_cp.months.contains(&snap.local.month) {
+            return;
+        }
+        let chance = fc.peak_chance(snap);
+        let rest = (chance.day - chance.hour).max(0.0);
+        let (h0, h1) = FORECAST_PEAK_HOURS;
+        let hour = snap.local.hour;
+        let later = |iv: &PlanInterval| {
+            let h = local_time(iv.interval_start_ms).hour;
+            h != hour && (h0..h1).contains(&h)
+        };
+        let (sum, n) = intervals[..today]
+            .iter()
+            .filter(|iv| later(iv))
+            .fold((0.0, 0usize), |(s, n), iv| {
+                (s + iv.rt_price.max(0.0), n + 1)
+            });
+        for iv in &mut intervals[..today] {
+            let h = local_time(iv.interval_start_ms).hour;
+            iv.four_cp_weight = if h == hour {
+                chance.hour / INTERVALS_PER_HOUR as f64
+            } else if later(iv) {
+                if sum > 0.0 {
+                    rest * iv.rt_price.max(0.0) / sum
+                } else {
+                    rest / n as f64
+                }
+            } else {
+                0.0
+            };
         }
     }
 
@@ -471,8 +643,14 @@ impl DayAheadMpc {
             .map(Awards::Fixed)
             .collect();
         let today = locals.len();
+        // D's forecasts at the gate, when `forecast-mpc` plans with them.
+        let gate_out = match &self.gate_forecast {
+            Some(g) if gate && self.parts.gate != GatePart::Off => g.predict(snap, true),
+            _ => None,
+        };
+        let mut gaps: Vec<f64> = Vec::new();
         if gate {
-            // Tomorrow, forecast by today's curve hour by hour.
+            // Tomorrow, forecast by today's curve hour by hour (or by the gate models).
             let available = self.cfg.reserve_available(day + 1);
             let mut k = 0;
             loop {
@@ -481,9 +659,27 @@ impl DayAheadMpc {
                 if l.day_number != day + 1 {
                     break;
                 }
-                let Some((d, r)) = self.curve_at(interval_of_local_day(ms)) else {
+                let Some((mut d, mut r)) = self.curve_at(interval_of_local_day(ms)) else {
                     break;
                 };
+                if let Some(out) = &gate_out {
+                    let h = usize::try_from(
+                        (ms - out.day.start_ms) / (INTERVALS_PER_HOUR as i64 * INTERVAL_MS),
+                    )
+                    .unwrap_or(usize::MAX);
+                    if let (Some(q), Some(rq)) = (out.rt.get(h), out.reserve.get(h)) {
+                        let gap = self.option_gap(q, snap.hashprice);
+                        if self.parts.gate == GatePart::Models {
+                            d = three_point_mean(q);
+                            r = rq.map(|q| three_point_mean(&q));
+                        }
+                        r = r.map(|x| (x - gap).max(0.0));
+                        if gaps.len() <= h {
+                            gaps.resize(h + 1, 0.0);
+                        }
+                        gaps[h] = gap;
+                    }
+                }
                 locals.push(l);
                 da.push(d);
                 rp.push(r);
@@ -525,6 +721,7 @@ impl DayAheadMpc {
                 self.forecast_day_weights(snap, &locals[k0], &mut intervals, &slots);
             }
         }
+        self.apply_forecasts(snap, &mut intervals, today);
         if let Some(facts) = &self.facts {
             // Perfect forecasts over the horizon: the facts, with the MPC's own awards.
             for iv in &mut intervals {
@@ -540,7 +737,11 @@ impl DayAheadMpc {
         match solve_plan(&self.cfg, &snap.state, &intervals) {
             Ok(plan) => {
                 if gate && intervals.len() > today {
-                    let offer = offer_for_awards(&plan.award_mw[today..]);
+                    let mut offer = offer_for_awards(&plan.award_mw[today..]);
+                    // Priced at the option value it gives up (forecast-mpc); else any price.
+                    for (hour, gap) in offer.hours.iter_mut().zip(&gaps) {
+                        hour.min_price = [*gap; RESERVES];
+                    }
                     self.offers.insert(day + 1, offer.clone());
                     self.offers.retain(|&d, _| d >= day);
                     self.pending_offer = Some(offer);
@@ -583,6 +784,9 @@ impl Policy for DayAheadMpc {
     }
 
     fn act(&mut self, snap: &Snapshot<'_>) -> Action {
+        if let Some(fc) = &mut self.forecasts {
+            fc.observe(snap);
+        }
         let new_day = self.day != Some(snap.local.day_number);
         if new_day {
             self.record_curve(snap);
@@ -591,6 +795,7 @@ impl Policy for DayAheadMpc {
         if new_day
             || gate
             || self.forecast_replan(snap)
+            || (self.forecasts.is_some() && snap.local.minute == 0)
             || (!self.failed_today && self.planned(snap.interval_start_ms).is_none())
         {
             self.replan(snap);

@@ -828,6 +828,7 @@ fn score<'py>(
             expert: &expert,
             seed,
             checkpoint: None,
+            forecasts: None,
         };
         let a = f.run("always-on", start, end)?.profit_usd;
         let o = f.run("oracle", start, end)?.profit_usd;

@@ -285,6 +285,7 @@ pub fn references(spec: &RunSpec) -> Result<References, TrainError> {
             expert: &expert,
             seed: spec.seed,
             checkpoint: None,
+            forecasts: None,
         };
         let a = f.run("always-on", w.start, w.end)?;
         let o = f.run("oracle", w.start, w.end)?;

@@ -534,6 +534,7 @@ fn best_is_never_worse_than_where_the_run_started() {
         expert: &expert,
         seed: spec.seed,
         checkpoint: None,
+        forecasts: None,
     };
     let rules = f
         .run("expert", spec.val[0].start, spec.val[0].end)
@@ -770,6 +771,7 @@ fn validation_on_several_files_sums_their_profits() {
             expert: &expert,
             seed: spec.seed,
             checkpoint: None,
+            forecasts: None,
         };
         always_on += f.run("always-on", w.start, w.end).unwrap().profit_usd;
     }

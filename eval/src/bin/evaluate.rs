@@ -42,6 +42,9 @@ struct Cli {
     /// `ppo` to the list, given or default
     #[arg(long, value_name = "DIR")]
     checkpoint: Option<PathBuf>,
+    /// Forecast models written by `forecast fit` (the policy forecast-mpc reads them)
+    #[arg(long, value_name = "DIR")]
+    forecasts: Option<PathBuf>,
     /// Expert rule parameters TOML [default: the embedded configs/expert.toml]
     #[arg(long, value_name = "FILE")]
     expert: Option<PathBuf>,
@@ -168,6 +171,7 @@ fn run(cli: Cli) -> Result<bool> {
         period: &label,
         by_week: !cli.no_weeks,
         checkpoint: cli.checkpoint.as_deref(),
+        forecasts: cli.forecasts.as_deref(),
     })?;
     println!(
         "{} {} to {} ({} intervals), money in $ thousands",
@@ -221,6 +225,7 @@ fn run_panel(cli: &Cli, file: &Path, policies: &[String], expert: &ExpertParams)
             policies,
             expert,
             checkpoint: cli.checkpoint.as_deref(),
+            forecasts: cli.forecasts.as_deref(),
             attribution: cli.attribution,
         },
         |name| eprintln!("[{:>5.0} s] panel {name}", started.elapsed().as_secs_f64()),

@@ -275,6 +275,7 @@ fn run(cli: Cli) -> Result<()> {
             period: &period,
             by_week: false,
             checkpoint: Some(&summary.best),
+            forecasts: None,
         })?;
         println!("validation {label}{period} (money in $ thousands):");
         print!("{}", format_evaluation(&ev));

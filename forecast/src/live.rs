@@ -1,0 +1,147 @@
+//! The forecasts of a live decision: the model files of a `forecast fit` folder run on one
+//! [`Snapshot`] at a time, with the features of [`crate::features`] (the same functions the
+//! fit and the scores use, so a planner's forecast in a backtest is the scored one).
+//!
+//! It is stateful in one small way: the 4CP features read the published load of the
+//! decisions one and two hours earlier, so [`LiveForecasts::observe`] must see every
+//! decision's snapshot in order (a backtest does; a server does once it has answered the
+//! two hours before). Without them the load's rise reads 0.
+
+use crate::features::{
+    HOUR, PRICE_SCALE, fourcp_feature_names, fourcp_features_of, price_feature_names,
+    price_features_of,
+};
+use crate::model::{ModelError, ModelFile};
+use crate::{fourcp, price};
+use powermix_env::obs::Snapshot;
+use powermix_env::time::INTERVAL_MS;
+use std::collections::VecDeque;
+use std::path::Path;
+
+/// File of the 4CP model in a `forecast fit` folder.
+pub const FOURCP_FILE: &str = "fourcp.json";
+/// File of the real-time price model in a `forecast fit` folder.
+pub const RT_PRICE_FILE: &str = "rt_price.json";
+
+/// Quantiles (10/50/90 %) of the mean real-time price of each of the next four hours,
+/// $/MWh, sorted.
+pub type RtQuantiles = [[f64; 3]; price::HORIZONS];
+
+/// The 4CP model's answer for one decision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PeakChance {
+    /// Probability that the decision's hour holds the month's 4CP interval.
+    pub hour: f64,
+    /// Probability that its local day holds it.
+    pub day: f64,
+}
+
+/// The models a live decision reads, and the loads of the last decisions.
+#[derive(Debug, Clone)]
+pub struct LiveForecasts {
+    rt: ModelFile,
+    fourcp: ModelFile,
+    ids: Vec<(String, String)>,
+    /// (interval start, published load) of the decisions seen, oldest first (3 hours).
+    loads: VecDeque<(i64, f64)>,
+}
+
+impl LiveForecasts {
+    /// Loads and checks `fourcp.json` and `rt_price.json` of `dir` (written by `forecast
+    /// fit`); an error names the file and the field.
+    pub fn load(dir: &Path) -> Result<LiveForecasts, ModelError> {
+        let (rt, rt_id) = ModelFile::load(
+            &dir.join(RT_PRICE_FILE),
+            price::Target::Price.kind(),
+            &price_feature_names(),
+            &price::output_names(),
+        )?;
+        let (four, four_id) = ModelFile::load(
+            &dir.join(FOURCP_FILE),
+            fourcp::KIND,
+            &fourcp_feature_names(),
+            &fourcp::output_names(),
+        )?;
+        Ok(LiveForecasts::new(rt, rt_id, four, four_id))
+    }
+
+    /// From checked models and their ids.
+    pub fn new(rt: ModelFile, rt_id: String, fourcp: ModelFile, fourcp_id: String) -> Self {
+        LiveForecasts {
+            rt,
+            fourcp,
+            ids: vec![
+                (RT_PRICE_FILE.to_string(), rt_id),
+                (FOURCP_FILE.to_string(), fourcp_id),
+            ],
+            loads: VecDeque::with_capacity(16),
+        }
+    }
+
+    /// The model ids, by file name.
+    pub fn model_ids(&self) -> &[(String, String)] {
+        &self.ids
+    }
+
+    /// Records the published load of a decision (call it once per decision, in order).
+    pub fn observe(&mut self, snap: &Snapshot<'_>) {
+        let ms = snap.interval_start_ms;
+        if self.loads.back().is_some_and(|&(last, _)| last >= ms) {
+            return;
+        }
+        self.loads.push_back((ms, snap.system_load_mw));
+        while self.loads.len() > 3 * HOUR {
+            self.loads.pop_front();
+        }
+    }
+
+    /// The published load of the decision `hours` hours before `snap`'s, as recorded; the
+    /// snapshot's own load when that decision was not seen.
+    fn load_before(&self, snap: &Snapshot<'_>, hours: usize) -> f64 {
+        let ms = snap.interval_start_ms - (hours * HOUR) as i64 * INTERVAL_MS;
+        self.loads
+            .iter()
+            .find(|&&(t, _)| t == ms)
+            .map_or(snap.system_load_mw, |&(_, x)| x)
+    }
+
+    /// The real-time quantiles of the next four hours from `snap` (every day-ahead price of
+    /// a live snapshot is a real one).
+    pub fn rt_quantiles(&self, snap: &Snapshot<'_>) -> RtQuantiles {
+        let z = self.rt.forward(&price_features_of(snap, &|_| true));
+        std::array::from_fn(|k| {
+            let mut q: [f64; 3] = std::array::from_fn(|j| {
+                let v = PRICE_SCALE * (z[k * 3 + j] as f64).sinh();
+                if v.is_finite() { v } else { 0.0 }
+            });
+            q.sort_by(f64::total_cmp);
+            q
+        })
+    }
+
+    /// The 4CP chances of `snap`'s hour and day.
+    pub fn peak_chance(&self, snap: &Snapshot<'_>) -> PeakChance {
+        let x = fourcp_features_of(
+            snap,
+            self.load_before(snap, 1),
+            self.load_before(snap, 2),
+            &|_| true,
+        );
+        let z = self.fourcp.forward(&x);
+        let sig = |v: f32| {
+            let p = 1.0 / (1.0 + (-(v as f64)).exp());
+            if p.is_finite() { p } else { 0.0 }
+        };
+        PeakChance {
+            hour: sig(z[0]),
+            day: sig(z[1]),
+        }
+    }
+}
+
+/// The mean of a distribution given by its 10/50/90 % quantiles, by the 0.3 / 0.4 / 0.3
+/// weights of Swanson's rule (exact for a normal distribution's mean, and the usual
+/// three-point reading of a P10/P50/P90 forecast).
+pub fn three_point_mean(q: &[f64; 3]) -> f64 {
+    0.3 * q[0] + 0.4 * q[1] + 0.3 * q[2]
+}
