@@ -223,7 +223,7 @@ pub fn generate_year(year: i32, seed: u64) -> RawMarketData {
 /// always gives the same table; each regime draws from its own random stream, so switching
 /// one on leaves the draws of the others as they were (with `congestion` alone, only the
 /// real-time prices of its episodes differ from [`generate_year`]'s). Out-of-range fields of
-/// `params` are clamped to the ranges their docs state.
+/// `params` are clamped to the ranges their docs state (NaN to the lower bound).
 pub fn generate_year_with(year: i32, seed: u64, params: &GenParams) -> RawMarketData {
     let Some((start, end)) = year_bounds(year) else {
         return RawMarketData {
@@ -442,6 +442,11 @@ fn cold_snaps(days: usize, rng: &mut Rng) -> Vec<f64> {
     cold
 }
 
+/// `x` clamped to `[lo, hi]`, `lo` if `x` is NaN.
+fn bounded(x: f64, lo: f64, hi: f64) -> f64 {
+    if x.is_nan() { lo } else { x.clamp(lo, hi) }
+}
+
 /// Weight of a heat wave's lift by local hour: 1 at 4-5 pm, fading over the afternoon and
 /// evening (about 0.5 at 1 pm and 8 pm), nothing in the morning.
 fn heat_afternoon(hour: usize) -> f64 {
@@ -454,8 +459,8 @@ fn heat_afternoon(hour: usize) -> f64 {
 /// month boundary leaves), drawn uniformly among the month's weekends.
 fn heat_wave_weekends(cal: &[HourCal], w: &WeekendPeaks, rng: &mut Rng) -> Vec<f64> {
     let days = cal.last().map_or(0, |c| c.day) + 1;
-    let probability = w.probability.clamp(0.0, 1.0);
-    let lift = w.lift.clamp(0.0, 0.3);
+    let probability = bounded(w.probability, 0.0, 1.0);
+    let lift = bounded(w.lift, 0.0, 0.3);
     let mut heat = vec![0.0; days];
     for month in 6..=9u8 {
         // The month's weekends: runs of consecutive weekend days.
@@ -466,7 +471,7 @@ fn heat_wave_weekends(cal: &[HourCal], w: &WeekendPeaks, rng: &mut Rng) -> Vec<f
             .filter(|c| c.month == month && !c.weekday && c.hour == 12)
         {
             match weekends.last_mut() {
-                Some(run) if last_day == Some(c.day - 1) => run.push(c.day),
+                Some(run) if last_day.map(|d| d + 1) == Some(c.day) => run.push(c.day),
                 _ => weekends.push(vec![c.day]),
             }
             last_day = Some(c.day);
@@ -668,9 +673,9 @@ fn congestion_episodes(
     rt: &mut [f64],
     rng: &mut Rng,
 ) {
-    let share = c.share.clamp(0.0, 0.1);
-    let mean_len = c.mean_len.clamp(2.0, 16.0);
-    let negative_share = c.negative_share.clamp(0.0, 1.0);
+    let share = bounded(c.share, 0.0, 0.1);
+    let mean_len = bounded(c.mean_len, 2.0, 16.0);
+    let negative_share = bounded(c.negative_share, 0.0, 1.0);
     if share == 0.0 {
         return;
     }
@@ -1465,5 +1470,37 @@ mod tests {
             ..GenParams::default()
         };
         assert_eq!(generate_year_with(2024, 1, &none), generate_year(2024, 1));
+    }
+
+    #[test]
+    fn out_of_range_parameters_are_clamped() {
+        let wild = GenParams {
+            reserve_regime: ReserveRegime::Storage2025,
+            congestion: Some(Congestion {
+                share: f64::NAN,
+                mean_len: 1e9,
+                negative_share: -3.0,
+            }),
+            weekend_peaks: Some(WeekendPeaks {
+                probability: 7.0,
+                lift: f64::INFINITY,
+            }),
+        };
+        let raw = generate_year_with(2021, 2, &wild);
+        assert_valid(&raw, "clamped");
+        // NaN share means no congestion: the real-time prices are those without it.
+        let no_congestion = GenParams {
+            congestion: None,
+            ..wild
+        };
+        assert_eq!(raw, generate_year_with(2021, 2, &no_congestion));
+        let full = GenParams {
+            congestion: Some(Congestion {
+                share: 1.0,
+                ..Congestion::default()
+            }),
+            ..wild
+        };
+        assert_valid(&generate_year_with(2021, 2, &full), "share 1");
     }
 }
