@@ -59,6 +59,55 @@ fn flags_take_equals_values_and_bad_input_exits_2() {
         "0",
     );
 
+    // The opt-in regimes: the same table as the library's, a named summary, bad names
+    // refused.
+    let regimes = dir.join("regimes.parquet");
+    let regimes_arg = format!("--out={}", regimes.display());
+    let ok = run(
+        DATA,
+        &[
+            "generate",
+            "--year=2024",
+            "--seed=4",
+            "--reserve-regime=storage-2025",
+            "--congestion",
+            "--weekend-peaks",
+            &regimes_arg,
+        ],
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let summary = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        summary.contains("seed 4, reserves storage-2025, congestion, weekend peaks,"),
+        "{summary}"
+    );
+    use powermix_data::synth::{Congestion, GenParams, ReserveRegime, WeekendPeaks};
+    let params = GenParams {
+        reserve_regime: ReserveRegime::Storage2025,
+        congestion: Some(Congestion::default()),
+        weekend_peaks: Some(WeekendPeaks::default()),
+    };
+    let want = powermix_data::synth::generate_year_with(2024, 4, &params);
+    let got = powermix_data::read_parquet(&regimes).unwrap();
+    assert_eq!(got.rt_price, want.rt_price);
+    assert_eq!(got.optional, want.optional);
+    assert_ne!(got.rt_price, second.rt_price);
+    assert_usage_error(
+        DATA,
+        &[
+            "generate",
+            "--year=2024",
+            "--seed=4",
+            "--reserve-regime=storage-2030",
+            &regimes_arg,
+        ],
+        "storage-2030",
+    );
+
     assert_usage_error(DATA, &["inspect", "x.parquet", "--jsn"], "--jsn");
     assert_usage_error(DATA, &["generate", "--year=1800", "--seed=1", &arg], "1800");
     assert_usage_error(DATA, &["generate", "--year=2024", "--seed=-1", &arg], "-1");

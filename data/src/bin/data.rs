@@ -4,10 +4,13 @@
 //!
 //! Errors print `error: ...` on stderr and exit with status 2 (clap's message for flags).
 use anyhow::{Context, Result};
+use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand};
 use powermix_data::import::{ImportOptions, import_to_file};
 use powermix_data::stats::{YearStats, yearly_stats};
-use powermix_data::synth::generate_year;
+use powermix_data::synth::{
+    Congestion, GenParams, ReserveRegime, WeekendPeaks, generate_year_with,
+};
 use powermix_data::{OptionalColumn, RawMarketData, read_parquet, write_parquet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,6 +52,27 @@ enum Command {
         /// Output parquet file (written through a temporary file, then renamed)
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Level of the reserve prices: the generator's own (historical, yearly mean RRS
+        /// about $7-8/MW-h), or with storage in the reserve markets at 2024 levels
+        /// (storage-2024, about $5.7) or early-2025 levels (storage-2025, about $2.5)
+        #[arg(
+            long,
+            value_name = "REGIME",
+            default_value = "historical",
+            value_parser = clap::builder::PossibleValuesParser::new(
+                ReserveRegime::ALL.map(ReserveRegime::name)
+            ).map(|s| s.parse::<ReserveRegime>().expect("a listed name"))
+        )]
+        reserve_regime: ReserveRegime,
+        /// Add West-hub congestion episodes: short hub price spikes (or deep negative
+        /// prices) at windy nights and sunny middays, not at system scarcity, unforeseen by
+        /// the day-ahead price
+        #[arg(long)]
+        congestion: bool,
+        /// Add weekend heat waves in June to September, so that some months' system load
+        /// peak falls on a weekend afternoon
+        #[arg(long)]
+        weekend_peaks: bool,
     },
     /// Assemble a market file for one settlement point and period from a folder of
     /// downloaded ERCOT reports (CSV or zip: NP6-905-CD, NP4-190-CD, NP4-188-CD, NP6-331-CD,
@@ -90,7 +114,17 @@ fn main() -> ExitCode {
             seed,
             years,
             out,
-        } => generate(year, seed, years, &out),
+            reserve_regime,
+            congestion,
+            weekend_peaks,
+        } => {
+            let params = GenParams {
+                reserve_regime,
+                congestion: congestion.then(Congestion::default),
+                weekend_peaks: weekend_peaks.then(WeekendPeaks::default),
+            };
+            generate(year, seed, years, &params, &out)
+        }
         Command::Import {
             dir,
             point,
@@ -166,21 +200,36 @@ fn print_tables(file: &str, raw: &RawMarketData, stats: &[YearStats]) {
     }
 }
 
-fn generate(first: i32, seed: u64, years: u16, out: &Path) -> Result<()> {
+fn generate(first: i32, seed: u64, years: u16, params: &GenParams, out: &Path) -> Result<()> {
     let started = Instant::now();
     let last = first + i32::from(years) - 1;
     if last > 2200 {
         anyhow::bail!("--years {years}: the last year, {last}, is after 2200");
     }
-    let mut raw = generate_year(first, seed);
+    let mut raw = generate_year_with(first, seed, params);
     for k in 1..years {
-        raw.append(generate_year(first + i32::from(k), seed + u64::from(k)));
+        raw.append(generate_year_with(
+            first + i32::from(k),
+            seed + u64::from(k),
+            params,
+        ));
+    }
+    // The regimes a non-default run adds, for its summary lines.
+    let mut regimes = String::new();
+    if params.reserve_regime != ReserveRegime::default() {
+        regimes.push_str(&format!(", reserves {}", params.reserve_regime.name()));
+    }
+    if params.congestion.is_some() {
+        regimes.push_str(", congestion");
+    }
+    if params.weekend_peaks.is_some() {
+        regimes.push_str(", weekend peaks");
     }
     let elapsed = started.elapsed();
     write_parquet(&raw, out).context("writing the synthetic years")?;
     for s in yearly_stats(&raw) {
         println!(
-            "wrote {}: synthetic {} seed {}, {} rows, rt mean {:.2} median {:.2} max {:.2} min {:.2}",
+            "wrote {}: synthetic {} seed {}{regimes}, {} rows, rt mean {:.2} median {:.2} max {:.2} min {:.2}",
             out.display(),
             s.year,
             seed + (s.year - first) as u64,
