@@ -206,8 +206,10 @@ impl std::fmt::Display for PolicyName {
 }
 
 /// `policies` with `ppo` added when a checkpoint is given and the list lacks it (just
-/// before `oracle`, the table's last row, or at the end), so no `--checkpoint` is ignored.
-/// Returns the list and whether `ppo` was added.
+/// before `oracle`, the table's last row, or at the end), so no `--checkpoint` is ignored,
+/// and `ppo-base` (the same checkpoint with its network off) just before it, so that the
+/// trained policy is always shown beside its own base. Returns the list and whether `ppo`
+/// was added.
 pub fn with_checkpoint_policy(
     mut policies: Vec<PolicyName>,
     checkpoint: bool,
@@ -220,6 +222,9 @@ pub fn with_checkpoint_policy(
         .position(|p| *p == PolicyName::Oracle)
         .unwrap_or(policies.len());
     policies.insert(at, PolicyName::Ppo);
+    if !policies.contains(&PolicyName::PpoBase) {
+        policies.insert(at, PolicyName::PpoBase);
+    }
     (policies, true)
 }
 
@@ -247,11 +252,23 @@ mod tests {
         use PolicyName::*;
         assert_eq!(
             with_checkpoint_policy(vec![AlwaysOn, Expert], true),
-            (vec![AlwaysOn, Expert, Ppo], true)
+            (vec![AlwaysOn, Expert, PpoBase, Ppo], true)
         );
         assert_eq!(
             with_checkpoint_policy(PolicyName::DEFAULT.to_vec(), true).0,
-            vec![AlwaysOn, Threshold, Expert, DayAheadMpc, Ppo, Oracle]
+            vec![
+                AlwaysOn,
+                Threshold,
+                Expert,
+                DayAheadMpc,
+                PpoBase,
+                Ppo,
+                Oracle
+            ]
+        );
+        assert_eq!(
+            with_checkpoint_policy(vec![PpoBase, Expert], true).0,
+            vec![PpoBase, Expert, Ppo]
         );
         assert_eq!(
             with_checkpoint_policy(vec![Ppo, Oracle], true),

@@ -27,6 +27,11 @@ pub struct Rollout {
     /// The episode ended at this step (terminated or truncated): no advantage flows back
     /// across it.
     pub episode_end: Vec<bool>,
+    /// `advantage = "same_input"`: per step, the forked return of the action followed by
+    /// the base rules, and of the base rules alone, on the same inputs ($; empty otherwise).
+    pub same_input_action: Vec<f32>,
+    /// See `same_input_action`.
+    pub same_input_base: Vec<f32>,
 }
 
 impl Rollout {

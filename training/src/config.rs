@@ -90,6 +90,27 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Validate every this many updates (0: only at the end).
     pub validate_every: usize,
+    /// Where the advantages come from. `"gae"` (the default when absent): GAE over the
+    /// critic's values. `"same_input"`: each step's advantage is the return of its action
+    /// followed by the base rules over `same_input_horizon` intervals, minus the return of
+    /// the base rules alone from the same state, on the same prices and deployment draws
+    /// (two forks of the env per step: Mao et al., ICLR 2019, "Variance Reduction for
+    /// Reinforcement Learning in Input-Driven Environments", the input-dependent baseline in
+    /// its exact form). Needs `base_policy = "expert"`. The critic still learns the GAE
+    /// returns, so its explained variance is reported beside the forks'.
+    #[serde(default = "gae")]
+    pub advantage: String,
+    /// Intervals each fork runs the base rules after the step (`advantage = "same_input"`).
+    #[serde(default = "default_same_input_horizon")]
+    pub same_input_horizon: usize,
+}
+
+fn gae() -> String {
+    "gae".to_string()
+}
+
+fn default_same_input_horizon() -> usize {
+    16
 }
 
 fn no_head() -> String {
@@ -141,6 +162,20 @@ impl TrainConfig {
         }
         if !(self.clip > 0.0 && self.clip < 1.0) {
             return bad("clip", self.clip.to_string(), "must be in (0, 1)");
+        }
+        if !["gae", "same_input"].contains(&self.advantage.as_str()) {
+            return bad(
+                "advantage",
+                format!("{:?}", self.advantage),
+                "must be \"gae\" or \"same_input\"",
+            );
+        }
+        if self.advantage == "same_input" && self.base_policy != "expert" {
+            return bad(
+                "advantage",
+                format!("{:?}", self.advantage),
+                "needs base_policy = \"expert\" (the forks run the base rules)",
+            );
         }
         if !["expert", "day-ahead-mpc", "none"].contains(&self.base_policy.as_str()) {
             return bad(

@@ -40,7 +40,7 @@ use crate::buffer::{RewardScaler, Rollout, gae};
 use crate::config::TrainConfig;
 use crate::loss::{LossInput, LossOutput, loss_and_gradients, normalize_advantages, tensor_values};
 use crate::parallel;
-use crate::rollout::{EnvPlanner, Sampler, run_part};
+use crate::rollout::{EnvPlanner, SameInput, Sampler, run_part};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -76,6 +76,10 @@ pub struct UpdateStats {
     pub grad_norm: f64,
     /// 1 - Var(returns - values) / Var(returns).
     pub explained_variance: f64,
+    /// `advantage = "same_input"`: how much of the forked returns' variance the same-input
+    /// base explains, 1 - Var(action return - base return) / Var(action return) (the
+    /// critic's `explained_variance` is the same measure for its baseline).
+    pub same_input_explained_variance: Option<f64>,
     /// Mean return ($) of the episodes finished during the rollout, if any.
     pub episode_profit: Option<f64>,
     /// Mean policy std.
@@ -268,6 +272,19 @@ impl Trainer {
             self.cfg.gamma,
             self.cfg.gae_lambda,
         );
+        // With forked base rollouts, the actor learns from the same-input advantages; the
+        // critic still learns the GAE returns.
+        let same_input = !rollout.same_input_action.is_empty();
+        let adv = if same_input {
+            rollout
+                .same_input_action
+                .iter()
+                .zip(&rollout.same_input_base)
+                .map(|(a, b)| a - b)
+                .collect()
+        } else {
+            adv
+        };
         // 3. Optimise.
         let clock = std::time::Instant::now();
         let mut stats = self.optimise(&rollout, &adv, &returns, lr);
@@ -279,6 +296,8 @@ impl Trainer {
         stats.learning_rate = lr;
         stats.episode_profit = episode_profit;
         stats.explained_variance = explained_variance(&rollout.values, &returns);
+        stats.same_input_explained_variance = same_input
+            .then(|| explained_variance(&rollout.same_input_base, &rollout.same_input_action));
         stats
     }
 
@@ -303,6 +322,10 @@ impl Trainer {
             log_std: &log_std.iter().map(|&l| l as f64).collect::<Vec<_>>(),
             log_std_sum: log_std.iter().map(|&l| l as f64).sum(),
             mask: self.cfg.mask_inert_actions,
+            same_input: (self.cfg.advantage == "same_input").then_some(SameInput {
+                horizon: self.cfg.same_input_horizon,
+                gamma: self.cfg.gamma,
+            }),
         };
         // Each env's always-on baseline: its source's.
         let baselines: Vec<&[f32]> = self
@@ -355,6 +378,12 @@ impl Trainer {
                 r.episode_end.extend_from_slice(&p.ended[rows.clone()]);
                 truncated.extend_from_slice(&p.truncated[rows.clone()]);
                 final_values.extend_from_slice(&p.final_values[rows.clone()]);
+                if !p.si_action.is_empty() {
+                    r.same_input_action
+                        .extend_from_slice(&p.si_action[rows.clone()]);
+                    r.same_input_base
+                        .extend_from_slice(&p.si_base[rows.clone()]);
+                }
                 raw_rewards.extend_from_slice(&p.rewards[rows]);
                 raw_obs.extend_from_slice(&p.raw_obs[wide(OBS_DIM)]);
             }

@@ -6,10 +6,10 @@
 use powermix_agent::net::{FastActor, ObsNormalizer};
 use powermix_agent::policy::residual_action;
 use powermix_agent::rules::Expert;
-use powermix_env::DayAheadOffer;
-use powermix_env::env::VecEnv;
+use powermix_env::env::{Env, VecEnv};
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, OBS_DIM};
+use powermix_env::{Action, DayAheadOffer};
 use powermix_plan::mpc::{DayAheadHead, DayAheadMpc, planner_base};
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -49,6 +49,64 @@ pub struct Sampler<'a> {
     pub(crate) log_std_sum: f64,
     /// `mask_inert_actions`: log-probabilities over the values the env reads only.
     pub(crate) mask: bool,
+    /// `advantage = "same_input"`: the forked base rollouts' horizon and discount.
+    pub(crate) same_input: Option<SameInput>,
+}
+
+/// The forked base rollouts of `advantage = "same_input"` (needs the expert as the base).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SameInput {
+    /// Intervals each fork runs the base rules after the step.
+    pub(crate) horizon: usize,
+    /// Discount per interval.
+    pub(crate) gamma: f64,
+}
+
+/// The base rules' action on `env`'s next interval, as the env receives it (the residual
+/// with a zero correction).
+fn base_action(expert: &Expert, env: &Env) -> Action {
+    let snap = env.market().snapshot(env.index(), env.state());
+    let base = expert.decide(&snap).to_array();
+    let a = residual_action(&base, &[0.0; ACTION_DIM], snap.emergency.active());
+    Action::from_values_unchecked(&a)
+}
+
+/// The same-input returns of one step (Mao et al., ICLR 2019, an input-dependent baseline
+/// in its exact form): forks of `env` before the step, one taking `act` (with the day-ahead
+/// `offer`) and one the base rules' action (with the same offer: the head is part of the
+/// base), each followed by the base rules for `si.horizon` intervals, on the same prices
+/// and the same deployment draws (the env's random stream never depends on the actions).
+/// Returns the two discounted returns ($): their difference is what the action alone
+/// earned, with the variance of the prices, which both branches see, taken out.
+pub(crate) fn same_input_returns(
+    env: &Env,
+    act: &Action,
+    offer: Option<&DayAheadOffer>,
+    expert: &Expert,
+    si: SameInput,
+) -> (f64, f64) {
+    let mut obs = [0.0f32; OBS_DIM];
+    let mut run = |first: &Action| -> f64 {
+        let mut fork = env.clone();
+        let (mut ret, mut disc) = (0.0, 1.0);
+        let (r, _, term, trunc) = fork.step_with_offer(first, offer, &mut obs);
+        ret += r;
+        let mut ended = term || trunc;
+        for _ in 0..si.horizon {
+            if ended {
+                break;
+            }
+            disc *= si.gamma;
+            let a = base_action(expert, &fork);
+            let (r, _, term, trunc) = fork.step_with_offer(&a, None, &mut obs);
+            ret += disc * r;
+            ended = term || trunc;
+        }
+        ret
+    };
+    let with_action = run(act);
+    let base = run(&base_action(expert, env));
+    (with_action, base)
 }
 
 /// The day-ahead values of an action (`da_offer_*`, `da_min_price_*`): the env reads them
@@ -187,6 +245,10 @@ pub struct Part {
     /// V(obs) after the last step.
     pub(crate) last_values: Vec<f32>,
     pub(crate) finished: Vec<f64>,
+    /// `same_input`: per step, the forked return of the action then the base, and of the
+    /// base alone ($; empty otherwise).
+    pub(crate) si_action: Vec<f32>,
+    pub(crate) si_base: Vec<f32>,
 }
 
 /// Steps one part of the envs `steps` times with sampled actions.
@@ -213,6 +275,8 @@ pub fn run_part(
         final_values: Vec::with_capacity(steps * n),
         last_values: Vec::with_capacity(n),
         finished: Vec::new(),
+        si_action: Vec::new(),
+        si_base: Vec::new(),
     };
     let mut obs = vec![0.0f32; n * OBS_DIM];
     let mut acts = vec![0.0f32; n * ACTION_DIM];
@@ -244,6 +308,16 @@ pub fn run_part(
         for (e, i) in at.iter_mut().enumerate() {
             *i = venv.index(e);
         }
+        if let (Some(si), Some(expert)) = (s.same_input, s.base) {
+            for e in 0..n {
+                let a = Action::from_slice(&env_acts[e * ACTION_DIM..(e + 1) * ACTION_DIM])
+                    .expect("sampled actions are finite");
+                let offer = offers.get(e).and_then(Option::as_ref);
+                let (ra, rb) = same_input_returns(venv.env(e), &a, offer, expert, si);
+                p.si_action.push(ra as f32);
+                p.si_base.push(rb as f32);
+            }
+        }
         venv.step_with_offers(&env_acts, &offers)
             .expect("sampled actions are finite");
         offers.fill(None);
@@ -274,4 +348,92 @@ pub fn run_part(
             .push(s.value(&venv.obs()[e * OBS_DIM..(e + 1) * OBS_DIM]));
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use powermix_agent::rules::ExpertParams;
+    use powermix_env::env::Window;
+    use powermix_env::{Market, SiteConfig};
+    use std::sync::Arc;
+
+    /// An env on a synthetic July at its 14:00 of 10 July, and the expert rules.
+    fn july() -> (Env, Expert) {
+        let m = Arc::new(Market::new(
+            powermix_data::synth::synthetic_year(2024, 3),
+            SiteConfig::default_site(),
+        ));
+        let start = (0..m.len())
+            .find(|&t| {
+                let l = m.local[t];
+                (l.month, l.day, l.hour) == (7, 10, 14)
+            })
+            .unwrap();
+        let mut env = Env::new(
+            m.clone(),
+            Window::Whole {
+                start,
+                end: start + 400,
+            },
+            9,
+        )
+        .unwrap();
+        env.reset(None);
+        let expert = Expert::new(&m.cfg, ExpertParams::default_params());
+        (env, expert)
+    }
+
+    #[test]
+    fn the_base_action_forks_into_two_equal_returns_and_another_action_does_not() {
+        let (env, expert) = july();
+        let si = SameInput {
+            horizon: 16,
+            gamma: 0.95,
+        };
+        let base = base_action(&expert, &env);
+        let (a, b) = same_input_returns(&env, &base, None, &expert, si);
+        assert_eq!(a, b);
+        // Every miner off for the interval: a different return, on the same inputs.
+        let mut v = base.to_array();
+        v[..3].fill(0.0);
+        let off = Action::from_values_unchecked(&v);
+        let (a, b2) = same_input_returns(&env, &off, None, &expert, si);
+        assert_eq!(b, b2, "the base branch does not depend on the action");
+        assert_ne!(a, b);
+        // The forks leave the env where it was.
+        assert_eq!(env.index(), july().0.index());
+    }
+
+    #[test]
+    fn the_action_fork_earns_what_the_env_earns_for_the_step() {
+        let (env, expert) = july();
+        let si = SameInput {
+            horizon: 0,
+            gamma: 0.95,
+        };
+        let mut v = base_action(&expert, &env).to_array();
+        v[3] = 0.5;
+        let act = Action::from_values_unchecked(&v);
+        let (a, _) = same_input_returns(&env, &act, None, &expert, si);
+        let mut real = env.clone();
+        let mut obs = [0.0f32; OBS_DIM];
+        let (r, _, _, _) = real.step_with_offer(&act, None, &mut obs);
+        assert_eq!(a, r);
+        // With a horizon, the base's later rewards are added, discounted.
+        let si = SameInput {
+            horizon: 2,
+            gamma: 0.5,
+        };
+        let (a2, _) = same_input_returns(&env, &act, None, &expert, si);
+        let b1 = base_action(&expert, &real);
+        let (r1, _, _, _) = real.step_with_offer(&b1, None, &mut obs);
+        let b2 = base_action(&expert, &real);
+        let (r2, _, _, _) = real.step_with_offer(&b2, None, &mut obs);
+        let want = r + 0.5 * r1 + 0.25 * r2;
+        assert!(
+            (a2 - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{a2} {want}"
+        );
+    }
 }

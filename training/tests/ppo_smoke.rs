@@ -800,3 +800,40 @@ fn validation_on_several_files_sums_their_profits() {
     assert!(err.to_string().contains("no validation window"), "{err}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn same_input_advantages_run_the_forks_and_report_how_much_variance_they_explain() {
+    let m = market();
+    let mut c = small();
+    c.advantage = "same_input".into();
+    c.same_input_horizon = 8;
+    let mut a = Trainer::new(c.clone(), m.clone(), 0, m.len(), 5).unwrap();
+    let mut b = Trainer::new(c, m.clone(), 0, m.len(), 5).unwrap();
+    let before = weights(&a);
+    let sa = a.step();
+    let sb = b.step();
+    let ev = sa
+        .same_input_explained_variance
+        .expect("reported with forks");
+    assert!(ev.is_finite() && ev <= 1.0, "{ev}");
+    // The forks and their advantages are deterministic, like the rest of a run.
+    assert_eq!(
+        sa.same_input_explained_variance,
+        sb.same_input_explained_variance
+    );
+    assert_eq!(weights(&a), weights(&b));
+    assert_ne!(weights(&a), before);
+    // Plain GAE reports no fork figure.
+    let mut g = Trainer::new(small(), m.clone(), 0, m.len(), 5).unwrap();
+    assert_eq!(g.step().same_input_explained_variance, None);
+    // Forks run the base rules: a policy without a base is refused by name.
+    let mut c = small();
+    c.advantage = "same_input".into();
+    c.base_policy = "none".into();
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("advantage") && e.contains("base_policy"), "{e}");
+    let mut c = small();
+    c.advantage = "td".into();
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("advantage = \"td\""), "{e}");
+}

@@ -35,11 +35,12 @@ struct Cli {
     #[arg(long, value_name = "START..END")]
     period: Option<Period>,
     /// Policies to score, comma-separated [default: always-on,threshold,expert,day-ahead-mpc,oracle,
-    /// plus ppo with --checkpoint]
+    /// plus ppo-base and ppo with --checkpoint]
     #[arg(long, value_enum, value_delimiter = ',', value_name = "A,B,...")]
     policies: Option<Vec<PolicyName>>,
     /// A trained policy (a checkpoint folder, or a run folder with best/); adds the policy
-    /// `ppo` to the list, given or default
+    /// `ppo` to the list, given or default, beside its base `ppo-base` (the same checkpoint
+    /// with its network's output at zero)
     #[arg(long, value_name = "DIR")]
     checkpoint: Option<PathBuf>,
     /// Forecast models written by `forecast fit` (the policy forecast-mpc reads them)
@@ -107,7 +108,7 @@ fn policies(cli: &Cli) -> Vec<String> {
         .unwrap_or_else(|| PolicyName::DEFAULT.to_vec());
     let (list, added) = with_checkpoint_policy(listed, cli.checkpoint.is_some());
     if added && cli.policies.is_some() {
-        eprintln!("note: --checkpoint adds the policy ppo to --policies");
+        eprintln!("note: --checkpoint adds the policy ppo to --policies, beside its base ppo-base");
     }
     if let Some(p) = list
         .iter()

@@ -253,6 +253,7 @@ fn run(cli: Cli) -> Result<()> {
         PolicyName::Threshold,
         PolicyName::Expert,
         PolicyName::DayAheadMpc,
+        PolicyName::PpoBase,
         PolicyName::Ppo,
         PolicyName::Oracle,
     ]
