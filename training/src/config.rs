@@ -103,6 +103,12 @@ pub struct TrainConfig {
     /// Intervals each fork runs the base rules after the step (`advantage = "same_input"`).
     #[serde(default = "default_same_input_horizon")]
     pub same_input_horizon: usize,
+    /// Weight of the mean squared network output in the loss (0, the default when absent:
+    /// none). A residual policy's action is clamped to [0, 1], so where its base sits at a
+    /// bound, samples beyond it change nothing and the output can drift there unopposed;
+    /// this pulls it back to its base.
+    #[serde(default)]
+    pub residual_l2: f64,
 }
 
 fn gae() -> String {
@@ -162,6 +168,13 @@ impl TrainConfig {
         }
         if !(self.clip > 0.0 && self.clip < 1.0) {
             return bad("clip", self.clip.to_string(), "must be in (0, 1)");
+        }
+        if !(self.residual_l2.is_finite() && self.residual_l2 >= 0.0) {
+            return bad(
+                "residual_l2",
+                self.residual_l2.to_string(),
+                "must be a finite number >= 0",
+            );
         }
         if !["gae", "same_input"].contains(&self.advantage.as_str()) {
             return bad(

@@ -75,6 +75,13 @@ pub fn loss_and_gradients(
     let ret = t2(p.ret, 1);
 
     let (mean, log_std, value) = model.forward(obs);
+    // Residual L2: the network's output pulled toward 0 (its base), so that where the
+    // samples change nothing (an action clamped at a bound) it does not drift.
+    let residual_l2 = mean
+        .clone()
+        .powi_scalar(2)
+        .mean()
+        .mul_scalar(cfg.residual_l2);
     let logp = match p.mask {
         Some(mask) => gaussian_log_prob_masked(mean, log_std.clone(), act, t2(mask, ACTION_DIM)),
         None => gaussian_log_prob(mean, log_std.clone(), act),
@@ -90,7 +97,8 @@ pub fn loss_and_gradients(
     // Entropy bonus.
     let entropy = gaussian_entropy(log_std);
     let loss = policy_loss.clone() + value_loss.clone().mul_scalar(cfg.vf_coef)
-        - entropy.clone().mul_scalar(cfg.ent_coef);
+        - entropy.clone().mul_scalar(cfg.ent_coef)
+        + residual_l2;
     let grads = GradientsParams::from_grads(loss.backward(), model);
 
     let lr_vals: Vec<f32> = tensor_values(log_ratio.detach());

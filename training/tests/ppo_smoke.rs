@@ -837,3 +837,35 @@ fn same_input_advantages_run_the_forks_and_report_how_much_variance_they_explain
     let e = c.validate().unwrap_err().to_string();
     assert!(e.contains("advantage = \"td\""), "{e}");
 }
+
+#[test]
+fn residual_l2_pulls_the_output_to_its_base_and_is_checked() {
+    // The same rollout, one update with and one without the pull: the pulled network's
+    // output ends nearer 0 (its base) on the rollout's observations.
+    let m = market();
+    let out_norm = |l2: f64| {
+        let mut c = small();
+        c.residual_l2 = l2;
+        c.init_log_std = -2.0;
+        let mut t = Trainer::new(c, m.clone(), 0, m.len(), 5).unwrap();
+        for _ in 0..3 {
+            t.step();
+        }
+        let actor = powermix_agent::net::FastActor::from_model(&t.model).unwrap();
+        let mut out = [0.0f32; powermix_env::ACTION_DIM];
+        let mut sum = 0.0f64;
+        for k in 0..50 {
+            let obs: Vec<f32> = (0..powermix_env::OBS_DIM)
+                .map(|i| ((i * 7 + k * 13) % 11) as f32 / 5.0 - 1.0)
+                .collect();
+            actor.forward(&obs, &mut out);
+            sum += out.iter().map(|x| (*x as f64).powi(2)).sum::<f64>();
+        }
+        sum
+    };
+    assert!(out_norm(100.0) < out_norm(0.0));
+    let mut c = small();
+    c.residual_l2 = f64::NAN;
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("residual_l2 = NaN"), "{e}");
+}
