@@ -60,19 +60,20 @@ impl LoadedPolicy {
                 m,
             )
         })?;
-        if fast.obs_dim() != OBS_DIM || fast.act_dim() != meta.act_dim {
+        if fast.obs_dim() != meta.obs_dim || fast.act_dim() != meta.act_dim {
             return Err(CheckpointError::new(
                 CheckpointErrorKind::Incompatible,
                 &source_dir.join(MODEL_FILE),
                 format!(
-                    "actor maps {} features to {} actions, meta.json says {OBS_DIM} and {}",
+                    "actor maps {} features to {} actions, meta.json says {} and {}",
                     fast.obs_dim(),
                     fast.act_dim(),
+                    meta.obs_dim,
                     meta.act_dim
                 ),
             ));
         }
-        meta.normalizer.validate(OBS_DIM).map_err(|m| {
+        meta.normalizer.validate(meta.obs_dim).map_err(|m| {
             CheckpointError::new(CheckpointErrorKind::Damaged, &source_dir.join(META_FILE), m)
         })?;
         if let Some(p) = &meta.base_policy {
@@ -281,11 +282,15 @@ impl LoadedPolicy {
         if self.network_off {
             return [0.0; ACTION_DIM];
         }
+        // A network from before the desk's features reads the observation's first
+        // `obs_dim` features (the layout it was trained on).
+        let n = self.fast.obs_dim();
         let mut norm = [0.0f32; OBS_DIM];
-        self.meta.normalizer.normalize(obs, &mut norm);
+        self.meta.normalizer.normalize(&obs[..n], &mut norm[..n]);
         // A checkpoint from before the last action values acts with them at 0.
         let mut out = [0.0f32; ACTION_DIM];
-        self.fast.forward(&norm, &mut out[..self.fast.act_dim()]);
+        self.fast
+            .forward(&norm[..n], &mut out[..self.fast.act_dim()]);
         out
     }
 

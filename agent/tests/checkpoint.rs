@@ -906,3 +906,54 @@ fn the_shipped_checkpoint_runs_the_shipped_rules_file() {
     let meta = checkpoint::read_meta(&root.join("checkpoints/default")).unwrap();
     assert_eq!(meta.base_policy.as_ref(), Some(&file));
 }
+
+#[test]
+fn a_network_of_the_legacy_observation_reads_its_first_features_and_a_forecast_id_is_checked() {
+    use powermix_env::obs::LEGACY_OBS_DIM;
+    let root = scratch("legacy-obs");
+    // A network of the 43 features from before the desk's: it loads, names its features
+    // by the build's first 43, carries no forecast id, and acts on the first 43 features.
+    let legacy = root.join("legacy");
+    let cfg = ActorCriticConfig {
+        obs_dim: LEGACY_OBS_DIM,
+        ..ActorCriticConfig::default()
+    };
+    let m = cfg.init_seeded(4, &Device::flex());
+    let info = checkpoint::CheckpointInfo {
+        normalizer: ObsNormalizer::new(LEGACY_OBS_DIM, 10.0),
+        ..info()
+    };
+    let meta = save_checkpoint(&legacy, &m, &info, &[]).unwrap();
+    assert_eq!(meta.obs_names.len(), LEGACY_OBS_DIM);
+    assert_eq!(meta.rt_forecast_id, None);
+    let p = load_checkpoint(&legacy).unwrap();
+    let mut obs: Vec<f32> = (0..OBS_DIM).map(|i| (i as f32 * 0.37).sin()).collect();
+    let a = p.act_raw(&obs);
+    // The desk's features change nothing for it.
+    for x in &mut obs[LEGACY_OBS_DIM..] {
+        *x += 5.0;
+    }
+    assert_eq!(p.act_raw(&obs), a);
+    // A network of this build's observation carries the forecast's id; another id is
+    // refused, and the message says why.
+    let new = root.join("new");
+    let meta = save(&new, &model(2));
+    assert_eq!(
+        meta.rt_forecast_id.as_deref(),
+        Some(checkpoint::rt_forecast_id().as_str())
+    );
+    edit_meta(&new, |v| {
+        v["rt_forecast_id"] = serde_json::json!("0123456789abcdef")
+    });
+    let e = err_of(&new).to_string();
+    assert!(e.contains("rt_forecast_id") && e.contains("retrain"), "{e}");
+    edit_meta(&new, |v| {
+        v.as_object_mut().unwrap().remove("rt_forecast_id");
+    });
+    assert!(err_of(&new).to_string().contains("rt_forecast_id is None"));
+    // The shipped policy is such a legacy network.
+    let shipped =
+        load_checkpoint(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/default"))
+            .unwrap();
+    assert_eq!(shipped.meta.obs_dim, LEGACY_OBS_DIM);
+}

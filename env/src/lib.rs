@@ -12,6 +12,7 @@ pub mod data;
 pub mod emergency;
 pub mod env;
 pub mod forecast;
+pub mod learned;
 pub mod market;
 pub mod obs;
 pub mod price;
@@ -19,6 +20,7 @@ pub mod rng;
 pub mod safety;
 pub mod settlement;
 pub mod site;
+pub mod snapshot;
 pub mod time;
 
 pub use config::SiteConfig;

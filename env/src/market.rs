@@ -23,7 +23,13 @@
 use crate::config::{RESERVES, SiteConfig};
 use crate::data::MarketData;
 use crate::emergency::{Emergency, EmergencyCalendar};
-use crate::obs::{DA_HORIZON, MARKET_FEATURES, Observer, RT_HISTORY, Snapshot};
+use crate::obs::{
+    DA_HORIZON, DESK_FEATURES, LEGACY_OBS_DIM, MARKET_FEATURES, OBS_DIM, Observer, RT_HISTORY,
+    Snapshot,
+};
+
+/// Features a market computes once per interval: the market's and the desk's.
+const CACHED_FEATURES: usize = MARKET_FEATURES + DESK_FEATURES;
 use crate::rng::Rng;
 use crate::safety::{ProjectionContext, Projector};
 use crate::settlement::{IntervalMarket, Settler};
@@ -213,9 +219,12 @@ impl Market {
             day_end,
         };
         let state = SiteState::initial(&m.cfg);
-        let mut features = vec![0.0; n * MARKET_FEATURES];
-        for (t, out) in features.chunks_exact_mut(MARKET_FEATURES).enumerate() {
-            m.observer.observe_market(&m.snapshot(t, &state), out);
+        let mut features = vec![0.0; n * CACHED_FEATURES];
+        for (t, out) in features.chunks_exact_mut(CACHED_FEATURES).enumerate() {
+            let snap = m.snapshot(t, &state);
+            let (market, desk) = out.split_at_mut(MARKET_FEATURES);
+            m.observer.observe_market(&snap, market);
+            m.observer.observe_desk(&snap, desk);
         }
         m.market_features = features;
         m
@@ -226,10 +235,11 @@ impl Market {
     /// `observer.observe(&snapshot(t, state))`.
     #[inline]
     pub fn observe_into(&self, t: usize, state: &SiteState, out: &mut [f32]) {
-        out[..MARKET_FEATURES]
-            .copy_from_slice(&self.market_features[t * MARKET_FEATURES..(t + 1) * MARKET_FEATURES]);
+        let cached = &self.market_features[t * CACHED_FEATURES..(t + 1) * CACHED_FEATURES];
+        out[..MARKET_FEATURES].copy_from_slice(&cached[..MARKET_FEATURES]);
         self.observer
-            .observe_state(state, &mut out[MARKET_FEATURES..]);
+            .observe_state(state, &mut out[MARKET_FEATURES..LEGACY_OBS_DIM]);
+        out[LEGACY_OBS_DIM..OBS_DIM].copy_from_slice(&cached[MARKET_FEATURES..]);
     }
 
     /// Number of intervals.

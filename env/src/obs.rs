@@ -4,9 +4,8 @@
 //! Both get the same features, to the bit.
 
 use crate::config::{RESERVES, SiteConfig, TRANCHES};
-use crate::emergency::Emergency;
 use crate::site::SiteState;
-use crate::time::LocalTime;
+pub use crate::snapshot::{Snapshot, SnapshotBuf};
 use crate::time::is_da_gate_local;
 
 /// Real-time prices a snapshot carries (24 hours of intervals).
@@ -17,17 +16,34 @@ pub const DA_HORIZON: usize = 96;
 pub const LOAD_SCALE_MW: f64 = 80_000.0;
 
 /// Number of observation features.
-pub const OBS_DIM: usize = 43;
+pub const OBS_DIM: usize = 64;
 /// Features `0..MARKET_FEATURES` depend only on the market snapshot (not on the site state);
 /// the env computes them once per interval with [`Observer::observe_market`].
 pub const MARKET_FEATURES: usize = 35;
+/// The observation before the desk's features were added (2026-12-07): features
+/// `0..LEGACY_OBS_DIM` are unchanged, so a checkpoint of that layout reads the first
+/// `LEGACY_OBS_DIM` features of this one.
+pub const LEGACY_OBS_DIM: usize = 43;
+/// Features `LEGACY_OBS_DIM..OBS_DIM` (what a desk sees besides: the learned real-time
+/// forecast, the day-ahead curve, the day's reserve prices, the calendar of the month) also
+/// depend only on the market snapshot; [`Observer::observe_desk`] writes them and the env
+/// computes them once per interval too.
+pub const DESK_FEATURES: usize = OBS_DIM - LEGACY_OBS_DIM;
 
 /// Feature names, in order. Prices are in $100/MWh unless the name says `sq` (squashed:
 /// x / (|x| + 100) for energy prices, x / (|x| + 50) for reserve prices), which keeps
 /// spikes to the cap in a small range. `rt_last` is the latest price a decision knows (of
 /// interval t - lag); `emergency` is the EEA level known at decision time over 3;
 /// `da_gate` is 1 at the interval whose decision also makes the day-ahead reserve offer;
-/// `award_*` are the reserve awards in force as shares of miner capacity.
+/// `award_*` are the reserve awards in force as shares of miner capacity. From
+/// `rt_fc_h1_q10_sq` on (the desk's features): `rt_fc_hK_qQ_sq` is the shipped learned
+/// forecast's quantile Q % of the mean real-time price of hour K from now
+/// ([`crate::learned`]); `da_rest_today_mean` the mean published day-ahead price of the rest
+/// of the local day; `da_tomorrow_mean` tomorrow's, with `tomorrow_da_published` 1 once it
+/// is published (0 and the price 0 before); `*_rest_price_sq` each reserve product's mean
+/// published price of the rest of the day; `days_left` the whole days left in the month
+/// over 31; `load_margin_gw` the last published load minus the month's peak so far, in
+/// 10 GW; `holiday` 1 on a NERC holiday (observed day).
 pub const OBS_NAMES: [&str; OBS_DIM] = [
     "rt_last",
     "rt_last_sq",
@@ -72,6 +88,27 @@ pub const OBS_NAMES: [&str; OBS_DIM] = [
     "award_rrs",
     "award_ecrs",
     "award_nspin",
+    "rt_fc_h1_q10_sq",
+    "rt_fc_h1_q50_sq",
+    "rt_fc_h1_q90_sq",
+    "rt_fc_h2_q10_sq",
+    "rt_fc_h2_q50_sq",
+    "rt_fc_h2_q90_sq",
+    "rt_fc_h3_q10_sq",
+    "rt_fc_h3_q50_sq",
+    "rt_fc_h3_q90_sq",
+    "rt_fc_h4_q10_sq",
+    "rt_fc_h4_q50_sq",
+    "rt_fc_h4_q90_sq",
+    "da_rest_today_mean",
+    "da_tomorrow_mean",
+    "tomorrow_da_published",
+    "rrs_rest_price_sq",
+    "ecrs_rest_price_sq",
+    "nspin_rest_price_sq",
+    "days_left",
+    "load_margin_gw",
+    "holiday",
 ];
 
 /// Whether feature `i` ([`OBS_NAMES`] order) is a market price or moves with one (real-time,
@@ -80,101 +117,7 @@ pub const OBS_NAMES: [&str; OBS_DIM] = [
 /// ([`crate::price`]), and a spike far from a calm year's mean is an input the policy
 /// must decide on, not a broken one.
 pub fn is_price_feature(i: usize) -> bool {
-    i < 16 || (20..23).contains(&i)
-}
-
-/// Everything a decision for one interval may see. Plain data: the env fills it from
-/// history, the server from a request.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Snapshot<'a> {
-    /// Start of the interval decided for, UTC milliseconds.
-    pub interval_start_ms: i64,
-    /// The information cutoff, UTC milliseconds: everything here was published by then
-    /// (a request's `snapshot_time_utc`).
-    pub as_of_ms: i64,
-    /// Its US/Central calendar.
-    pub local: LocalTime,
-    /// Published real-time prices, oldest first, the last one of interval t - lag (at most
-    /// [`RT_HISTORY`] are used; may be empty).
-    pub rt_history: &'a [f64],
-    /// Published day-ahead prices of this interval and the ones after it (may be empty).
-    pub da_prices: &'a [f64],
-    /// Reserve prices of the current hour: RRS, ECRS, Non-Spin ($/MW per hour).
-    pub reserve_prices: [f64; RESERVES],
-    /// Published reserve prices per product from this interval on, aligned with
-    /// `da_prices` (same length); planners use them, the features use `reserve_prices`.
-    pub reserve_price_windows: [&'a [f64]; RESERVES],
-    /// Hashprice of the last complete day ($/PH/day).
-    pub hashprice: f64,
-    /// Last published hourly system load (MW).
-    pub system_load_mw: f64,
-    /// Highest published system load of the local month so far (MW).
-    pub system_load_mtd_peak_mw: f64,
-    /// The emergency notice known at decision time.
-    pub emergency: Emergency,
-    /// The site's state.
-    pub state: SiteState,
-}
-
-/// A [`Snapshot`] that owns its data, to keep it or move it to another thread (the
-/// server plans a day-ahead offer on one). [`SnapshotBuf::view`] gives back the snapshot
-/// it was made from, field for field.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SnapshotBuf {
-    interval_start_ms: i64,
-    as_of_ms: i64,
-    local: LocalTime,
-    rt_history: Vec<f64>,
-    da_prices: Vec<f64>,
-    reserve_prices: [f64; RESERVES],
-    reserve_price_windows: [Vec<f64>; RESERVES],
-    hashprice: f64,
-    system_load_mw: f64,
-    system_load_mtd_peak_mw: f64,
-    emergency: Emergency,
-    state: SiteState,
-}
-
-impl SnapshotBuf {
-    /// Copies `snap`.
-    pub fn of(snap: &Snapshot<'_>) -> SnapshotBuf {
-        SnapshotBuf {
-            interval_start_ms: snap.interval_start_ms,
-            as_of_ms: snap.as_of_ms,
-            local: snap.local,
-            rt_history: snap.rt_history.to_vec(),
-            da_prices: snap.da_prices.to_vec(),
-            reserve_prices: snap.reserve_prices,
-            reserve_price_windows: snap.reserve_price_windows.map(<[f64]>::to_vec),
-            hashprice: snap.hashprice,
-            system_load_mw: snap.system_load_mw,
-            system_load_mtd_peak_mw: snap.system_load_mtd_peak_mw,
-            emergency: snap.emergency,
-            state: snap.state,
-        }
-    }
-
-    /// The snapshot, borrowing this copy's data.
-    pub fn view(&self) -> Snapshot<'_> {
-        Snapshot {
-            interval_start_ms: self.interval_start_ms,
-            as_of_ms: self.as_of_ms,
-            local: self.local,
-            rt_history: &self.rt_history,
-            da_prices: &self.da_prices,
-            reserve_prices: self.reserve_prices,
-            reserve_price_windows: [
-                &self.reserve_price_windows[0],
-                &self.reserve_price_windows[1],
-                &self.reserve_price_windows[2],
-            ],
-            hashprice: self.hashprice,
-            system_load_mw: self.system_load_mw,
-            system_load_mtd_peak_mw: self.system_load_mtd_peak_mw,
-            emergency: self.emergency,
-            state: self.state,
-        }
-    }
+    i < 16 || (20..23).contains(&i) || (43..57).contains(&i) || (58..61).contains(&i)
 }
 
 /// Builds observation vectors for one site.
@@ -285,7 +228,54 @@ impl Observer {
     /// Writes the [`OBS_NAMES`] features of `s` into `out` (length [`OBS_DIM`]).
     pub fn observe(&self, s: &Snapshot<'_>, out: &mut [f32]) {
         self.observe_market(s, &mut out[..MARKET_FEATURES]);
-        self.observe_state(&s.state, &mut out[MARKET_FEATURES..OBS_DIM]);
+        self.observe_state(&s.state, &mut out[MARKET_FEATURES..LEGACY_OBS_DIM]);
+        self.observe_desk(s, &mut out[LEGACY_OBS_DIM..OBS_DIM]);
+    }
+
+    /// Writes the desk's features (`LEGACY_OBS_DIM..OBS_DIM`) of `s` into `out`, which holds
+    /// [`DESK_FEATURES`] values: they depend on the market snapshot only.
+    pub fn observe_desk(&self, s: &Snapshot<'_>, out: &mut [f32]) {
+        let out: &mut [f32; DESK_FEATURES] = (&mut out[..DESK_FEATURES])
+            .try_into()
+            .expect("desk feature slice");
+        let q = crate::learned::RtForecast::shipped().quantiles(s);
+        for (k, hour) in q.iter().enumerate() {
+            for (j, x) in hour.iter().enumerate() {
+                out[k * 3 + j] = squash(*x, 100.0) as f32;
+            }
+        }
+        // Intervals left in the local day (92, 96 or 100 in a day).
+        let l = &s.local;
+        let day_end_ms = chrono::NaiveDate::from_ymd_opt(l.year, l.month as u32, l.day as u32)
+            .and_then(|d| d.succ_opt())
+            .and_then(crate::time::local_midnight_utc_ms)
+            .unwrap_or(s.interval_start_ms + 96 * crate::time::INTERVAL_MS);
+        let today = usize::try_from((day_end_ms - s.interval_start_ms) / crate::time::INTERVAL_MS)
+            .unwrap_or(0)
+            .max(1);
+        let mean = |xs: &[f64]| -> Option<f64> {
+            (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+        };
+        let da = s.da_prices;
+        let split = today.min(da.len());
+        let last = s.rt_history.last().copied().unwrap_or(0.0);
+        out[12] = (mean(&da[..split]).unwrap_or(last) / 100.0) as f32;
+        let tomorrow = mean(&da[split..]);
+        out[13] = (tomorrow.unwrap_or(0.0) / 100.0) as f32;
+        out[14] = tomorrow.is_some() as u8 as f32;
+        for p in 0..RESERVES {
+            let w = s.reserve_price_windows[p];
+            let rest = mean(&w[..today.min(w.len())]).unwrap_or(s.reserve_prices[p]);
+            out[15 + p] = squash(rest, 50.0) as f32;
+        }
+        let days = crate::time::days_in_month(l.year, l.month);
+        out[18] = days.saturating_sub(l.day) as f32 / 31.0;
+        out[19] = if s.system_load_mtd_peak_mw > 0.0 {
+            ((s.system_load_mw - s.system_load_mtd_peak_mw) / 10_000.0) as f32
+        } else {
+            0.0
+        };
+        out[20] = crate::time::is_nerc_holiday(l) as u8 as f32;
     }
 
     /// Writes the market features (`0..MARKET_FEATURES`) of `s` into `out`.
@@ -375,11 +365,11 @@ impl Observer {
         out[34] = is_da_gate_local(l) as u8 as f32;
     }
 
-    /// Writes the site-state features (`MARKET_FEATURES..OBS_DIM`) into `out`, which holds
-    /// `OBS_DIM - MARKET_FEATURES` values.
+    /// Writes the site-state features (`MARKET_FEATURES..LEGACY_OBS_DIM`) into `out`, which
+    /// holds `LEGACY_OBS_DIM - MARKET_FEATURES` values.
     #[inline]
     pub fn observe_state(&self, st: &SiteState, out: &mut [f32]) {
-        const N: usize = OBS_DIM - MARKET_FEATURES;
+        const N: usize = LEGACY_OBS_DIM - MARKET_FEATURES;
         let out: &mut [f32; N] = (&mut out[..N]).try_into().expect("state feature slice");
         for i in 0..TRANCHES {
             out[i] = if self.capacity[i] > 0.0 {
@@ -408,6 +398,7 @@ impl Observer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emergency::Emergency;
 
     #[test]
     fn price_features_are_the_price_named_ones() {
@@ -418,5 +409,87 @@ mod tests {
                 || name.starts_with("margin_");
             assert_eq!(is_price_feature(i), by_name, "{name}");
         }
+    }
+
+    /// A snapshot at 22:00 local on Thursday 4 July 2024 (8 intervals left in the day),
+    /// `da` and `reserve` published from it on.
+    fn at_22h<'a>(
+        rt: &'a [f64],
+        da: &'a [f64],
+        reserve: &'a [f64],
+        state: SiteState,
+    ) -> Snapshot<'a> {
+        let ms = crate::time::local_midnight_utc_ms(
+            chrono::NaiveDate::from_ymd_opt(2024, 7, 4).unwrap(),
+        )
+        .unwrap()
+            + 22 * 3_600_000;
+        Snapshot {
+            interval_start_ms: ms,
+            as_of_ms: ms - crate::time::INTERVAL_MS,
+            local: crate::time::local_time(ms),
+            rt_history: rt,
+            da_prices: da,
+            reserve_prices: [3.0, 4.0, 5.0],
+            reserve_price_windows: [reserve, reserve, reserve],
+            hashprice: 50.0,
+            system_load_mw: 70_000.0,
+            system_load_mtd_peak_mw: 75_000.0,
+            emergency: Emergency::NONE,
+            state,
+        }
+    }
+
+    #[test]
+    fn desk_features_by_hand() {
+        let cfg = SiteConfig::default_site();
+        let obs = Observer::new(&cfg);
+        let state = SiteState::initial(&cfg);
+        let rt = vec![30.0; 96];
+        // Today's 8 intervals at $40, tomorrow's 96 at $60 (published: after 13:30).
+        let mut da = vec![40.0; 8];
+        da.extend(vec![60.0; 96]);
+        let reserve: Vec<f64> = (0..104).map(|k| if k < 8 { 10.0 } else { 99.0 }).collect();
+        let s = at_22h(&rt, &da, &reserve, state);
+        let mut out = [0.0f32; OBS_DIM];
+        obs.observe(&s, &mut out);
+        let at = |name: &str| out[OBS_NAMES.iter().position(|n| *n == name).unwrap()];
+        assert_eq!(at("da_rest_today_mean"), 0.4);
+        assert_eq!(at("da_tomorrow_mean"), 0.6);
+        assert_eq!(at("tomorrow_da_published"), 1.0);
+        assert_eq!(at("rrs_rest_price_sq"), (10.0f64 / 60.0) as f32);
+        assert_eq!(at("days_left"), 27.0 / 31.0);
+        assert_eq!(at("load_margin_gw"), -0.5);
+        assert_eq!(at("holiday"), 1.0);
+        // The forecast's quantiles, squashed, in order within each hour.
+        let q = crate::learned::RtForecast::shipped().quantiles(&s);
+        assert_eq!(at("rt_fc_h2_q50_sq"), squash(q[1][1], 100.0) as f32);
+        for k in 0..4 {
+            let base = OBS_NAMES
+                .iter()
+                .position(|n| *n == "rt_fc_h1_q10_sq")
+                .unwrap()
+                + 3 * k;
+            assert!(out[base] <= out[base + 1] && out[base + 1] <= out[base + 2]);
+        }
+        // Before tomorrow is published: the flag and the price are 0, and the rest of today
+        // still reads today's.
+        let s = at_22h(&rt, &da[..8], &reserve[..8], state);
+        obs.observe(&s, &mut out);
+        let at = |name: &str| out[OBS_NAMES.iter().position(|n| *n == name).unwrap()];
+        assert_eq!(at("tomorrow_da_published"), 0.0);
+        assert_eq!(at("da_tomorrow_mean"), 0.0);
+        assert_eq!(at("da_rest_today_mean"), 0.4);
+        // Nothing published: the last real-time price and the hour's reserve price stand in.
+        let s = at_22h(&rt, &[], &[], state);
+        obs.observe(&s, &mut out);
+        let at = |name: &str| out[OBS_NAMES.iter().position(|n| *n == name).unwrap()];
+        assert_eq!(at("da_rest_today_mean"), 0.3);
+        assert_eq!(at("nspin_rest_price_sq"), (5.0f64 / 55.0) as f32);
+        // The first features are the legacy observation's, unchanged in place.
+        assert_eq!(
+            &OBS_NAMES[LEGACY_OBS_DIM - 3..LEGACY_OBS_DIM],
+            &["award_rrs", "award_ecrs", "award_nspin"]
+        );
     }
 }

@@ -249,3 +249,75 @@ mod tests {
         );
     }
 }
+
+/// Days in a month of the proleptic Gregorian calendar (`month` 1 to 12; 0 outside).
+pub fn days_in_month(year: i32, month: u8) -> u8 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Whether the local day of `l` is a NERC holiday, the six on which ERCOT's load takes its
+/// holiday shape: New Year's Day, Memorial Day (last Monday of May), Independence Day,
+/// Labor Day (first Monday of September), Thanksgiving (fourth Thursday of November) and
+/// Christmas Day; a fixed-date one that falls on a Sunday is observed on the Monday after.
+pub fn is_nerc_holiday(l: &LocalTime) -> bool {
+    const FIXED: [(u8, u8); 3] = [(1, 1), (7, 4), (12, 25)];
+    let (m, d, wd) = (l.month, l.day, l.weekday);
+    FIXED.contains(&(m, d))
+        || (wd == 0 && d > 1 && FIXED.contains(&(m, d - 1)))
+        || (m == 5 && wd == 0 && d + 7 > 31)
+        || (m == 9 && wd == 0 && d <= 7)
+        || (m == 11 && wd == 3 && (22..=28).contains(&d))
+}
+
+#[cfg(test)]
+mod holiday_tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> LocalTime {
+        let ms = local_midnight_utc_ms(NaiveDate::from_ymd_opt(y, m, d).unwrap()).unwrap();
+        local_time(ms + 12 * 3_600_000)
+    }
+
+    #[test]
+    fn nerc_holidays_by_hand() {
+        // 2024: New Year (Mon), Memorial Day 27 May, 4 July (Thu), Labor Day 2 Sep,
+        // Thanksgiving 28 Nov, Christmas (Wed).
+        for (m, d) in [(1, 1), (5, 27), (7, 4), (9, 2), (11, 28), (12, 25)] {
+            assert!(is_nerc_holiday(&day(2024, m, d)), "2024-{m}-{d}");
+        }
+        for (m, d) in [
+            (5, 20),
+            (7, 5),
+            (9, 9),
+            (11, 21),
+            (11, 29),
+            (12, 26),
+            (1, 2),
+        ] {
+            assert!(!is_nerc_holiday(&day(2024, m, d)), "2024-{m}-{d}");
+        }
+        // A Sunday holiday is observed on the Monday: 4 July 2021, 25 December 2022.
+        assert!(is_nerc_holiday(&day(2021, 7, 5)));
+        assert!(is_nerc_holiday(&day(2022, 12, 26)));
+        // A Saturday one is not moved: 4 July 2020 (Sat), Friday 3 July is a work day.
+        assert!(is_nerc_holiday(&day(2020, 7, 4)));
+        assert!(!is_nerc_holiday(&day(2020, 7, 3)));
+    }
+
+    #[test]
+    fn days_in_month_by_hand() {
+        assert_eq!(days_in_month(2024, 2), 29);
+        assert_eq!(days_in_month(2023, 2), 28);
+        assert_eq!(days_in_month(1900, 2), 28);
+        assert_eq!(days_in_month(2000, 2), 29);
+        assert_eq!(days_in_month(2024, 6), 30);
+        assert_eq!(days_in_month(2024, 7), 31);
+        assert_eq!(days_in_month(2024, 13), 0);
+    }
+}

@@ -4,8 +4,12 @@
 //! information rules hold here too (tested by perturbing every unpublished value).
 
 use crate::History;
+pub use powermix_env::learned::{
+    PRICE_SCALE, asinh_scaled, da_hours_of, price_feature_names, price_features_of,
+};
 use powermix_env::obs::Snapshot;
 use powermix_env::time::LocalTime;
+pub use powermix_env::time::days_in_month;
 use powermix_env::{Market, SiteState};
 
 /// Intervals per hour.
@@ -93,45 +97,6 @@ pub fn fourcp_lf_features(h: &History, t: usize) -> Vec<f32> {
     v
 }
 
-/// Names of the price features, in order.
-pub fn price_feature_names() -> Vec<String> {
-    let mut v: Vec<String> = [
-        "rt_last_asinh",
-        "rt_mean_1h_asinh",
-        "rt_mean_4h_asinh",
-        "rt_max_4h_asinh",
-        "rt_mean_24h_asinh",
-        "da_present",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    v.extend((1..=4).map(|k| format!("da_h{k}_asinh")));
-    v.extend(
-        [
-            "hour_sin",
-            "hour_cos",
-            "weekend",
-            "month_sin",
-            "month_cos",
-            "load_ratio",
-            "load_80gw",
-        ]
-        .map(String::from),
-    );
-    v
-}
-
-/// Days in a month of the proleptic Gregorian calendar.
-pub fn days_in_month(year: i32, month: u8) -> u8 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
 /// Whole days left in the month after the local day of `l`.
 pub fn days_left(l: &LocalTime) -> u8 {
     days_in_month(l.year, l.month) - l.day
@@ -140,14 +105,6 @@ pub fn days_left(l: &LocalTime) -> u8 {
 fn weekend(l: &LocalTime) -> f32 {
     if l.is_weekday() { 0.0 } else { 1.0 }
 }
-
-/// Scaled price: `asinh(p / scale)` (linear near 0, logarithmic in spikes, sign kept).
-pub fn asinh_scaled(p: f64, scale: f64) -> f32 {
-    (p / scale).asinh() as f32
-}
-
-/// Price scale of the price features and targets ($/MWh).
-pub const PRICE_SCALE: f64 = 20.0;
 
 fn snap(m: &Market, t: usize) -> Snapshot<'_> {
     m.snapshot(t, &SiteState::initial(&m.cfg))
@@ -220,70 +177,9 @@ pub fn da_hours(h: &History, t: usize) -> [Option<f64>; 4] {
     da_hours_of(&s, &|i| present[t + i])
 }
 
-/// [`da_hours`] of a snapshot, `da_real(i)` saying whether `s.da_prices[i]` is a real price.
-pub fn da_hours_of(s: &Snapshot<'_>, da_real: &dyn Fn(usize) -> bool) -> [Option<f64>; 4] {
-    std::array::from_fn(|k| {
-        let r = k * HOUR..(k + 1) * HOUR;
-        if s.da_prices.len() < r.end || !r.clone().all(da_real) {
-            return None;
-        }
-        Some(s.da_prices[r].iter().sum::<f64>() / HOUR as f64)
-    })
-}
-
 /// The price features of a decision for interval `t` ([`price_feature_names`] order).
 pub fn price_features(h: &History, t: usize) -> Vec<f32> {
     let s = snap(&h.market, t);
     let present = &h.da_present;
     price_features_of(&s, &|i| present[t + i])
-}
-
-/// The price features of a decision from its snapshot, `da_real(i)` saying whether
-/// `s.da_prices[i]` is a real price: the one rule behind [`price_features`] and the live
-/// forecaster ([`crate::live`]).
-pub fn price_features_of(s: &Snapshot<'_>, da_real: &dyn Fn(usize) -> bool) -> Vec<f32> {
-    let l = s.local;
-    let rt = s.rt_history;
-    let tail_mean = |n: usize| -> f64 {
-        let k = rt.len().min(n);
-        if k == 0 {
-            0.0
-        } else {
-            rt[rt.len() - k..].iter().sum::<f64>() / k as f64
-        }
-    };
-    let tail_max = |n: usize| -> f64 {
-        let k = rt.len().min(n);
-        rt[rt.len() - k..]
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max)
-    };
-    let last = rt.last().copied().unwrap_or(0.0);
-    let da = da_hours_of(s, da_real);
-    let all_da = da.iter().all(|d| d.is_some());
-    let sc = |p: f64| asinh_scaled(p, PRICE_SCALE);
-    let mut v = vec![
-        sc(last),
-        sc(tail_mean(4)),
-        sc(tail_mean(16)),
-        sc(if rt.is_empty() { 0.0 } else { tail_max(16) }),
-        sc(tail_mean(96)),
-        if all_da { 1.0 } else { 0.0 },
-    ];
-    // A missing hour's day-ahead price is replaced by the last real-time price.
-    v.extend(da.iter().map(|d| sc(d.unwrap_or(last))));
-    let hour = (l.hour as f64 + l.minute as f64 / 60.0) / 24.0 * std::f64::consts::TAU;
-    let month = (l.month as f64 - 1.0) / 12.0 * std::f64::consts::TAU;
-    let peak = s.system_load_mtd_peak_mw.max(1.0);
-    v.extend([
-        hour.sin() as f32,
-        hour.cos() as f32,
-        weekend(&l),
-        month.sin() as f32,
-        month.cos() as f32,
-        (s.system_load_mw / peak) as f32,
-        (s.system_load_mw / 80_000.0) as f32,
-    ]);
-    v
 }

@@ -8,10 +8,14 @@ use crate::History;
 use crate::features::{
     HOUR, fourcp_feature_names, fourcp_features, fourcp_lf_feature_names, fourcp_lf_features,
 };
-use crate::model::{FORMAT_VERSION, ModelFile, Split};
+use crate::model::ModelFile;
+#[cfg(feature = "fit")]
+use crate::model::{FORMAT_VERSION, Split};
+#[cfg(feature = "fit")]
 use crate::train::{FitConfig, Loss, Table, fit, normaliser};
 use powermix_agent::{Expert, ExpertParams};
 use powermix_env::SiteState;
+#[cfg(feature = "fit")]
 use std::collections::BTreeMap;
 
 /// Model kind in the file.
@@ -187,6 +191,7 @@ pub fn calibrated_binary(
     }
 }
 
+#[cfg(feature = "fit")]
 fn table(rows: &[Row], w_hour: f32, w_day: f32, with_lf: bool) -> Table {
     let x = |r: &Row| if with_lf { r.x_lf.clone() } else { r.x.clone() };
     let mut t = Table::new(x(&rows[0]).len(), 2);
@@ -225,6 +230,7 @@ pub fn candidates() -> Vec<Candidate> {
     v
 }
 
+#[cfg(feature = "fit")]
 /// Fits every candidate on `fit_rows`, selects the step and the candidate by the summed
 /// hour and day log loss on `select_rows`; returns the chosen model and a line per
 /// candidate.

@@ -18,8 +18,11 @@
 
 use crate::History;
 use crate::features::{PRICE_SCALE, asinh_scaled};
-use crate::model::{FORMAT_VERSION, ModelError, ModelFile, Split};
+#[cfg(feature = "fit")]
+use crate::model::{FORMAT_VERSION, Split};
+use crate::model::{ModelError, ModelFile};
 use crate::price::TAUS;
+#[cfg(feature = "fit")]
 use crate::train::{FitConfig, Loss, Table, fit, normaliser};
 use powermix_env::SiteState;
 use powermix_env::config::RESERVES;
@@ -782,6 +785,7 @@ pub fn candidates() -> Vec<Vec<usize>> {
     vec![vec![], vec![32]]
 }
 
+#[cfg(feature = "fit")]
 #[allow(clippy::too_many_arguments)] // the two gate models share this fit
 fn fit_quantiles(
     kind: &str,
@@ -846,6 +850,7 @@ fn fit_quantiles(
     (best.expect("a candidate").0, log)
 }
 
+#[cfg(feature = "fit")]
 /// Fits the real-time gate model on `fit_rows` and selects the candidate and step by the
 /// mean pinball loss ($/MWh, the three quantiles) on `select_rows`.
 pub fn fit_rt(
@@ -874,6 +879,7 @@ pub fn fit_rt(
     )
 }
 
+#[cfg(feature = "fit")]
 /// Fits the reserve gate model on `fit_rows` (all products pooled) and selects the
 /// candidate and step by the mean pinball loss ($/MW per hour) on `select_rows`.
 pub fn fit_reserve(

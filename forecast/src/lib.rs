@@ -25,6 +25,7 @@ pub mod gate;
 pub mod live;
 pub mod model;
 pub mod price;
+#[cfg(feature = "fit")]
 pub mod train;
 
 pub use model::{ModelError, ModelFile, Split};
@@ -32,6 +33,7 @@ pub use model::{ModelError, ModelFile, Split};
 use powermix_env::data::{FillRules, MarketData, OptionalColumn, RawMarketData};
 use powermix_env::forecast::{LoadForecastModel, LoadForecaster};
 use powermix_env::{Market, SiteConfig};
+#[cfg(feature = "files")]
 use std::path::Path;
 
 /// A replayed market and which day-ahead prices the file really holds (the loader fills
@@ -85,7 +87,8 @@ impl History {
         }
     }
 
-    /// Reads a market parquet file (the workspace's reader).
+    /// Reads a market parquet file (the workspace's reader; feature `files`).
+    #[cfg(feature = "files")]
     pub fn load(path: &Path) -> Result<History, powermix_env::data::DataError> {
         let raw = powermix_data::read_parquet(path)?;
         History::from_raw(&raw).map_err(|mut e| {

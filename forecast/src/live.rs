@@ -8,8 +8,7 @@
 //! two hours before). Without them the load's rise reads 0.
 
 use crate::features::{
-    HOUR, PRICE_SCALE, fourcp_feature_names, fourcp_features_of, price_feature_names,
-    price_features_of,
+    HOUR, fourcp_feature_names, fourcp_features_of, price_feature_names, price_features_of,
 };
 use crate::model::{ModelError, ModelFile};
 use crate::{fourcp, price};
@@ -108,15 +107,9 @@ impl LiveForecasts {
     /// The real-time quantiles of the next four hours from `snap` (every day-ahead price of
     /// a live snapshot is a real one).
     pub fn rt_quantiles(&self, snap: &Snapshot<'_>) -> RtQuantiles {
-        let z = self.rt.forward(&price_features_of(snap, &|_| true));
-        std::array::from_fn(|k| {
-            let mut q: [f64; 3] = std::array::from_fn(|j| {
-                let v = PRICE_SCALE * (z[k * 3 + j] as f64).sinh();
-                if v.is_finite() { v } else { 0.0 }
-            });
-            q.sort_by(f64::total_cmp);
-            q
-        })
+        powermix_env::learned::price_quantiles(
+            &self.rt.forward(&price_features_of(snap, &|_| true)),
+        )
     }
 
     /// The 4CP chances of `snap`'s hour and day.

@@ -39,18 +39,8 @@ impl Split {
     }
 }
 
-/// One dense layer, `y = x W + b` with `W` row-major `[d_in, d_out]` (burn's layout).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Layer {
-    /// Input width.
-    pub d_in: usize,
-    /// Output width.
-    pub d_out: usize,
-    /// Weights, `d_in * d_out`.
-    pub weight: Vec<f32>,
-    /// Biases, `d_out`.
-    pub bias: Vec<f32>,
-}
+/// One dense layer (env's, the layout observations read too).
+pub use powermix_env::learned::DenseLayer as Layer;
 
 /// A model file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,30 +96,13 @@ impl ModelError {
 impl ModelFile {
     /// The outputs of the network for one row of raw (unnormalised) features.
     pub fn forward(&self, x: &[f32]) -> Vec<f32> {
-        let mut h: Vec<f32> = x
-            .iter()
-            .zip(&self.norm_mean)
-            .zip(&self.norm_std)
-            .map(|((x, m), s)| (x - m) / s)
-            .collect();
-        let last = self.layers.len() - 1;
-        for (l, layer) in self.layers.iter().enumerate() {
-            let mut y = layer.bias.clone();
-            for (i, xi) in h.iter().enumerate() {
-                let row = &layer.weight[i * layer.d_out..(i + 1) * layer.d_out];
-                for (yj, w) in y.iter_mut().zip(row) {
-                    *yj += xi * w;
-                }
-            }
-            if l < last {
-                y.iter_mut().for_each(|v| *v = v.tanh());
-            }
-            h = y;
-        }
-        h.iter_mut()
-            .zip(&self.output_offset)
-            .for_each(|(v, o)| *v += o);
-        h
+        powermix_env::learned::dense_forward(
+            &self.norm_mean,
+            &self.norm_std,
+            &self.layers,
+            &self.output_offset,
+            x,
+        )
     }
 
     /// Checks the layout against `kind`, this build's feature names and output names.

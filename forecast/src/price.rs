@@ -7,12 +7,16 @@
 //! forecast, as points and with the fitting years' error quantiles added.
 
 use crate::History;
-use crate::features::{
-    HOUR, PRICE_SCALE, asinh_scaled, da_hours, price_feature_names, price_features,
-};
-use crate::model::{FORMAT_VERSION, ModelFile, Split};
+use crate::features::{HOUR, da_hours, price_features};
+#[cfg(feature = "fit")]
+use crate::features::{PRICE_SCALE, asinh_scaled, price_feature_names};
+use crate::model::ModelFile;
+#[cfg(feature = "fit")]
+use crate::model::{FORMAT_VERSION, Split};
+#[cfg(feature = "fit")]
 use crate::train::{FitConfig, Loss, Table, fit, normaliser};
 use powermix_env::SiteState;
+#[cfg(feature = "fit")]
 use std::collections::BTreeMap;
 
 /// Quantile levels.
@@ -110,15 +114,7 @@ pub type Quantiles = [[f64; 3]; HORIZONS];
 /// The model's quantiles of each row (sorted per horizon).
 pub fn predict(m: &ModelFile, rows: &[Row]) -> Vec<Quantiles> {
     rows.iter()
-        .map(|r| {
-            let z = m.forward(&r.x);
-            std::array::from_fn(|k| {
-                let mut q: [f64; 3] =
-                    std::array::from_fn(|j| PRICE_SCALE * (z[k * 3 + j] as f64).sinh());
-                q.sort_by(f64::total_cmp);
-                q
-            })
-        })
+        .map(|r| powermix_env::learned::price_quantiles(&m.forward(&r.x)))
         .collect()
 }
 
@@ -227,6 +223,7 @@ pub fn score(rows: &[Row], q: &[Option<Quantiles>], target: Target) -> Scores {
     s
 }
 
+#[cfg(feature = "fit")]
 fn table(rows: &[Row], target: Target) -> Table {
     let mut t = Table::new(rows[0].x.len(), HORIZONS * 3);
     for r in rows {
@@ -245,6 +242,7 @@ fn table(rows: &[Row], target: Target) -> Table {
     t
 }
 
+#[cfg(feature = "fit")]
 /// Fits a linear model and a 32-unit MLP on `fit_rows`, selects the step and the candidate
 /// by the mean pinball loss ($/MWh, the three quantiles) on `select_rows`.
 pub fn fit_and_select(

@@ -545,3 +545,26 @@ fn live_forecasts_answer_as_the_scored_rows() {
     }
     assert!(prices > 150 && peaks > 150, "{prices} {peaks}");
 }
+
+#[test]
+fn observations_carry_the_shipped_model_with_the_same_forward_pass() {
+    use powermix_forecast::live::LiveForecasts;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/forecast");
+    let live = LiveForecasts::load(&dir).unwrap();
+    let shipped = powermix_env::learned::RtForecast::shipped();
+    let data = slice(
+        &powermix_data::synth::synthetic_year(2023, 5),
+        JULY_2023_MS,
+        JULY_10_2023_MS,
+    );
+    let n = data.len();
+    let h = History::new(data, vec![true; n]);
+    let state = powermix_env::SiteState::initial(&h.market.cfg);
+    for t in (0..n).step_by(13) {
+        let s = h.market.snapshot(t, &state);
+        assert_eq!(shipped.quantiles(&s), live.rt_quantiles(&s), "t={t}");
+    }
+    // The file the build embeds is the one `forecast fit` wrote beside the others.
+    let on_disk = std::fs::read_to_string(dir.join("rt_price.json")).unwrap();
+    assert_eq!(on_disk, powermix_env::learned::SHIPPED_RT_MODEL_JSON);
+}

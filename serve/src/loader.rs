@@ -48,7 +48,7 @@ impl TrainingStats {
     /// ([`powermix_env::obs::is_price_feature`]) are not checked: every price the market
     /// publishes is valid, however far from the training mean.
     pub fn outlier(&self, obs: &[f32]) -> Option<(usize, f64)> {
-        for (i, &x) in obs.iter().enumerate().take(OBS_DIM) {
+        for (i, &x) in obs.iter().enumerate().take(self.mean.len()) {
             let (m, s) = (self.mean[i], self.std[i]);
             if s > 0.0 && !is_price_feature(i) {
                 let z = (x as f64 - m) / s;

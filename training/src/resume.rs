@@ -138,6 +138,17 @@ pub fn resume(t: &mut Trainer, dir: &Path) -> Result<TrainerState, TrainError> {
             ),
         });
     }
+    if meta.obs_dim != powermix_env::OBS_DIM {
+        return Err(TrainError::Resume {
+            path: dir.join(powermix_agent::checkpoint::META_FILE),
+            message: format!(
+                "obs_dim is {}: a checkpoint from before the desk's features can be served \
+                 and scored, not trained further (this build trains on {} features)",
+                meta.obs_dim,
+                powermix_env::OBS_DIM
+            ),
+        });
+    }
     t.model = powermix_agent::checkpoint::load_model(dir, &meta, &t.device())?;
     t.normalizer = meta.normalizer.clone();
     let optim = read_extra(dir, OPTIMIZER_FILE)?;

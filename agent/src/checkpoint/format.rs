@@ -193,8 +193,15 @@ pub struct CheckpointMeta {
     pub obs_names: Vec<String>,
     /// Action value names in order ([`ACTION_NAMES`](powermix_env::ACTION_NAMES)).
     pub action_names: Vec<String>,
-    /// Observation width.
+    /// Observation width: [`OBS_DIM`](powermix_env::OBS_DIM), or
+    /// [`LEGACY_OBS_DIM`](powermix_env::obs::LEGACY_OBS_DIM) for a network that reads the
+    /// observation as it was before the desk's features (it reads their first features).
     pub obs_dim: usize,
+    /// The id of the real-time forecast model whose quantiles the observations carry
+    /// (`crate::checkpoint::rt_forecast_id` of the build that trained it); absent for a
+    /// network of [`LEGACY_OBS_DIM`](powermix_env::obs::LEGACY_OBS_DIM) inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rt_forecast_id: Option<String>,
     /// Action width.
     pub act_dim: usize,
     /// Hidden layer widths of actor and critic.

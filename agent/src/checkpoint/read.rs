@@ -7,6 +7,7 @@ use crate::net::{ActorCritic, ActorCriticConfig};
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
+use powermix_env::obs::LEGACY_OBS_DIM;
 use powermix_env::{ACTION_DIM, ACTION_NAMES, OBS_DIM, OBS_NAMES};
 use std::path::Path;
 
@@ -39,9 +40,18 @@ fn names_diff(what: &str, file: &[String], code: &[&str]) -> Option<String> {
 /// values and the missing one is 0, a flat day-ahead offer, as they were trained.
 pub const LEGACY_ACTION_DIM: usize = 10;
 
+/// The id of the real-time forecast model this build's observations carry
+/// ([`powermix_env::learned::SHIPPED_RT_MODEL_JSON`]), written in `meta.json` as
+/// `rt_forecast_id` by every checkpoint whose network reads the desk's features.
+pub fn rt_forecast_id() -> String {
+    hash_hex(powermix_env::learned::SHIPPED_RT_MODEL_JSON.as_bytes())
+}
+
 /// Reads and checks `DIR/meta.json`: JSON and fields, known format version, observation and
-/// action names/order/dims equal to this build's (or, for actions, its first
-/// [`LEGACY_ACTION_DIM`]), normaliser and site config valid.
+/// action names/order/dims equal to this build's (or their first
+/// [`LEGACY_OBS_DIM`] and [`LEGACY_ACTION_DIM`]), the
+/// real-time forecast of the observations this build's ([`rt_forecast_id`]), normaliser and
+/// site config valid.
 pub fn read_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
     use CheckpointErrorKind::*;
     let path = dir.join(META_FILE);
@@ -69,11 +79,24 @@ pub fn read_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
     let meta: CheckpointMeta = serde_json::from_value(value)
         .map_err(|e| CheckpointError::new(Damaged, &path, format!("bad metadata: {e}")))?;
     let incompatible = |m: String| CheckpointError::new(Incompatible, &path, m);
-    if meta.obs_dim != OBS_DIM {
+    if meta.obs_dim != OBS_DIM && meta.obs_dim != LEGACY_OBS_DIM {
         return Err(incompatible(format!(
-            "obs_dim is {} in the checkpoint, {OBS_DIM} in this build",
+            "obs_dim is {} in the checkpoint, {OBS_DIM} in this build \
+             (or {LEGACY_OBS_DIM}, before the desk's features)",
             meta.obs_dim
         )));
+    }
+    if meta.obs_dim > LEGACY_OBS_DIM {
+        let want = rt_forecast_id();
+        if meta.rt_forecast_id.as_deref() != Some(want.as_str()) {
+            return Err(incompatible(format!(
+                "rt_forecast_id is {:?}: its observations carry the real-time forecast of that \
+                 model, and this build's observations that of {want} \
+                 (checkpoints/forecast/rt_price.json); retrain it or use the build it was \
+                 trained with",
+                meta.rt_forecast_id
+            )));
+        }
     }
     if !(LEGACY_ACTION_DIM..=ACTION_DIM).contains(&meta.act_dim) {
         return Err(incompatible(format!(
@@ -82,7 +105,7 @@ pub fn read_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
             meta.act_dim
         )));
     }
-    if let Some(m) = names_diff("obs_names", &meta.obs_names, &OBS_NAMES) {
+    if let Some(m) = names_diff("obs_names", &meta.obs_names, &OBS_NAMES[..meta.obs_dim]) {
         return Err(incompatible(m));
     }
     let act_names = &ACTION_NAMES[..meta.act_dim.min(ACTION_DIM)];
@@ -97,7 +120,7 @@ pub fn read_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
         ));
     }
     meta.normalizer
-        .validate(OBS_DIM)
+        .validate(meta.obs_dim)
         .map_err(|m| CheckpointError::new(Damaged, &path, m))?;
     meta.site_config
         .validate()

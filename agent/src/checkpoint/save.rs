@@ -54,9 +54,14 @@ pub fn save_checkpoint(
     let meta = CheckpointMeta {
         format_version: FORMAT_VERSION,
         model_id: hash_hex(&bytes),
-        obs_names: OBS_NAMES.iter().map(|s| s.to_string()).collect(),
+        obs_names: OBS_NAMES[..cfg.obs_dim.min(OBS_NAMES.len())]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         action_names: ACTION_NAMES.iter().map(|s| s.to_string()).collect(),
         obs_dim: cfg.obs_dim,
+        rt_forecast_id: (cfg.obs_dim > powermix_env::obs::LEGACY_OBS_DIM)
+            .then(crate::checkpoint::read::rt_forecast_id),
         act_dim: cfg.act_dim,
         hidden: cfg.hidden,
         normalizer: info.normalizer.clone(),
