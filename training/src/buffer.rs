@@ -32,6 +32,11 @@ pub struct Rollout {
     pub same_input_action: Vec<f32>,
     /// See `same_input_action`.
     pub same_input_base: Vec<f32>,
+    /// `hindsight_coef > 0`: per step, the hindsight label's correction of each miner
+    /// tranche (`rollout::LABELLED` values per step; empty otherwise).
+    pub hindsight_target: Vec<f32>,
+    /// Their weights ($ per MW and interval, capped; 0 where the rules act alone).
+    pub hindsight_weight: Vec<f32>,
 }
 
 impl Rollout {

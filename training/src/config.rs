@@ -109,6 +109,23 @@ pub struct TrainConfig {
     /// this pulls it back to its base.
     #[serde(default)]
     pub residual_l2: f64,
+    /// Weight of the hindsight labels' loss beside PPO's (0, the default when absent:
+    /// none). Each step labels each miner tranche on or off by what one MW of it earned on
+    /// the realised price, hashprice and 4CP weight of the interval, and the network's
+    /// correction of the rules is pulled toward the label's, weighted by the margin
+    /// (`rollout::hindsight_labels`; Sinclair et al., ICML 2023, one-step form). Needs
+    /// `base_policy = "expert"`.
+    #[serde(default)]
+    pub hindsight_coef: f64,
+    /// Cap of a hindsight label's weight ($ per MW and interval; default 25, the margin of
+    /// a $100/MWh price error): a 4CP peak interval or a spike to the cap would otherwise
+    /// outweigh a year of ordinary intervals.
+    #[serde(default = "default_hindsight_weight_cap")]
+    pub hindsight_weight_cap: f64,
+}
+
+fn default_hindsight_weight_cap() -> f64 {
+    25.0
 }
 
 fn gae() -> String {
@@ -174,6 +191,21 @@ impl TrainConfig {
                 "residual_l2",
                 self.residual_l2.to_string(),
                 "must be a finite number >= 0",
+            );
+        }
+        for (name, x) in [
+            ("hindsight_coef", self.hindsight_coef),
+            ("hindsight_weight_cap", self.hindsight_weight_cap),
+        ] {
+            if !(x.is_finite() && x >= 0.0) {
+                return bad(name, x.to_string(), "must be a finite number >= 0");
+            }
+        }
+        if self.hindsight_coef > 0.0 && self.base_policy != "expert" {
+            return bad(
+                "hindsight_coef",
+                self.hindsight_coef.to_string(),
+                "needs base_policy = \"expert\" (the labels are corrections of the rules)",
             );
         }
         if !["gae", "same_input"].contains(&self.advantage.as_str()) {

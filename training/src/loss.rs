@@ -21,6 +21,9 @@ pub struct LossInput {
     pub(crate) old_logp: Vec<f32>,
     pub(crate) adv: Vec<f32>,
     pub(crate) ret: Vec<f32>,
+    /// The hindsight labels' corrections and weights of the miner tranches
+    /// (`rollout::LABELLED` per row), with `hindsight_coef > 0`.
+    pub(crate) hindsight: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 impl LossInput {
@@ -38,7 +41,14 @@ impl LossInput {
             mask: self.mask.as_ref().map(|m| m[wide(ACTION_DIM)].to_vec()),
             old_logp: self.old_logp[r.clone()].to_vec(),
             adv: self.adv[r.clone()].to_vec(),
-            ret: self.ret[r].to_vec(),
+            ret: self.ret[r.clone()].to_vec(),
+            hindsight: self.hindsight.as_ref().map(|(t, w)| {
+                let k = crate::rollout::LABELLED;
+                (
+                    t[r.start * k..r.end * k].to_vec(),
+                    w[r.start * k..r.end * k].to_vec(),
+                )
+            }),
         }
     }
 }
@@ -53,6 +63,7 @@ pub struct LossOutput {
     pub(crate) value_loss: f64,
     pub(crate) entropy: f64,
     pub(crate) approx_kl: f64,
+    pub(crate) hindsight_loss: f64,
     pub(crate) clip_fraction: f64,
 }
 
@@ -82,6 +93,22 @@ pub fn loss_and_gradients(
         .powi_scalar(2)
         .mean()
         .mul_scalar(cfg.residual_l2);
+    // Hindsight labels: the tranche corrections pulled toward the labels', each weighted by
+    // what a wrong one costs (the weights' sum normalises it). Absolute, not squared: the
+    // payoff of a tranche is linear in its MW, so the best action given the observation is
+    // on when the expected margin is positive, the weighted median of the on/off labels,
+    // which an absolute loss gives; a squared one gives their weighted mean, a fraction that
+    // gives up part of the margin either way.
+    let k = crate::rollout::LABELLED;
+    let hindsight = p.hindsight.map(|(target, weight)| {
+        let total: f32 = weight.iter().sum();
+        let mean_k = mean.clone().slice([0..m, 0..k]);
+        let d = mean_k - t2(target, k);
+        d.abs().mul(t2(weight, k)).sum().div_scalar(total.max(1e-6))
+    });
+    let hindsight_value = hindsight
+        .as_ref()
+        .map_or(0.0, |h| scalar(h.clone().detach()));
     let logp = match p.mask {
         Some(mask) => gaussian_log_prob_masked(mean, log_std.clone(), act, t2(mask, ACTION_DIM)),
         None => gaussian_log_prob(mean, log_std.clone(), act),
@@ -96,9 +123,12 @@ pub fn loss_and_gradients(
     let value_loss = (value - ret).powi_scalar(2).mean().mul_scalar(0.5);
     // Entropy bonus.
     let entropy = gaussian_entropy(log_std);
-    let loss = policy_loss.clone() + value_loss.clone().mul_scalar(cfg.vf_coef)
+    let mut loss = policy_loss.clone() + value_loss.clone().mul_scalar(cfg.vf_coef)
         - entropy.clone().mul_scalar(cfg.ent_coef)
         + residual_l2;
+    if let Some(h) = hindsight {
+        loss = loss + h.mul_scalar(cfg.hindsight_coef);
+    }
     let grads = GradientsParams::from_grads(loss.backward(), model);
 
     let lr_vals: Vec<f32> = tensor_values(log_ratio.detach());
@@ -118,6 +148,7 @@ pub fn loss_and_gradients(
         value_loss: scalar(value_loss.detach()),
         entropy: scalar(entropy.detach().reshape([1, 1]).mean()),
         approx_kl: kl,
+        hindsight_loss: hindsight_value,
         clip_fraction: clipped as f64 / m as f64,
     }
 }

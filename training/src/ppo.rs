@@ -40,7 +40,7 @@ use crate::buffer::{RewardScaler, Rollout, gae};
 use crate::config::TrainConfig;
 use crate::loss::{LossInput, LossOutput, loss_and_gradients, normalize_advantages, tensor_values};
 use crate::parallel;
-use crate::rollout::{EnvPlanner, SameInput, Sampler, run_part};
+use crate::rollout::{EnvPlanner, LABELLED, SameInput, Sampler, run_part};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -80,6 +80,9 @@ pub struct UpdateStats {
     /// base explains, 1 - Var(action return - base return) / Var(action return) (the
     /// critic's `explained_variance` is the same measure for its baseline).
     pub same_input_explained_variance: Option<f64>,
+    /// `hindsight_coef > 0`: the mean weighted squared distance of the network's tranche
+    /// corrections to the hindsight labels' (before the coefficient).
+    pub hindsight_loss: Option<f64>,
     /// Mean return ($) of the episodes finished during the rollout, if any.
     pub episode_profit: Option<f64>,
     /// Mean policy std.
@@ -326,6 +329,7 @@ impl Trainer {
                 horizon: self.cfg.same_input_horizon,
                 gamma: self.cfg.gamma,
             }),
+            hindsight_cap: (self.cfg.hindsight_coef > 0.0).then_some(self.cfg.hindsight_weight_cap),
         };
         // Each env's always-on baseline: its source's.
         let baselines: Vec<&[f32]> = self
@@ -378,6 +382,13 @@ impl Trainer {
                 r.episode_end.extend_from_slice(&p.ended[rows.clone()]);
                 truncated.extend_from_slice(&p.truncated[rows.clone()]);
                 final_values.extend_from_slice(&p.final_values[rows.clone()]);
+                if !p.hs_target.is_empty() {
+                    let w = LABELLED;
+                    r.hindsight_target
+                        .extend_from_slice(&p.hs_target[t * m * w..(t + 1) * m * w]);
+                    r.hindsight_weight
+                        .extend_from_slice(&p.hs_weight[t * m * w..(t + 1) * m * w]);
+                }
                 if !p.si_action.is_empty() {
                     r.same_input_action
                         .extend_from_slice(&p.si_action[rows.clone()]);
@@ -426,6 +437,7 @@ impl Trainer {
         let mut idx: Vec<usize> = (0..total).collect();
         let mut s = UpdateStats::default();
         let mut batches = 0.0;
+        let mut hindsight_loss = 0.0;
         for _ in 0..self.cfg.epochs {
             idx.shuffle(&mut self.rng);
             for chunk in idx.chunks(mb) {
@@ -440,6 +452,12 @@ impl Trainer {
                     old_logp: gather_rows(&r.log_probs, chunk, 1),
                     adv: normalize_advantages(&gather_rows(adv, chunk, 1)),
                     ret: gather_rows(returns, chunk, 1),
+                    hindsight: (!r.hindsight_target.is_empty()).then(|| {
+                        (
+                            gather_rows(&r.hindsight_target, chunk, LABELLED),
+                            gather_rows(&r.hindsight_weight, chunk, LABELLED),
+                        )
+                    }),
                 };
                 // Gradient shards: one per thread, at least 2 rows each.
                 let shards = self.cfg.threads.clamp(1, m / 2);
@@ -465,6 +483,7 @@ impl Trainer {
                 s.value_loss += w(&|o| o.value_loss);
                 s.entropy += w(&|o| o.entropy);
                 s.approx_kl += w(&|o| o.approx_kl);
+                hindsight_loss += w(&|o| o.hindsight_loss);
                 s.clip_fraction += w(&|o| o.clip_fraction);
                 s.grad_norm += norm;
                 batches += 1.0;
@@ -475,6 +494,7 @@ impl Trainer {
             s.value_loss /= batches;
             s.entropy /= batches;
             s.approx_kl /= batches;
+            s.hindsight_loss = (!r.hindsight_target.is_empty()).then(|| hindsight_loss / batches);
             s.clip_fraction /= batches;
             s.grad_norm /= batches;
         }

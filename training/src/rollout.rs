@@ -51,6 +51,54 @@ pub struct Sampler<'a> {
     pub(crate) mask: bool,
     /// `advantage = "same_input"`: the forked base rollouts' horizon and discount.
     pub(crate) same_input: Option<SameInput>,
+    /// `hindsight_coef > 0`: label each step's miner tranches ([`hindsight_labels`]), with
+    /// weights capped at this ($ per MW and interval).
+    pub(crate) hindsight_cap: Option<f64>,
+}
+
+/// Miner tranches a hindsight label covers (the first action values).
+pub(crate) const LABELLED: usize = powermix_env::config::TRANCHES;
+
+/// The hindsight labels of one step (Sinclair et al., ICML 2023, "Hindsight Learning for
+/// MDPs with Exogenous Inputs", in its one-step form): for each miner tranche, what running
+/// one MW of it in interval `t` earned on the realised inputs, `margin = mining revenue at
+/// the interval's hashprice - real-time price x 0.25 h - the 4CP charge on the interval's
+/// realised peak weight` (the LP's `margin`, `powermix_plan::lp`), so the label is the
+/// tranche on (1) when that is positive, off (0) otherwise. Returned as the correction of
+/// the base action `base` the label asks for, and the weight `min(|margin|, cap)` ($/MW):
+/// the cost of getting it wrong. The policy learns them from what it observes, so it learns
+/// the expectation given its observation, not the realised price (the labels are what no
+/// decision can see; only the loss reads them).
+pub(crate) fn hindsight_labels(
+    env: &Env,
+    base: &[f32; ACTION_DIM],
+    cap: f64,
+) -> ([f32; LABELLED], [f32; LABELLED]) {
+    let m = env.market();
+    let t = env.index();
+    let cfg = &m.cfg;
+    let h = powermix_env::time::INTERVAL_HOURS;
+    let facts = m.hindsight();
+    let price = facts.data.rt_price[t];
+    let hashprice = facts.data.hashprice[t];
+    let cp_per_mw = cfg.four_cp.rate_usd_per_kw_year * 1000.0 / 4.0;
+    let load_cost = price * h + cp_per_mw * facts.four_cp_weight[t];
+    let mut target = [0.0f32; LABELLED];
+    let mut weight = [0.0f32; LABELLED];
+    for i in 0..LABELLED {
+        let tranche = &cfg.mining.tranches[i];
+        let revenue =
+            1e3 / tranche.efficiency_j_per_th * (1.0 - cfg.mining.pool_fee) * h / 24.0 * hashprice;
+        let margin = revenue - load_cost;
+        let on = if margin > 0.0 { 1.0 } else { 0.0 };
+        target[i] = on - base[i];
+        weight[i] = if margin.is_finite() {
+            margin.abs().min(cap) as f32
+        } else {
+            0.0
+        };
+    }
+    (target, weight)
 }
 
 /// The forked base rollouts of `advantage = "same_input"` (needs the expert as the base).
@@ -135,8 +183,10 @@ impl Sampler<'_> {
         rngs: &mut [Rng],
         planners: &mut [EnvPlanner],
         offers: &mut [Option<DayAheadOffer>],
+        bases: &mut [Option<[f32; ACTION_DIM]>],
     ) {
         let raw = venv.obs();
+        bases.fill(None);
         let mut mean = [0.0f32; ACTION_DIM];
         let mut v = [0.0f32; 1];
         for (e, rng) in rngs.iter_mut().enumerate() {
@@ -171,6 +221,8 @@ impl Sampler<'_> {
                     // `Trainer::new` gives a planner base the rules for emergencies.
                     (None, Some(EnvPlanner::Base(_)) | None) => None,
                 };
+                // The rules alone (an emergency) leave nothing to correct: no label.
+                bases[e] = base.filter(|_| !snap.emergency.active());
                 match base {
                     Some(base) => {
                         rules_alone = snap.emergency.active();
@@ -249,6 +301,10 @@ pub struct Part {
     /// base alone ($; empty otherwise).
     pub(crate) si_action: Vec<f32>,
     pub(crate) si_base: Vec<f32>,
+    /// `hindsight_coef > 0`: per step, the label's correction and weight of each miner
+    /// tranche ([`LABELLED`] values each; empty otherwise).
+    pub(crate) hs_target: Vec<f32>,
+    pub(crate) hs_weight: Vec<f32>,
 }
 
 /// Steps one part of the envs `steps` times with sampled actions.
@@ -277,7 +333,10 @@ pub fn run_part(
         finished: Vec::new(),
         si_action: Vec::new(),
         si_base: Vec::new(),
+        hs_target: Vec::new(),
+        hs_weight: Vec::new(),
     };
+    let mut bases: Vec<Option<[f32; ACTION_DIM]>> = vec![None; n];
     let mut obs = vec![0.0f32; n * OBS_DIM];
     let mut acts = vec![0.0f32; n * ACTION_DIM];
     let mut env_acts = vec![0.0f32; n * ACTION_DIM];
@@ -299,7 +358,18 @@ pub fn run_part(
             rngs,
             planners,
             &mut offers,
+            &mut bases,
         );
+        if let Some(cap) = s.hindsight_cap {
+            for (e, base) in bases.iter().enumerate() {
+                let (target, weight) = match base {
+                    Some(b) => hindsight_labels(venv.env(e), b, cap),
+                    None => ([0.0; LABELLED], [0.0; LABELLED]),
+                };
+                p.hs_target.extend_from_slice(&target);
+                p.hs_weight.extend_from_slice(&weight);
+            }
+        }
         p.masks.extend_from_slice(&masks);
         p.obs.extend_from_slice(&obs);
         p.actions.extend_from_slice(&acts);
@@ -435,5 +505,58 @@ mod tests {
             (a2 - want).abs() <= 1e-9 * want.abs().max(1.0),
             "{a2} {want}"
         );
+    }
+}
+
+#[cfg(test)]
+mod hindsight_tests {
+    use super::*;
+    use powermix_env::env::Window;
+    use powermix_env::{Market, SiteConfig};
+    use std::sync::Arc;
+
+    #[test]
+    fn labels_follow_the_realised_margin_by_hand() {
+        let mut data = powermix_data::synth::synthetic_year(2024, 3);
+        // Interval 500: a price to the cap (every tranche off); 501: a negative price (on).
+        data.rt_price[500] = 5000.0;
+        data.rt_price[501] = -20.0;
+        let m = Arc::new(Market::new(data, SiteConfig::default_site()));
+        let cfg = &m.cfg;
+        let at = |t: usize| {
+            let mut env = Env::new(
+                m.clone(),
+                Window::Whole {
+                    start: t,
+                    end: t + 10,
+                },
+                1,
+            )
+            .unwrap();
+            env.reset(None);
+            env
+        };
+        let base = [1.0f32, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        let (target, weight) = hindsight_labels(&at(500), &base, 25.0);
+        // Off is asked of the two running tranches, nothing of the stopped one.
+        assert_eq!(target, [-1.0, 0.0, -1.0]);
+        // The margin is far beyond the cap: weight 25 each.
+        assert_eq!(weight, [25.0; 3]);
+        let (target, weight) = hindsight_labels(&at(501), &base, 1e9);
+        assert_eq!(target, [0.0, 1.0, 0.0]);
+        // By hand: revenue per MW and interval - price x 0.25 h (no 4CP weight in January).
+        let hp = m.hindsight().data.hashprice[501];
+        assert_eq!(m.hindsight().four_cp_weight[501], 0.0);
+        for i in 0..LABELLED {
+            let t = &cfg.mining.tranches[i];
+            let revenue =
+                1e3 / t.efficiency_j_per_th * (1.0 - cfg.mining.pool_fee) * 0.25 / 24.0 * hp;
+            let margin = revenue + 20.0 * 0.25;
+            assert!(
+                (weight[i] as f64 - margin).abs() < 1e-3,
+                "{i}: {} {margin}",
+                weight[i]
+            );
+        }
     }
 }

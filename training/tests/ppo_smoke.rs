@@ -870,3 +870,32 @@ fn residual_l2_pulls_the_output_to_its_base_and_is_checked() {
     let e = c.validate().unwrap_err().to_string();
     assert!(e.contains("residual_l2 = NaN"), "{e}");
 }
+
+#[test]
+fn hindsight_labels_add_their_loss_and_are_checked() {
+    let m = market();
+    let mut c = small();
+    c.hindsight_coef = 1.0;
+    let mut t = Trainer::new(c, m.clone(), 0, m.len(), 5).unwrap();
+    let s = t.step();
+    let h = s.hindsight_loss.expect("reported with labels");
+    assert!(h.is_finite() && h >= 0.0, "{h}");
+    let mut g = Trainer::new(small(), m.clone(), 0, m.len(), 5).unwrap();
+    assert_eq!(g.step().hindsight_loss, None);
+    let mut c = small();
+    c.hindsight_coef = 1.0;
+    c.base_policy = "none".into();
+    let e = c.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("hindsight_coef") && e.contains("base_policy"),
+        "{e}"
+    );
+    let mut c = small();
+    c.hindsight_weight_cap = -1.0;
+    assert!(
+        c.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("hindsight_weight_cap = -1")
+    );
+}
