@@ -18,6 +18,7 @@
 
 pub mod buffer;
 pub mod config;
+pub(crate) mod ercot;
 pub mod error;
 pub(crate) mod loss;
 pub(crate) mod parallel;

@@ -12,21 +12,22 @@
 //! which gives the same rollout to the bit and the same update up to float rounding.
 //! What a checkpoint must hold to resume a run is in [`crate::resume`].
 //!
+//! The env is `ErcotEnv` (`ercot.rs`): the envs and every ERCOT-specific part of a
+//! rollout beside the network (the base policy a residual corrects, the planners and the
+//! day-ahead head, the gate mask, the reward baseline, the forked base rollouts and the
+//! hindsight labels). This file sees only what a rollout returns.
+//!
 //! Each PPO detail is named where it happens:
 //! - **running observation normalisation** ([`ObsNormalizer`], frozen during a rollout,
 //!   updated with its observations afterwards, stored with the checkpoint);
 //! - **Gaussian policy** over the 11 action values (`ACTION_DIM`), sampled unbounded; the env's safety
 //!   projection clamps to [0, 1]; log-probabilities are of the unclamped sample (see
 //!   `powermix_agent::net`);
-//! - **residual policy**: with `base_policy = "expert"` the env receives the expert's action
-//!   plus the sample (`residual_action`); with `"day-ahead-mpc"`, the action of each env's own
-//!   MPC plus the sample, and the MPC's day-ahead offer (`powermix_plan::mpc::planner_base`;
-//!   a fresh MPC at each episode start);
-//! - **the day-ahead head in the rollouts** (`head_in_rollouts`): each env's own
-//!   `DayAheadHead` sees every snapshot and its hour-by-hour offer is settled at the gate,
-//!   as `serve` and `evaluate` settle it (a fresh head at each episode start);
-//! - **reward baseline**: the reward learnt from is the profit above always-on's profit in
-//!   the same interval ([`always_on_baseline`]), when `reward_baseline` is set;
+//! - **the env's parts** (residual base, planners, head, reward baseline
+//!   [`always_on_baseline`], forks, labels): `ErcotEnv`;
+//! - **advantages**: GAE, or with `advantage = "same_input"` the forks' differences (the
+//!   critic still learns the GAE returns);
+//! - **auxiliary losses**: `residual_l2`, the hindsight labels' (`loss.rs`);
 //! - **reward scaling** by the running std of the discounted return ([`RewardScaler`]);
 //! - **bootstrap values** ([`bootstrap_values`], the one place they are set): V(next obs)
 //!   inside an episode, V(final obs) on truncation (the window ended, the future goes on),
@@ -38,18 +39,18 @@
 
 use crate::buffer::{RewardScaler, Rollout, gae};
 use crate::config::TrainConfig;
+use crate::ercot::ErcotEnv;
 use crate::loss::{LossInput, LossOutput, loss_and_gradients, normalize_advantages, tensor_values};
 use crate::parallel;
-use crate::rollout::{EnvPlanner, LABELLED, SameInput, Sampler, run_part};
+use crate::rollout::{LABELLED, NetSampler};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use powermix_agent::net::{ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer};
-use powermix_agent::rules::{Expert, ExpertParams};
-use powermix_env::env::{EnvError, VecEnv, Window};
+use powermix_agent::rules::ExpertParams;
+use powermix_env::env::EnvError;
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Market, OBS_DIM};
-use powermix_plan::mpc::{DayAheadHead, DayAheadMpc};
 use rand::seq::SliceRandom;
 use std::sync::Arc;
 
@@ -115,26 +116,13 @@ pub struct Trainer {
     pub update: usize,
     /// Env steps done.
     pub env_steps: u64,
-    /// The envs, one part per thread (env streams numbered across the parts).
-    pub(crate) venvs: Vec<VecEnv>,
-    /// Always-on profit per market interval of each source, subtracted from rewards (empty:
-    /// no baseline).
-    baselines: Vec<Vec<f32>>,
-    /// The source (index into the trainer's [`TrainSource`]s) each env runs on.
-    env_source: Vec<usize>,
+    /// The ERCOT env: the envs and everything ERCOT-specific beside the network.
+    pub(crate) env: ErcotEnv,
     device: Device,
     /// Minibatch shuffling stream.
     pub(crate) rng: Rng,
     /// One action-sampling stream per env.
     pub(crate) env_rngs: Vec<Rng>,
-    /// The rules a residual policy corrects (`base_policy = "expert"`), and their
-    /// parameters (stored in checkpoints).
-    base: Option<Expert>,
-    base_params: Option<ExpertParams>,
-    /// One planner per env: the MPC when it is the base (`base_policy =
-    /// "day-ahead-mpc"`), the day-ahead head with `head_in_rollouts`, else empty. Planner
-    /// state is not in `trainer.json`: a resumed run starts each env's planner afresh.
-    pub(crate) planners: Vec<EnvPlanner>,
 }
 
 /// Where training episodes come from: a market and its training window `[start, end)`
@@ -170,48 +158,7 @@ impl Trainer {
         sources: &[TrainSource],
         seed: u64,
     ) -> Result<Trainer, EnvError> {
-        let Some(first) = sources.first() else {
-            return Err(EnvError(
-                "training needs at least one source of data".into(),
-            ));
-        };
-        let market = first.market.clone();
-        if let Some(i) = sources.iter().position(|s| s.market.cfg != market.cfg) {
-            return Err(EnvError(format!(
-                "training source {i}: its site config differs from the first source's (one policy acts in all of them)"
-            )));
-        }
-        let base_params = (cfg.base_policy != "none")
-            .then(|| (cfg.expert.clone()).unwrap_or_else(ExpertParams::default_params));
-        let base = base_params.clone().map(|p| Expert::new(&market.cfg, p));
-        let planners = if cfg.base_policy == "day-ahead-mpc" {
-            vec![EnvPlanner::Base(Box::new(DayAheadMpc::new(&market.cfg))); cfg.n_envs]
-        } else if cfg.head_in_rollouts {
-            vec![EnvPlanner::Head(Box::new(DayAheadHead::new(&market.cfg))); cfg.n_envs]
-        } else {
-            Vec::new()
-        };
-        let windows: Vec<(Arc<Market>, Window)> = sources
-            .iter()
-            .map(|s| {
-                let window = Window::Random {
-                    start: s.start,
-                    end: s.end,
-                    len: cfg.episode_days * 96,
-                };
-                (s.market.clone(), window)
-            })
-            .collect();
-        let baselines = if cfg.reward_baseline {
-            sources
-                .iter()
-                .map(|s| always_on_baseline(&s.market))
-                .collect::<Result<_, _>>()?
-        } else {
-            Vec::new()
-        };
-        let env_source: Vec<usize> = (0..cfg.n_envs).map(|e| e % sources.len()).collect();
-        let venvs = parallel::split_envs(&windows, &env_source, cfg.threads, seed)?;
+        let env = ErcotEnv::new(&cfg, sources, seed)?;
         let device = Device::flex().autodiff();
         let net = ActorCriticConfig {
             obs_dim: OBS_DIM,
@@ -220,7 +167,7 @@ impl Trainer {
             init_log_std: cfg.init_log_std,
         };
         // Residual policies start at the rules (zero correction), others at always-on.
-        let start = if base.is_some() {
+        let start = if env.has_base() {
             [0.0; ACTION_DIM]
         } else {
             INITIAL_ACTION
@@ -233,14 +180,9 @@ impl Trainer {
             env_steps: 0,
             model,
             optim: adam(),
-            venvs,
-            baselines,
-            env_source,
+            env,
             device,
             rng: Rng::stream(seed, 0x7070),
-            base,
-            base_params,
-            planners,
             env_rngs: (0..cfg.n_envs)
                 .map(|e| Rng::stream(seed, 0x7071 + e as u64))
                 .collect(),
@@ -316,46 +258,15 @@ impl Trainer {
         let critic = critic_of(&self.model);
         let log_std: Vec<f32> = tensor_values(self.model.log_std.val());
         let std: Vec<f64> = log_std.iter().map(|&l| (l as f64).exp()).collect();
-        let sampler = Sampler {
-            base: self.base.as_ref(),
+        let net = NetSampler {
             actor: &actor,
             critic: &critic,
             normalizer: &self.normalizer,
             std: &std,
             log_std: &log_std.iter().map(|&l| l as f64).collect::<Vec<_>>(),
             log_std_sum: log_std.iter().map(|&l| l as f64).sum(),
-            mask: self.cfg.mask_inert_actions,
-            same_input: (self.cfg.advantage == "same_input").then_some(SameInput {
-                horizon: self.cfg.same_input_horizon,
-                gamma: self.cfg.gamma,
-            }),
-            hindsight_cap: (self.cfg.hindsight_coef > 0.0).then_some(self.cfg.hindsight_weight_cap),
         };
-        // Each env's always-on baseline: its source's.
-        let baselines: Vec<&[f32]> = self
-            .env_source
-            .iter()
-            .map(|&s| self.baselines.get(s).map_or(&[][..], Vec::as_slice))
-            .collect();
-        let parts = match self.venvs.as_mut_slice() {
-            // Sequential path.
-            [venv] => vec![run_part(
-                &sampler,
-                venv,
-                &mut self.env_rngs,
-                &mut self.planners,
-                t_max,
-                &baselines,
-            )],
-            venvs => parallel::collect_parts(
-                &sampler,
-                venvs,
-                &mut self.env_rngs,
-                &mut self.planners,
-                t_max,
-                &baselines,
-            ),
-        };
+        let parts = self.env.rollout(net, &mut self.env_rngs, t_max);
         self.env_steps += (n * t_max) as u64;
 
         // Merge the parts step-major: row t * n + e is env e at step t.
@@ -506,12 +417,13 @@ impl Trainer {
     /// The expert parameters a residual policy corrects (None: no base policy); with a
     /// planner base, the rules that act alone in emergencies.
     pub fn base_params(&self) -> Option<ExpertParams> {
-        self.base_params.clone()
+        self.env.base_params()
     }
 
     /// The planner a residual policy corrects (`base_policy = "day-ahead-mpc"`), if any.
     pub fn base_planner(&self) -> Option<&str> {
-        matches!(self.planners.first(), Some(EnvPlanner::Base(_)))
+        self.env
+            .planner_base()
             .then_some(self.cfg.base_policy.as_str())
     }
 

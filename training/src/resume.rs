@@ -63,7 +63,7 @@ impl Trainer {
     /// Where the rollouts are (see [`RolloutProgress`]).
     pub fn rollout_progress(&self) -> RolloutProgress {
         RolloutProgress {
-            venvs: self.venvs.iter().map(VecEnv::progress).collect(),
+            venvs: self.env.venvs.iter().map(VecEnv::progress).collect(),
             rng: self.rng.clone(),
             env_rngs: self.env_rngs.clone(),
         }
@@ -78,14 +78,14 @@ impl Trainer {
                 self.env_rngs.len()
             ));
         }
-        if p.venvs.len() != self.venvs.len() {
+        if p.venvs.len() != self.env.venvs.len() {
             return Err(format!(
                 "rollout progress has {} env parts, this run has {} (threads)",
                 p.venvs.len(),
-                self.venvs.len()
+                self.env.venvs.len()
             ));
         }
-        for (v, q) in self.venvs.iter_mut().zip(&p.venvs) {
+        for (v, q) in self.env.venvs.iter_mut().zip(&p.venvs) {
             v.restore(q).map_err(|e| e.to_string())?;
         }
         self.rng = p.rng.clone();

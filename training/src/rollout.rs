@@ -37,16 +37,24 @@ impl EnvPlanner {
     }
 }
 
-/// What the rollout needs to act on a part of the envs.
+/// The network as a rollout samples it: the plain-Rust actor and critic, the frozen
+/// observation statistics and the Gaussian's spread. PPO's side of a rollout.
 #[derive(Clone, Copy)]
-pub struct Sampler<'a> {
-    pub(crate) base: Option<&'a Expert>,
+pub struct NetSampler<'a> {
     pub(crate) actor: &'a FastActor,
     pub(crate) critic: &'a FastActor,
     pub(crate) normalizer: &'a ObsNormalizer,
     pub(crate) std: &'a [f64],
     pub(crate) log_std: &'a [f64],
     pub(crate) log_std_sum: f64,
+}
+
+/// What the rollout needs to act on a part of the envs: the network, and the ERCOT env's
+/// parts beside it ([`crate::ercot::ErcotEnv`] builds it).
+#[derive(Clone, Copy)]
+pub struct Sampler<'a> {
+    pub(crate) net: NetSampler<'a>,
+    pub(crate) base: Option<&'a Expert>,
     /// `mask_inert_actions`: log-probabilities over the values the env reads only.
     pub(crate) mask: bool,
     /// `advantage = "same_input"`: the forked base rollouts' horizon and discount.
@@ -191,15 +199,16 @@ impl Sampler<'_> {
         let mut v = [0.0f32; 1];
         for (e, rng) in rngs.iter_mut().enumerate() {
             let o = &mut obs[e * OBS_DIM..(e + 1) * OBS_DIM];
-            self.normalizer
+            self.net
+                .normalizer
                 .normalize(&raw[e * OBS_DIM..(e + 1) * OBS_DIM], o);
-            self.actor.forward(o, &mut mean);
-            self.critic.forward(o, &mut v);
+            self.net.actor.forward(o, &mut mean);
+            self.net.critic.forward(o, &mut v);
             let mut sample = [0.0f32; ACTION_DIM];
             let mut zs = [0.0f64; ACTION_DIM];
             for k in 0..ACTION_DIM {
                 zs[k] = rng.sample::<f64, _>(StandardNormal);
-                sample[k] = (mean[k] as f64 + self.std[k] * zs[k]) as f32;
+                sample[k] = (mean[k] as f64 + self.net.std[k] * zs[k]) as f32;
             }
             acts[e * ACTION_DIM..(e + 1) * ACTION_DIM].copy_from_slice(&sample);
             let mut rules_alone = false;
@@ -249,14 +258,14 @@ impl Sampler<'_> {
                     let live = !rules_alone && (offer_read || !DAY_AHEAD_VALUES.contains(&k));
                     masks[e * ACTION_DIM + k] = f32::from(u8::from(live));
                     if live {
-                        logp -= self.log_std[k] + HALF_LN_2PI + 0.5 * zs[k] * zs[k];
+                        logp -= self.net.log_std[k] + HALF_LN_2PI + 0.5 * zs[k] * zs[k];
                     }
                 }
                 logp
             } else {
                 // Every value counts (summed in the order the unmasked runs always used).
                 zs.iter().fold(
-                    -self.log_std_sum - HALF_LN_2PI * ACTION_DIM as f64,
+                    -self.net.log_std_sum - HALF_LN_2PI * ACTION_DIM as f64,
                     |lp, z| lp - 0.5 * z * z,
                 )
             };
@@ -270,8 +279,8 @@ impl Sampler<'_> {
     fn value(&self, raw: &[f32]) -> f32 {
         let mut o = [0.0f32; OBS_DIM];
         let mut v = [0.0f32; 1];
-        self.normalizer.normalize(raw, &mut o);
-        self.critic.forward(&o, &mut v);
+        self.net.normalizer.normalize(raw, &mut o);
+        self.net.critic.forward(&o, &mut v);
         v[0]
     }
 }
