@@ -16,7 +16,6 @@
 
 use crate::config::TrainConfig;
 use crate::parallel;
-use crate::ppo::{TrainSource, always_on_baseline};
 use crate::rollout::{EnvPlanner, NetSampler, Part, SameInput, Sampler, run_part};
 use powermix_agent::rules::{Expert, ExpertParams};
 use powermix_env::Market;
@@ -24,6 +23,36 @@ use powermix_env::env::{EnvError, VecEnv, Window};
 use powermix_env::rng::Rng;
 use powermix_plan::mpc::{DayAheadHead, DayAheadMpc};
 use std::sync::Arc;
+
+/// Where training episodes come from: a market and its training window `[start, end)`
+/// (market intervals). A run may have several (`train --also-train`): env `e` of `n_envs`
+/// runs on source `e % sources`, so each source gets an equal share of the rollouts.
+#[derive(Debug, Clone)]
+pub struct TrainSource {
+    /// Data and site.
+    pub market: Arc<Market>,
+    /// First interval of the training window.
+    pub start: usize,
+    /// End (exclusive) of the training window.
+    pub end: usize,
+}
+
+/// Always-on's profit in every interval of `market` (index = market interval), replayed
+/// through the same env and settlement. Always-on offers no reserves, so deployments never
+/// touch it, and its state (everything running) never depends on what a policy does: the
+/// sequence is a function of the market alone. Subtracting it from the reward therefore adds
+/// the same constant to every policy's return from a given interval and leaves the best policy
+/// unchanged, while removing the flat AI revenue and the always-on energy bill from the
+/// signal, the bulk of the reward's variance.
+pub fn always_on_baseline(market: &Arc<Market>) -> Result<Vec<f32>, EnvError> {
+    let mut policy = powermix_agent::AlwaysOn;
+    let score = powermix_eval::backtest(market, 0, market.len(), &mut policy, 0)?;
+    let mut out = vec![0.0f32; market.len()];
+    for (k, p) in score.trace.profit.iter().enumerate() {
+        out[score.trace.start + k] = *p as f32;
+    }
+    Ok(out)
+}
 
 /// The envs of a run and the ERCOT parts of its rollouts (module doc).
 pub struct ErcotEnv {

@@ -40,6 +40,7 @@
 use crate::buffer::{RewardScaler, Rollout, gae};
 use crate::config::TrainConfig;
 use crate::ercot::ErcotEnv;
+pub use crate::ercot::{TrainSource, always_on_baseline};
 use crate::loss::{LossInput, LossOutput, loss_and_gradients, normalize_advantages, tensor_values};
 use crate::parallel;
 use crate::rollout::{LABELLED, NetSampler};
@@ -123,19 +124,6 @@ pub struct Trainer {
     pub(crate) rng: Rng,
     /// One action-sampling stream per env.
     pub(crate) env_rngs: Vec<Rng>,
-}
-
-/// Where training episodes come from: a market and its training window `[start, end)`
-/// (market intervals). A run may have several (`train --also-train`): env `e` of `n_envs`
-/// runs on source `e % sources`, so each source gets an equal share of the rollouts.
-#[derive(Debug, Clone)]
-pub struct TrainSource {
-    /// Data and site.
-    pub market: Arc<Market>,
-    /// First interval of the training window.
-    pub start: usize,
-    /// End (exclusive) of the training window.
-    pub end: usize,
 }
 
 impl Trainer {
@@ -510,23 +498,6 @@ pub fn clip_global_norm(model: &ActorCritic, grads: &mut GradientsParams, max_no
 
 // ---------------------------------------------------------------------------------------
 // Set-up and helpers.
-
-/// Always-on's profit in every interval of `market` (index = market interval), replayed
-/// through the same env and settlement. Always-on offers no reserves, so deployments never
-/// touch it, and its state (everything running) never depends on what a policy does: the
-/// sequence is a function of the market alone. Subtracting it from the reward therefore adds
-/// the same constant to every policy's return from a given interval and leaves the best policy
-/// unchanged, while removing the flat AI revenue and the always-on energy bill from the
-/// signal, the bulk of the reward's variance.
-pub fn always_on_baseline(market: &Arc<Market>) -> Result<Vec<f32>, EnvError> {
-    let mut policy = powermix_agent::AlwaysOn;
-    let score = powermix_eval::backtest(market, 0, market.len(), &mut policy, 0)?;
-    let mut out = vec![0.0f32; market.len()];
-    for (k, p) in score.trace.profit.iter().enumerate() {
-        out[score.trace.start + k] = *p as f32;
-    }
-    Ok(out)
-}
 
 /// The actor's initial output bias without a base policy: the always-on action (tranches and training at 1,
 /// day-ahead offers at 0). With the output weights near 0, the first deterministic policy is
