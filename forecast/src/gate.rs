@@ -21,7 +21,7 @@ use crate::features::{PRICE_SCALE, asinh_scaled};
 #[cfg(feature = "fit")]
 use crate::model::{FORMAT_VERSION, Split};
 use crate::model::{ModelError, ModelFile};
-use crate::price::TAUS;
+use crate::price::{TAUS, pinball, sample_quantiles};
 #[cfg(feature = "fit")]
 use crate::train::{FitConfig, Loss, Table, fit, normaliser};
 use powermix_env::SiteState;
@@ -659,12 +659,7 @@ pub fn score(y: &[f64], q: &[Option<Q3>]) -> Scores {
         s.mean_y += y;
         s.mean_q50 += q[1];
         for j in 0..3 {
-            let e = y - q[j];
-            s.pinball[j] += if e >= 0.0 {
-                TAUS[j] * e
-            } else {
-                (TAUS[j] - 1.0) * e
-            };
+            s.pinball[j] += pinball(TAUS[j], y, q[j]);
             if y <= q[j] {
                 s.coverage[j] += 1.0;
             }
@@ -677,15 +672,6 @@ pub fn score(y: &[f64], q: &[Option<Q3>]) -> Scores {
         .chain([&mut s.mean_y, &mut s.mean_q50])
         .for_each(|v| *v /= n);
     s
-}
-
-/// The `TAUS` quantiles of a sample (nearest rank, as the price tables' baselines).
-fn sample_quantiles(mut e: Vec<f64>) -> Option<Q3> {
-    if e.is_empty() {
-        return None;
-    }
-    e.sort_by(f64::total_cmp);
-    Some(TAUS.map(|q| e[((e.len() - 1) as f64 * q).round() as usize]))
 }
 
 /// A point baseline of the real-time rows as quantiles: the point for every quantile, or

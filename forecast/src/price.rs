@@ -137,6 +137,23 @@ pub fn day_ahead(target: Target) -> Box<Point> {
     })
 }
 
+/// The pinball (quantile) loss of quantile `q` at level `tau` for the outcome `y`: the
+/// loss every quantile forecast here is fitted (`train::Loss::Pinball`) and scored by.
+pub fn pinball(tau: f64, y: f64, q: f64) -> f64 {
+    let e = y - q;
+    if e >= 0.0 { tau * e } else { (tau - 1.0) * e }
+}
+
+/// The [`TAUS`] quantiles of a sample by nearest rank (the baselines' error quantiles);
+/// None for an empty sample.
+pub fn sample_quantiles(mut e: Vec<f64>) -> Option<[f64; 3]> {
+    if e.is_empty() {
+        return None;
+    }
+    e.sort_by(f64::total_cmp);
+    Some(TAUS.map(|q| e[((e.len() - 1) as f64 * q).round() as usize]))
+}
+
 /// A point baseline as quantiles: the point itself for every quantile, or (with
 /// `fit_rows`) plus the fitting rows' error quantiles per horizon.
 pub fn baseline_quantiles(
@@ -148,18 +165,11 @@ pub fn baseline_quantiles(
     let shift: [[f64; 3]; HORIZONS] = match fit_rows {
         None => [[0.0; 3]; HORIZONS],
         Some(fr) => std::array::from_fn(|k| {
-            let mut e: Vec<f64> = fr
+            let e: Vec<f64> = fr
                 .iter()
                 .filter_map(|r| Some(r.y(target, k)? - point(r, k)?))
                 .collect();
-            e.sort_by(f64::total_cmp);
-            TAUS.map(|q| {
-                if e.is_empty() {
-                    0.0
-                } else {
-                    e[((e.len() - 1) as f64 * q).round() as usize]
-                }
-            })
+            sample_quantiles(e).unwrap_or([0.0; 3])
         }),
     };
     rows.iter()
@@ -195,12 +205,7 @@ pub fn score(rows: &[Row], q: &[Option<Quantiles>], target: Target) -> Scores {
         n += 1;
         for k in 0..HORIZONS {
             for j in 0..3 {
-                let e = ys[k] - q[k][j];
-                let l = if e >= 0.0 {
-                    TAUS[j] * e
-                } else {
-                    (TAUS[j] - 1.0) * e
-                };
+                let l = pinball(TAUS[j], ys[k], q[k][j]);
                 s.pinball[j] += l;
                 if j == 1 {
                     s.pinball50_by_horizon[k] += l;
