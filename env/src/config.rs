@@ -546,6 +546,13 @@ impl SiteConfig {
         self.mining.tranches.iter().map(|t| t.capacity_mw).sum()
     }
 
+    /// The 4CP charge of one MW of load on an interval of weight 1 ($): the yearly rate per
+    /// kW over the four peaks (`four_cp.rate_usd_per_kw_year` x 1000 / 4). Settlement and
+    /// the planners bill `load x this x the interval's 4CP weight`.
+    pub fn four_cp_usd_per_mw(&self) -> f64 {
+        self.four_cp.rate_usd_per_kw_year * 1000.0 / 4.0
+    }
+
     /// Break-even power price of each tranche at a hashprice ($/MWh):
     /// hashprice x (1 - fee) / (0.024 x J/TH).
     pub fn break_even_usd_per_mwh(&self, hashprice_usd_per_ph_day: f64) -> [f64; TRANCHES] {

@@ -180,7 +180,7 @@ impl Settler {
             contract: cfg.contract.kind,
             block_mw: cfg.contract.block_mw,
             block_price: cfg.contract.block_price_usd_per_mwh,
-            four_cp_per_mw: cfg.four_cp.rate_usd_per_kw_year * 1000.0 / 4.0,
+            four_cp_per_mw: cfg.four_cp_usd_per_mw(),
             replacement_cost: cfg.reserves.replacement_cost_usd_per_mw_h,
         }
     }

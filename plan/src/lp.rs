@@ -315,7 +315,7 @@ pub fn solve_plan(
     let mine_per_hp: [f64; TRANCHES] = std::array::from_fn(|i| {
         1e3 / cfg.mining.tranches[i].efficiency_j_per_th * (1.0 - cfg.mining.pool_fee) * h / 24.0
     });
-    let cp_per_mw = cfg.four_cp.rate_usd_per_kw_year * 1000.0 / 4.0;
+    let cp_per_mw = cfg.four_cp_usd_per_mw();
     let train_rev = ai.training_revenue_usd_per_mwh;
     let restart_cost = ai.restart_loss_hours * train_rev;
     let steps = ai.training_steps.max(1) as f64;

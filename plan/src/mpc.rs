@@ -486,7 +486,8 @@ impl DayAheadMpc {
             sd,
             running.max(fp.rule.last_year_share * last_year),
         );
-        let stands = f64::from(l.day) / f64::from(days_in_month(l));
+        let stands =
+            f64::from(l.day) / f64::from(powermix_env::time::days_in_month(l.year, l.month));
         let share = fp.rule.scale * p * stands * f64::from(weekdays_in_month(l));
         for &k in idx {
             intervals[k].four_cp_weight *= share;
@@ -1070,20 +1071,9 @@ impl Policy for WithHead {
     }
 }
 
-/// Days in the local month of `l`.
-fn days_in_month(l: &LocalTime) -> u32 {
-    let leap = (l.year % 4 == 0 && l.year % 100 != 0) || l.year % 400 == 0;
-    match l.month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if leap => 29,
-        _ => 28,
-    }
-}
-
 /// Monday-to-Friday days in the local month of `l`.
 fn weekdays_in_month(l: &LocalTime) -> u32 {
-    let days = days_in_month(l) as i32;
+    let days = powermix_env::time::days_in_month(l.year, l.month) as i32;
     (1..=days)
         .filter(|&d| {
             let weekday = (l.weekday as i32 + d - l.day as i32).rem_euclid(7);

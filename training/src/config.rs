@@ -186,21 +186,6 @@ impl TrainConfig {
         if !(self.clip > 0.0 && self.clip < 1.0) {
             return bad("clip", self.clip.to_string(), "must be in (0, 1)");
         }
-        if !(self.residual_l2.is_finite() && self.residual_l2 >= 0.0) {
-            return bad(
-                "residual_l2",
-                self.residual_l2.to_string(),
-                "must be a finite number >= 0",
-            );
-        }
-        for (name, x) in [
-            ("hindsight_coef", self.hindsight_coef),
-            ("hindsight_weight_cap", self.hindsight_weight_cap),
-        ] {
-            if !(x.is_finite() && x >= 0.0) {
-                return bad(name, x.to_string(), "must be a finite number >= 0");
-            }
-        }
         if self.hindsight_coef > 0.0 && self.base_policy != "expert" {
             return bad(
                 "hindsight_coef",
@@ -279,6 +264,9 @@ impl TrainConfig {
             ("ent_coef", self.ent_coef),
             ("max_grad_norm", self.max_grad_norm),
             ("reward_clip", self.reward_clip),
+            ("residual_l2", self.residual_l2),
+            ("hindsight_coef", self.hindsight_coef),
+            ("hindsight_weight_cap", self.hindsight_weight_cap),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return bad(f, v.to_string(), "must be a finite number >= 0");

@@ -89,15 +89,13 @@ pub(crate) fn hindsight_labels(
     let facts = m.hindsight();
     let price = facts.data.rt_price[t];
     let hashprice = facts.data.hashprice[t];
-    let cp_per_mw = cfg.four_cp.rate_usd_per_kw_year * 1000.0 / 4.0;
-    let load_cost = price * h + cp_per_mw * facts.four_cp_weight[t];
+    let load_cost = price * h + cfg.four_cp_usd_per_mw() * facts.four_cp_weight[t];
+    // A MW's mining revenue over the interval is its break-even price times the hours.
+    let break_even = cfg.break_even_usd_per_mwh(hashprice);
     let mut target = [0.0f32; LABELLED];
     let mut weight = [0.0f32; LABELLED];
     for i in 0..LABELLED {
-        let tranche = &cfg.mining.tranches[i];
-        let revenue =
-            1e3 / tranche.efficiency_j_per_th * (1.0 - cfg.mining.pool_fee) * h / 24.0 * hashprice;
-        let margin = revenue - load_cost;
+        let margin = break_even[i] * h - load_cost;
         let on = if margin > 0.0 { 1.0 } else { 0.0 };
         target[i] = on - base[i];
         weight[i] = if margin.is_finite() {
