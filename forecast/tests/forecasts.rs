@@ -474,6 +474,17 @@ fn gate_forecast_loads_and_predicts_sorted_finite_quantiles() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Synthetic 1-9 July 2023 with every day-ahead price real, as a live snapshot's are.
+fn july_as_live() -> History {
+    let data = slice(
+        &powermix_data::synth::synthetic_year(2023, 5),
+        JULY_2023_MS,
+        JULY_10_2023_MS,
+    );
+    let n = data.len();
+    History::new(data, vec![true; n])
+}
+
 /// A small MLP with `features` inputs and `outputs` outputs, weights from a fixed sequence.
 fn mlp(kind: &str, features: Vec<String>, outputs: Vec<String>) -> ModelFile {
     let (d, k, h) = (features.len(), outputs.len(), 5);
@@ -509,14 +520,8 @@ fn live_forecasts_answer_as_the_scored_rows() {
     use powermix_forecast::features::{fourcp_feature_names, price_feature_names};
     use powermix_forecast::live::LiveForecasts;
     use powermix_forecast::price;
-    let data = slice(
-        &powermix_data::synth::synthetic_year(2023, 5),
-        JULY_2023_MS,
-        JULY_10_2023_MS,
-    );
-    let n = data.len();
-    // A live snapshot's day-ahead prices are all real: so are the history's here.
-    let h = History::new(data, vec![true; n]);
+    let h = july_as_live();
+    let n = h.market.len();
     let rt = mlp("rt_price", price_feature_names(), price::output_names());
     let four = mlp("fourcp", fourcp_feature_names(), fourcp::output_names());
     let price_rows = price::rows(&h, 2023..=2023);
@@ -552,13 +557,8 @@ fn observations_carry_the_shipped_model_with_the_same_forward_pass() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/forecast");
     let live = LiveForecasts::load(&dir).unwrap();
     let shipped = powermix_env::learned::RtForecast::shipped();
-    let data = slice(
-        &powermix_data::synth::synthetic_year(2023, 5),
-        JULY_2023_MS,
-        JULY_10_2023_MS,
-    );
-    let n = data.len();
-    let h = History::new(data, vec![true; n]);
+    let h = july_as_live();
+    let n = h.market.len();
     let state = powermix_env::SiteState::initial(&h.market.cfg);
     for t in (0..n).step_by(13) {
         let s = h.market.snapshot(t, &state);
