@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// Policy names the harness knows (`ppo` and `ppo-base`, the checkpoint with its network
 /// off, need a checkpoint; `mpc-perfect-forecast` is
 /// the day-ahead MPC planning on the facts over each horizon, for `--attribution`).
-pub const KNOWN_POLICIES: [&str; 14] = [
+pub const KNOWN_POLICIES: [&str; 15] = [
     "always-on",
     "threshold",
     "expert",
@@ -38,6 +38,7 @@ pub const KNOWN_POLICIES: [&str; 14] = [
     "forecast-mpc-no-4cp",
     "forecast-mpc-priced-offer",
     "forecast-mpc-gate-models",
+    "forecast-mpc-hourly-4cp",
 ];
 
 /// The parts of a `forecast-mpc` policy name (the planner, its ablations and the gate
@@ -109,6 +110,13 @@ impl PolicyFactory<'_> {
                 })?;
                 let live = powermix_forecast::live::LiveForecasts::load(dir)
                     .map_err(|e| EvalError(e.to_string()))?;
+                if parts.four_cp_by_hour && !live.has_hours() {
+                    return Err(EvalError(format!(
+                        "policy `{name}` needs {} in {} (written by `forecast fit`)",
+                        powermix_forecast::live::FOURCP_HOURS_FILE,
+                        dir.display()
+                    )));
+                }
                 let gate = powermix_forecast::gate::GateForecast::load(dir)
                     .map_err(|e| EvalError(e.to_string()))?;
                 Ok(Box::new(mpc::DayAheadMpc::with_forecasts(

@@ -3,16 +3,24 @@
 //! Labels come from history (`Market::hindsight().four_cp_weight`: the month's peak hour of
 //! system load). Baselines: "alert on every new month-to-date maximum" in the afternoon and
 //! the expert's `likely_peak` rule.
+//!
+//! Three variants ([`Variant`]): the hour-and-day model (`fourcp`), the same with the
+//! simulated ERCOT load forecast (`fourcp_lf`), and the per-hour model (`fourcp_hours`): from
+//! the same inputs as `fourcp`, the chance that each remaining hour of today's
+//! [`FOURCP_HOURS`] holds the month's 4CP interval, and that today does. The per-hour model
+//! is what a planner needs to weigh each hour of the rest of the day; its chance for the
+//! decision's own hour is scored beside the others'.
 
 use crate::History;
 use crate::features::{
-    HOUR, fourcp_feature_names, fourcp_features, fourcp_lf_feature_names, fourcp_lf_features,
+    FOURCP_HOURS, HOUR, fourcp_feature_names, fourcp_features, fourcp_lf_feature_names,
+    fourcp_lf_features,
 };
 use crate::model::ModelFile;
 #[cfg(feature = "fit")]
 use crate::model::{FORMAT_VERSION, Split};
 #[cfg(feature = "fit")]
-use crate::train::{FitConfig, Loss, Table, fit, normaliser};
+use crate::train::{FitConfig, Loss, Table, base_rate_logits, fit, normaliser};
 use powermix_agent::{Expert, ExpertParams};
 use powermix_env::SiteState;
 #[cfg(feature = "fit")]
@@ -22,18 +30,120 @@ use std::collections::BTreeMap;
 pub const KIND: &str = "fourcp";
 /// Model kind of the variant with the simulated ERCOT load forecast.
 pub const KIND_LF: &str = "fourcp_lf";
+/// Model kind of the per-hour variant.
+pub const KIND_HOURS: &str = "fourcp_hours";
+
+/// Hours of the day the per-hour model answers for ([`FOURCP_HOURS`]).
+pub const N_HOURS: usize = (*FOURCP_HOURS.end() - *FOURCP_HOURS.start() + 1) as usize;
+
+/// The three 4CP models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `fourcp`: the chance of the decision's hour and of its day.
+    HourDay,
+    /// `fourcp_lf`: the same with the simulated ERCOT load forecast's features.
+    LoadForecast,
+    /// `fourcp_hours`: the chance of each remaining hour of today's [`FOURCP_HOURS`], and
+    /// of the day, from `fourcp`'s features.
+    PerHour,
+}
+
+impl Variant {
+    /// Every variant, in the order `fit` writes them.
+    pub const ALL: [Variant; 3] = [Variant::HourDay, Variant::LoadForecast, Variant::PerHour];
+
+    /// The model kind (and file stem).
+    pub fn kind(self) -> &'static str {
+        match self {
+            Variant::HourDay => KIND,
+            Variant::LoadForecast => KIND_LF,
+            Variant::PerHour => KIND_HOURS,
+        }
+    }
+    /// The variant of a model kind.
+    pub fn of_kind(kind: &str) -> Option<Variant> {
+        Variant::ALL.into_iter().find(|v| v.kind() == kind)
+    }
+    /// Its feature names.
+    pub fn feature_names(self) -> Vec<String> {
+        match self {
+            Variant::LoadForecast => fourcp_lf_feature_names(),
+            _ => fourcp_feature_names(),
+        }
+    }
+    /// Its output names.
+    pub fn output_names(self) -> Vec<String> {
+        match self {
+            Variant::PerHour => hours_output_names(),
+            _ => output_names(),
+        }
+    }
+    fn x(self, r: &Row) -> &[f32] {
+        match self {
+            Variant::LoadForecast => &r.x_lf,
+            _ => &r.x,
+        }
+    }
+}
 
 /// The kind, and the feature names, of the model with or without the load forecast.
 pub fn kind_and_features(with_lf: bool) -> (&'static str, Vec<String>) {
-    if with_lf {
-        (KIND_LF, fourcp_lf_feature_names())
+    let v = if with_lf {
+        Variant::LoadForecast
     } else {
-        (KIND, fourcp_feature_names())
-    }
+        Variant::HourDay
+    };
+    (v.kind(), v.feature_names())
 }
 /// Outputs: logits of the hour and of the day holding the peak.
 pub fn output_names() -> Vec<String> {
     vec!["p_hour_logit".into(), "p_day_logit".into()]
+}
+/// Outputs of the per-hour model: a logit for each hour of [`FOURCP_HOURS`] of today, then
+/// the day's.
+pub fn hours_output_names() -> Vec<String> {
+    let mut v: Vec<String> = FOURCP_HOURS.map(|h| format!("p_h{h}_logit")).collect();
+    v.push("p_day_logit".into());
+    v
+}
+
+/// The per-hour model's answer for one decision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HourChances {
+    /// Probability that hour `FOURCP_HOURS.start() + i` of today holds the month's 4CP
+    /// interval; 0 for the hours already begun before the decision's own.
+    pub hours: [f64; N_HOURS],
+    /// Probability that today holds it.
+    pub day: f64,
+}
+
+impl HourChances {
+    /// The chances of a decision in local hour `hour` from the model's outputs `z`.
+    pub fn from_logits(z: &[f32], hour: u8) -> HourChances {
+        let mut hours = [0.0; N_HOURS];
+        for (i, p) in hours.iter_mut().enumerate() {
+            if *FOURCP_HOURS.start() + i as u8 >= hour {
+                *p = sigmoid_f32(z[i]);
+            }
+        }
+        HourChances {
+            hours,
+            day: sigmoid_f32(z[N_HOURS]),
+        }
+    }
+    /// The chance of local hour `hour` (0 outside [`FOURCP_HOURS`]).
+    pub fn at(&self, hour: u8) -> f64 {
+        if FOURCP_HOURS.contains(&hour) {
+            self.hours[(hour - FOURCP_HOURS.start()) as usize]
+        } else {
+            0.0
+        }
+    }
+}
+
+fn sigmoid_f32(v: f32) -> f64 {
+    let p = sigmoid(v as f64);
+    if p.is_finite() { p } else { 0.0 }
 }
 
 /// Alert thresholds the economics set: training stops above about 11 %, miners far lower.
@@ -49,6 +159,8 @@ pub struct Row {
     pub t: usize,
     /// Local year.
     pub year: i32,
+    /// Local hour of the decision.
+    pub hour: u8,
     /// Month key (year * 12 + month).
     pub month_key: i32,
     /// Features ([`fourcp_feature_names`]).
@@ -59,6 +171,8 @@ pub struct Row {
     pub peak_hour: bool,
     /// This local day holds it.
     pub peak_day: bool,
+    /// Which hour of today's [`FOURCP_HOURS`] holds it.
+    pub peak_at: [bool; N_HOURS],
     /// Baseline (a): new month-to-date maximum in the afternoon.
     pub new_max: bool,
     /// Baseline (b): the expert's `likely_peak` at its shipped ratio.
@@ -81,14 +195,23 @@ pub fn rows(h: &History, years: std::ops::RangeInclusive<i32>) -> Vec<Row> {
         }
         let (ds, de) = m.day_range(t);
         let s = m.snapshot(t, &state);
+        let mut peak_at = [false; N_HOURS];
+        for u in ds..de {
+            let hr = m.local[u].hour;
+            if w[u] > 0.0 && FOURCP_HOURS.contains(&hr) {
+                peak_at[(hr - FOURCP_HOURS.start()) as usize] = true;
+            }
+        }
         out.push(Row {
             t,
             year: l.year,
+            hour: l.hour,
             month_key: l.month_key(),
             x: fourcp_features(h, t),
             x_lf: fourcp_lf_features(h, t),
             peak_hour: w[t..(t + HOUR).min(m.len())].iter().any(|&x| x > 0.0),
             peak_day: w[ds..de].iter().any(|&x| x > 0.0),
+            peak_at,
             new_max: NEW_MAX_HOURS.contains(&l.hour)
                 && s.system_load_mtd_peak_mw > 0.0
                 && s.system_load_mw >= s.system_load_mtd_peak_mw,
@@ -160,14 +283,77 @@ pub fn score(rows: &[Row], p: &[(f64, f64)], thresholds: &[f64]) -> Scores {
     s
 }
 
-/// The model's probabilities of each row.
+/// The model's probabilities of each row's hour and day (the per-hour model's chance of
+/// the decision's own hour, 0 outside [`FOURCP_HOURS`]).
 pub fn predict(m: &ModelFile, rows: &[Row]) -> Vec<(f64, f64)> {
+    let v = Variant::of_kind(&m.kind).unwrap_or(Variant::HourDay);
     rows.iter()
         .map(|r| {
-            let z = m.forward(if m.kind == KIND_LF { &r.x_lf } else { &r.x });
-            (sigmoid(z[0] as f64), sigmoid(z[1] as f64))
+            let z = m.forward(v.x(r));
+            if v == Variant::PerHour {
+                let c = HourChances::from_logits(&z, r.hour);
+                (c.at(r.hour), c.day)
+            } else {
+                (sigmoid(z[0] as f64), sigmoid(z[1] as f64))
+            }
         })
         .collect()
+}
+
+/// The per-hour model's chances of each row.
+pub fn predict_hours(m: &ModelFile, rows: &[Row]) -> Vec<HourChances> {
+    rows.iter()
+        .map(|r| HourChances::from_logits(&m.forward(&r.x), r.hour))
+        .collect()
+}
+
+/// Mean log loss (nats) of the per-hour chances over every (decision, hour of today not
+/// yet begun) pair: the score of a forecast of the rest of the day, and `(pairs, peak pairs)`.
+pub fn logloss_rest_of_day(rows: &[Row], p: &[HourChances]) -> (f64, usize, usize) {
+    let (mut sum, mut n, mut pos) = (0.0, 0usize, 0usize);
+    for (r, c) in rows.iter().zip(p) {
+        for (i, &y) in r.peak_at.iter().enumerate() {
+            if *FOURCP_HOURS.start() + (i as u8) < r.hour {
+                continue;
+            }
+            let q = c.hours[i].clamp(1e-6, 1.0 - 1e-6);
+            sum += if y { -q.ln() } else { -(1.0 - q).ln() };
+            n += 1;
+            pos += y as usize;
+        }
+    }
+    (sum / n.max(1) as f64, n, pos)
+}
+
+/// The per-hour baseline: each hour's frequency of holding the peak among the fitting
+/// rows that asked for it (hour not begun), by the decision's hour (Laplace-smoothed), the
+/// day's by the same; the chances a forecaster with no inputs but the clock would give.
+pub fn hour_climatology(fit_rows: &[Row]) -> impl Fn(&Row) -> HourChances {
+    let mut pos = [[0.5f64; N_HOURS]; 24];
+    let mut n = [[1.0f64; N_HOURS]; 24];
+    let mut day = [(0.5f64, 1.0f64); 24];
+    for r in fit_rows {
+        let d = r.hour as usize % 24;
+        for (i, &y) in r.peak_at.iter().enumerate() {
+            pos[d][i] += y as u8 as f64;
+            n[d][i] += 1.0;
+        }
+        day[d].0 += r.peak_day as u8 as f64;
+        day[d].1 += 1.0;
+    }
+    move |r: &Row| {
+        let d = r.hour as usize % 24;
+        let mut hours = [0.0; N_HOURS];
+        for (i, p) in hours.iter_mut().enumerate() {
+            if *FOURCP_HOURS.start() + i as u8 >= r.hour {
+                *p = pos[d][i] / n[d][i];
+            }
+        }
+        HourChances {
+            hours,
+            day: day[d].0 / day[d].1,
+        }
+    }
 }
 
 /// A binary alert as probabilities: the frequency of a peak hour (day) among the fitting
@@ -191,17 +377,34 @@ pub fn calibrated_binary(
     }
 }
 
+/// The fitting table of `v`: per row its labels, a peak weighted `w_hour` (a peak day
+/// `w_day`); the per-hour model's hours begun before the decision's weigh 0 (not asked).
 #[cfg(feature = "fit")]
-fn table(rows: &[Row], w_hour: f32, w_day: f32, with_lf: bool) -> Table {
-    let x = |r: &Row| if with_lf { r.x_lf.clone() } else { r.x.clone() };
-    let mut t = Table::new(x(&rows[0]).len(), 2);
+fn table(rows: &[Row], w_hour: f32, w_day: f32, v: Variant) -> Table {
+    let k = v.output_names().len();
+    let mut t = Table::new(v.x(&rows[0]).len(), k);
+    let day_w = |r: &Row| if r.peak_day { w_day } else { 1.0 };
+    let (mut y, mut w) = (Vec::with_capacity(k), Vec::with_capacity(k));
     for r in rows {
-        let y = [r.peak_hour as u8 as f32, r.peak_day as u8 as f32];
-        let w = [
-            if r.peak_hour { w_hour } else { 1.0 },
-            if r.peak_day { w_day } else { 1.0 },
-        ];
-        t.push(&x(r), &y, &w);
+        y.clear();
+        w.clear();
+        if v == Variant::PerHour {
+            for (i, &p) in r.peak_at.iter().enumerate() {
+                y.push(p as u8 as f32);
+                let asked = *FOURCP_HOURS.start() + i as u8 >= r.hour;
+                w.push(match (asked, p) {
+                    (false, _) => 0.0,
+                    (true, true) => w_hour,
+                    (true, false) => 1.0,
+                });
+            }
+        } else {
+            y.push(r.peak_hour as u8 as f32);
+            w.push(if r.peak_hour { w_hour } else { 1.0 });
+        }
+        y.push(r.peak_day as u8 as f32);
+        w.push(day_w(r));
+        t.push(v.x(r), &y, &w);
     }
     t
 }
@@ -215,11 +418,17 @@ pub struct Candidate {
     pub pos_weight: f32,
 }
 
-/// The candidates tried: logistic regression and a 16-unit MLP, each unweighted and with
-/// peak hours weighted 30 (prior-corrected at inference by `-ln w`).
-pub fn candidates() -> Vec<Candidate> {
+/// The candidates tried: logistic regression and a 16-unit MLP (the per-hour model also a
+/// 4-unit one), each unweighted and with peak hours weighted 30 (prior-corrected at
+/// inference by `-ln w`).
+pub fn candidates(variant: Variant) -> Vec<Candidate> {
     let mut v = Vec::new();
-    for hidden in [vec![], vec![16]] {
+    let widths: &[usize] = if variant == Variant::PerHour {
+        &[0, 4, 16]
+    } else {
+        &[0, 16]
+    };
+    for hidden in widths.iter().map(|&w| if w == 0 { vec![] } else { vec![w] }) {
         for pos_weight in [1.0, 30.0] {
             v.push(Candidate {
                 hidden: hidden.clone(),
@@ -231,11 +440,13 @@ pub fn candidates() -> Vec<Candidate> {
 }
 
 #[cfg(feature = "fit")]
-/// Fits every candidate on `fit_rows`, selects the step and the candidate by the summed
-/// hour and day log loss on `select_rows`; returns the chosen model and a line per
-/// candidate.
+/// Fits every candidate of variant `v` on `fit_rows`, selects the step and the candidate by
+/// the summed hour and day log loss on `select_rows` (the per-hour model, whose hours are
+/// what a planner reads: its log loss over the rest of each day's hours,
+/// [`logloss_rest_of_day`]); returns the
+/// chosen model and a line per candidate.
 pub fn fit_and_select(
-    with_lf: bool,
+    v: Variant,
     fit_rows: &[Row],
     select_rows: &[Row],
     split: Split,
@@ -244,21 +455,23 @@ pub fn fit_and_select(
 ) -> (ModelFile, Vec<String>) {
     let mut log = Vec::new();
     let mut best: Option<(ModelFile, f64)> = None;
-    for (i, c) in candidates().iter().enumerate() {
+    for (i, c) in candidates(v).iter().enumerate() {
         let w_day = c.pos_weight.sqrt();
-        let t = table(fit_rows, c.pos_weight, w_day, with_lf);
-        let (kind, names) = kind_and_features(with_lf);
+        let t = table(fit_rows, c.pos_weight, w_day, v);
+        let kind = v.kind();
         let (mean, std) = normaliser(&t);
+        let mut offset = vec![-c.pos_weight.ln(); t.k - 1];
+        offset.push(-w_day.ln());
         let template = ModelFile {
             format_version: FORMAT_VERSION,
             kind: kind.into(),
             split: split.clone(),
-            feature_names: names,
-            output_names: output_names(),
+            feature_names: v.feature_names(),
+            output_names: v.output_names(),
             norm_mean: mean,
             norm_std: std,
             layers: vec![],
-            output_offset: vec![-c.pos_weight.ln(), -w_day.ln()],
+            output_offset: offset,
             selection: BTreeMap::new(),
             command: command.into(),
         };
@@ -268,14 +481,27 @@ pub fn fit_and_select(
             lr: 0.01,
             eval_every: 25,
             seed: 7 + i as u64,
+            // The per-hour model starts at each hour's base rate (a third round,
+            // 2026-12-07); the two older models keep their first fit's start.
+            init_bias: (v == Variant::PerHour).then(|| base_rate_logits(&t)),
         };
         let (mut m, step, loss) = fit(&template, &t, &Loss::Logistic, &cfg, |m| {
             let s = score(select_rows, &predict(m, select_rows), &[]);
-            s.logloss_hour + s.logloss_day
+            if v == Variant::PerHour {
+                logloss_rest_of_day(select_rows, &predict_hours(m, select_rows)).0
+            } else {
+                s.logloss_hour + s.logloss_day
+            }
         });
         log.push(format!(
-            "{kind}: hidden {:?} pos_weight {} -> best step {step}, selection log loss (hour + day) {loss:.5}",
-            c.hidden, c.pos_weight
+            "{kind}: hidden {:?} pos_weight {} -> best step {step}, selection log loss ({}) {loss:.5}",
+            c.hidden,
+            c.pos_weight,
+            if v == Variant::PerHour {
+                "rest of day"
+            } else {
+                "hour + day"
+            }
         ));
         m.selection = BTreeMap::from([
             ("steps".into(), step as f64),
@@ -285,7 +511,14 @@ pub fn fit_and_select(
             ),
             ("pos_weight_hour".into(), c.pos_weight as f64),
             ("pos_weight_day".into(), w_day as f64),
-            ("select_logloss_hour_plus_day".into(), loss),
+            (
+                if v == Variant::PerHour {
+                    "select_logloss_rest_of_day".into()
+                } else {
+                    "select_logloss_hour_plus_day".into()
+                },
+                loss,
+            ),
         ]);
         if best.as_ref().is_none_or(|b| loss < b.1) {
             best = Some((m, loss));

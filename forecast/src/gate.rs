@@ -812,6 +812,7 @@ fn fit_quantiles(
             lr: 0.02,
             eval_every: 25,
             seed: 31 + i as u64,
+            init_bias: None,
         };
         let (mut m, step, loss) = fit(
             &template,

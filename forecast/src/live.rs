@@ -19,6 +19,9 @@ use std::path::Path;
 
 /// File of the 4CP model in a `forecast fit` folder.
 pub const FOURCP_FILE: &str = "fourcp.json";
+/// File of the per-hour 4CP model in a `forecast fit` folder (optional: a folder of an
+/// earlier `fit` has none).
+pub const FOURCP_HOURS_FILE: &str = "fourcp_hours.json";
 /// File of the real-time price model in a `forecast fit` folder.
 pub const RT_PRICE_FILE: &str = "rt_price.json";
 
@@ -40,6 +43,7 @@ pub struct PeakChance {
 pub struct LiveForecasts {
     rt: ModelFile,
     fourcp: ModelFile,
+    fourcp_hours: Option<ModelFile>,
     ids: Vec<(String, String)>,
     /// (interval start, published load) of the decisions seen, oldest first (3 hours).
     loads: VecDeque<(i64, f64)>,
@@ -47,7 +51,8 @@ pub struct LiveForecasts {
 
 impl LiveForecasts {
     /// Loads and checks `fourcp.json` and `rt_price.json` of `dir` (written by `forecast
-    /// fit`); an error names the file and the field.
+    /// fit`), and `fourcp_hours.json` when the folder holds it; an error names the file and
+    /// the field.
     pub fn load(dir: &Path) -> Result<LiveForecasts, ModelError> {
         let (rt, rt_id) = ModelFile::load(
             &dir.join(RT_PRICE_FILE),
@@ -61,7 +66,27 @@ impl LiveForecasts {
             &fourcp_feature_names(),
             &fourcp::output_names(),
         )?;
-        Ok(LiveForecasts::new(rt, rt_id, four, four_id))
+        let mut live = LiveForecasts::new(rt, rt_id, four, four_id);
+        let hours_path = dir.join(FOURCP_HOURS_FILE);
+        if hours_path.exists() {
+            let v = fourcp::Variant::PerHour;
+            let (m, id) =
+                ModelFile::load(&hours_path, v.kind(), &v.feature_names(), &v.output_names())?;
+            live = live.with_hours(m, id);
+        }
+        Ok(live)
+    }
+
+    /// With the per-hour 4CP model (checked) and its id.
+    pub fn with_hours(mut self, model: ModelFile, id: String) -> Self {
+        self.fourcp_hours = Some(model);
+        self.ids.push((FOURCP_HOURS_FILE.to_string(), id));
+        self
+    }
+
+    /// Whether the per-hour 4CP model is loaded.
+    pub fn has_hours(&self) -> bool {
+        self.fourcp_hours.is_some()
     }
 
     /// From checked models and their ids.
@@ -69,6 +94,7 @@ impl LiveForecasts {
         LiveForecasts {
             rt,
             fourcp,
+            fourcp_hours: None,
             ids: vec![
                 (RT_PRICE_FILE.to_string(), rt_id),
                 (FOURCP_FILE.to_string(), fourcp_id),
@@ -112,15 +138,28 @@ impl LiveForecasts {
         )
     }
 
-    /// The 4CP chances of `snap`'s hour and day.
-    pub fn peak_chance(&self, snap: &Snapshot<'_>) -> PeakChance {
-        let x = fourcp_features_of(
+    fn fourcp_x(&self, snap: &Snapshot<'_>) -> Vec<f32> {
+        fourcp_features_of(
             snap,
             self.load_before(snap, 1),
             self.load_before(snap, 2),
             &|_| true,
-        );
-        let z = self.fourcp.forward(&x);
+        )
+    }
+
+    /// The per-hour model's chances for each hour of the rest of `snap`'s day (None
+    /// without the model).
+    pub fn peak_chance_by_hour(&self, snap: &Snapshot<'_>) -> Option<fourcp::HourChances> {
+        let m = self.fourcp_hours.as_ref()?;
+        Some(fourcp::HourChances::from_logits(
+            &m.forward(&self.fourcp_x(snap)),
+            snap.local.hour,
+        ))
+    }
+
+    /// The 4CP chances of `snap`'s hour and day.
+    pub fn peak_chance(&self, snap: &Snapshot<'_>) -> PeakChance {
+        let z = self.fourcp.forward(&self.fourcp_x(snap));
         let sig = |v: f32| {
             let p = 1.0 / (1.0 + (-(v as f64)).exp());
             if p.is_finite() { p } else { 0.0 }

@@ -283,6 +283,7 @@ pub fn fit_and_select(
             lr: 0.02,
             eval_every: 25,
             seed: 11 + i as u64,
+            init_bias: None,
         };
         let (mut m, step, loss) = fit(&template, &t, &Loss::Pinball(taus.clone()), &cfg, |m| {
             let q: Vec<Option<Quantiles>> = predict(m, select_rows).into_iter().map(Some).collect();

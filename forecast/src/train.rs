@@ -69,6 +69,25 @@ pub struct FitConfig {
     pub eval_every: usize,
     /// Seed of the initial weights.
     pub seed: u64,
+    /// Initial bias of the output layer (one per output), else 0: a logistic fit of rare
+    /// labels starts at their base rate instead of at one half.
+    pub init_bias: Option<Vec<f32>>,
+}
+
+/// Per output of a logistic table, the log-odds of its weighted label rate: the bias that
+/// makes a fit start at the base rate ([`FitConfig::init_bias`]).
+pub fn base_rate_logits(t: &Table) -> Vec<f32> {
+    let (mut pos, mut neg) = (vec![0.5f64; t.k], vec![0.5f64; t.k]);
+    for (y, w) in t.y.chunks_exact(t.k).zip(t.w.chunks_exact(t.k)) {
+        for j in 0..t.k {
+            pos[j] += (w[j] * y[j]) as f64;
+            neg[j] += (w[j] * (1.0 - y[j])) as f64;
+        }
+    }
+    pos.iter()
+        .zip(&neg)
+        .map(|(p, n)| (p / n).ln() as f32)
+        .collect()
 }
 
 #[derive(Module, Debug)]
@@ -160,7 +179,11 @@ pub fn fit(
                 .map(|_| ((2.0 * next_uniform(&mut seed) - 1.0) * lim) as f32)
                 .collect();
             let weight = tensor2(wv, [di, dout], &device);
-            let bias = Tensor::<1>::from_data(TensorData::new(vec![0.0f32; dout], [dout]), &device);
+            let b0 = match &cfg.init_bias {
+                Some(b) if last && b.len() == dout => b.clone(),
+                _ => vec![0.0f32; dout],
+            };
+            let bias = Tensor::<1>::from_data(TensorData::new(b0, [dout]), &device);
             let layer = Linear {
                 weight: Param::initialized(ParamId::from(next_id), weight).set_require_grad(true),
                 bias: Some(

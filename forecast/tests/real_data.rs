@@ -35,8 +35,15 @@ fn real_hb_west_labels_fit_and_score() {
     assert_eq!(first(1), (2023, 6, 11));
     let split = Split::standard("HB_WEST");
     let (fr, sr) = (fourcp::rows(&h, 2022..=2022), fourcp::rows(&h, 2023..=2023));
-    let (m, log) = fourcp::fit_and_select(true, &fr, &sr, split.clone(), 25, "test");
-    assert_eq!(log.len(), fourcp::candidates().len());
+    let (m, log) = fourcp::fit_and_select(
+        fourcp::Variant::LoadForecast,
+        &fr,
+        &sr,
+        split.clone(),
+        25,
+        "test",
+    );
+    assert_eq!(log.len(), fourcp::candidates(fourcp::Variant::LoadForecast).len());
     let p = fourcp::predict(&m, &sr);
     assert!(
         p.iter()

@@ -222,6 +222,10 @@ pub struct ForecastParts {
     pub next_hours: bool,
     /// 4CP weights from the peak model (else the day-ahead MPC's expectation).
     pub four_cp: bool,
+    /// With `four_cp`: each remaining hour of today weighted by the per-hour model's chance
+    /// (`fourcp_hours.json`), instead of the hour model's chance for this hour and its day's
+    /// chance shaped by price over the others.
+    pub four_cp_by_hour: bool,
     /// The gate.
     pub gate: GatePart,
 }
@@ -232,12 +236,13 @@ impl ForecastParts {
     pub const SHIPPED: ForecastParts = ForecastParts {
         next_hours: true,
         four_cp: true,
+        four_cp_by_hour: false,
         gate: GatePart::Off,
     };
 
-    /// Every variant the harness names: the shipped one, its two ablations, and the two
-    /// gate candidates.
-    pub const VARIANTS: [ForecastParts; 5] = [
+    /// Every variant the harness names: the shipped one, its two ablations, the two gate
+    /// candidates and the per-hour 4CP candidate.
+    pub const VARIANTS: [ForecastParts; 6] = [
         ForecastParts::SHIPPED,
         ForecastParts {
             next_hours: false,
@@ -255,18 +260,23 @@ impl ForecastParts {
             gate: GatePart::Models,
             ..ForecastParts::SHIPPED
         },
+        ForecastParts {
+            four_cp_by_hour: true,
+            ..ForecastParts::SHIPPED
+        },
     ];
 
     /// The report name: [`FORECASTS_NAME`] for [`ForecastParts::SHIPPED`], else it with
-    /// what differs (`-no-rt`, `-no-4cp`, `-priced-offer`, `-gate-models`; `-variant`
-    /// for a combination the harness does not name).
+    /// what differs (`-no-rt`, `-no-4cp`, `-priced-offer`, `-gate-models`,
+    /// `-hourly-4cp`; `-variant` for a combination the harness does not name).
     pub fn name(self) -> &'static str {
-        const NAMES: [&str; 5] = [
+        const NAMES: [&str; 6] = [
             FORECASTS_NAME,
             "forecast-mpc-no-rt",
             "forecast-mpc-no-4cp",
             "forecast-mpc-priced-offer",
             "forecast-mpc-gate-models",
+            "forecast-mpc-hourly-4cp",
         ];
         ForecastParts::VARIANTS
             .iter()
@@ -360,6 +370,16 @@ impl DayAheadMpc {
             }
         }
         if !self.parts.four_cp || !self.cfg.four_cp.months.contains(&snap.local.month) {
+            return;
+        }
+        if self.parts.four_cp_by_hour {
+            // Each remaining hour of today by its own chance (0 without the model: the
+            // harness refuses the variant then, so a plan never reads this silently).
+            let c = fc.peak_chance_by_hour(snap);
+            for iv in &mut intervals[..today] {
+                let h = local_time(iv.interval_start_ms).hour;
+                iv.four_cp_weight = c.map_or(0.0, |c| c.at(h)) / INTERVALS_PER_HOUR as f64;
+            }
             return;
         }
         let chance = fc.peak_chance(snap);

@@ -82,9 +82,17 @@ fn fit(data: &Path, out: &Path, steps: usize) -> Result<()> {
         fr.iter().filter(|r| r.peak_hour).count(),
         sr.len()
     );
-    // Without and with the simulated ERCOT load forecast (second round, 2026-12-07).
-    for with_lf in [false, true] {
-        let (m, log) = fourcp::fit_and_select(with_lf, &fr, &sr, split.clone(), steps, &cmd);
+    println!(
+        "  peak hours outside {:?} in the fitting rows: {}",
+        powermix_forecast::features::FOURCP_HOURS,
+        fr.iter()
+            .filter(|r| r.peak_hour && !powermix_forecast::features::FOURCP_HOURS.contains(&r.hour))
+            .count()
+    );
+    // The hour-and-day model, with the simulated ERCOT load forecast (second round) and per
+    // remaining hour of the day (third round, 2026-12-07).
+    for v in fourcp::Variant::ALL {
+        let (m, log) = fourcp::fit_and_select(v, &fr, &sr, split.clone(), steps, &cmd);
         log.iter().for_each(|l| println!("  {l}"));
         let path = out.join(format!("{}.json", m.kind));
         let id = m.save(&path)?;
@@ -144,16 +152,19 @@ fn score(dir: &Path, data: &[PathBuf]) -> Result<()> {
         &fourcp::output_names(),
     )?;
     let split = fcp.split.clone();
-    // The variant with the load forecast, when the folder holds it.
-    let lf_path = dir.join(format!("{}.json", fourcp::KIND_LF));
-    let fcp_lf = if lf_path.exists() {
-        let (kind, names) = fourcp::kind_and_features(true);
-        let (m, id) = ModelFile::load(&lf_path, kind, &names, &fourcp::output_names())?;
-        println!("  {kind} model id {id}");
-        Some(m)
-    } else {
-        None
+    // The variants with the load forecast and per hour, when the folder holds them.
+    let variant = |v: fourcp::Variant| -> Result<Option<ModelFile>> {
+        let path = dir.join(format!("{}.json", v.kind()));
+        if !path.exists() {
+            return Ok(None);
+        }
+        let (m, id) = ModelFile::load(&path, v.kind(), &v.feature_names(), &v.output_names())?;
+        println!("  {} model id {id}", v.kind());
+        Ok(Some(m))
     };
+    let fcp_lf = variant(fourcp::Variant::LoadForecast)?;
+    let fcp_hours = variant(fourcp::Variant::PerHour)?;
+    let mut rest_lines = Vec::new();
     println!(
         "forecast score: models {} (fourcp {fcp_id}), split fit {}-{} / select {} / score {} on {}",
         dir.display(),
@@ -251,6 +262,22 @@ fn score(dir: &Path, data: &[PathBuf]) -> Result<()> {
                     fourcp::score(&rows, &fourcp::predict(m, &rows), &th),
                 );
             }
+            if let Some(m) = &fcp_hours {
+                line(
+                    "model per remaining hour (its hour)",
+                    fourcp::score(&rows, &fourcp::predict(m, &rows), &th),
+                );
+                let clim = fourcp::hour_climatology(&fit_rows);
+                let (ll, n, pos) =
+                    fourcp::logloss_rest_of_day(&rows, &fourcp::predict_hours(m, &rows));
+                let (ll_c, _, _) = fourcp::logloss_rest_of_day(
+                    &rows,
+                    &rows.iter().map(|r| clim(r)).collect::<Vec<_>>(),
+                );
+                rest_lines.push(format!(
+                    "| {hub} | {name} {y} | {n} | {pos} | {ll:.5} | {ll_c:.5} |"
+                ));
+            }
             let b = |f: &dyn Fn(&fourcp::Row) -> (f64, f64),
                      alert: &dyn Fn(&fourcp::Row) -> bool| {
                 let p: Vec<(f64, f64)> = rows.iter().map(f).collect();
@@ -315,6 +342,16 @@ fn score(dir: &Path, data: &[PathBuf]) -> Result<()> {
                 }
             }
         }
+    }
+    if !rest_lines.is_empty() {
+        println!(
+            "\n4CP per remaining hour (every decision in June-September and every hour of 12-20 h of its day not begun before it; log loss in nats)\n"
+        );
+        println!(
+            "| data | split | pairs | peak pairs | per-hour model | climatology of the fitting years |"
+        );
+        println!("|---|---|---|---|---|---|");
+        rest_lines.iter().for_each(|l| println!("{l}"));
     }
     println!(
         "\nReal-time price quantiles (hourly decisions; mean RT price of each of the next 4 hours; pinball in $/MWh averaged over horizons; coverage = share at or below the quantile)\n"
