@@ -181,6 +181,11 @@ pub enum PolicyName {
     /// forecast-mpc with D's prices from the gate models and the priced offer (a candidate
     /// that lost).
     ForecastMpcGateModels,
+    /// forecast-mpc whose 4CP weights are the per-hour model's chance of each remaining
+    /// hour of today (`fourcp_hours.json`; a candidate,
+    /// docs/experiments/2026-12-07-hourly-4cp.md).
+    #[cfg_attr(feature = "cli", value(name = "forecast-mpc-hourly-4cp"))]
+    ForecastMpcHourly4cp,
 }
 
 impl PolicyName {

@@ -76,21 +76,31 @@ fn it_reads_nothing_published_after_its_decision() {
     }
     let other = market(changed);
     let start = day_index(&cut, 2024, 7, 1);
-    let run = |m: &Arc<Market>, end: usize| {
-        let mut p = planner(&m.cfg, ForecastParts::SHIPPED);
-        backtest(m, start, end, &mut p, 3).unwrap()
+    let hourly = ForecastParts {
+        four_cp_by_hour: true,
+        ..ForecastParts::SHIPPED
     };
-    let before = day_index(&cut, 2024, 7, 9);
-    assert_eq!(
-        run(&cut, before).trace.dispatch,
-        run(&other, before).trace.dispatch
-    );
-    // The test can fail: over the changed days the decisions differ.
-    let after = day_index(&cut, 2024, 7, 12);
-    assert_ne!(
-        run(&cut, after).trace.dispatch,
-        run(&other, after).trace.dispatch
-    );
+    for parts in [ForecastParts::SHIPPED, hourly] {
+        let run = |m: &Arc<Market>, end: usize| {
+            let mut p = planner(&m.cfg, parts);
+            backtest(m, start, end, &mut p, 3).unwrap()
+        };
+        let before = day_index(&cut, 2024, 7, 9);
+        assert_eq!(
+            run(&cut, before).trace.dispatch,
+            run(&other, before).trace.dispatch,
+            "{}",
+            parts.name()
+        );
+        // The test can fail: over the changed days the decisions differ.
+        let after = day_index(&cut, 2024, 7, 12);
+        assert_ne!(
+            run(&cut, after).trace.dispatch,
+            run(&other, after).trace.dispatch,
+            "{}",
+            parts.name()
+        );
+    }
 }
 
 #[test]
@@ -141,6 +151,7 @@ fn the_harness_builds_the_planner_and_its_ablations_and_refuses_a_missing_model_
         "forecast-mpc-no-4cp",
         "forecast-mpc-priced-offer",
         "forecast-mpc-gate-models",
+        "forecast-mpc-hourly-4cp",
     ] {
         assert_eq!(forecast_parts(name).map(|p| p.name()), Some(name));
     }
@@ -170,5 +181,44 @@ fn the_harness_builds_the_planner_and_its_ablations_and_refuses_a_missing_model_
             .make("forecast-mpc-no-4cp", 0, 96)
             .is_ok()
     );
+    // A folder of an earlier `fit` (no per-hour model) serves every variant but the one
+    // that reads it, which is refused by the file's name.
+    for file in ["fourcp.json", "rt_price.json", "rt_gate.json", "reserve_gate.json"] {
+        std::fs::copy(dir.join(file), empty.join(file)).unwrap();
+    }
+    assert!(
+        f(Some(empty.as_path()))
+            .make(FORECASTS_NAME, 0, 96)
+            .is_ok()
+    );
+    let e = f(Some(empty.as_path()))
+        .make("forecast-mpc-hourly-4cp", 0, 96)
+        .err()
+        .unwrap()
+        .0;
+    assert!(e.contains("fourcp_hours.json"), "{e}");
+    assert!(
+        f(Some(dir.as_path()))
+            .make("forecast-mpc-hourly-4cp", 0, 96)
+            .is_ok()
+    );
     std::fs::remove_dir_all(empty).unwrap();
+}
+
+#[test]
+fn the_hourly_4cp_candidate_plans_every_hour_and_weighs_the_afternoon_otherwise() {
+    let m = market(synth::synthetic_year(2024, 1));
+    let (start, end) = (day_index(&m, 2024, 7, 1), day_index(&m, 2024, 7, 15));
+    let hourly = ForecastParts {
+        four_cp_by_hour: true,
+        ..ForecastParts::SHIPPED
+    };
+    assert_eq!(hourly.name(), "forecast-mpc-hourly-4cp");
+    let mut a = planner(&m.cfg, hourly);
+    let sa = backtest(&m, start, end, &mut a, 3).unwrap();
+    assert_eq!(a.failures(), 0, "{:?}", a.last_error());
+    assert_eq!(a.solves(), 14 * 24);
+    let mut b = planner(&m.cfg, ForecastParts::SHIPPED);
+    let sb = backtest(&m, start, end, &mut b, 3).unwrap();
+    assert_ne!(sa.trace.dispatch, sb.trace.dispatch);
 }

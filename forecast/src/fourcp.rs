@@ -526,3 +526,80 @@ pub fn fit_and_select(
     }
     (best.expect("at least one candidate").0, log)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chances_of_hours_begun_are_zero_and_hours_outside_the_window_read_zero() {
+        let z: Vec<f32> = (0..=N_HOURS).map(|i| i as f32 - 4.0).collect();
+        let c = HourChances::from_logits(&z, 15);
+        for (i, &p) in c.hours.iter().enumerate() {
+            let hour = 12 + i as u8;
+            if hour < 15 {
+                assert_eq!(p, 0.0, "hour {hour}");
+            } else {
+                assert_eq!(p, sigmoid(i as f64 - 4.0), "hour {hour}");
+            }
+        }
+        assert_eq!(c.day, sigmoid(N_HOURS as f64 - 4.0));
+        assert_eq!(c.at(17), c.hours[5]);
+        assert_eq!(c.at(11), 0.0);
+        assert_eq!(c.at(21), 0.0);
+        // A morning decision is asked every hour of the window.
+        assert!(
+            HourChances::from_logits(&z, 8)
+                .hours
+                .iter()
+                .all(|&p| p > 0.0)
+        );
+    }
+
+    fn row(hour: u8, peak: Option<u8>) -> Row {
+        let mut peak_at = [false; N_HOURS];
+        if let Some(p) = peak {
+            peak_at[(p - 12) as usize] = true;
+        }
+        Row {
+            t: 0,
+            year: 2023,
+            hour,
+            month_key: 0,
+            x: vec![],
+            x_lf: vec![],
+            peak_hour: peak == Some(hour),
+            peak_day: peak.is_some(),
+            peak_at,
+            new_max: false,
+            expert: false,
+        }
+    }
+
+    #[test]
+    fn rest_of_day_log_loss_by_hand() {
+        // A decision at 19:00 is asked hours 19 and 20; the peak is at 20.
+        let rows = [row(19, Some(20))];
+        let mut hours = [0.0; N_HOURS];
+        hours[7] = 0.25;
+        hours[8] = 0.5;
+        let (ll, n, pos) = logloss_rest_of_day(&rows, &[HourChances { hours, day: 0.5 }]);
+        assert_eq!((n, pos), (2, 1));
+        let want = (-(0.75f64).ln() - (0.5f64).ln()) / 2.0;
+        assert!((ll - want).abs() < 1e-12, "{ll} {want}");
+    }
+
+    #[test]
+    fn the_clock_baseline_is_each_hours_smoothed_frequency() {
+        // Two 13:00 decisions, one on a day whose 17:00 held the peak.
+        let fit = [row(13, Some(17)), row(13, None)];
+        let clim = hour_climatology(&fit);
+        let c = clim(&row(13, None));
+        assert_eq!(c.at(12), 0.0);
+        assert_eq!(c.at(17), (0.5 + 1.0) / (1.0 + 2.0));
+        assert_eq!(c.at(16), 0.5 / 3.0);
+        assert_eq!(c.day, (0.5 + 1.0) / 3.0);
+        // An hour of the day with no fitting rows reads the prior.
+        assert_eq!(clim(&row(9, None)).at(17), 0.5);
+    }
+}

@@ -25,6 +25,10 @@ pub struct Split {
     pub score_year: i32,
     /// Settlement point of the fitting and selection data.
     pub fit_settlement_point: String,
+    /// Generated market files whose every year was added to the fitting rows (`forecast
+    /// fit --also-fit`; absent from files fitted on real years alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_fit: Vec<String>,
 }
 
 impl Split {
@@ -35,6 +39,7 @@ impl Split {
             select_year: 2023,
             score_year: 2024,
             fit_settlement_point: settlement_point.to_string(),
+            also_fit: Vec::new(),
         }
     }
 }

@@ -260,3 +260,21 @@ pub fn fit(
     }
     best
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_rate_logits_are_the_smoothed_weighted_log_odds() {
+        let mut t = Table::new(1, 2);
+        // Output 0: one positive of weight 3 and two negatives; output 1: its second row
+        // not asked (weight 0).
+        t.push(&[0.0], &[1.0, 1.0], &[3.0, 1.0]);
+        t.push(&[0.0], &[0.0, 0.0], &[1.0, 0.0]);
+        t.push(&[0.0], &[0.0, 0.0], &[1.0, 1.0]);
+        let b = base_rate_logits(&t);
+        assert!((b[0] as f64 - (3.5f64 / 2.5).ln()).abs() < 1e-6, "{b:?}");
+        assert!((b[1] as f64 - (1.5f64 / 1.5).ln()).abs() < 1e-6, "{b:?}");
+    }
+}

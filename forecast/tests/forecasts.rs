@@ -154,6 +154,19 @@ fn labels_mark_the_months_peak_hour_and_day() {
     assert!(days.iter().all(|r| h.market.local[r.t].day == 20));
     // Nobody but the hour's own rows: the hour before and after are not the peak.
     assert!(!rows.iter().any(|r| r.peak_hour && r.t != k));
+    // The per-hour labels: every row of the 20th marks 17:00 (index 17 - 12), no other.
+    let mut want = [false; fourcp::N_HOURS];
+    want[5] = true;
+    for r in &rows {
+        let l = h.market.local[r.t];
+        assert_eq!(r.hour, l.hour);
+        let expect = if l.day == 20 {
+            want
+        } else {
+            [false; fourcp::N_HOURS]
+        };
+        assert_eq!(r.peak_at, expect, "day {} hour {}", l.day, l.hour);
+    }
 }
 
 fn tiny_model() -> ModelFile {
@@ -528,7 +541,12 @@ fn live_forecasts_answer_as_the_scored_rows() {
     let price_want = price::predict(&rt, &price_rows);
     let four_rows = fourcp::rows(&h, 2023..=2023);
     let four_want = fourcp::predict(&four, &four_rows);
+    let v = fourcp::Variant::PerHour;
+    let hours = mlp(v.kind(), v.feature_names(), v.output_names());
+    let hours_want = fourcp::predict_hours(&hours, &four_rows);
     let mut live = LiveForecasts::new(rt, "rt".into(), four, "4cp".into());
+    assert!(live.peak_chance_by_hour(&h.market.snapshot(0, &powermix_env::SiteState::initial(&h.market.cfg))).is_none());
+    live = live.with_hours(hours, "hours".into());
     let state = powermix_env::SiteState::initial(&h.market.cfg);
     let (mut prices, mut peaks) = (0, 0);
     for t in 0..n {
@@ -545,6 +563,11 @@ fn live_forecasts_answer_as_the_scored_rows() {
         if let Some(i) = four_rows.iter().position(|r| r.t == t) {
             let c = live.peak_chance(&s);
             assert_eq!((c.hour, c.day), four_want[i], "4CP at t={t}");
+            assert_eq!(
+                live.peak_chance_by_hour(&s),
+                Some(hours_want[i]),
+                "4CP per hour at t={t}"
+            );
             peaks += 1;
         }
     }

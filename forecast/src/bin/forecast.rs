@@ -36,6 +36,10 @@ enum Cmd {
         /// Full-batch Adam steps per candidate (the best step is selected on 2023).
         #[arg(long, default_value_t = 300)]
         steps: usize,
+        /// A generated market file (`data generate`) whose every year joins the 4CP
+        /// models' fitting rows (repeat the flag); selection stays on the real 2023.
+        #[arg(long = "also-fit")]
+        also_fit: Vec<PathBuf>,
     },
     /// Score the models and the baselines on the selection and score years of each file.
     Score {
@@ -58,12 +62,17 @@ fn load(path: &Path) -> Result<History> {
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
-        Cmd::Fit { data, out, steps } => fit(&data, &out, steps),
+        Cmd::Fit {
+            data,
+            out,
+            steps,
+            also_fit,
+        } => fit(&data, &out, steps, &also_fit),
         Cmd::Score { model, data } => score(&model, &data),
     }
 }
 
-fn fit(data: &Path, out: &Path, steps: usize) -> Result<()> {
+fn fit(data: &Path, out: &Path, steps: usize, also_fit: &[PathBuf]) -> Result<()> {
     let start = Instant::now();
     let h = load(data)?;
     let split = Split::standard(h.settlement_point());
@@ -72,10 +81,27 @@ fn fit(data: &Path, out: &Path, steps: usize) -> Result<()> {
         split.fit_years[0]..=split.fit_years[1],
         split.select_year..=split.select_year,
     );
-    let (fr, sr) = (
+    let (mut fr, sr) = (
         fourcp::rows(&h, fit_y.clone()),
         fourcp::rows(&h, sel_y.clone()),
     );
+    // Generated years join the 4CP fit only: the price models (and the real-time model
+    // every observation embeds) stay fitted on the real years.
+    let split_4cp = Split {
+        also_fit: also_fit.iter().map(|p| p.display().to_string()).collect(),
+        ..split.clone()
+    };
+    for file in also_fit {
+        let g = load(file)?;
+        let rows = fourcp::rows(&g, i32::MIN..=i32::MAX);
+        println!(
+            "4CP: {} generated rows ({} peak hours) from {}",
+            rows.len(),
+            rows.iter().filter(|r| r.peak_hour).count(),
+            file.display()
+        );
+        fr.extend(rows);
+    }
     println!(
         "4CP: {} fitting rows ({} peak hours), {} selection rows",
         fr.len(),
@@ -92,7 +118,7 @@ fn fit(data: &Path, out: &Path, steps: usize) -> Result<()> {
     // The hour-and-day model, with the simulated ERCOT load forecast (second round) and per
     // remaining hour of the day (third round, 2026-12-07).
     for v in fourcp::Variant::ALL {
-        let (m, log) = fourcp::fit_and_select(v, &fr, &sr, split.clone(), steps, &cmd);
+        let (m, log) = fourcp::fit_and_select(v, &fr, &sr, split_4cp.clone(), steps, &cmd);
         log.iter().for_each(|l| println!("  {l}"));
         let path = out.join(format!("{}.json", m.kind));
         let id = m.save(&path)?;
