@@ -167,7 +167,8 @@ pub enum PolicyName {
     /// planner) and day-ahead head alone, what the network must beat.
     PpoBase,
     /// The day-ahead MPC planning with the learned forecasts of --forecasts (real time over
-    /// the next four hours, 4CP chances), a plan every hour.
+    /// the next four hours, the 4CP chance of each remaining hour of today), a plan every
+    /// hour.
     ForecastMpc,
     /// forecast-mpc with day-ahead prices for the next hours (its ablation).
     #[cfg_attr(feature = "cli", value(name = "forecast-mpc-no-rt"))]
@@ -181,11 +182,11 @@ pub enum PolicyName {
     /// forecast-mpc with D's prices from the gate models and the priced offer (a candidate
     /// that lost).
     ForecastMpcGateModels,
-    /// forecast-mpc whose 4CP weights are the per-hour model's chance of each remaining
-    /// hour of today (`fourcp_hours.json`; a candidate,
+    /// forecast-mpc whose 4CP weights are the first round's: the hour model's chance for
+    /// the decision's hour and the day's spread by price over the afternoon (`fourcp.json`;
     /// docs/experiments/2026-12-07-hourly-4cp.md).
-    #[cfg_attr(feature = "cli", value(name = "forecast-mpc-hourly-4cp"))]
-    ForecastMpcHourly4cp,
+    #[cfg_attr(feature = "cli", value(name = "forecast-mpc-day-4cp"))]
+    ForecastMpcDay4cp,
 }
 
 impl PolicyName {

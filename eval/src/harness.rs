@@ -38,7 +38,7 @@ pub const KNOWN_POLICIES: [&str; 15] = [
     "forecast-mpc-no-4cp",
     "forecast-mpc-priced-offer",
     "forecast-mpc-gate-models",
-    "forecast-mpc-hourly-4cp",
+    "forecast-mpc-day-4cp",
 ];
 
 /// The parts of a `forecast-mpc` policy name (the planner, its ablations and the gate
@@ -110,7 +110,7 @@ impl PolicyFactory<'_> {
                 })?;
                 let live = powermix_forecast::live::LiveForecasts::load(dir)
                     .map_err(|e| EvalError(e.to_string()))?;
-                if parts.four_cp_by_hour && !live.has_hours() {
+                if parts.four_cp && parts.four_cp_by_hour && !live.has_hours() {
                     return Err(EvalError(format!(
                         "policy `{name}` needs {} in {} (written by `forecast fit`)",
                         powermix_forecast::live::FOURCP_HOURS_FILE,

@@ -76,11 +76,11 @@ fn it_reads_nothing_published_after_its_decision() {
     }
     let other = market(changed);
     let start = day_index(&cut, 2024, 7, 1);
-    let hourly = ForecastParts {
-        four_cp_by_hour: true,
+    let day = ForecastParts {
+        four_cp_by_hour: false,
         ..ForecastParts::SHIPPED
     };
-    for parts in [ForecastParts::SHIPPED, hourly] {
+    for parts in [ForecastParts::SHIPPED, day] {
         let run = |m: &Arc<Market>, end: usize| {
             let mut p = planner(&m.cfg, parts);
             backtest(m, start, end, &mut p, 3).unwrap()
@@ -151,7 +151,7 @@ fn the_harness_builds_the_planner_and_its_ablations_and_refuses_a_missing_model_
         "forecast-mpc-no-4cp",
         "forecast-mpc-priced-offer",
         "forecast-mpc-gate-models",
-        "forecast-mpc-hourly-4cp",
+        "forecast-mpc-day-4cp",
     ] {
         assert_eq!(forecast_parts(name).map(|p| p.name()), Some(name));
     }
@@ -181,40 +181,39 @@ fn the_harness_builds_the_planner_and_its_ablations_and_refuses_a_missing_model_
             .make("forecast-mpc-no-4cp", 0, 96)
             .is_ok()
     );
-    // A folder of an earlier `fit` (no per-hour model) serves every variant but the one
-    // that reads it, which is refused by the file's name.
-    for file in ["fourcp.json", "rt_price.json", "rt_gate.json", "reserve_gate.json"] {
+    // A folder of an earlier `fit` (no per-hour model) serves the variants that do not
+    // read it; the planner itself is refused by the file's name.
+    for file in [
+        "fourcp.json",
+        "rt_price.json",
+        "rt_gate.json",
+        "reserve_gate.json",
+    ] {
         std::fs::copy(dir.join(file), empty.join(file)).unwrap();
     }
-    assert!(
-        f(Some(empty.as_path()))
-            .make(FORECASTS_NAME, 0, 96)
-            .is_ok()
-    );
+    for name in ["forecast-mpc-day-4cp", "forecast-mpc-no-4cp"] {
+        assert!(f(Some(empty.as_path())).make(name, 0, 96).is_ok(), "{name}");
+    }
     let e = f(Some(empty.as_path()))
-        .make("forecast-mpc-hourly-4cp", 0, 96)
+        .make(FORECASTS_NAME, 0, 96)
         .err()
         .unwrap()
         .0;
     assert!(e.contains("fourcp_hours.json"), "{e}");
-    assert!(
-        f(Some(dir.as_path()))
-            .make("forecast-mpc-hourly-4cp", 0, 96)
-            .is_ok()
-    );
+    assert!(f(Some(dir.as_path())).make(FORECASTS_NAME, 0, 96).is_ok());
     std::fs::remove_dir_all(empty).unwrap();
 }
 
 #[test]
-fn the_hourly_4cp_candidate_plans_every_hour_and_weighs_the_afternoon_otherwise() {
+fn the_day_4cp_variant_plans_every_hour_and_weighs_the_afternoon_otherwise() {
     let m = market(synth::synthetic_year(2024, 1));
     let (start, end) = (day_index(&m, 2024, 7, 1), day_index(&m, 2024, 7, 15));
-    let hourly = ForecastParts {
-        four_cp_by_hour: true,
+    let day = ForecastParts {
+        four_cp_by_hour: false,
         ..ForecastParts::SHIPPED
     };
-    assert_eq!(hourly.name(), "forecast-mpc-hourly-4cp");
-    let mut a = planner(&m.cfg, hourly);
+    assert_eq!(day.name(), "forecast-mpc-day-4cp");
+    let mut a = planner(&m.cfg, day);
     let sa = backtest(&m, start, end, &mut a, 3).unwrap();
     assert_eq!(a.failures(), 0, "{:?}", a.last_error());
     assert_eq!(a.solves(), 14 * 24);

@@ -428,7 +428,10 @@ pub fn candidates(variant: Variant) -> Vec<Candidate> {
     } else {
         &[0, 16]
     };
-    for hidden in widths.iter().map(|&w| if w == 0 { vec![] } else { vec![w] }) {
+    for hidden in widths
+        .iter()
+        .map(|&w| if w == 0 { vec![] } else { vec![w] })
+    {
         for pos_weight in [1.0, 30.0] {
             v.push(Candidate {
                 hidden: hidden.clone(),

@@ -545,7 +545,13 @@ fn live_forecasts_answer_as_the_scored_rows() {
     let hours = mlp(v.kind(), v.feature_names(), v.output_names());
     let hours_want = fourcp::predict_hours(&hours, &four_rows);
     let mut live = LiveForecasts::new(rt, "rt".into(), four, "4cp".into());
-    assert!(live.peak_chance_by_hour(&h.market.snapshot(0, &powermix_env::SiteState::initial(&h.market.cfg))).is_none());
+    assert!(
+        live.peak_chance_by_hour(
+            &h.market
+                .snapshot(0, &powermix_env::SiteState::initial(&h.market.cfg))
+        )
+        .is_none()
+    );
     live = live.with_hours(hours, "hours".into());
     let state = powermix_env::SiteState::initial(&h.market.cfg);
     let (mut prices, mut peaks) = (0, 0);

@@ -43,7 +43,10 @@ fn real_hb_west_labels_fit_and_score() {
         25,
         "test",
     );
-    assert_eq!(log.len(), fourcp::candidates(fourcp::Variant::LoadForecast).len());
+    assert_eq!(
+        log.len(),
+        fourcp::candidates(fourcp::Variant::LoadForecast).len()
+    );
     let p = fourcp::predict(&m, &sr);
     assert!(
         p.iter()

@@ -223,25 +223,26 @@ pub struct ForecastParts {
     /// 4CP weights from the peak model (else the day-ahead MPC's expectation).
     pub four_cp: bool,
     /// With `four_cp`: each remaining hour of today weighted by the per-hour model's chance
-    /// (`fourcp_hours.json`), instead of the hour model's chance for this hour and its day's
-    /// chance shaped by price over the others.
+    /// (`fourcp_hours.json`); else the hour model's chance for this hour and its day's
+    /// chance shaped by price over the others (`fourcp.json`, the first round's reading).
     pub four_cp_by_hour: bool,
     /// The gate.
     pub gate: GatePart,
 }
 
 impl ForecastParts {
-    /// What `forecast-mpc` is (chosen on the selection set,
-    /// docs/experiments/2026-12-07-forecast-mpc.md).
+    /// What `forecast-mpc` is: real time of the next hours and each remaining hour's 4CP
+    /// chance from the models, the MPC's gate (chosen on the selection sets,
+    /// docs/experiments/2026-12-07-forecast-mpc.md and 2026-12-07-hourly-4cp.md).
     pub const SHIPPED: ForecastParts = ForecastParts {
         next_hours: true,
         four_cp: true,
-        four_cp_by_hour: false,
+        four_cp_by_hour: true,
         gate: GatePart::Off,
     };
 
     /// Every variant the harness names: the shipped one, its two ablations, the two gate
-    /// candidates and the per-hour 4CP candidate.
+    /// candidates and the earlier 4CP reading (the hour model and its day's chance).
     pub const VARIANTS: [ForecastParts; 6] = [
         ForecastParts::SHIPPED,
         ForecastParts {
@@ -261,14 +262,14 @@ impl ForecastParts {
             ..ForecastParts::SHIPPED
         },
         ForecastParts {
-            four_cp_by_hour: true,
+            four_cp_by_hour: false,
             ..ForecastParts::SHIPPED
         },
     ];
 
     /// The report name: [`FORECASTS_NAME`] for [`ForecastParts::SHIPPED`], else it with
     /// what differs (`-no-rt`, `-no-4cp`, `-priced-offer`, `-gate-models`,
-    /// `-hourly-4cp`; `-variant` for a combination the harness does not name).
+    /// `-day-4cp`; `-variant` for a combination the harness does not name).
     pub fn name(self) -> &'static str {
         const NAMES: [&str; 6] = [
             FORECASTS_NAME,
@@ -276,7 +277,7 @@ impl ForecastParts {
             "forecast-mpc-no-4cp",
             "forecast-mpc-priced-offer",
             "forecast-mpc-gate-models",
-            "forecast-mpc-hourly-4cp",
+            "forecast-mpc-day-4cp",
         ];
         ForecastParts::VARIANTS
             .iter()
@@ -318,9 +319,9 @@ impl DayAheadMpc {
 
     /// The MPC that plans with learned forecasts (name [`FORECASTS_NAME`], or an
     /// ablation's, [`ForecastParts::name`]; module doc): real time over the next four hours
-    /// from the quantile model, 4CP from the peak model, a plan at the top of every hour,
-    /// and at the gate D's prices from the gate models and an offer priced at the option
-    /// value of curtailment.
+    /// from the quantile model, 4CP from the peak models, a plan at the top of every hour,
+    /// and (gate candidates) at the gate D's prices from the gate models and an offer
+    /// priced at the option value of curtailment.
     pub fn with_forecasts(
         cfg: &SiteConfig,
         forecasts: LiveForecasts,
@@ -356,9 +357,10 @@ impl DayAheadMpc {
 
     /// The forecasts' part of a plan's intervals (today's first `today` of `intervals`,
     /// from `snap` on): the real-time price of the next four hours is the three-point mean
-    /// of the model's quantiles; in a 4CP month, the decision's hour carries the model's
-    /// chance that it holds the peak, and the rest of today's peak hours the day's chance
-    /// less that, shaped by the day-ahead price.
+    /// of the model's quantiles; in a 4CP month, each remaining hour of today carries the
+    /// per-hour model's chance that it holds the peak (a quarter on each interval), or, with
+    /// `four_cp_by_hour` off, the decision's hour the hour model's chance and the rest of
+    /// today's peak hours the day's chance less that, shaped by the day-ahead price.
     fn apply_forecasts(&self, snap: &Snapshot<'_>, intervals: &mut [PlanInterval], today: usize) {
         let Some(fc) = &self.forecasts else { return };
         if self.parts.next_hours {
