@@ -17,5 +17,5 @@ for seed in 501 502 503 504; do
     --congestion --weekend-peaks --out "$out"
 done
 "$bin"/evaluate --panel experiments/panels/regimes-synthetic.toml \
-  --policies expert,day-ahead-mpc,forecast-mpc,forecast-mpc-priced-offer,ppo \
+  --policies expert,day-ahead-mpc,forecast-mpc,forecast-mpc-unpriced-offer,ppo \
   --forecasts checkpoints/forecast --checkpoint "$ckpt"

@@ -176,9 +176,10 @@ pub enum PolicyName {
     /// forecast-mpc with the day-ahead MPC's 4CP expectation (its ablation).
     #[cfg_attr(feature = "cli", value(name = "forecast-mpc-no-4cp"))]
     ForecastMpcNo4cp,
-    /// forecast-mpc whose reserve offer is priced at the option value of curtailment (a
-    /// candidate; docs/experiments/2026-12-07-forecast-mpc.md).
-    ForecastMpcPricedOffer,
+    /// forecast-mpc whose reserve offer takes any price ($0 minimum, the day-ahead MPC's
+    /// offer): the ablation of the priced offer.
+    #[cfg_attr(feature = "cli", value(name = "forecast-mpc-unpriced-offer"))]
+    ForecastMpcUnpricedOffer,
     /// forecast-mpc with D's prices from the gate models and the priced offer (a candidate
     /// that lost).
     ForecastMpcGateModels,

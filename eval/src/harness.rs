@@ -36,7 +36,7 @@ pub const KNOWN_POLICIES: [&str; 15] = [
     "forecast-mpc",
     "forecast-mpc-no-rt",
     "forecast-mpc-no-4cp",
-    "forecast-mpc-priced-offer",
+    "forecast-mpc-unpriced-offer",
     "forecast-mpc-gate-models",
     "forecast-mpc-day-4cp",
 ];

@@ -125,11 +125,12 @@ fn its_reserve_offer_is_priced_at_the_option_value_and_the_mpcs_is_not() {
         }
         out
     };
-    let priced = offers(ForecastParts {
-        gate: GatePart::PricedOffer,
+    let priced = offers(ForecastParts::SHIPPED);
+    assert_eq!(ForecastParts::SHIPPED.gate, GatePart::PricedOffer);
+    let any_price = offers(ForecastParts {
+        gate: GatePart::Off,
         ..ForecastParts::SHIPPED
     });
-    let any_price = offers(ForecastParts::SHIPPED);
     assert_eq!(priced.len(), 7);
     assert_eq!(any_price.len(), 7);
     let min_prices = |os: &[powermix_env::DayAheadOffer]| -> Vec<f64> {
@@ -149,7 +150,7 @@ fn the_harness_builds_the_planner_and_its_ablations_and_refuses_a_missing_model_
         FORECASTS_NAME,
         "forecast-mpc-no-rt",
         "forecast-mpc-no-4cp",
-        "forecast-mpc-priced-offer",
+        "forecast-mpc-unpriced-offer",
         "forecast-mpc-gate-models",
         "forecast-mpc-day-4cp",
     ] {

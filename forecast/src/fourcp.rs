@@ -196,9 +196,9 @@ pub fn rows(h: &History, years: std::ops::RangeInclusive<i32>) -> Vec<Row> {
         let (ds, de) = m.day_range(t);
         let s = m.snapshot(t, &state);
         let mut peak_at = [false; N_HOURS];
-        for u in ds..de {
-            let hr = m.local[u].hour;
-            if w[u] > 0.0 && FOURCP_HOURS.contains(&hr) {
+        for (l, &wu) in m.local[ds..de].iter().zip(&w[ds..de]) {
+            let hr = l.hour;
+            if wu > 0.0 && FOURCP_HOURS.contains(&hr) {
                 peak_at[(hr - FOURCP_HOURS.start()) as usize] = true;
             }
         }

@@ -232,17 +232,19 @@ pub struct ForecastParts {
 
 impl ForecastParts {
     /// What `forecast-mpc` is: real time of the next hours and each remaining hour's 4CP
-    /// chance from the models, the MPC's gate (chosen on the selection sets,
-    /// docs/experiments/2026-12-07-forecast-mpc.md and 2026-12-07-hourly-4cp.md).
+    /// chance from the models, the MPC's gate plan with the offer priced at the option
+    /// value of curtailment (chosen in docs/experiments/2026-12-07-forecast-mpc.md and
+    /// 2026-12-07-hourly-4cp.md).
     pub const SHIPPED: ForecastParts = ForecastParts {
         next_hours: true,
         four_cp: true,
         four_cp_by_hour: true,
-        gate: GatePart::Off,
+        gate: GatePart::PricedOffer,
     };
 
-    /// Every variant the harness names: the shipped one, its two ablations, the two gate
-    /// candidates and the earlier 4CP reading (the hour model and its day's chance).
+    /// Every variant the harness names: the shipped one, its ablations (day-ahead for the
+    /// next hours, the MPC's 4CP expectation, the offer at any price), the gate candidate
+    /// that lost and the earlier 4CP reading (the hour model and its day's chance).
     pub const VARIANTS: [ForecastParts; 6] = [
         ForecastParts::SHIPPED,
         ForecastParts {
@@ -254,7 +256,7 @@ impl ForecastParts {
             ..ForecastParts::SHIPPED
         },
         ForecastParts {
-            gate: GatePart::PricedOffer,
+            gate: GatePart::Off,
             ..ForecastParts::SHIPPED
         },
         ForecastParts {
@@ -268,14 +270,14 @@ impl ForecastParts {
     ];
 
     /// The report name: [`FORECASTS_NAME`] for [`ForecastParts::SHIPPED`], else it with
-    /// what differs (`-no-rt`, `-no-4cp`, `-priced-offer`, `-gate-models`,
+    /// what differs (`-no-rt`, `-no-4cp`, `-unpriced-offer`, `-gate-models`,
     /// `-day-4cp`; `-variant` for a combination the harness does not name).
     pub fn name(self) -> &'static str {
         const NAMES: [&str; 6] = [
             FORECASTS_NAME,
             "forecast-mpc-no-rt",
             "forecast-mpc-no-4cp",
-            "forecast-mpc-priced-offer",
+            "forecast-mpc-unpriced-offer",
             "forecast-mpc-gate-models",
             "forecast-mpc-day-4cp",
         ];

@@ -296,10 +296,8 @@ fn score(dir: &Path, data: &[PathBuf]) -> Result<()> {
                 let clim = fourcp::hour_climatology(&fit_rows);
                 let (ll, n, pos) =
                     fourcp::logloss_rest_of_day(&rows, &fourcp::predict_hours(m, &rows));
-                let (ll_c, _, _) = fourcp::logloss_rest_of_day(
-                    &rows,
-                    &rows.iter().map(|r| clim(r)).collect::<Vec<_>>(),
-                );
+                let (ll_c, _, _) =
+                    fourcp::logloss_rest_of_day(&rows, &rows.iter().map(&clim).collect::<Vec<_>>());
                 rest_lines.push(format!(
                     "| {hub} | {name} {y} | {n} | {pos} | {ll:.5} | {ll_c:.5} |"
                 ));
