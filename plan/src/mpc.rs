@@ -1122,6 +1122,82 @@ mod tests {
         assert_eq!(prob_above(80e3, 0.0, 80e3), 0.0);
     }
 
+    /// Today's intervals from `t` on, each with 4CP weight 7 (a marker) and real time 30.
+    fn today_from(m: &Market, t: usize) -> Vec<PlanInterval> {
+        let day = m.local[t].day_number;
+        (t..m.len())
+            .take_while(|&u| m.local[u].day_number == day)
+            .map(|u| PlanInterval {
+                interval_start_ms: m.interval_start_ms(u),
+                rt_price: 30.0,
+                reserve_price: [0.0; RESERVES],
+                hashprice: 50.0,
+                four_cp_weight: 7.0,
+                deployed: [false; RESERVES],
+                emergency: Emergency::NONE,
+                awards: Awards::Fixed([0.0; RESERVES]),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn forecast_mpc_weighs_each_remaining_hour_by_its_own_4cp_chance() {
+        use powermix_env::SiteState;
+        let m = Market::new(
+            powermix_data::synth::synthetic_year(2024, 1),
+            SiteConfig::default_site(),
+        );
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/forecast");
+        let live = LiveForecasts::load(&dir).unwrap();
+        let gate = GateForecast::load(&dir).unwrap();
+        let parts = ForecastParts {
+            next_hours: false,
+            ..ForecastParts::SHIPPED
+        };
+        let mpc = DayAheadMpc::with_forecasts(&m.cfg, live.clone(), gate, parts);
+        let state = SiteState::initial(&m.cfg);
+        // 13:00 on 10 July (the 4CP months): hours 13-20 carry their chance, a quarter on
+        // each interval; the hours before noon and after 20:00 carry none.
+        let t = (0..m.len())
+            .find(|&u| {
+                let l = m.local[u];
+                (l.month, l.day, l.hour, l.minute) == (7, 10, 13, 0)
+            })
+            .unwrap();
+        let snap = m.snapshot(t, &state);
+        let chances = live.peak_chance_by_hour(&snap).unwrap();
+        let mut ivs = today_from(&m, t);
+        let today = ivs.len();
+        mpc.apply_forecasts(&snap, &mut ivs, today);
+        let mut weighted = 0;
+        for iv in &ivs {
+            let h = local_time(iv.interval_start_ms).hour;
+            let want = if (12..=20).contains(&h) {
+                chances.at(h) / 4.0
+            } else {
+                0.0
+            };
+            assert_eq!(iv.four_cp_weight, want, "hour {h}");
+            assert!(h >= 13);
+            weighted += (want > 0.0) as usize;
+            // Real time untouched with `next_hours` off.
+            assert_eq!(iv.rt_price, 30.0);
+        }
+        assert_eq!(weighted, 8 * 4, "hours 13-20, four intervals each");
+        // Outside the 4CP months the MPC's expectation stands.
+        let t = (0..m.len())
+            .find(|&u| {
+                let l = m.local[u];
+                (l.month, l.day, l.hour, l.minute) == (3, 12, 13, 0)
+            })
+            .unwrap();
+        let snap = m.snapshot(t, &state);
+        let mut ivs = today_from(&m, t);
+        let today = ivs.len();
+        mpc.apply_forecasts(&snap, &mut ivs, today);
+        assert!(ivs.iter().all(|iv| iv.four_cp_weight == 7.0));
+    }
+
     #[test]
     fn weekdays_of_july_2024() {
         // 2024-07-15 is a Monday; July 2024 has 23 weekdays.
