@@ -188,6 +188,9 @@ pub enum PolicyName {
     /// docs/experiments/2026-12-07-hourly-4cp.md).
     #[cfg_attr(feature = "cli", value(name = "forecast-mpc-day-4cp"))]
     ForecastMpcDay4cp,
+    /// The checkpoint of --checkpoint with its day-ahead head's offer priced at the option
+    /// value of curtailment, from the gate model of --forecasts (an evaluation candidate).
+    PpoPricedHead,
 }
 
 impl PolicyName {

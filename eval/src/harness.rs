@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// Policy names the harness knows (`ppo` and `ppo-base`, the checkpoint with its network
 /// off, need a checkpoint; `mpc-perfect-forecast` is
 /// the day-ahead MPC planning on the facts over each horizon, for `--attribution`).
-pub const KNOWN_POLICIES: [&str; 15] = [
+pub const KNOWN_POLICIES: [&str; 16] = [
     "always-on",
     "threshold",
     "expert",
@@ -39,6 +39,7 @@ pub const KNOWN_POLICIES: [&str; 15] = [
     "forecast-mpc-unpriced-offer",
     "forecast-mpc-gate-models",
     "forecast-mpc-day-4cp",
+    "ppo-priced-head",
 ];
 
 /// The parts of a `forecast-mpc` policy name (the planner, its ablations and the gate
@@ -143,6 +144,34 @@ impl PolicyFactory<'_> {
                     p = p.with_network_off();
                 }
                 Ok(crate::planned_policy(p, cfg))
+            }
+            "ppo-priced-head" => {
+                // The checkpoint with its head's offer priced at the option value of
+                // curtailment (the gate model of --forecasts): an evaluation candidate.
+                let dir = self.checkpoint.ok_or_else(|| {
+                    EvalError(format!(
+                        "policy `{name}` needs --checkpoint DIR (a trained policy)"
+                    ))
+                })?;
+                let models = self.forecasts.ok_or_else(|| {
+                    EvalError(format!(
+                        "policy `{name}` needs --forecasts DIR (its gate model, rt_gate.json)"
+                    ))
+                })?;
+                let p = powermix_agent::load_checkpoint(&checkpoint_dir(dir))
+                    .map_err(|e| EvalError(format!("checkpoint: {e}")))?;
+                if p.day_ahead_head().is_none() || p.planner().is_some() {
+                    return Err(EvalError(format!(
+                        "policy `{name}`: the checkpoint in {} has no day-ahead head to price",
+                        dir.display()
+                    )));
+                }
+                let gate = powermix_forecast::gate::GateForecast::load(models)
+                    .map_err(|e| EvalError(e.to_string()))?;
+                Ok(Box::new(mpc::WithHead::with_head(
+                    Box::new(p.with_site_config(cfg)),
+                    mpc::DayAheadHead::with_priced_offer(cfg, gate),
+                )))
             }
             _ => Err(EvalError(format!(
                 "unknown policy `{name}`; known: {}",

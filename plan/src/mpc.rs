@@ -973,6 +973,23 @@ impl DayAheadHead {
         }
     }
 
+    /// The head whose offer is priced at the option value of curtailment, hour by hour,
+    /// from `gate`'s real-time quantiles (the gate plan of `forecast-mpc`: the LP sees the
+    /// reserve prices less that value, and each hour's minimum price is it), instead of
+    /// offered at any price. An evaluation candidate (`ppo-priced-head`); no checkpoint
+    /// names it yet.
+    pub fn with_priced_offer(cfg: &SiteConfig, gate: GateForecast) -> DayAheadHead {
+        let mut head = DayAheadHead::new(cfg);
+        head.mpc.gate_forecast = Some(gate);
+        head.mpc.parts = ForecastParts {
+            next_hours: false,
+            four_cp: false,
+            four_cp_by_hour: false,
+            gate: GatePart::PricedOffer,
+        };
+        head
+    }
+
     /// Sees the snapshot of one decision and plans where it must, in place; at a
     /// day-ahead gate, returns the offer for the next operating day (None when its LP
     /// failed: the decider's own offer stands). The same as [`DayAheadHead::step`], then
@@ -1070,9 +1087,14 @@ pub struct WithHead {
 impl WithHead {
     /// `inner` with the day-ahead MPC's offer, for site `cfg`.
     pub fn new(inner: Box<dyn Policy + Send>, cfg: &SiteConfig) -> WithHead {
+        WithHead::with_head(inner, DayAheadHead::new(cfg))
+    }
+
+    /// `inner` with `head`'s offer.
+    pub fn with_head(inner: Box<dyn Policy + Send>, head: DayAheadHead) -> WithHead {
         WithHead {
             inner,
-            head: DayAheadHead::new(cfg),
+            head,
             offer: None,
         }
     }
