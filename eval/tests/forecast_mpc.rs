@@ -222,3 +222,45 @@ fn the_day_4cp_variant_plans_every_hour_and_weighs_the_afternoon_otherwise() {
     let sb = backtest(&m, start, end, &mut b, 3).unwrap();
     assert_ne!(sa.trace.dispatch, sb.trace.dispatch);
 }
+
+#[test]
+fn the_priced_head_prices_the_shipped_checkpoints_offer_and_needs_its_gate_model() {
+    use powermix_agent::Policy;
+    use powermix_env::SiteState;
+    use powermix_env::market::is_da_gate_local;
+    let m = market(synth::synthetic_year(2024, 1));
+    let expert = powermix_agent::ExpertParams::default_params();
+    let ckpt = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/default");
+    let dir = models();
+    let f = |forecasts| PolicyFactory {
+        market: &m,
+        expert: &expert,
+        seed: 7,
+        checkpoint: Some(ckpt.as_path()),
+        forecasts,
+    };
+    let e = f(None).make("ppo-priced-head", 0, 96).err().unwrap().0;
+    assert!(e.contains("--forecasts"), "{e}");
+    let (start, end) = (day_index(&m, 2024, 7, 1), day_index(&m, 2024, 7, 5));
+    let state = SiteState::initial(&m.cfg);
+    let min_prices = |name: &str| -> Vec<f64> {
+        let mut p = f(Some(dir.as_path())).make(name, start, end).unwrap();
+        let mut out = Vec::new();
+        for t in start..end {
+            let s = m.snapshot(t, &state);
+            let a = p.act(&s);
+            if is_da_gate_local(&s.local)
+                && let Some(o) = p.day_ahead(&s, &a)
+            {
+                out.extend(o.hours.iter().flat_map(|h| h.min_price));
+            }
+        }
+        out
+    };
+    let plain = min_prices("ppo");
+    let priced = min_prices("ppo-priced-head");
+    assert!(!plain.is_empty() && plain.len() == priced.len());
+    assert!(plain.iter().all(|&x| x == 0.0));
+    assert!(priced.iter().all(|&x| x.is_finite() && x >= 0.0));
+    assert!(priced.iter().any(|&x| x > 0.0), "no hour priced above $0");
+}
