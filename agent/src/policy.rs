@@ -86,10 +86,10 @@ impl LoadedPolicy {
             })?;
         }
         if let Some(h) = &meta.day_ahead_head {
-            let why = if !PLANNERS.contains(&h.as_str()) {
+            let why = if !HEADS.contains(&h.as_str()) {
                 Some(format!(
-                    "day_ahead_head {h:?} is not a planner of this build ({})",
-                    PLANNERS.join(", ")
+                    "day_ahead_head {h:?} is not a head of this build ({})",
+                    HEADS.join(", ")
                 ))
             } else if meta.base_planner.is_some() {
                 Some(
@@ -393,6 +393,11 @@ fn median(v: &mut [f32]) -> f32 {
 /// `powermix_eval` (they need the LP solver), which builds the policy
 /// (`powermix_eval::planned_policy`).
 pub const PLANNERS: &[&str] = &["day-ahead-mpc"];
+
+/// Day-ahead heads a checkpoint can name (`day_ahead_head` in `meta.json`): the day-ahead
+/// MPC's offer at any price, and the same priced at the option value of curtailment
+/// (`powermix_plan::mpc::DayAheadHead::named` builds them).
+pub const HEADS: &[&str] = &["day-ahead-mpc", "day-ahead-mpc-priced"];
 
 /// The action values of a residual policy: the base (expert) action plus the network's
 /// output, except in an emergency, where the expert's emergency rules act alone (the same

@@ -195,15 +195,20 @@ fn abbreviate(line: &str) -> &str {
 /// The policy a loaded checkpoint stands for, on site `cfg`: the checkpoint itself, or for a
 /// residual of a planner ([`LoadedPolicy::planner`]) the planner with the network's
 /// correction ([`mpc::MpcResidual`]), or for a checkpoint with a day-ahead head the network
-/// with the MPC's offer ([`mpc::WithHead`]). Backtests, validation and `evaluate` build trained
+/// with the head it names, the MPC's offer at any price or priced ([`mpc::WithHead`],
+/// [`mpc::DayAheadHead::named`]). Backtests, validation and `evaluate` build trained
 /// policies with this.
 pub fn planned_policy(loaded: LoadedPolicy, cfg: &SiteConfig) -> Box<dyn Policy + Send> {
     match (loaded.planner(), loaded.day_ahead_head()) {
         (Some(_), _) => Box::new(mpc::MpcResidual::new(loaded, cfg)),
-        (None, Some(_)) => Box::new(mpc::WithHead::new(
-            Box::new(loaded.with_site_config(cfg)),
-            cfg,
-        )),
+        (None, Some(h)) => {
+            // The checkpoint's load checked the name against `HEADS`.
+            let head = mpc::DayAheadHead::named(h, cfg).unwrap_or_else(|| mpc::DayAheadHead::new(cfg));
+            Box::new(mpc::WithHead::with_head(
+                Box::new(loaded.with_site_config(cfg)),
+                head,
+            ))
+        }
         (None, None) => Box::new(loaded.with_site_config(cfg)),
     }
 }

@@ -454,7 +454,50 @@ pub struct GateForecast {
     pub reserve_id: String,
 }
 
+/// The shipped gate models (`checkpoints/forecast/rt_gate.json` and `reserve_gate.json`),
+/// embedded in the build for the priced day-ahead head, which a server runs: a model
+/// embedded cannot be missing at serve time.
+pub const SHIPPED_RT_GATE_JSON: &str = include_str!("../../checkpoints/forecast/rt_gate.json");
+/// See [`SHIPPED_RT_GATE_JSON`].
+pub const SHIPPED_RESERVE_GATE_JSON: &str =
+    include_str!("../../checkpoints/forecast/reserve_gate.json");
+
 impl GateForecast {
+    /// The shipped gate models, embedded in the build ([`SHIPPED_RT_GATE_JSON`]), parsed
+    /// and checked once (a test checks that they parse, and that they equal the files).
+    pub fn shipped() -> &'static GateForecast {
+        static SHIPPED: std::sync::OnceLock<GateForecast> = std::sync::OnceLock::new();
+        SHIPPED.get_or_init(|| {
+            GateForecast::parse(SHIPPED_RT_GATE_JSON, SHIPPED_RESERVE_GATE_JSON)
+                .expect("the shipped gate models are valid")
+        })
+    }
+
+    /// The gate models from the texts of `rt_gate.json` and `reserve_gate.json`, checked
+    /// as [`GateForecast::load`] checks the files.
+    pub fn parse(rt_json: &str, reserve_json: &str) -> Result<GateForecast, ModelError> {
+        let (rt, rt_id) = ModelFile::parse(
+            rt_json.as_bytes(),
+            Path::new("embedded rt_gate.json"),
+            KIND_RT,
+            &gate_feature_names(),
+            &gate_output_names(),
+        )?;
+        let (reserve, reserve_id) = ModelFile::parse(
+            reserve_json.as_bytes(),
+            Path::new("embedded reserve_gate.json"),
+            KIND_RESERVE,
+            &reserve_gate_feature_names(),
+            &gate_output_names(),
+        )?;
+        Ok(GateForecast {
+            rt,
+            rt_id,
+            reserve,
+            reserve_id,
+        })
+    }
+
     /// Loads `dir/rt_gate.json` and `dir/reserve_gate.json` (written by `forecast fit`),
     /// each checked against this build's kinds, feature and output names.
     pub fn load(dir: &Path) -> Result<GateForecast, ModelError> {

@@ -230,9 +230,22 @@ impl ModelFile {
             ));
         }
         let bytes = std::fs::read(path).map_err(io)?;
-        let m: ModelFile = serde_json::from_slice(&bytes)
-            .map_err(|e| ModelError::new(path, "json", e.to_string()))?;
-        m.check(path, kind, features, outputs)?;
-        Ok((m, powermix_agent::checkpoint::hash_hex(&bytes)))
+        ModelFile::parse(&bytes, path, kind, features, outputs)
+    }
+
+    /// Parses and checks a model file's bytes (`origin` names it in errors); returns it and
+    /// its model id. What [`ModelFile::load`] does after reading, for a model embedded in
+    /// the build.
+    pub fn parse(
+        bytes: &[u8],
+        origin: &Path,
+        kind: &str,
+        features: &[String],
+        outputs: &[String],
+    ) -> Result<(ModelFile, String), ModelError> {
+        let m: ModelFile = serde_json::from_slice(bytes)
+            .map_err(|e| ModelError::new(origin, "json", e.to_string()))?;
+        m.check(origin, kind, features, outputs)?;
+        Ok((m, powermix_agent::checkpoint::hash_hex(bytes)))
     }
 }

@@ -177,6 +177,11 @@ fn prob_above(mean: f64, sd: f64, threshold: f64) -> f64 {
     }
 }
 
+/// The priced day-ahead head's name in a checkpoint's `meta.json` (`day_ahead_head`): the
+/// MPC's gate plan with each hour's offer priced at the option value of curtailment from
+/// the shipped gate models ([`DayAheadHead::named`]).
+pub const PRICED_HEAD: &str = "day-ahead-mpc-priced";
+
 /// The day-ahead MPC policy (name `day-ahead-mpc`); see the module doc.
 #[derive(Debug, Clone)]
 pub struct DayAheadMpc {
@@ -976,18 +981,56 @@ impl DayAheadHead {
     /// The head whose offer is priced at the option value of curtailment, hour by hour,
     /// from `gate`'s real-time quantiles (the gate plan of `forecast-mpc`: the LP sees the
     /// reserve prices less that value, and each hour's minimum price is it), instead of
-    /// offered at any price. An evaluation candidate (`ppo-priced-head`); no checkpoint
-    /// names it yet.
+    /// offered at any price ([`PRICED_HEAD`] with the shipped gate models; with other
+    /// models, the evaluation candidate `ppo-priced-head`).
     pub fn with_priced_offer(cfg: &SiteConfig, gate: GateForecast) -> DayAheadHead {
         let mut head = DayAheadHead::new(cfg);
-        head.mpc.gate_forecast = Some(gate);
-        head.mpc.parts = ForecastParts {
+        head.set_pricing(Some(gate));
+        head
+    }
+
+    /// The head a checkpoint names (`day_ahead_head` in `meta.json`, one of
+    /// [`powermix_agent::policy::HEADS`]): `day-ahead-mpc` (the offer at any price) or
+    /// [`PRICED_HEAD`] (priced with the shipped gate models); None for another name.
+    pub fn named(name: &str, cfg: &SiteConfig) -> Option<DayAheadHead> {
+        let mut head = DayAheadHead::new(cfg);
+        match name {
+            "day-ahead-mpc" => {}
+            PRICED_HEAD => head.set_priced(true),
+            _ => return None,
+        }
+        Some(head)
+    }
+
+    /// Prices the offers of the gates planned from now on with `gate`'s option value of
+    /// curtailment, or (None) offers at any price; nothing else of the head changes (a
+    /// server sets it for each decision from the checkpoint it serves, so a reload to a
+    /// checkpoint with the other head keeps the day's curves).
+    pub fn set_pricing(&mut self, gate: Option<GateForecast>) {
+        self.mpc.parts = ForecastParts {
             next_hours: false,
             four_cp: false,
             four_cp_by_hour: false,
-            gate: GatePart::PricedOffer,
+            gate: if gate.is_some() {
+                GatePart::PricedOffer
+            } else {
+                GatePart::Off
+            },
         };
-        head
+        self.mpc.gate_forecast = gate;
+    }
+
+    /// Prices the offers of the gates planned from now on with the shipped gate models
+    /// ([`PRICED_HEAD`]), or offers at any price; a no-op when it already does.
+    pub fn set_priced(&mut self, on: bool) {
+        if on != self.priced() {
+            self.set_pricing(on.then(|| GateForecast::shipped().clone()));
+        }
+    }
+
+    /// Whether the head prices its offers.
+    pub fn priced(&self) -> bool {
+        self.mpc.gate_forecast.is_some() && self.mpc.parts.gate == GatePart::PricedOffer
     }
 
     /// Sees the snapshot of one decision and plans where it must, in place; at a

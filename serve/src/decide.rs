@@ -289,6 +289,9 @@ struct Model {
     emergency: Option<Box<Expert>>,
     /// Whether the answers at the gate carry the day-ahead head's offer.
     head: bool,
+    /// Whether that offer is priced at the option value of curtailment (the checkpoint's
+    /// `day_ahead_head` is `day-ahead-mpc-priced`).
+    head_priced: bool,
 }
 
 /// The primary slot: a model, or why there is none.
@@ -453,6 +456,8 @@ impl Decider {
                         .emergency_rules
                         .map(|p| Box::new(Expert::new(&self.cfg, p))),
                     head: lp.day_ahead_head.is_some(),
+                    head_priced: lp.day_ahead_head.as_deref()
+                        == Some(powermix_plan::mpc::PRICED_HEAD),
                 })));
                 Ok(id)
             }
@@ -557,7 +562,7 @@ impl Decider {
     /// records and bookkeeping, never through an LP, and they do not panic; were it
     /// poisoned, the head goes on as it is. A failed or panicking LP leaves the decider's
     /// own offer standing.
-    fn head_step(&self, snap: &Snapshot<'_>, wanted: bool) -> Option<DayAheadOffer> {
+    fn head_step(&self, snap: &Snapshot<'_>, wanted: bool, priced: bool) -> Option<DayAheadOffer> {
         let gate = is_da_gate_local(&snap.local);
         let mut fed = self.head_fed.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((last, offer)) = fed.as_ref() {
@@ -581,13 +586,21 @@ impl Decider {
                 return None;
             }
         }
-        let offer = self.head_feed(snap, wanted, gate);
+        let offer = self.head_feed(snap, wanted, gate, priced);
         *fed = Some((SnapshotBuf::of(snap), offer.clone()));
         offer
     }
 
-    /// Feeds one interval's snapshot to the head (see [`Decider::head_step`]).
-    fn head_feed(&self, snap: &Snapshot<'_>, wanted: bool, gate: bool) -> Option<DayAheadOffer> {
+    /// Feeds one interval's snapshot to the head (see [`Decider::head_step`]); `priced`:
+    /// the served checkpoint's head prices its offer (set before the head plans, so a
+    /// reload to the other head keeps the day's curves).
+    fn head_feed(
+        &self,
+        snap: &Snapshot<'_>,
+        wanted: bool,
+        gate: bool,
+        priced: bool,
+    ) -> Option<DayAheadOffer> {
         let lock = || self.head.lock().unwrap_or_else(|e| e.into_inner());
         if wanted && gate {
             // The plan started a quarter of an hour ago: long done in operation.
@@ -603,6 +616,7 @@ impl Decider {
         let job = {
             let mut head = lock();
             if wanted {
+                head.set_priced(priced);
                 head.step(snap)
             } else {
                 head.record(snap);
@@ -640,7 +654,11 @@ impl Decider {
             Primary::Loaded(m) => Some(m.model_id.clone()),
             Primary::Missing { .. } => None,
         };
-        let head_offer = self.head_step(&snap, matches!(&*primary, Primary::Loaded(m) if m.head));
+        let (wanted, priced) = match &*primary {
+            Primary::Loaded(m) => (m.head, m.head_priced),
+            Primary::Missing { .. } => (false, false),
+        };
+        let head_offer = self.head_step(&snap, wanted, priced);
 
         let mut fallback: Option<(Reason, String)> = if !c.problems.is_empty() {
             Some((

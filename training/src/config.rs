@@ -225,11 +225,13 @@ impl TrainConfig {
             e.validate()
                 .map_err(|m| ConfigError(format!("expert.{m}")))?;
         }
-        if !["none", "day-ahead-mpc"].contains(&self.day_ahead_head.as_str()) {
+        if self.day_ahead_head != "none"
+            && !powermix_agent::policy::HEADS.contains(&self.day_ahead_head.as_str())
+        {
             return bad(
                 "day_ahead_head",
                 format!("{:?}", self.day_ahead_head),
-                "must be \"none\" or \"day-ahead-mpc\"",
+                "must be \"none\", \"day-ahead-mpc\" or \"day-ahead-mpc-priced\"",
             );
         }
         if self.day_ahead_head != "none" && self.base_policy == "day-ahead-mpc" {
@@ -350,6 +352,9 @@ mod tests {
         };
         let c = TrainConfig::from_toml_str(&with("day-ahead-mpc", "expert"), "t.toml").unwrap();
         assert_eq!(c.day_ahead_head, "day-ahead-mpc");
+        let c = TrainConfig::from_toml_str(&with("day-ahead-mpc-priced", "expert"), "t.toml")
+            .unwrap();
+        assert_eq!(c.day_ahead_head, "day-ahead-mpc-priced");
         let e = TrainConfig::from_toml_str(&with("oracle", "expert"), "t.toml")
             .unwrap_err()
             .0;

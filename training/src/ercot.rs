@@ -95,7 +95,9 @@ impl ErcotEnv {
         let planners = if cfg.base_policy == "day-ahead-mpc" {
             vec![EnvPlanner::Base(Box::new(DayAheadMpc::new(&market.cfg))); cfg.n_envs]
         } else if cfg.head_in_rollouts {
-            vec![EnvPlanner::Head(Box::new(DayAheadHead::new(&market.cfg))); cfg.n_envs]
+            let head = DayAheadHead::named(&cfg.day_ahead_head, &market.cfg)
+                .unwrap_or_else(|| DayAheadHead::new(&market.cfg));
+            vec![EnvPlanner::Head(Box::new(head)); cfg.n_envs]
         } else {
             Vec::new()
         };

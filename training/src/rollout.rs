@@ -32,7 +32,11 @@ impl EnvPlanner {
     pub(crate) fn fresh(&self, cfg: &powermix_env::SiteConfig) -> EnvPlanner {
         match self {
             EnvPlanner::Base(_) => EnvPlanner::Base(Box::new(DayAheadMpc::new(cfg))),
-            EnvPlanner::Head(_) => EnvPlanner::Head(Box::new(DayAheadHead::new(cfg))),
+            EnvPlanner::Head(h) => {
+                let mut head = DayAheadHead::new(cfg);
+                head.set_priced(h.priced());
+                EnvPlanner::Head(Box::new(head))
+            }
         }
     }
 }

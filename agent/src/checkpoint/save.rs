@@ -116,14 +116,14 @@ pub fn save_ensemble(
     day_ahead_head: Option<&str>,
 ) -> Result<CheckpointMeta, CheckpointError> {
     if let Some(h) = day_ahead_head
-        && !crate::policy::PLANNERS.contains(&h)
+        && !crate::policy::HEADS.contains(&h)
     {
         return Err(CheckpointError::new(
             CheckpointErrorKind::InvalidInput,
             dir,
             format!(
-                "day_ahead_head {h:?} is not a planner of this build ({})",
-                crate::policy::PLANNERS.join(", ")
+                "day_ahead_head {h:?} is not a head of this build ({})",
+                crate::policy::HEADS.join(", ")
             ),
         ));
     }
