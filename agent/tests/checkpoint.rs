@@ -838,6 +838,21 @@ fn day_ahead_heads_are_named_checked_and_change_the_id() {
     let market = Market::new(synthetic_year(2024, 7), cfg.clone());
     let snap = market.snapshot(500, &SiteState::initial(&cfg));
     assert_eq!(p.try_act(&snap).unwrap(), h.try_act(&snap).unwrap());
+    // The priced head is a head of this build too, with an id of its own.
+    let priced = checkpoint::save_ensemble(
+        &root.join("priced"),
+        &[a.clone(), b.clone()],
+        "x",
+        Some("day-ahead-mpc-priced"),
+    )
+    .unwrap();
+    assert_eq!(
+        priced.day_ahead_head.as_deref(),
+        Some("day-ahead-mpc-priced")
+    );
+    let q = load_checkpoint(&root.join("priced")).unwrap();
+    assert_eq!(q.day_ahead_head(), Some("day-ahead-mpc-priced"));
+    assert_ne!(q.model_id(), h.model_id());
 
     let e = checkpoint::save_ensemble(
         &root.join("u"),

@@ -168,7 +168,7 @@ impl PolicyFactory<'_> {
                 }
                 let gate = powermix_forecast::gate::GateForecast::load(models)
                     .map_err(|e| EvalError(e.to_string()))?;
-                Ok(Box::new(mpc::WithHead::with_head(
+                Ok(Box::new(mpc::WithHead::of(
                     Box::new(p.with_site_config(cfg)),
                     mpc::DayAheadHead::with_priced_offer(cfg, gate),
                 )))

@@ -203,8 +203,9 @@ pub fn planned_policy(loaded: LoadedPolicy, cfg: &SiteConfig) -> Box<dyn Policy 
         (Some(_), _) => Box::new(mpc::MpcResidual::new(loaded, cfg)),
         (None, Some(h)) => {
             // The checkpoint's load checked the name against `HEADS`.
-            let head = mpc::DayAheadHead::named(h, cfg).unwrap_or_else(|| mpc::DayAheadHead::new(cfg));
-            Box::new(mpc::WithHead::with_head(
+            let head =
+                mpc::DayAheadHead::named(h, cfg).unwrap_or_else(|| mpc::DayAheadHead::new(cfg));
+            Box::new(mpc::WithHead::of(
                 Box::new(loaded.with_site_config(cfg)),
                 head,
             ))

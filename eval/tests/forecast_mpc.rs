@@ -224,27 +224,55 @@ fn the_day_4cp_variant_plans_every_hour_and_weighs_the_afternoon_otherwise() {
 }
 
 #[test]
-fn the_priced_head_prices_the_shipped_checkpoints_offer_and_needs_its_gate_model() {
-    use powermix_agent::Policy;
+fn the_shipped_checkpoint_prices_its_offer_as_the_priced_head_and_the_plain_head_does_not() {
     use powermix_env::SiteState;
     use powermix_env::market::is_da_gate_local;
     let m = market(synth::synthetic_year(2024, 1));
     let expert = powermix_agent::ExpertParams::default_params();
-    let ckpt = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/default");
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/default");
+    // The same checkpoint with the offer at any price (the policy shipped before).
+    let plain = std::env::temp_dir().join(format!("powermix-plain-head-{}", std::process::id()));
+    std::fs::create_dir_all(&plain).unwrap();
+    for f in ["model.bpk", "expert.toml"] {
+        std::fs::copy(shipped.join(f), plain.join(f)).unwrap();
+    }
+    let meta = std::fs::read_to_string(shipped.join("meta.json")).unwrap();
+    let at = meta
+        .rfind("\"day_ahead_head\": \"day-ahead-mpc-priced\"")
+        .unwrap();
+    let meta = format!(
+        "{}\"day_ahead_head\": \"day-ahead-mpc\"{}",
+        &meta[..at],
+        &meta[at + "\"day_ahead_head\": \"day-ahead-mpc-priced\"".len()..]
+    );
+    std::fs::write(plain.join("meta.json"), meta).unwrap();
     let dir = models();
-    let f = |forecasts| PolicyFactory {
-        market: &m,
-        expert: &expert,
-        seed: 7,
-        checkpoint: Some(ckpt.as_path()),
-        forecasts,
-    };
-    let e = f(None).make("ppo-priced-head", 0, 96).err().unwrap().0;
+    fn factory<'a>(
+        m: &'a Arc<Market>,
+        expert: &'a powermix_agent::ExpertParams,
+        checkpoint: &'a std::path::Path,
+        forecasts: Option<&'a std::path::Path>,
+    ) -> PolicyFactory<'a> {
+        PolicyFactory {
+            market: m,
+            expert,
+            seed: 7,
+            checkpoint: Some(checkpoint),
+            forecasts,
+        }
+    }
+    let e = factory(&m, &expert, &shipped, None)
+        .make("ppo-priced-head", 0, 96)
+        .err()
+        .unwrap()
+        .0;
     assert!(e.contains("--forecasts"), "{e}");
     let (start, end) = (day_index(&m, 2024, 7, 1), day_index(&m, 2024, 7, 5));
     let state = SiteState::initial(&m.cfg);
-    let min_prices = |name: &str| -> Vec<f64> {
-        let mut p = f(Some(dir.as_path())).make(name, start, end).unwrap();
+    let min_prices = |name: &str, checkpoint: &std::path::Path| -> Vec<f64> {
+        let mut p = factory(&m, &expert, checkpoint, Some(dir.as_path()))
+            .make(name, start, end)
+            .unwrap();
         let mut out = Vec::new();
         for t in start..end {
             let s = m.snapshot(t, &state);
@@ -257,10 +285,24 @@ fn the_priced_head_prices_the_shipped_checkpoints_offer_and_needs_its_gate_model
         }
         out
     };
-    let plain = min_prices("ppo");
-    let priced = min_prices("ppo-priced-head");
-    assert!(!plain.is_empty() && plain.len() == priced.len());
-    assert!(plain.iter().all(|&x| x == 0.0));
-    assert!(priced.iter().all(|&x| x.is_finite() && x >= 0.0));
-    assert!(priced.iter().any(|&x| x > 0.0), "no hour priced above $0");
+    let shipped_prices = min_prices("ppo", &shipped);
+    let plain_prices = min_prices("ppo", &plain);
+    // The embedded gate models are the folder's: the shipped head's offer is the
+    // evaluation candidate's, and the plain head's, with the same checkpoint, is not.
+    let candidate = min_prices("ppo-priced-head", &plain);
+    assert!(!plain_prices.is_empty() && plain_prices.len() == shipped_prices.len());
+    assert!(plain_prices.iter().all(|&x| x == 0.0));
+    assert!(shipped_prices.iter().all(|&x| x.is_finite() && x >= 0.0));
+    assert!(
+        shipped_prices.iter().any(|&x| x > 0.0),
+        "no hour priced above $0"
+    );
+    assert_eq!(
+        shipped_prices
+            .iter()
+            .map(|x| x.to_bits())
+            .collect::<Vec<_>>(),
+        candidate.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+    );
+    std::fs::remove_dir_all(plain).unwrap();
 }

@@ -62,9 +62,15 @@ fn the_network_off_is_exactly_the_base_rules_with_the_head() {
         .base_policy
         .clone()
         .expect("a residual of rules");
-    assert_eq!(loaded.day_ahead_head(), Some("day-ahead-mpc"));
+    assert_eq!(
+        loaded.day_ahead_head(),
+        Some(powermix_plan::mpc::PRICED_HEAD)
+    );
     let base = run(&m, "ppo-base", &shipped());
-    let mut rules_with_head = WithHead::new(Box::new(Expert::new(&m.cfg, rules)), &m.cfg);
+    let head =
+        powermix_plan::mpc::DayAheadHead::named(powermix_plan::mpc::PRICED_HEAD, &m.cfg).unwrap();
+    assert!(head.priced());
+    let mut rules_with_head = WithHead::of(Box::new(Expert::new(&m.cfg, rules)), head);
     let reference = backtest(&m, 0, m.len(), &mut rules_with_head, 7).unwrap();
     assert_eq!(differing(&base, &reference), 0);
     assert_eq!(base.trace.offers, reference.trace.offers);

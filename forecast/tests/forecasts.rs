@@ -581,6 +581,22 @@ fn live_forecasts_answer_as_the_scored_rows() {
 }
 
 #[test]
+fn the_embedded_gate_models_are_the_shipped_files() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/forecast");
+    let files = gate::GateForecast::load(&dir).unwrap();
+    let embedded = gate::GateForecast::shipped();
+    assert_eq!(
+        (&embedded.rt_id, &embedded.reserve_id),
+        (&files.rt_id, &files.reserve_id)
+    );
+    assert_eq!(embedded.rt, files.rt);
+    assert_eq!(embedded.reserve, files.reserve);
+    // A damaged text is refused by name and field.
+    let e = gate::GateForecast::parse("{", gate::SHIPPED_RESERVE_GATE_JSON).unwrap_err();
+    assert!(e.to_string().contains("rt_gate.json"), "{e}");
+}
+
+#[test]
 fn observations_carry_the_shipped_model_with_the_same_forward_pass() {
     use powermix_forecast::live::LiveForecasts;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/forecast");

@@ -1130,11 +1130,11 @@ pub struct WithHead {
 impl WithHead {
     /// `inner` with the day-ahead MPC's offer, for site `cfg`.
     pub fn new(inner: Box<dyn Policy + Send>, cfg: &SiteConfig) -> WithHead {
-        WithHead::with_head(inner, DayAheadHead::new(cfg))
+        WithHead::of(inner, DayAheadHead::new(cfg))
     }
 
     /// `inner` with `head`'s offer.
-    pub fn with_head(inner: Box<dyn Policy + Send>, head: DayAheadHead) -> WithHead {
+    pub fn of(inner: Box<dyn Policy + Send>, head: DayAheadHead) -> WithHead {
         WithHead {
             inner,
             head,

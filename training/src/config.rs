@@ -352,8 +352,8 @@ mod tests {
         };
         let c = TrainConfig::from_toml_str(&with("day-ahead-mpc", "expert"), "t.toml").unwrap();
         assert_eq!(c.day_ahead_head, "day-ahead-mpc");
-        let c = TrainConfig::from_toml_str(&with("day-ahead-mpc-priced", "expert"), "t.toml")
-            .unwrap();
+        let c =
+            TrainConfig::from_toml_str(&with("day-ahead-mpc-priced", "expert"), "t.toml").unwrap();
         assert_eq!(c.day_ahead_head, "day-ahead-mpc-priced");
         let e = TrainConfig::from_toml_str(&with("oracle", "expert"), "t.toml")
             .unwrap_err()

@@ -23,9 +23,10 @@ struct Cli {
     /// The ensemble's checkpoint folder (replaced atomically if it exists)
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// A planner whose hour-by-hour day-ahead offer replaces the networks' flat offer at the
-    /// gate (the networks still decide every action); `evaluate` and `serve` run it
-    #[arg(long, value_name = "PLANNER", value_parser = clap::builder::PossibleValuesParser::new(powermix_agent::policy::PLANNERS))]
+    /// A head (the day-ahead MPC, its offer at any price or priced) whose hour-by-hour
+    /// day-ahead offer replaces the networks' flat offer at the gate (the networks still
+    /// decide every action); `evaluate` and `serve` run it
+    #[arg(long, value_name = "HEAD", value_parser = clap::builder::PossibleValuesParser::new(powermix_agent::policy::HEADS))]
     day_ahead_head: Option<String>,
 }
 
