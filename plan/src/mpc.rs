@@ -63,6 +63,7 @@ use powermix_env::{ACTION_DIM, Action, DayAheadOffer, Emergency, Market, Snapsho
 use powermix_forecast::gate::GateForecast;
 use powermix_forecast::live::{LiveForecasts, three_point_mean};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Parameters of the MPC's 4CP expectation.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,7 +202,8 @@ pub struct DayAheadMpc {
     pending_offer: Option<DayAheadOffer>,
     peaks: Option<ForecastPeaks>,
     forecasts: Option<LiveForecasts>,
-    gate_forecast: Option<GateForecast>,
+    /// Shared: a head's gate job clones the MPC on the decision path before the gate.
+    gate_forecast: Option<Arc<GateForecast>>,
     parts: ForecastParts,
 }
 
@@ -338,7 +340,7 @@ impl DayAheadMpc {
         let mut mpc = DayAheadMpc::new(cfg);
         mpc.name = parts.name();
         mpc.forecasts = Some(forecasts);
-        mpc.gate_forecast = Some(gate);
+        mpc.gate_forecast = Some(Arc::new(gate));
         mpc.parts = parts;
         mpc
     }
@@ -985,7 +987,7 @@ impl DayAheadHead {
     /// models, the evaluation candidate `ppo-priced-head`).
     pub fn with_priced_offer(cfg: &SiteConfig, gate: GateForecast) -> DayAheadHead {
         let mut head = DayAheadHead::new(cfg);
-        head.set_pricing(Some(gate));
+        head.set_pricing(Some(Arc::new(gate)));
         head
     }
 
@@ -1006,7 +1008,7 @@ impl DayAheadHead {
     /// curtailment, or (None) offers at any price; nothing else of the head changes (a
     /// server sets it for each decision from the checkpoint it serves, so a reload to a
     /// checkpoint with the other head keeps the day's curves).
-    pub fn set_pricing(&mut self, gate: Option<GateForecast>) {
+    pub fn set_pricing(&mut self, gate: Option<Arc<GateForecast>>) {
         self.mpc.parts = ForecastParts {
             next_hours: false,
             four_cp: false,
@@ -1023,8 +1025,12 @@ impl DayAheadHead {
     /// Prices the offers of the gates planned from now on with the shipped gate models
     /// ([`PRICED_HEAD`]), or offers at any price; a no-op when it already does.
     pub fn set_priced(&mut self, on: bool) {
+        static SHIPPED: std::sync::OnceLock<Arc<GateForecast>> = std::sync::OnceLock::new();
         if on != self.priced() {
-            self.set_pricing(on.then(|| GateForecast::shipped().clone()));
+            self.set_pricing(
+                on.then(|| SHIPPED.get_or_init(|| Arc::new(GateForecast::shipped().clone())))
+                    .cloned(),
+            );
         }
     }
 
