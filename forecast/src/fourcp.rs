@@ -86,15 +86,6 @@ impl Variant {
     }
 }
 
-/// The kind, and the feature names, of the model with or without the load forecast.
-pub fn kind_and_features(with_lf: bool) -> (&'static str, Vec<String>) {
-    let v = if with_lf {
-        Variant::LoadForecast
-    } else {
-        Variant::HourDay
-    };
-    (v.kind(), v.feature_names())
-}
 /// Outputs: logits of the hour and of the day holding the peak.
 pub fn output_names() -> Vec<String> {
     vec!["p_hour_logit".into(), "p_day_logit".into()]
@@ -141,7 +132,9 @@ impl HourChances {
     }
 }
 
-fn sigmoid_f32(v: f32) -> f64 {
+/// A model output (logit) as a probability; 0 where it is not finite (the one reading of a
+/// logit, for the fit's scores and the live forecasts).
+pub(crate) fn sigmoid_f32(v: f32) -> f64 {
     let p = sigmoid(v as f64);
     if p.is_finite() { p } else { 0.0 }
 }

@@ -29,7 +29,7 @@ use powermix_env::config::RESERVES;
 use powermix_env::obs::Snapshot;
 use powermix_env::time::{INTERVAL_MS, INTERVALS_PER_HOUR, interval_of_local_day, local_time};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Model kind (and file stem) of the real-time price quantiles at the gate.
 pub const KIND_RT: &str = "rt_gate";
@@ -476,39 +476,31 @@ impl GateForecast {
     /// The gate models from the texts of `rt_gate.json` and `reserve_gate.json`, checked
     /// as [`GateForecast::load`] checks the files.
     pub fn parse(rt_json: &str, reserve_json: &str) -> Result<GateForecast, ModelError> {
-        let (rt, rt_id) = ModelFile::parse(
-            rt_json.as_bytes(),
-            Path::new("embedded rt_gate.json"),
-            KIND_RT,
-            &gate_feature_names(),
-            &gate_output_names(),
-        )?;
-        let (reserve, reserve_id) = ModelFile::parse(
-            reserve_json.as_bytes(),
-            Path::new("embedded reserve_gate.json"),
-            KIND_RESERVE,
-            &reserve_gate_feature_names(),
-            &gate_output_names(),
-        )?;
-        Ok(GateForecast {
-            rt,
-            rt_id,
-            reserve,
-            reserve_id,
+        GateForecast::read(|kind, features, outputs| {
+            let text = if kind == KIND_RT {
+                rt_json
+            } else {
+                reserve_json
+            };
+            let origin = PathBuf::from(format!("embedded {kind}.json"));
+            ModelFile::parse(text.as_bytes(), &origin, kind, features, outputs)
         })
     }
 
     /// Loads `dir/rt_gate.json` and `dir/reserve_gate.json` (written by `forecast fit`),
     /// each checked against this build's kinds, feature and output names.
     pub fn load(dir: &Path) -> Result<GateForecast, ModelError> {
-        let (rt, rt_id) = ModelFile::load(
-            &dir.join(format!("{KIND_RT}.json")),
-            KIND_RT,
-            &gate_feature_names(),
-            &gate_output_names(),
-        )?;
-        let (reserve, reserve_id) = ModelFile::load(
-            &dir.join(format!("{KIND_RESERVE}.json")),
+        GateForecast::read(|kind, features, outputs| {
+            ModelFile::load(&dir.join(format!("{kind}.json")), kind, features, outputs)
+        })
+    }
+
+    /// The two models, each read by `one(kind, feature names, output names)`.
+    fn read(
+        one: impl Fn(&str, &[String], &[String]) -> Result<(ModelFile, String), ModelError>,
+    ) -> Result<GateForecast, ModelError> {
+        let (rt, rt_id) = one(KIND_RT, &gate_feature_names(), &gate_output_names())?;
+        let (reserve, reserve_id) = one(
             KIND_RESERVE,
             &reserve_gate_feature_names(),
             &gate_output_names(),

@@ -160,13 +160,9 @@ impl LiveForecasts {
     /// The 4CP chances of `snap`'s hour and day.
     pub fn peak_chance(&self, snap: &Snapshot<'_>) -> PeakChance {
         let z = self.fourcp.forward(&self.fourcp_x(snap));
-        let sig = |v: f32| {
-            let p = 1.0 / (1.0 + (-(v as f64)).exp());
-            if p.is_finite() { p } else { 0.0 }
-        };
         PeakChance {
-            hour: sig(z[0]),
-            day: sig(z[1]),
+            hour: fourcp::sigmoid_f32(z[0]),
+            day: fourcp::sigmoid_f32(z[1]),
         }
     }
 }

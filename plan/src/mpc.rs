@@ -1193,6 +1193,16 @@ mod tests {
         assert_eq!(prob_above(80e3, 0.0, 80e3), 0.0);
     }
 
+    /// The interval starting at local `hh:00` on `month`/`day` of `m`'s year.
+    fn at(m: &Market, month: u8, day: u8, hour: u8) -> usize {
+        (0..m.len())
+            .find(|&u| {
+                let l = m.local[u];
+                (l.month, l.day, l.hour, l.minute) == (month, day, hour, 0)
+            })
+            .unwrap()
+    }
+
     /// Today's intervals from `t` on, each with 4CP weight 7 (a marker) and real time 30.
     fn today_from(m: &Market, t: usize) -> Vec<PlanInterval> {
         let day = m.local[t].day_number;
@@ -1229,12 +1239,7 @@ mod tests {
         let state = SiteState::initial(&m.cfg);
         // 13:00 on 10 July (the 4CP months): hours 13-20 carry their chance, a quarter on
         // each interval; the hours before noon and after 20:00 carry none.
-        let t = (0..m.len())
-            .find(|&u| {
-                let l = m.local[u];
-                (l.month, l.day, l.hour, l.minute) == (7, 10, 13, 0)
-            })
-            .unwrap();
+        let t = at(&m, 7, 10, 13);
         let snap = m.snapshot(t, &state);
         let chances = live.peak_chance_by_hour(&snap).unwrap();
         let mut ivs = today_from(&m, t);
@@ -1256,12 +1261,7 @@ mod tests {
         }
         assert_eq!(weighted, 8 * 4, "hours 13-20, four intervals each");
         // Outside the 4CP months the MPC's expectation stands.
-        let t = (0..m.len())
-            .find(|&u| {
-                let l = m.local[u];
-                (l.month, l.day, l.hour, l.minute) == (3, 12, 13, 0)
-            })
-            .unwrap();
+        let t = at(&m, 3, 12, 13);
         let snap = m.snapshot(t, &state);
         let mut ivs = today_from(&m, t);
         let today = ivs.len();
