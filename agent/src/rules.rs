@@ -397,6 +397,8 @@ mod tests {
             hashprice: 50.0,
             system_load_mw: 60_000.0,
             system_load_mtd_peak_mw: 80_000.0,
+            system_load_1h_ago_mw: 60_000.0,
+            system_load_2h_ago_mw: 60_000.0,
             emergency: Emergency::NONE,
             state: SiteState::initial(cfg),
         }

@@ -362,6 +362,8 @@ impl Market {
             hashprice: self.hashprice_seen[t],
             system_load_mw: self.load_seen[t],
             system_load_mtd_peak_mw: self.load_mtd_peak[t],
+            system_load_1h_ago_mw: self.load_seen[t.saturating_sub(4)],
+            system_load_2h_ago_mw: self.load_seen[t.saturating_sub(8)],
             emergency: self.known[t],
             state: *state,
         }

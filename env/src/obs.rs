@@ -16,7 +16,7 @@ pub const DA_HORIZON: usize = 96;
 pub const LOAD_SCALE_MW: f64 = 80_000.0;
 
 /// Number of observation features.
-pub const OBS_DIM: usize = 64;
+pub const OBS_DIM: usize = 76;
 /// Features `0..MARKET_FEATURES` depend only on the market snapshot (not on the site state);
 /// the env computes them once per interval with [`Observer::observe_market`].
 pub const MARKET_FEATURES: usize = 35;
@@ -24,6 +24,12 @@ pub const MARKET_FEATURES: usize = 35;
 /// `0..LEGACY_OBS_DIM` are unchanged, so a checkpoint of that layout reads the first
 /// `LEGACY_OBS_DIM` features of this one.
 pub const LEGACY_OBS_DIM: usize = 43;
+/// The observation with the desk's first features (2026-12-07, before the 4CP chances and
+/// the hourly day-ahead curve): a checkpoint of that layout reads the first
+/// `DESK_V1_OBS_DIM` features of this one.
+pub const DESK_V1_OBS_DIM: usize = 64;
+/// Hours of the day-ahead curve the observation carries hour by hour (`da_h1`..).
+pub const DA_CURVE_HOURS: usize = 8;
 /// Features `LEGACY_OBS_DIM..OBS_DIM` (what a desk sees besides: the learned real-time
 /// forecast, the day-ahead curve, the day's reserve prices, the calendar of the month) also
 /// depend only on the market snapshot; [`Observer::observe_desk`] writes them and the env
@@ -43,7 +49,12 @@ pub const DESK_FEATURES: usize = OBS_DIM - LEGACY_OBS_DIM;
 /// is published (0 and the price 0 before); `*_rest_price_sq` each reserve product's mean
 /// published price of the rest of the day; `days_left` the whole days left in the month
 /// over 31; `load_margin_gw` the last published load minus the month's peak so far, in
-/// 10 GW; `holiday` 1 on a NERC holiday (observed day).
+/// 10 GW; `holiday` 1 on a NERC holiday (observed day). From `fourcp_p_hour` on (the desk's
+/// second features): the shipped per-hour 4CP model's chance ([`crate::learned`]) that the
+/// decision's local hour holds the month's 4CP interval (0 outside hours 12-20), that the
+/// next hour does, the highest chance of the hours of today not yet begun, and that today
+/// holds it; `da_hK` the mean published day-ahead price of hour K from now ($100/MWh; an
+/// hour not published reads the hour before it, the first the last real-time price).
 pub const OBS_NAMES: [&str; OBS_DIM] = [
     "rt_last",
     "rt_last_sq",
@@ -109,6 +120,18 @@ pub const OBS_NAMES: [&str; OBS_DIM] = [
     "days_left",
     "load_margin_gw",
     "holiday",
+    "fourcp_p_hour",
+    "fourcp_p_next_hour",
+    "fourcp_p_rest_max",
+    "fourcp_p_day",
+    "da_h1",
+    "da_h2",
+    "da_h3",
+    "da_h4",
+    "da_h5",
+    "da_h6",
+    "da_h7",
+    "da_h8",
 ];
 
 /// Whether feature `i` ([`OBS_NAMES`] order) is a market price or moves with one (real-time,
@@ -117,7 +140,11 @@ pub const OBS_NAMES: [&str; OBS_DIM] = [
 /// ([`crate::price`]), and a spike far from a calm year's mean is an input the policy
 /// must decide on, not a broken one.
 pub fn is_price_feature(i: usize) -> bool {
-    i < 16 || (20..23).contains(&i) || (43..57).contains(&i) || (58..61).contains(&i)
+    i < 16
+        || (20..23).contains(&i)
+        || (43..57).contains(&i)
+        || (58..61).contains(&i)
+        || (68..OBS_DIM).contains(&i)
 }
 
 /// Builds observation vectors for one site.
@@ -276,6 +303,25 @@ impl Observer {
             0.0
         };
         out[20] = crate::time::is_nerc_holiday(l) as u8 as f32;
+        let (hours, day) = crate::learned::FourCpForecast::shipped().chances(s);
+        let chance = |hour: u8| {
+            crate::learned::FOURCP_HOURS
+                .contains(&hour)
+                .then(|| hours[(hour - crate::learned::FOURCP_HOURS.start()) as usize])
+                .unwrap_or(0.0)
+        };
+        out[21] = chance(l.hour) as f32;
+        out[22] = chance(l.hour + 1) as f32;
+        out[23] = hours.iter().copied().fold(0.0, f64::max) as f32;
+        out[24] = day as f32;
+        // The day-ahead curve hour by hour: an hour from now on the 15-minute grid is 4
+        // intervals, whatever the minute of the decision.
+        let mut prev = last;
+        for k in 0..DA_CURVE_HOURS {
+            let hour = &da[(4 * k).min(da.len())..(4 * k + 4).min(da.len())];
+            prev = mean(hour).unwrap_or(prev);
+            out[25 + k] = (prev / 100.0) as f32;
+        }
     }
 
     /// Writes the market features (`0..MARKET_FEATURES`) of `s` into `out`.
@@ -435,9 +481,58 @@ mod tests {
             hashprice: 50.0,
             system_load_mw: 70_000.0,
             system_load_mtd_peak_mw: 75_000.0,
+            system_load_1h_ago_mw: 70_000.0,
+            system_load_2h_ago_mw: 70_000.0,
             emergency: Emergency::NONE,
             state,
         }
+    }
+
+    #[test]
+    fn fourcp_chances_and_the_hourly_curve_by_hand() {
+        let cfg = SiteConfig::default_site();
+        let obs = Observer::new(&cfg);
+        let state = SiteState::initial(&cfg);
+        let rt = vec![30.0; 96];
+        // 6 intervals published: hour 1 at $40, hour 2 half at $80 (then nothing).
+        let da = [40.0, 40.0, 40.0, 40.0, 80.0, 80.0];
+        let reserve = [1.0; 6];
+        let mut s = at_22h(&rt, &da, &reserve, state);
+        let mut out = [0.0f32; OBS_DIM];
+        obs.observe(&s, &mut out);
+        let at = |out: &[f32], name: &str| out[OBS_NAMES.iter().position(|n| *n == name).unwrap()];
+        assert_eq!(at(&out, "da_h1"), 0.4);
+        assert_eq!(at(&out, "da_h2"), 0.8);
+        // Hours not published read the hour before.
+        assert_eq!(at(&out, "da_h8"), 0.8);
+        // 22:00: after the 4CP hours, every hour's chance is 0; the day's is not.
+        let model = crate::learned::FourCpForecast::shipped();
+        let (_, day) = model.chances(&s);
+        assert_eq!(at(&out, "fourcp_p_hour"), 0.0);
+        assert_eq!(at(&out, "fourcp_p_rest_max"), 0.0);
+        assert_eq!(at(&out, "fourcp_p_day"), day as f32);
+        assert!(day > 0.0);
+        // 16:00 the same day, the load at the month's peak and rising: the chances are the
+        // model's for hours 16 and 17, and the highest left is at least this hour's.
+        s.interval_start_ms -= 6 * 3_600_000;
+        s.as_of_ms -= 6 * 3_600_000;
+        s.local = crate::time::local_time(s.interval_start_ms);
+        assert_eq!(s.local.hour, 16);
+        s.system_load_mw = 75_000.0;
+        s.system_load_1h_ago_mw = 73_000.0;
+        s.system_load_2h_ago_mw = 71_000.0;
+        obs.observe(&s, &mut out);
+        let (hours, _) = model.chances(&s);
+        assert_eq!(at(&out, "fourcp_p_hour"), hours[4] as f32);
+        assert_eq!(at(&out, "fourcp_p_next_hour"), hours[5] as f32);
+        assert!(at(&out, "fourcp_p_rest_max") >= at(&out, "fourcp_p_hour"));
+        assert!(hours[..4].iter().all(|&p| p == 0.0), "hours begun read 0");
+        // The load's rise comes from the snapshot's earlier loads.
+        let rising = at(&out, "fourcp_p_hour");
+        s.system_load_1h_ago_mw = 75_000.0;
+        s.system_load_2h_ago_mw = 75_000.0;
+        obs.observe(&s, &mut out);
+        assert_ne!(at(&out, "fourcp_p_hour"), rising);
     }
 
     #[test]
@@ -487,6 +582,10 @@ mod tests {
         assert_eq!(at("da_rest_today_mean"), 0.3);
         assert_eq!(at("nspin_rest_price_sq"), (5.0f64 / 55.0) as f32);
         // The first features are the legacy observation's, unchanged in place.
+        assert_eq!(
+            &OBS_NAMES[DESK_V1_OBS_DIM - 3..DESK_V1_OBS_DIM],
+            &["days_left", "load_margin_gw", "holiday"]
+        );
         assert_eq!(
             &OBS_NAMES[LEGACY_OBS_DIM - 3..LEGACY_OBS_DIM],
             &["award_rrs", "award_ecrs", "award_nspin"]

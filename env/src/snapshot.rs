@@ -35,6 +35,12 @@ pub struct Snapshot<'a> {
     pub system_load_mw: f64,
     /// Highest published system load of the local month so far (MW).
     pub system_load_mtd_peak_mw: f64,
+    /// The published system load as the decision one hour earlier (interval t - 4) saw it
+    /// (MW); the 4CP forecast reads the load's rise from it. A request without it gives
+    /// `system_load_mw` (the rise reads 0).
+    pub system_load_1h_ago_mw: f64,
+    /// The same, two hours earlier (interval t - 8).
+    pub system_load_2h_ago_mw: f64,
     /// The emergency notice known at decision time.
     pub emergency: Emergency,
     /// The site's state.
@@ -56,6 +62,8 @@ pub struct SnapshotBuf {
     hashprice: f64,
     system_load_mw: f64,
     system_load_mtd_peak_mw: f64,
+    system_load_1h_ago_mw: f64,
+    system_load_2h_ago_mw: f64,
     emergency: Emergency,
     state: SiteState,
 }
@@ -74,6 +82,8 @@ impl SnapshotBuf {
             hashprice: snap.hashprice,
             system_load_mw: snap.system_load_mw,
             system_load_mtd_peak_mw: snap.system_load_mtd_peak_mw,
+            system_load_1h_ago_mw: snap.system_load_1h_ago_mw,
+            system_load_2h_ago_mw: snap.system_load_2h_ago_mw,
             emergency: snap.emergency,
             state: snap.state,
         }
@@ -96,6 +106,8 @@ impl SnapshotBuf {
             hashprice: self.hashprice,
             system_load_mw: self.system_load_mw,
             system_load_mtd_peak_mw: self.system_load_mtd_peak_mw,
+            system_load_1h_ago_mw: self.system_load_1h_ago_mw,
+            system_load_2h_ago_mw: self.system_load_2h_ago_mw,
             emergency: self.emergency,
             state: self.state,
         }

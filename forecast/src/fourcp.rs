@@ -34,7 +34,7 @@ pub const KIND_LF: &str = "fourcp_lf";
 pub const KIND_HOURS: &str = "fourcp_hours";
 
 /// Hours of the day the per-hour model answers for ([`FOURCP_HOURS`]).
-pub const N_HOURS: usize = (*FOURCP_HOURS.end() - *FOURCP_HOURS.start() + 1) as usize;
+pub const N_HOURS: usize = powermix_env::learned::FOURCP_N_HOURS;
 
 /// The three 4CP models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,16 +111,8 @@ pub struct HourChances {
 impl HourChances {
     /// The chances of a decision in local hour `hour` from the model's outputs `z`.
     pub fn from_logits(z: &[f32], hour: u8) -> HourChances {
-        let mut hours = [0.0; N_HOURS];
-        for (i, p) in hours.iter_mut().enumerate() {
-            if *FOURCP_HOURS.start() + i as u8 >= hour {
-                *p = sigmoid_f32(z[i]);
-            }
-        }
-        HourChances {
-            hours,
-            day: sigmoid_f32(z[N_HOURS]),
-        }
+        let (hours, day) = powermix_env::learned::fourcp_hour_chances(z, hour);
+        HourChances { hours, day }
     }
     /// The chance of local hour `hour` (0 outside [`FOURCP_HOURS`]).
     pub fn at(&self, hour: u8) -> f64 {
@@ -135,8 +127,7 @@ impl HourChances {
 /// A model output (logit) as a probability; 0 where it is not finite (the one reading of a
 /// logit, for the fit's scores and the live forecasts).
 pub(crate) fn sigmoid_f32(v: f32) -> f64 {
-    let p = sigmoid(v as f64);
-    if p.is_finite() { p } else { 0.0 }
+    powermix_env::learned::logit_chance(v)
 }
 
 /// Alert thresholds the economics set: training stops above about 11 %, miners far lower.

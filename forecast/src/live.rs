@@ -2,19 +2,15 @@
 //! [`Snapshot`] at a time, with the features of [`crate::features`] (the same functions the
 //! fit and the scores use, so a planner's forecast in a backtest is the scored one).
 //!
-//! It is stateful in one small way: the 4CP features read the published load of the
-//! decisions one and two hours earlier, so [`LiveForecasts::observe`] must see every
-//! decision's snapshot in order (a backtest does; a server does once it has answered the
-//! two hours before). Without them the load's rise reads 0.
+//! It holds no state: the 4CP features read the loads of one and two hours earlier from
+//! the snapshot itself.
 
 use crate::features::{
-    HOUR, fourcp_feature_names, fourcp_features_of, price_feature_names, price_features_of,
+    fourcp_feature_names, fourcp_features_of, price_feature_names, price_features_of,
 };
 use crate::model::{ModelError, ModelFile};
 use crate::{fourcp, price};
 use powermix_env::obs::Snapshot;
-use powermix_env::time::INTERVAL_MS;
-use std::collections::VecDeque;
 use std::path::Path;
 
 /// File of the 4CP model in a `forecast fit` folder.
@@ -38,15 +34,13 @@ pub struct PeakChance {
     pub day: f64,
 }
 
-/// The models a live decision reads, and the loads of the last decisions.
+/// The models a live decision reads.
 #[derive(Debug, Clone)]
 pub struct LiveForecasts {
     rt: ModelFile,
     fourcp: ModelFile,
     fourcp_hours: Option<ModelFile>,
     ids: Vec<(String, String)>,
-    /// (interval start, published load) of the decisions seen, oldest first (3 hours).
-    loads: VecDeque<(i64, f64)>,
 }
 
 impl LiveForecasts {
@@ -99,35 +93,12 @@ impl LiveForecasts {
                 (RT_PRICE_FILE.to_string(), rt_id),
                 (FOURCP_FILE.to_string(), fourcp_id),
             ],
-            loads: VecDeque::with_capacity(16),
         }
     }
 
     /// The model ids, by file name.
     pub fn model_ids(&self) -> &[(String, String)] {
         &self.ids
-    }
-
-    /// Records the published load of a decision (call it once per decision, in order).
-    pub fn observe(&mut self, snap: &Snapshot<'_>) {
-        let ms = snap.interval_start_ms;
-        if self.loads.back().is_some_and(|&(last, _)| last >= ms) {
-            return;
-        }
-        self.loads.push_back((ms, snap.system_load_mw));
-        while self.loads.len() > 3 * HOUR {
-            self.loads.pop_front();
-        }
-    }
-
-    /// The published load of the decision `hours` hours before `snap`'s, as recorded; the
-    /// snapshot's own load when that decision was not seen.
-    fn load_before(&self, snap: &Snapshot<'_>, hours: usize) -> f64 {
-        let ms = snap.interval_start_ms - (hours * HOUR) as i64 * INTERVAL_MS;
-        self.loads
-            .iter()
-            .find(|&&(t, _)| t == ms)
-            .map_or(snap.system_load_mw, |&(_, x)| x)
     }
 
     /// The real-time quantiles of the next four hours from `snap` (every day-ahead price of
@@ -139,12 +110,7 @@ impl LiveForecasts {
     }
 
     fn fourcp_x(&self, snap: &Snapshot<'_>) -> Vec<f32> {
-        fourcp_features_of(
-            snap,
-            self.load_before(snap, 1),
-            self.load_before(snap, 2),
-            &|_| true,
-        )
+        fourcp_features_of(snap, &|_| true)
     }
 
     /// The per-hour model's chances for each hour of the rest of `snap`'s day (None

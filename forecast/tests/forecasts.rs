@@ -557,11 +557,6 @@ fn live_forecasts_answer_as_the_scored_rows() {
     let (mut prices, mut peaks) = (0, 0);
     for t in 0..n {
         let s = h.market.snapshot(t, &state);
-        live.observe(&s);
-        // The loads of the decisions one and two hours before are seen from t = 8 on.
-        if t < 8 {
-            continue;
-        }
         if let Some(i) = price_rows.iter().position(|r| r.t == t) {
             assert_eq!(live.rt_quantiles(&s), price_want[i], "prices at t={t}");
             prices += 1;

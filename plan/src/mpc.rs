@@ -816,9 +816,6 @@ impl Policy for DayAheadMpc {
     }
 
     fn act(&mut self, snap: &Snapshot<'_>) -> Action {
-        if let Some(fc) = &mut self.forecasts {
-            fc.observe(snap);
-        }
         let new_day = self.day != Some(snap.local.day_number);
         if new_day {
             self.record_curve(snap);

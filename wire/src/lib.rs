@@ -66,6 +66,14 @@ pub struct DecideRequest {
     pub system_load_mw: f64,
     /// Highest published system load of the local month so far (MW).
     pub system_load_mtd_peak_mw: f64,
+    /// The published system load as the decision one hour earlier saw it (MW), or null:
+    /// the 4CP forecast in the observation reads the load's rise from it. Null or absent
+    /// reads `system_load_mw` (no rise), which a backtest never does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_load_1h_ago_mw: Option<f64>,
+    /// The same, two hours earlier, or null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_load_2h_ago_mw: Option<f64>,
     /// The site's state: what ran in the last interval and the reserve awards in force.
     pub site: SiteIn,
     /// An emergency (EEA) notice, or null.
@@ -371,6 +379,23 @@ fn number(obj: &Map<String, Value>, parent: &str, key: &str, p: &mut Problems) -
     }
 }
 
+/// An optional top-level number: None when absent or null; NaN with a problem when it is
+/// not a number.
+fn optional_number(obj: &Map<String, Value>, key: &str, p: &mut Problems) -> Option<f64> {
+    match obj.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.as_f64().unwrap_or(f64::NAN)),
+        Some(v) => {
+            p.push(
+                key,
+                show(v),
+                format!("expected a number or null, got {}", type_name(v)),
+            );
+            Some(f64::NAN)
+        }
+    }
+}
+
 /// An array of numbers; elements that are not numbers become NaN with a problem.
 fn numbers(obj: &Map<String, Value>, parent: &str, key: &str, p: &mut Problems) -> Vec<f64> {
     let field = path(parent, key);
@@ -519,6 +544,8 @@ pub fn from_value(v: &Value) -> Result<(DecideRequest, Problems), Rejection> {
     let hashprice_usd_per_ph_day = number(obj, "", "hashprice_usd_per_ph_day", &mut p);
     let system_load_mw = number(obj, "", "system_load_mw", &mut p);
     let system_load_mtd_peak_mw = number(obj, "", "system_load_mtd_peak_mw", &mut p);
+    let system_load_1h_ago_mw = optional_number(obj, "system_load_1h_ago_mw", &mut p);
+    let system_load_2h_ago_mw = optional_number(obj, "system_load_2h_ago_mw", &mut p);
     let so = object(obj, "", "site", &mut p);
     let tranche_mw = numbers(&so, "site", "tranche_mw", &mut p);
     let training_mw = number(&so, "site", "training_mw", &mut p);
@@ -638,6 +665,8 @@ pub fn from_value(v: &Value) -> Result<(DecideRequest, Problems), Rejection> {
             hashprice_usd_per_ph_day,
             system_load_mw,
             system_load_mtd_peak_mw,
+            system_load_1h_ago_mw,
+            system_load_2h_ago_mw,
             site: SiteIn {
                 tranche_mw,
                 training_mw,
@@ -701,6 +730,10 @@ pub struct Checked<'a> {
     pub system_load_mw: f64,
     /// Month-to-date peak used.
     pub system_load_mtd_peak_mw: f64,
+    /// Load one hour earlier used (`system_load_mw` when the request has none).
+    pub system_load_1h_ago_mw: f64,
+    /// Load two hours earlier used (the same rule).
+    pub system_load_2h_ago_mw: f64,
     /// The emergency notice in force.
     pub emergency: Emergency,
     /// The site state used.
@@ -723,6 +756,8 @@ impl Checked<'_> {
             hashprice: self.hashprice,
             system_load_mw: self.system_load_mw,
             system_load_mtd_peak_mw: self.system_load_mtd_peak_mw,
+            system_load_1h_ago_mw: self.system_load_1h_ago_mw,
+            system_load_2h_ago_mw: self.system_load_2h_ago_mw,
             emergency: self.emergency,
             state: self.state,
         }
@@ -765,7 +800,8 @@ fn check_prices(
 /// - day-ahead and reserve prices: only those before the first bad one, all windows cut to
 ///   the shortest (a missing current reserve price counts as 0: no offers);
 /// - hashprice, system load and its peak: the site config's `[data_fill]` defaults (what the
-///   env uses for missing data);
+///   env uses for missing data); the loads of one and two hours earlier: the system load
+///   (as when they are absent);
 /// - site state: finite values are clamped into range; missing ones are the initial state
 ///   (everything running, training not held, no offers);
 /// - an unreadable emergency notice counts as active.
@@ -895,6 +931,18 @@ pub fn check<'a>(
         "must be a finite load >= 0 MW",
         fill.system_load_mw,
     );
+    let mut earlier = |x: Option<f64>, field: &str| match x {
+        None => system_load_mw,
+        Some(x) => scalar(
+            x,
+            field,
+            x.is_finite() && x >= 0.0,
+            "must be a finite load >= 0 MW, or null",
+            system_load_mw,
+        ),
+    };
+    let system_load_1h_ago_mw = earlier(req.system_load_1h_ago_mw, "system_load_1h_ago_mw");
+    let system_load_2h_ago_mw = earlier(req.system_load_2h_ago_mw, "system_load_2h_ago_mw");
 
     // Site state.
     let initial = SiteState::initial(cfg);
@@ -980,6 +1028,8 @@ pub fn check<'a>(
         hashprice,
         system_load_mw,
         system_load_mtd_peak_mw,
+        system_load_1h_ago_mw,
+        system_load_2h_ago_mw,
         emergency,
         state,
         problems: p,
@@ -1103,6 +1153,8 @@ pub fn request_from_snapshot(snap: &Snapshot<'_>) -> DecideRequest {
         hashprice_usd_per_ph_day: snap.hashprice,
         system_load_mw: snap.system_load_mw,
         system_load_mtd_peak_mw: snap.system_load_mtd_peak_mw,
+        system_load_1h_ago_mw: Some(snap.system_load_1h_ago_mw),
+        system_load_2h_ago_mw: Some(snap.system_load_2h_ago_mw),
         site: SiteIn::from_state(&snap.state),
         emergency: EmergencyNotice::from_state(snap.emergency, "ERCOT EEA notice"),
     }
@@ -1127,6 +1179,8 @@ pub fn example_request(now_ms: i64) -> DecideRequest {
         hashprice_usd_per_ph_day: 48.5,
         system_load_mw: 61_250.0,
         system_load_mtd_peak_mw: 78_900.0,
+        system_load_1h_ago_mw: Some(60_400.0),
+        system_load_2h_ago_mw: Some(59_100.0),
         site: SiteIn {
             tranche_mw: vec![30.0, 20.0, 15.0],
             training_mw: 20.0,
@@ -1198,5 +1252,37 @@ mod tests {
         assert_eq!(c.rt.len(), 5, "the valid suffix after the bad price");
         assert!(c.da.is_empty());
         assert_eq!(c.state, SiteState::initial(&cfg));
+    }
+
+    #[test]
+    fn earlier_loads_are_optional_and_checked() {
+        let cfg = SiteConfig::default_site();
+        let mut v = serde_json::to_value(example_request(0)).unwrap();
+        let snap_of = |v: &Value| {
+            let (req, p) = from_value(v).unwrap();
+            let c = check(&req, &cfg, p).unwrap();
+            let s = c.snapshot();
+            let fields: Vec<String> = c.problems.list.iter().map(|p| p.field.clone()).collect();
+            (s.system_load_1h_ago_mw, s.system_load_2h_ago_mw, fields)
+        };
+        assert_eq!(snap_of(&v), (60_400.0, 59_100.0, vec![]));
+        // Absent or null: the current load (no rise), and no problem.
+        v.as_object_mut().unwrap().remove("system_load_1h_ago_mw");
+        v["system_load_2h_ago_mw"] = Value::Null;
+        assert_eq!(snap_of(&v), (61_250.0, 61_250.0, vec![]));
+        // Not a load: a problem naming the field, and the current load stands in.
+        v["system_load_1h_ago_mw"] = serde_json::json!("high");
+        v["system_load_2h_ago_mw"] = serde_json::json!(-5.0);
+        assert_eq!(
+            snap_of(&v),
+            (
+                61_250.0,
+                61_250.0,
+                vec![
+                    "system_load_1h_ago_mw".to_string(),
+                    "system_load_2h_ago_mw".to_string()
+                ]
+            )
+        );
     }
 }

@@ -194,14 +194,21 @@ pub struct CheckpointMeta {
     /// Action value names in order ([`ACTION_NAMES`](powermix_env::ACTION_NAMES)).
     pub action_names: Vec<String>,
     /// Observation width: [`OBS_DIM`](powermix_env::OBS_DIM), or
+    /// [`DESK_V1_OBS_DIM`](powermix_env::obs::DESK_V1_OBS_DIM) or
     /// [`LEGACY_OBS_DIM`](powermix_env::obs::LEGACY_OBS_DIM) for a network that reads the
-    /// observation as it was before the desk's features (it reads their first features).
+    /// observation as it was before the 4CP chances or the desk's features (it reads the
+    /// first features).
     pub obs_dim: usize,
     /// The id of the real-time forecast model whose quantiles the observations carry
     /// (`crate::checkpoint::rt_forecast_id` of the build that trained it); absent for a
     /// network of [`LEGACY_OBS_DIM`](powermix_env::obs::LEGACY_OBS_DIM) inputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rt_forecast_id: Option<String>,
+    /// The id of the per-hour 4CP model whose chances the observations carry
+    /// (`crate::checkpoint::fourcp_forecast_id` of the build that trained it); absent for a
+    /// network of at most [`DESK_V1_OBS_DIM`](powermix_env::obs::DESK_V1_OBS_DIM) inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fourcp_forecast_id: Option<String>,
     /// Action width.
     pub act_dim: usize,
     /// Hidden layer widths of actor and critic.

@@ -30,5 +30,5 @@ pub use files::{command_line, read_extra};
 pub use format::*;
 pub use hash::{fnv1a64, hash_file, hash_hex};
 pub use load::load_checkpoint;
-pub use read::{LEGACY_ACTION_DIM, load_model, read_meta, rt_forecast_id};
+pub use read::{LEGACY_ACTION_DIM, fourcp_forecast_id, load_model, read_meta, rt_forecast_id};
 pub use save::{model_bytes, save_checkpoint, save_ensemble};

@@ -7,7 +7,7 @@ use crate::net::{ActorCritic, ActorCriticConfig};
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
-use powermix_env::obs::LEGACY_OBS_DIM;
+use powermix_env::obs::{DESK_V1_OBS_DIM, LEGACY_OBS_DIM};
 use powermix_env::{ACTION_DIM, ACTION_NAMES, OBS_DIM, OBS_NAMES};
 use std::path::Path;
 
@@ -47,6 +47,13 @@ pub fn rt_forecast_id() -> String {
     hash_hex(powermix_env::learned::SHIPPED_RT_MODEL_JSON.as_bytes())
 }
 
+/// The id of the per-hour 4CP model this build's observations carry
+/// ([`powermix_env::learned::SHIPPED_FOURCP_HOURS_JSON`]), written in `meta.json` as
+/// `fourcp_forecast_id` by every checkpoint whose network reads the 4CP chances.
+pub fn fourcp_forecast_id() -> String {
+    hash_hex(powermix_env::learned::SHIPPED_FOURCP_HOURS_JSON.as_bytes())
+}
+
 /// Reads and checks `DIR/meta.json`: JSON and fields, known format version, observation and
 /// action names/order/dims equal to this build's (or their first
 /// [`LEGACY_OBS_DIM`] and [`LEGACY_ACTION_DIM`]), the
@@ -79,12 +86,25 @@ pub fn read_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
     let meta: CheckpointMeta = serde_json::from_value(value)
         .map_err(|e| CheckpointError::new(Damaged, &path, format!("bad metadata: {e}")))?;
     let incompatible = |m: String| CheckpointError::new(Incompatible, &path, m);
-    if meta.obs_dim != OBS_DIM && meta.obs_dim != LEGACY_OBS_DIM {
+    if ![OBS_DIM, DESK_V1_OBS_DIM, LEGACY_OBS_DIM].contains(&meta.obs_dim) {
         return Err(incompatible(format!(
             "obs_dim is {} in the checkpoint, {OBS_DIM} in this build \
-             (or {LEGACY_OBS_DIM}, before the desk's features)",
+             (or {DESK_V1_OBS_DIM}, before the 4CP chances and the hourly day-ahead curve, \
+             or {LEGACY_OBS_DIM}, before the desk's features)",
             meta.obs_dim
         )));
+    }
+    if meta.obs_dim > DESK_V1_OBS_DIM {
+        let want = fourcp_forecast_id();
+        if meta.fourcp_forecast_id.as_deref() != Some(want.as_str()) {
+            return Err(incompatible(format!(
+                "fourcp_forecast_id is {:?}: its observations carry the 4CP chances of that \
+                 model, and this build's those of {want} \
+                 (checkpoints/forecast/fourcp_hours.json); retrain it or use the build it \
+                 was trained with",
+                meta.fourcp_forecast_id
+            )));
+        }
     }
     if meta.obs_dim > LEGACY_OBS_DIM {
         let want = rt_forecast_id();

@@ -62,6 +62,8 @@ pub fn save_checkpoint(
         obs_dim: cfg.obs_dim,
         rt_forecast_id: (cfg.obs_dim > powermix_env::obs::LEGACY_OBS_DIM)
             .then(crate::checkpoint::read::rt_forecast_id),
+        fourcp_forecast_id: (cfg.obs_dim > powermix_env::obs::DESK_V1_OBS_DIM)
+            .then(crate::checkpoint::read::fourcp_forecast_id),
         act_dim: cfg.act_dim,
         hidden: cfg.hidden,
         normalizer: info.normalizer.clone(),
