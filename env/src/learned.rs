@@ -238,6 +238,16 @@ pub fn fourcp_hour_chances(z: &[f32], hour: u8) -> ([f64; FOURCP_N_HOURS], f64) 
     (hours, at(FOURCP_N_HOURS))
 }
 
+/// The chance of local hour `hour` among the per-hour chances `hours` (one per hour of
+/// [`FOURCP_HOURS`]); 0 outside those hours.
+pub fn fourcp_chance_at(hours: &[f64; FOURCP_N_HOURS], hour: u8) -> f64 {
+    if FOURCP_HOURS.contains(&hour) {
+        hours[(hour - FOURCP_HOURS.start()) as usize]
+    } else {
+        0.0
+    }
+}
+
 /// One dense layer, `y = x W + b` with `W` row-major `[d_in, d_out]` (burn's layout).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DenseLayer {

@@ -304,12 +304,7 @@ impl Observer {
         };
         out[20] = crate::time::is_nerc_holiday(l) as u8 as f32;
         let (hours, day) = crate::learned::FourCpForecast::shipped().chances(s);
-        let chance = |hour: u8| {
-            crate::learned::FOURCP_HOURS
-                .contains(&hour)
-                .then(|| hours[(hour - crate::learned::FOURCP_HOURS.start()) as usize])
-                .unwrap_or(0.0)
-        };
+        let chance = |hour: u8| crate::learned::fourcp_chance_at(&hours, hour);
         out[21] = chance(l.hour) as f32;
         out[22] = chance(l.hour + 1) as f32;
         out[23] = hours.iter().copied().fold(0.0, f64::max) as f32;

@@ -116,11 +116,7 @@ impl HourChances {
     }
     /// The chance of local hour `hour` (0 outside [`FOURCP_HOURS`]).
     pub fn at(&self, hour: u8) -> f64 {
-        if FOURCP_HOURS.contains(&hour) {
-            self.hours[(hour - FOURCP_HOURS.start()) as usize]
-        } else {
-            0.0
-        }
+        powermix_env::learned::fourcp_chance_at(&self.hours, hour)
     }
 }
 

@@ -600,11 +600,20 @@ fn observations_carry_the_shipped_model_with_the_same_forward_pass() {
     let h = july_as_live();
     let n = h.market.len();
     let state = powermix_env::SiteState::initial(&h.market.cfg);
+    let fourcp = powermix_env::learned::FourCpForecast::shipped();
+    let mut afternoons = 0;
     for t in (0..n).step_by(13) {
         let s = h.market.snapshot(t, &state);
         assert_eq!(shipped.quantiles(&s), live.rt_quantiles(&s), "t={t}");
+        // The 4CP chances too, to the bit, from the same snapshot alone.
+        let by_hour = live.peak_chance_by_hour(&s).unwrap();
+        assert_eq!(fourcp.chances(&s), (by_hour.hours, by_hour.day), "t={t}");
+        afternoons += usize::from(by_hour.hours.iter().any(|&p| p > 0.0));
     }
-    // The file the build embeds is the one `forecast fit` wrote beside the others.
+    assert!(afternoons > 50, "{afternoons}");
+    // The files the build embeds are the ones `forecast fit` wrote beside the others.
     let on_disk = std::fs::read_to_string(dir.join("rt_price.json")).unwrap();
     assert_eq!(on_disk, powermix_env::learned::SHIPPED_RT_MODEL_JSON);
+    let on_disk = std::fs::read_to_string(dir.join("fourcp_hours.json")).unwrap();
+    assert_eq!(on_disk, powermix_env::learned::SHIPPED_FOURCP_HOURS_JSON);
 }

@@ -44,6 +44,9 @@ const FIELDS: [(&str, char); 19] = [
     ("emergency", 'e'),
 ];
 
+/// Top-level fields a request may leave out (docs/serving.md): removing one is not an error.
+const OPTIONAL_FIELDS: [&str; 2] = ["system_load_1h_ago_mw", "system_load_2h_ago_mw"];
+
 /// A source of choices: `below(n)` is a choice in `0..n` (0 for `n = 0`).
 trait Draw {
     fn below(&mut self, n: u64) -> u64;
@@ -178,9 +181,22 @@ fn generate(r: &mut impl Draw, example: &Value, example_text: &[u8]) -> Vec<u8> 
         // Truncated JSON.
         1 => example_text[..r.below(example_text.len() as u64) as usize].to_vec(),
         // One byte replaced by '#'.
+        // Not inside the name of an optional field: a body with that name mangled is one
+        // without the field plus an unknown one, which is valid (the byte after the name,
+        // its ':', is hit instead).
         2 => {
             let mut b = example_text.to_vec();
-            let i = r.below(b.len() as u64) as usize;
+            let mut i = r.below(b.len() as u64) as usize;
+            for name in OPTIONAL_FIELDS {
+                let key = format!("\"{name}\"");
+                if let Some(at) = example_text
+                    .windows(key.len())
+                    .position(|w| w == key.as_bytes())
+                    && (at..at + key.len()).contains(&i)
+                {
+                    i = at + key.len();
+                }
+            }
             b[i] = b'#';
             b
         }
