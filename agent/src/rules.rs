@@ -392,6 +392,7 @@ mod tests {
             local: local_time(utc_ms),
             rt_history: hist,
             da_prices: da,
+            da_history: &[],
             reserve_prices: [10.0, 5.0, 1.0],
             reserve_price_windows: [&[10.0], &[5.0], &[1.0]],
             hashprice: 50.0,

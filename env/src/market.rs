@@ -24,8 +24,8 @@ use crate::config::{RESERVES, SiteConfig};
 use crate::data::MarketData;
 use crate::emergency::{Emergency, EmergencyCalendar};
 use crate::obs::{
-    DA_HORIZON, DESK_FEATURES, LEGACY_OBS_DIM, MARKET_FEATURES, OBS_DIM, Observer, RT_HISTORY,
-    Snapshot,
+    DA_HORIZON, DA_PAST, DESK_FEATURES, LEGACY_OBS_DIM, MARKET_FEATURES, OBS_DIM, Observer,
+    RT_HISTORY, Snapshot,
 };
 
 /// Features a market computes once per interval: the market's and the desk's.
@@ -353,6 +353,7 @@ impl Market {
             local: self.local[t],
             rt_history: &d.rt_price[rt_end.saturating_sub(RT_HISTORY)..rt_end],
             da_prices: &d.da_price[published.clone()],
+            da_history: &d.da_price[rt_end.saturating_sub(DA_PAST)..rt_end],
             reserve_prices: [d.as_rrs[t], d.as_ecrs[t], d.as_nspin[t]],
             reserve_price_windows: [
                 &d.as_rrs[published.clone()],

@@ -12,11 +12,16 @@ use crate::time::is_da_gate_local;
 pub const RT_HISTORY: usize = 96;
 /// Day-ahead prices a snapshot carries at most, from the decision interval on (24 hours).
 pub const DA_HORIZON: usize = 96;
+/// Day-ahead prices of past intervals a snapshot carries at most (4 hours, ending with the
+/// last real-time price's interval): the spreads of real time over day-ahead.
+pub const DA_PAST: usize = 16;
+/// Hours of past real-time minus day-ahead spreads the observation carries.
+pub const SPREAD_HOURS: usize = DA_PAST / 4;
 /// Scale of system load features (MW).
 pub const LOAD_SCALE_MW: f64 = 80_000.0;
 
 /// Number of observation features.
-pub const OBS_DIM: usize = 76;
+pub const OBS_DIM: usize = 96;
 /// Features `0..MARKET_FEATURES` depend only on the market snapshot (not on the site state);
 /// the env computes them once per interval with [`Observer::observe_market`].
 pub const MARKET_FEATURES: usize = 35;
@@ -28,8 +33,9 @@ pub const LEGACY_OBS_DIM: usize = 43;
 /// the hourly day-ahead curve): a checkpoint of that layout reads the first
 /// `DESK_V1_OBS_DIM` features of this one.
 pub const DESK_V1_OBS_DIM: usize = 64;
-/// Hours of the day-ahead curve the observation carries hour by hour (`da_h1`..).
-pub const DA_CURVE_HOURS: usize = 8;
+/// Hours of the day-ahead curve the observation carries hour by hour (`da_h1`..): the
+/// rest of today and as much of tomorrow as the 24 hours a snapshot carries.
+pub const DA_CURVE_HOURS: usize = 24;
 /// Features `LEGACY_OBS_DIM..OBS_DIM` (what a desk sees besides: the learned real-time
 /// forecast, the day-ahead curve, the day's reserve prices, the calendar of the month) also
 /// depend only on the market snapshot; [`Observer::observe_desk`] writes them and the env
@@ -54,7 +60,10 @@ pub const DESK_FEATURES: usize = OBS_DIM - LEGACY_OBS_DIM;
 /// decision's local hour holds the month's 4CP interval (0 outside hours 12-20), that the
 /// next hour does, the highest chance of the hours of today not yet begun, and that today
 /// holds it; `da_hK` the mean published day-ahead price of hour K from now ($100/MWh; an
-/// hour not published reads the hour before it, the first the last real-time price).
+/// hour not published reads the hour before it, the first the last real-time price);
+/// `rt_minus_da_hK_sq` the mean real-time price minus the day-ahead price of the K-th
+/// hour of published real-time prices back (the intervals t-lag-4K+1..t-lag), squashed,
+/// 0 where the snapshot has no day-ahead prices of those intervals.
 pub const OBS_NAMES: [&str; OBS_DIM] = [
     "rt_last",
     "rt_last_sq",
@@ -132,6 +141,26 @@ pub const OBS_NAMES: [&str; OBS_DIM] = [
     "da_h6",
     "da_h7",
     "da_h8",
+    "da_h9",
+    "da_h10",
+    "da_h11",
+    "da_h12",
+    "da_h13",
+    "da_h14",
+    "da_h15",
+    "da_h16",
+    "da_h17",
+    "da_h18",
+    "da_h19",
+    "da_h20",
+    "da_h21",
+    "da_h22",
+    "da_h23",
+    "da_h24",
+    "rt_minus_da_h1_sq",
+    "rt_minus_da_h2_sq",
+    "rt_minus_da_h3_sq",
+    "rt_minus_da_h4_sq",
 ];
 
 /// Whether feature `i` ([`OBS_NAMES`] order) is a market price or moves with one (real-time,
@@ -317,6 +346,17 @@ impl Observer {
             prev = mean(hour).unwrap_or(prev);
             out[25 + k] = (prev / 100.0) as f32;
         }
+        // Past spreads, aligned at the end (both end with interval t - lag).
+        let n = s.rt_history.len().min(s.da_history.len()).min(DA_PAST);
+        let rt = &s.rt_history[s.rt_history.len() - n..];
+        let dap = &s.da_history[s.da_history.len() - n..];
+        for k in 0..SPREAD_HOURS {
+            let r = n.saturating_sub(4 * (k + 1))..n.saturating_sub(4 * k);
+            let count = r.len();
+            let sum: f64 = r.map(|j| rt[j] - dap[j]).sum();
+            let spread = if count == 0 { 0.0 } else { sum / count as f64 };
+            out[25 + DA_CURVE_HOURS + k] = squash(spread, 100.0) as f32;
+        }
     }
 
     /// Writes the market features (`0..MARKET_FEATURES`) of `s` into `out`.
@@ -471,6 +511,7 @@ mod tests {
             local: crate::time::local_time(ms),
             rt_history: rt,
             da_prices: da,
+            da_history: &[],
             reserve_prices: [3.0, 4.0, 5.0],
             reserve_price_windows: [reserve, reserve, reserve],
             hashprice: 50.0,
@@ -500,6 +541,18 @@ mod tests {
         assert_eq!(at(&out, "da_h2"), 0.8);
         // Hours not published read the hour before.
         assert_eq!(at(&out, "da_h8"), 0.8);
+        assert_eq!(at(&out, "da_h24"), 0.8);
+        // No past day-ahead prices: the spreads read 0.
+        assert_eq!(at(&out, "rt_minus_da_h1_sq"), 0.0);
+        // Six past day-ahead prices, aligned at the end with the real-time prices ($30):
+        // hour 1 back is the last four ($20 under real time), hour 2 back has two ($10).
+        let past = [40.0, 40.0, 20.0, 10.0, 10.0, 10.0];
+        let mut with_past = at_22h(&rt, &da, &reserve, state);
+        with_past.da_history = &past;
+        obs.observe(&with_past, &mut out);
+        assert_eq!(at(&out, "rt_minus_da_h1_sq"), squash(17.5, 100.0) as f32);
+        assert_eq!(at(&out, "rt_minus_da_h2_sq"), squash(-10.0, 100.0) as f32);
+        assert_eq!(at(&out, "rt_minus_da_h3_sq"), 0.0);
         // 22:00: after the 4CP hours, every hour's chance is 0; the day's is not.
         let model = crate::learned::FourCpForecast::shipped();
         let (_, day) = model.chances(&s);

@@ -24,6 +24,10 @@ pub struct Snapshot<'a> {
     pub rt_history: &'a [f64],
     /// Published day-ahead prices of this interval and the ones after it (may be empty).
     pub da_prices: &'a [f64],
+    /// Day-ahead prices of the intervals of the last real-time prices, oldest first and
+    /// aligned at the end with `rt_history` (the last is of interval t - lag); at most
+    /// [`DA_PAST`](crate::obs::DA_PAST) are used; may be empty (the spreads read 0).
+    pub da_history: &'a [f64],
     /// Reserve prices of the current hour: RRS, ECRS, Non-Spin ($/MW per hour).
     pub reserve_prices: [f64; RESERVES],
     /// Published reserve prices per product from this interval on, aligned with
@@ -57,6 +61,7 @@ pub struct SnapshotBuf {
     local: LocalTime,
     rt_history: Vec<f64>,
     da_prices: Vec<f64>,
+    da_history: Vec<f64>,
     reserve_prices: [f64; RESERVES],
     reserve_price_windows: [Vec<f64>; RESERVES],
     hashprice: f64,
@@ -77,6 +82,7 @@ impl SnapshotBuf {
             local: snap.local,
             rt_history: snap.rt_history.to_vec(),
             da_prices: snap.da_prices.to_vec(),
+            da_history: snap.da_history.to_vec(),
             reserve_prices: snap.reserve_prices,
             reserve_price_windows: snap.reserve_price_windows.map(<[f64]>::to_vec),
             hashprice: snap.hashprice,
@@ -97,6 +103,7 @@ impl SnapshotBuf {
             local: self.local,
             rt_history: &self.rt_history,
             da_prices: &self.da_prices,
+            da_history: &self.da_history,
             reserve_prices: self.reserve_prices,
             reserve_price_windows: [
                 &self.reserve_price_windows[0],

@@ -45,7 +45,11 @@ const FIELDS: [(&str, char); 19] = [
 ];
 
 /// Top-level fields a request may leave out (docs/serving.md): removing one is not an error.
-const OPTIONAL_FIELDS: [&str; 2] = ["system_load_1h_ago_mw", "system_load_2h_ago_mw"];
+const OPTIONAL_FIELDS: [&str; 3] = [
+    "day_ahead_history",
+    "system_load_1h_ago_mw",
+    "system_load_2h_ago_mw",
+];
 
 /// A source of choices: `below(n)` is a choice in `0..n` (0 for `n = 0`).
 trait Draw {

@@ -20,7 +20,7 @@
 use chrono::DateTime;
 use powermix_env::Emergency;
 use powermix_env::config::{RESERVES, SiteConfig, TRANCHES};
-use powermix_env::obs::{DA_HORIZON, RT_HISTORY, Snapshot};
+use powermix_env::obs::{DA_HORIZON, DA_PAST, RT_HISTORY, Snapshot};
 use powermix_env::price::PriceKind;
 use powermix_env::site::SiteState;
 use powermix_env::time::{INTERVAL_MS, LocalTime, format_utc, local_time};
@@ -60,6 +60,12 @@ pub struct DecideRequest {
     /// Published reserve prices ($/MW per hour) from interval t on, aligned with
     /// `day_ahead_prices`; the first is the current hour's.
     pub reserve_prices: ReserveWindows,
+    /// Optional: the day-ahead prices ($/MWh) of the intervals of the last `rt_prices`,
+    /// oldest first, aligned at the end with them (the last is of `rt_last_interval_utc`'s
+    /// interval); the last 16 are used. The observation's real-time minus day-ahead spreads
+    /// read them; absent or null, the spreads read 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_ahead_history: Option<Vec<f64>>,
     /// Hashprice of the last complete UTC day ($ per PH/s per day).
     pub hashprice_usd_per_ph_day: f64,
     /// Last published hourly ERCOT system load (MW).
@@ -535,6 +541,10 @@ pub fn from_value(v: &Value) -> Result<(DecideRequest, Problems), Rejection> {
         }
     };
     let day_ahead_prices = numbers(obj, "", "day_ahead_prices", &mut p);
+    let day_ahead_history = match obj.get("day_ahead_history") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(numbers(obj, "", "day_ahead_history", &mut p)),
+    };
     let rp = object(obj, "", "reserve_prices", &mut p);
     let reserve_prices = ReserveWindows {
         rrs: numbers(&rp, "reserve_prices", "rrs", &mut p),
@@ -661,6 +671,7 @@ pub fn from_value(v: &Value) -> Result<(DecideRequest, Problems), Rejection> {
             rt_prices,
             rt_last_interval_utc,
             day_ahead_prices,
+            day_ahead_history,
             reserve_prices,
             hashprice_usd_per_ph_day,
             system_load_mw,
@@ -722,6 +733,8 @@ pub struct Checked<'a> {
     pub rt: Cow<'a, [f64]>,
     /// Day-ahead prices used (at most [`DA_HORIZON`]).
     pub da: Cow<'a, [f64]>,
+    /// Past day-ahead prices used (at most [`DA_PAST`]).
+    pub da_past: Cow<'a, [f64]>,
     /// Reserve price windows used, aligned with `da`.
     pub reserves: [Cow<'a, [f64]>; RESERVES],
     /// Hashprice used.
@@ -751,6 +764,7 @@ impl Checked<'_> {
             local: self.local,
             rt_history: &self.rt,
             da_prices: &self.da,
+            da_history: &self.da_past,
             reserve_prices: [0, 1, 2].map(|p| self.reserves[p].first().copied().unwrap_or(0.0)),
             reserve_price_windows: [&self.reserves[0], &self.reserves[1], &self.reserves[2]],
             hashprice: self.hashprice,
@@ -853,6 +867,13 @@ pub fn check<'a>(
         None => 0,
     };
     let rt = &rt_all[rt_start.max(rt_all.len().saturating_sub(RT_HISTORY))..];
+    // Past day-ahead prices: the same rule, the last DA_PAST of the valid suffix.
+    let dah_all = req.day_ahead_history.as_deref().unwrap_or(&[]);
+    let dah_start = match check_prices(dah_all, "day_ahead_history", PriceKind::Energy, &mut p) {
+        Some((_, last_bad)) => last_bad + 1,
+        None => 0,
+    };
+    let da_past = &dah_all[dah_start.max(dah_all.len().saturating_sub(DA_PAST))..];
 
     // Day-ahead and reserve windows: the valid prefix, aligned.
     let da_all = &req.day_ahead_prices[..];
@@ -1023,6 +1044,7 @@ pub fn check<'a>(
         local,
         snapshot_time_ms,
         rt: Cow::Borrowed(rt),
+        da_past: Cow::Borrowed(da_past),
         da: Cow::Borrowed(da),
         reserves,
         hashprice,
@@ -1145,6 +1167,7 @@ pub fn request_from_snapshot(snap: &Snapshot<'_>) -> DecideRequest {
         rt_prices: snap.rt_history.to_vec(),
         rt_last_interval_utc: rt_last,
         day_ahead_prices: snap.da_prices.to_vec(),
+        day_ahead_history: Some(snap.da_history.to_vec()),
         reserve_prices: ReserveWindows {
             rrs: snap.reserve_price_windows[0].to_vec(),
             ecrs: snap.reserve_price_windows[1].to_vec(),
@@ -1171,6 +1194,7 @@ pub fn example_request(now_ms: i64) -> DecideRequest {
         rt_prices: vec![31.2, 28.75, 35.1, 42.0, 39.5, 36.25, 33.0, 30.8],
         rt_last_interval_utc: Some(format_utc(interval - 2 * INTERVAL_MS)),
         day_ahead_prices: vec![34.5, 34.5, 34.5, 34.5, 38.9, 38.9, 38.9, 38.9],
+        day_ahead_history: Some(vec![30.1, 30.1, 30.1, 30.1, 32.4, 32.4, 32.4, 32.4]),
         reserve_prices: ReserveWindows {
             rrs: vec![6.2, 6.2, 6.2, 6.2, 7.1, 7.1, 7.1, 7.1],
             ecrs: vec![3.4, 3.4, 3.4, 3.4, 4.0, 4.0, 4.0, 4.0],
@@ -1195,17 +1219,20 @@ pub fn example_request(now_ms: i64) -> DecideRequest {
 /// The field docs printed by `serve --example-request` (on stderr; the JSON goes to
 /// stdout). docs/serving.md, "The request", carries the same fields with their units.
 pub const FIELD_DOCS: &str = "\
-POST /v1/decide body (JSON object; all fields required, unknown fields ignored):
+POST /v1/decide body (JSON object; all fields but the optional ones required, unknown fields ignored):
   interval_start_utc        RFC 3339 UTC start of the 15-minute interval decided for (t), on the grid
   snapshot_time_utc         RFC 3339 time the operator's system assembled this snapshot (age check)
   rt_prices                 published real-time prices $/MWh, oldest first, the last of interval t-2; last 96 used; may be []
   rt_last_interval_utc      RFC 3339 start of the last rt_prices interval (t-2; null when rt_prices is []); 422 if it had not ended at snapshot_time_utc
   day_ahead_prices          published day-ahead prices $/MWh, one per 15-min interval from t on; >= 1; first 96 used;
                             422 for values of a day not published at snapshot_time_utc (13:30 US/Central the day before)
+  day_ahead_history         optional: day-ahead prices $/MWh of the intervals of the last rt_prices, aligned at the end; last 16 used
   reserve_prices.rrs|ecrs|nspin  published reserve prices $/MW-h from t on, same length as day_ahead_prices
   hashprice_usd_per_ph_day  hashprice of the last complete UTC day, $ per PH/s per day
   system_load_mw            last published hourly ERCOT system load, MW
   system_load_mtd_peak_mw   highest published system load of the local month so far, MW
+  system_load_1h_ago_mw     optional: the system_load_mw of the request one hour earlier (t-4), MW; absent: no rise
+  system_load_2h_ago_mw     optional: the same two hours earlier (t-8), MW
   site.tranche_mw           [3] miner MW per tranche that ran in interval t-1
   site.training_mw          AI training MW that ran in interval t-1
   site.training_hold        intervals training must still hold before it may step down (0..=min-on)
@@ -1252,6 +1279,32 @@ mod tests {
         assert_eq!(c.rt.len(), 5, "the valid suffix after the bad price");
         assert!(c.da.is_empty());
         assert_eq!(c.state, SiteState::initial(&cfg));
+    }
+
+    #[test]
+    fn past_day_ahead_prices_are_optional_and_checked() {
+        let cfg = SiteConfig::default_site();
+        let mut v = serde_json::to_value(example_request(0)).unwrap();
+        let past = |v: &Value| {
+            let (req, p) = from_value(v).unwrap();
+            let c = check(&req, &cfg, p).unwrap();
+            let fields: Vec<String> = c.problems.list.iter().map(|p| p.field.clone()).collect();
+            (c.snapshot().da_history.to_vec(), fields)
+        };
+        assert_eq!(past(&v).0.len(), 8);
+        // The last DA_PAST of a longer history.
+        v["day_ahead_history"] = serde_json::json!((0..40).map(f64::from).collect::<Vec<_>>());
+        let (h, fields) = past(&v);
+        assert_eq!((h.len(), h[0], fields.len()), (DA_PAST, 24.0, 0));
+        // A bad price: named, and only the prices after it are used.
+        v["day_ahead_history"] = serde_json::json!([30.0, 1e12, 31.0, 32.0]);
+        assert_eq!(
+            past(&v),
+            (vec![31.0, 32.0], vec!["day_ahead_history[1]".to_string()])
+        );
+        // Absent: empty, no problem.
+        v.as_object_mut().unwrap().remove("day_ahead_history");
+        assert_eq!(past(&v), (vec![], vec![]));
     }
 
     #[test]
