@@ -37,7 +37,8 @@ pub const DESK_V1_OBS_DIM: usize = 64;
 /// rest of today and as much of tomorrow as the 24 hours a snapshot carries.
 pub const DA_CURVE_HOURS: usize = 24;
 /// Features `LEGACY_OBS_DIM..OBS_DIM` (what a desk sees besides: the learned real-time
-/// forecast, the day-ahead curve, the day's reserve prices, the calendar of the month) also
+/// forecast and 4CP chances, the day-ahead curve, the day's reserve prices, the calendar of
+/// the month, the past spreads of real time over day-ahead) also
 /// depend only on the market snapshot; [`Observer::observe_desk`] writes them and the env
 /// computes them once per interval too.
 pub const DESK_FEATURES: usize = OBS_DIM - LEGACY_OBS_DIM;

@@ -120,12 +120,6 @@ impl HourChances {
     }
 }
 
-/// A model output (logit) as a probability; 0 where it is not finite (the one reading of a
-/// logit, for the fit's scores and the live forecasts).
-pub(crate) fn sigmoid_f32(v: f32) -> f64 {
-    powermix_env::learned::logit_chance(v)
-}
-
 /// Alert thresholds the economics set: training stops above about 11 %, miners far lower.
 pub const THRESHOLDS: [f64; 3] = [0.02, 0.05, 0.11];
 

@@ -10,6 +10,7 @@ use crate::features::{
 };
 use crate::model::{ModelError, ModelFile};
 use crate::{fourcp, price};
+use powermix_env::learned::logit_chance;
 use powermix_env::obs::Snapshot;
 use std::path::Path;
 
@@ -127,8 +128,8 @@ impl LiveForecasts {
     pub fn peak_chance(&self, snap: &Snapshot<'_>) -> PeakChance {
         let z = self.fourcp.forward(&self.fourcp_x(snap));
         PeakChance {
-            hour: fourcp::sigmoid_f32(z[0]),
-            day: fourcp::sigmoid_f32(z[1]),
+            hour: logit_chance(z[0]),
+            day: logit_chance(z[1]),
         }
     }
 }
