@@ -116,6 +116,21 @@ pub struct ExpertParams {
     /// no offer in 4CP months.
     #[serde(default)]
     pub offer_in_four_cp_months: bool,
+    /// Whether the miner tranches follow the price rule (run below break-even, with the
+    /// hysteresis band). false: every tranche runs outside the 4CP watch and emergencies,
+    /// and the price decision is left to a residual network, which then has to learn it
+    /// (the base of a checkpoint whose network makes the miners' price decision). Absent
+    /// (every file written before the key existed): true.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub miners_follow_price: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(x: &bool) -> bool {
+    *x
 }
 
 fn is_zero(x: &f64) -> bool {
@@ -186,11 +201,14 @@ impl ExpertParams {
     }
 
     /// True when a rule that older checkpoint files cannot express is in use
-    /// (`price_da_weight` above 0, or a 4CP training stop price): a checkpoint on such rules
+    /// (`price_da_weight` above 0, a 4CP training stop price, or miners that do not follow
+    /// the price rule): a checkpoint on such rules
     /// gets its own policy id (`LoadedPolicy::model_id`), since the same networks on other
     /// rules act otherwise, while the ids of checkpoints on rules without them stay.
     pub fn has_later_rules(&self) -> bool {
-        self.price_da_weight != 0.0 || self.four_cp_training_min_da_price_usd_per_mwh.is_some()
+        self.price_da_weight != 0.0
+            || self.four_cp_training_min_da_price_usd_per_mwh.is_some()
+            || !self.miners_follow_price
     }
 
     /// Reads a parameter file.
@@ -351,7 +369,7 @@ impl Expert {
             } else {
                 -self.p.hysteresis_usd_per_mwh
             };
-            if !peak && price < be[i] + band {
+            if !peak && (!self.p.miners_follow_price || price < be[i] + band) {
                 tranche[i] = 1.0;
             }
         }
