@@ -440,6 +440,41 @@ mod tests {
     }
 
     #[test]
+    fn miners_that_do_not_follow_price_run_except_at_a_likely_peak() {
+        let cfg = SiteConfig::default_site();
+        let shipped = ExpertParams::default_params();
+        assert!(shipped.miners_follow_price);
+        let p = ExpertParams {
+            miners_follow_price: false,
+            ..shipped.clone()
+        };
+        assert!(p.has_later_rules());
+        let e = Expert::new(&cfg, p);
+        // $2,000 a MWh last (far above every break-even, and above the training stop price
+        // of the embedded rules, $1,500): the expert stops everything; this base runs every
+        // tranche and stops training.
+        let s = snap(&cfg, &[2000.0], &[40.0], MON_4PM);
+        assert_eq!(Expert::new(&cfg, shipped.clone()).decide(&s).tranche, [0.0; 3]);
+        let a = e.decide(&s);
+        assert_eq!((a.tranche, a.training), ([1.0; 3], 0.0));
+        // A likely peak (load at the month's peak, Monday 16:00 of July): miners stop.
+        let mut s = snap(&cfg, &[20.0], &[40.0], MON_4PM);
+        s.system_load_mw = s.system_load_mtd_peak_mw;
+        assert_eq!(e.decide(&s).tranche, [0.0; 3]);
+        // An emergency: miners stop.
+        let mut s = snap(&cfg, &[20.0], &[40.0], MON_4PM);
+        s.emergency = Emergency {
+            level: 1,
+            ..Emergency::NONE
+        };
+        assert_eq!(e.decide(&s).tranche, [0.0; 3]);
+        // The key is written only when false, so files without it keep reading as true.
+        let text = toml::to_string(&e.p).unwrap();
+        assert!(text.contains("miners_follow_price = false"));
+        assert!(!toml::to_string(&shipped).unwrap().contains("miners_follow_price"));
+    }
+
+    #[test]
     fn expert_acts_on_the_blend_of_last_and_day_ahead_price() {
         // Hashprice $50: break-evens 116.67 (s21), 94.96 (s19xp), 69.21 (s19) $/MWh; all
         // tranches off before (starting takes break-even - 8).
