@@ -348,7 +348,7 @@ impl LoadedPolicy {
     ) -> [f32; ACTION_DIM] {
         let raw = self.act_raw(obs);
         match base {
-            Some(b) => residual_action(b, &raw, snap.emergency.active()),
+            Some(b) => residual_action(b, &raw, &self.fixed_values(snap)),
             None => raw,
         }
     }
@@ -359,6 +359,15 @@ impl LoadedPolicy {
         match &self.base {
             Some(expert) => expert.decide(snap).to_array(),
             None => [0.0; ACTION_DIM],
+        }
+    }
+
+    /// The action values the base rules fix for a snapshot ([`Expert::fixed_values`]);
+    /// every value in an emergency when the network's output is the action.
+    pub fn fixed_values(&self, snap: &Snapshot<'_>) -> [bool; ACTION_DIM] {
+        match &self.base {
+            Some(expert) => expert.fixed_values(snap),
+            None => [snap.emergency.active(); ACTION_DIM],
         }
     }
 }
@@ -400,19 +409,17 @@ pub const PLANNERS: &[&str] = &["day-ahead-mpc"];
 pub const HEADS: &[&str] = &["day-ahead-mpc", "day-ahead-mpc-priced"];
 
 /// The action values of a residual policy: the base (expert) action plus the network's
-/// output, except in an emergency, where the expert's emergency rules act alone (the same
+/// output, except for the values the rules fix (`fixed`, from [`Expert::fixed_values`]):
+/// every value in an emergency, where the expert's emergency rules act alone (the same
 /// answer the server's emergency fallback gives, so backtests equal live decisions there
-/// too). Training's rollouts use this same function.
+/// too), and the miners at a likely 4CP interval for rules whose miners leave the price to
+/// the network. Training's rollouts use this same function.
 pub fn residual_action(
     base: &[f32; ACTION_DIM],
     net: &[f32; ACTION_DIM],
-    emergency: bool,
+    fixed: &[bool; ACTION_DIM],
 ) -> [f32; ACTION_DIM] {
-    if emergency {
-        *base
-    } else {
-        std::array::from_fn(|k| base[k] + net[k])
-    }
+    std::array::from_fn(|k| if fixed[k] { base[k] } else { base[k] + net[k] })
 }
 
 impl Policy for LoadedPolicy {

@@ -4,7 +4,7 @@ use crate::Policy;
 use powermix_env::config::{ConfigError, RESERVES, SiteConfig, TRANCHES};
 use powermix_env::market::is_da_gate_local;
 use powermix_env::time::local_time;
-use powermix_env::{Action, Snapshot};
+use powermix_env::{ACTION_DIM, Action, Snapshot};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -337,6 +337,23 @@ impl crate::SharedPolicy for Expert {
 }
 
 impl Expert {
+    /// The action values these rules fix, which a residual network does not correct
+    /// ([`crate::residual_action`]): every value in an emergency (the rules act alone), and,
+    /// when the miners leave the price to the network (`miners_follow_price = false`), the
+    /// miner tranches at a likely 4CP interval (the watch's stop binds: a network that runs
+    /// the miners everywhere else would otherwise run them into the peak). With the price
+    /// rule on, only emergencies, as before the key existed.
+    pub fn fixed_values(&self, s: &Snapshot<'_>) -> [bool; ACTION_DIM] {
+        if s.emergency.active() {
+            return [true; ACTION_DIM];
+        }
+        let mut fixed = [false; ACTION_DIM];
+        if !self.p.miners_follow_price && self.likely_peak(s, self.p.four_cp_load_ratio) {
+            fixed[..TRANCHES].fill(true);
+        }
+        fixed
+    }
+
     /// The expert's action for a snapshot (what [`Policy::act`] returns; `&self` because the
     /// rules keep no state).
     pub fn decide(&self, s: &Snapshot<'_>) -> Action {

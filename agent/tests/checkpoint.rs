@@ -553,7 +553,8 @@ fn residual_checkpoints_add_the_network_to_the_expert() {
         let snap = market.snapshot(t, &state);
         let raw = p.act_raw(&p.observe(&snap));
         let base = expert.decide(&snap).to_array();
-        let sum = powermix_agent::policy::residual_action(&base, &raw, snap.emergency.active());
+        let sum =
+            powermix_agent::policy::residual_action(&base, &raw, &expert.fixed_values(&snap));
         if !snap.emergency.active() {
             assert_eq!(sum, std::array::from_fn(|k| raw[k] + base[k]));
         }

@@ -896,7 +896,7 @@ impl Policy for MpcResidual {
         let (base, offer) = planner_base(&mut self.mpc, &self.rules, snap);
         self.pending_offer = offer;
         let raw = self.net.act_raw(&self.net.observe(snap));
-        let values = residual_action(&base, &raw, snap.emergency.active());
+        let values = residual_action(&base, &raw, &[snap.emergency.active(); ACTION_DIM]);
         Action::from_values_unchecked(&clamp_action(&values))
     }
 

@@ -125,7 +125,7 @@ pub(crate) struct SameInput {
 fn base_action(expert: &Expert, env: &Env) -> Action {
     let snap = env.market().snapshot(env.index(), env.state());
     let base = expert.decide(&snap).to_array();
-    let a = residual_action(&base, &[0.0; ACTION_DIM], snap.emergency.active());
+    let a = residual_action(&base, &[0.0; ACTION_DIM], &expert.fixed_values(&snap));
     Action::from_values_unchecked(&a)
 }
 
@@ -213,7 +213,9 @@ impl Sampler<'_> {
                 sample[k] = (mean[k] as f64 + self.net.std[k] * zs[k]) as f32;
             }
             acts[e * ACTION_DIM..(e + 1) * ACTION_DIM].copy_from_slice(&sample);
-            let mut rules_alone = false;
+            // The values the rules fix (every one in an emergency): not part of the action
+            // taken, so not part of its probability either.
+            let mut fixed = [false; ACTION_DIM];
             let planner = planners.get_mut(e);
             let to_env = if self.base.is_some() || planner.is_some() {
                 let env = venv.env(e);
@@ -236,8 +238,11 @@ impl Sampler<'_> {
                 bases[e] = base.filter(|_| !snap.emergency.active());
                 match base {
                     Some(base) => {
-                        rules_alone = snap.emergency.active();
-                        residual_action(&base, &sample, rules_alone)
+                        fixed = match self.base {
+                            Some(expert) => expert.fixed_values(&snap),
+                            None => [snap.emergency.active(); ACTION_DIM],
+                        };
+                        residual_action(&base, &sample, &fixed)
                     }
                     None => sample,
                 }
@@ -257,7 +262,7 @@ impl Sampler<'_> {
                     };
                 let mut logp = 0.0;
                 for k in 0..ACTION_DIM {
-                    let live = !rules_alone && (offer_read || !DAY_AHEAD_VALUES.contains(&k));
+                    let live = !fixed[k] && (offer_read || !DAY_AHEAD_VALUES.contains(&k));
                     masks[e * ACTION_DIM + k] = f32::from(u8::from(live));
                     if live {
                         logp -= self.net.log_std[k] + HALF_LN_2PI + 0.5 * zs[k] * zs[k];
