@@ -338,18 +338,23 @@ impl crate::SharedPolicy for Expert {
 
 impl Expert {
     /// The action values these rules fix, which a residual network does not correct
-    /// ([`crate::residual_action`]): every value in an emergency (the rules act alone), and,
-    /// when the miners leave the price to the network (`miners_follow_price = false`), the
-    /// miner tranches at a likely 4CP interval (the watch's stop binds: a network that runs
-    /// the miners everywhere else would otherwise run them into the peak). With the price
-    /// rule on, only emergencies, as before the key existed.
+    /// ([`crate::residual_action`]): every value in an emergency (the rules act alone). When
+    /// the miners leave the price to the network (`miners_follow_price = false`), the network
+    /// makes that decision and no other: AI training and the day-ahead values are always the
+    /// rules' (a correction of them overrode the 4CP training stop), and so are the miner
+    /// tranches at a likely 4CP interval (the watch's stop binds: a network that runs the
+    /// miners everywhere else would run them into the peak). With the price rule on, only
+    /// emergencies, as before the key existed.
     pub fn fixed_values(&self, s: &Snapshot<'_>) -> [bool; ACTION_DIM] {
         if s.emergency.active() {
             return [true; ACTION_DIM];
         }
         let mut fixed = [false; ACTION_DIM];
-        if !self.p.miners_follow_price && self.likely_peak(s, self.p.four_cp_load_ratio) {
-            fixed[..TRANCHES].fill(true);
+        if !self.p.miners_follow_price {
+            fixed[TRANCHES..].fill(true);
+            if self.likely_peak(s, self.p.four_cp_load_ratio) {
+                fixed[..TRANCHES].fill(true);
+            }
         }
         fixed
     }
@@ -474,10 +479,28 @@ mod tests {
         assert_eq!(Expert::new(&cfg, shipped.clone()).decide(&s).tranche, [0.0; 3]);
         let a = e.decide(&s);
         assert_eq!((a.tranche, a.training), ([1.0; 3], 0.0));
-        // A likely peak (load at the month's peak, Monday 16:00 of July): miners stop.
+        // The network's values: the tranches alone.
+        let fixed = e.fixed_values(&s);
+        assert_eq!(fixed[..TRANCHES], [false; TRANCHES]);
+        assert_eq!(fixed[TRANCHES..], [true; ACTION_DIM - TRANCHES]);
+        // A likely peak (load at the month's peak, Monday 16:00 of July): miners stop, and
+        // the stop binds: a residual network's correction of the tranches is not added.
         let mut s = snap(&cfg, &[20.0], &[40.0], MON_4PM);
         s.system_load_mw = s.system_load_mtd_peak_mw;
         assert_eq!(e.decide(&s).tranche, [0.0; 3]);
+        assert_eq!(e.fixed_values(&s), [true; ACTION_DIM]);
+        let base = e.decide(&s).to_array();
+        let net = [0.7; ACTION_DIM];
+        assert_eq!(crate::residual_action(&base, &net, &[true; ACTION_DIM]), base);
+        // Outside the peak the tranches take the correction, training does not.
+        let hot = snap(&cfg, &[2000.0], &[40.0], MON_4PM);
+        let base = e.decide(&hot).to_array();
+        let a = crate::residual_action(&base, &[-0.7; ACTION_DIM], &e.fixed_values(&hot));
+        assert_eq!(a[..TRANCHES], [1.0 - 0.7; TRANCHES]);
+        assert_eq!(a[TRANCHES..], base[TRANCHES..]);
+        // The shipped rules (miners on the price rule) fix nothing there, as before the key.
+        let shipped_rules = Expert::new(&cfg, shipped.clone());
+        assert_eq!(shipped_rules.fixed_values(&s), [false; ACTION_DIM]);
         // An emergency: miners stop.
         let mut s = snap(&cfg, &[20.0], &[40.0], MON_4PM);
         s.emergency = Emergency {
@@ -485,6 +508,8 @@ mod tests {
             ..Emergency::NONE
         };
         assert_eq!(e.decide(&s).tranche, [0.0; 3]);
+        assert_eq!(e.fixed_values(&s), [true; ACTION_DIM]);
+        assert_eq!(shipped_rules.fixed_values(&s), [true; ACTION_DIM]);
         // The key is written only when false, so files without it keep reading as true.
         let text = toml::to_string(&e.p).unwrap();
         assert!(text.contains("miners_follow_price = false"));
