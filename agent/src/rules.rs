@@ -476,7 +476,10 @@ mod tests {
         // of the embedded rules, $1,500): the expert stops everything; this base runs every
         // tranche and stops training.
         let s = snap(&cfg, &[2000.0], &[40.0], MON_4PM);
-        assert_eq!(Expert::new(&cfg, shipped.clone()).decide(&s).tranche, [0.0; 3]);
+        assert_eq!(
+            Expert::new(&cfg, shipped.clone()).decide(&s).tranche,
+            [0.0; 3]
+        );
         let a = e.decide(&s);
         assert_eq!((a.tranche, a.training), ([1.0; 3], 0.0));
         // The network's values: the tranches alone.
@@ -491,7 +494,10 @@ mod tests {
         assert_eq!(e.fixed_values(&s), [true; ACTION_DIM]);
         let base = e.decide(&s).to_array();
         let net = [0.7; ACTION_DIM];
-        assert_eq!(crate::residual_action(&base, &net, &[true; ACTION_DIM]), base);
+        assert_eq!(
+            crate::residual_action(&base, &net, &[true; ACTION_DIM]),
+            base
+        );
         // Outside the peak the tranches take the correction, training does not.
         let hot = snap(&cfg, &[2000.0], &[40.0], MON_4PM);
         let base = e.decide(&hot).to_array();
@@ -513,7 +519,11 @@ mod tests {
         // The key is written only when false, so files without it keep reading as true.
         let text = toml::to_string(&e.p).unwrap();
         assert!(text.contains("miners_follow_price = false"));
-        assert!(!toml::to_string(&shipped).unwrap().contains("miners_follow_price"));
+        assert!(
+            !toml::to_string(&shipped)
+                .unwrap()
+                .contains("miners_follow_price")
+        );
     }
 
     #[test]

@@ -553,8 +553,7 @@ fn residual_checkpoints_add_the_network_to_the_expert() {
         let snap = market.snapshot(t, &state);
         let raw = p.act_raw(&p.observe(&snap));
         let base = expert.decide(&snap).to_array();
-        let sum =
-            powermix_agent::policy::residual_action(&base, &raw, &expert.fixed_values(&snap));
+        let sum = powermix_agent::policy::residual_action(&base, &raw, &expert.fixed_values(&snap));
         if !snap.emergency.active() {
             assert_eq!(sum, std::array::from_fn(|k| raw[k] + base[k]));
         }
@@ -564,6 +563,42 @@ fn residual_checkpoints_add_the_network_to_the_expert() {
             "t={t}"
         );
     }
+
+    // Rules that leave the miners' price decision to the network: the network corrects the
+    // tranches and nothing else, and not the tranches at a likely 4CP interval.
+    let pricing = ExpertParams {
+        miners_follow_price: false,
+        ..ExpertParams::default_params()
+    };
+    let pricing_expert = Expert::new(&cfg, pricing.clone());
+    let mut pricing_info = residual_info.clone();
+    pricing_info.base_policy = Some(pricing.clone());
+    let pdir = root.join("net-prices");
+    save_checkpoint(&pdir, &model(6), &pricing_info, &[]).unwrap();
+    let mut q = load_checkpoint(&pdir).unwrap();
+    let (mut corrected, mut peaks) = (0, 0);
+    for t in 0..market.len() {
+        let snap = market.snapshot(t, &SiteState::initial(&cfg));
+        if snap.emergency.active() {
+            continue;
+        }
+        let base = pricing_expert.decide(&snap).to_array();
+        let got = q.act(&snap).to_array();
+        let n = powermix_env::config::TRANCHES;
+        assert_eq!(
+            got[n..],
+            base[n..],
+            "t={t}: only the tranches take the network"
+        );
+        if pricing_expert.likely_peak(&snap, pricing.four_cp_load_ratio) {
+            peaks += 1;
+            assert_eq!(got[..n], [0.0; 3], "t={t}: the 4CP stop binds");
+        } else if got[..n] != base[..n] {
+            corrected += 1;
+        }
+    }
+    assert!(peaks > 0, "the year should hold likely peaks");
+    assert!(corrected > 0, "the network should correct some tranches");
 
     // A base policy with out-of-range parameters is refused, naming the field.
     edit_meta(&dir, |v| {

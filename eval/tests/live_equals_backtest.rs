@@ -75,16 +75,26 @@ fn offer_bits(hours: &Value) -> Vec<u64> {
 /// dispatch and every gate's offer to the bit. Returns (policy answers, emergency
 /// answers, gates); any other fallback fails.
 fn replay_through_stdin(data_args: &[&str], period: &str) -> (usize, usize, usize) {
-    let ckpt = shipped_checkpoint();
+    replay_checkpoint_through_stdin(&shipped_checkpoint(), data_args, period)
+}
+
+/// [`replay_through_stdin`] with the checkpoint `ckpt`.
+fn replay_checkpoint_through_stdin(
+    ckpt: &Path,
+    data_args: &[&str],
+    period: &str,
+) -> (usize, usize, usize) {
+    let ckpt = ckpt.to_path_buf();
     assert!(
         ckpt.join("meta.json").exists(),
         "{} missing",
         ckpt.display()
     );
     let dir = std::env::temp_dir().join(format!(
-        "powermix-live-eq-{}-{}",
+        "powermix-live-eq-{}-{}-{}",
         std::process::id(),
-        period.replace('.', "_")
+        period.replace('.', "_"),
+        ckpt.file_name().unwrap().to_string_lossy()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let decisions = dir.join("decisions.jsonl");
@@ -191,6 +201,41 @@ fn shipped_policy_decides_the_same_in_backtest_and_live_to_the_bit() {
     let (by_policy, _, gates) = replay_through_stdin(&[], "2024-07-08..2024-07-15");
     assert_eq!(gates, 7, "one offer a day");
     assert!(by_policy > 600, "policy answered {by_policy} of 672");
+}
+
+/// A network that makes the miners' price decision (rules with `miners_follow_price =
+/// false`: the rules fix every other value, and the tranches at likely 4CP intervals), its
+/// output scaled so that it acts: the server fixes the same values as the backtest.
+#[test]
+fn a_network_that_makes_the_miners_price_decision_decides_the_same_live() {
+    use burn::module::Param;
+    use burn::tensor::Device;
+    use powermix_agent::checkpoint::{CheckpointInfo, save_checkpoint};
+    use powermix_agent::net::ActorCriticConfig;
+    let device = Device::flex();
+    let mut model = ActorCriticConfig::default().init_seeded(4, &device);
+    let last = model.actor.last_mut().unwrap();
+    last.weight = Param::initialized(last.weight.id, last.weight.val() * 100.0);
+    let ship = powermix_agent::load_checkpoint(&shipped_checkpoint()).unwrap();
+    let rules = powermix_agent::ExpertParams {
+        miners_follow_price: false,
+        ..ship.meta.base_policy.clone().unwrap()
+    };
+    let info = CheckpointInfo {
+        base_policy: Some(rules),
+        day_ahead_head: ship.meta.day_ahead_head.clone(),
+        ..CheckpointInfo::untrained(powermix_env::SiteConfig::default_site(), 4)
+    };
+    let dir = std::env::temp_dir()
+        .join(format!("powermix-live-eq-prices-{}", std::process::id()))
+        .join("net-prices-miners");
+    let _ = std::fs::remove_dir_all(&dir);
+    save_checkpoint(&dir, &model, &info, &[]).unwrap();
+    let (by_policy, _, gates) =
+        replay_checkpoint_through_stdin(&dir, &[], "2024-07-08..2024-07-15");
+    assert_eq!(gates, 7, "one offer a day");
+    assert!(by_policy > 600, "policy answered {by_policy} of 672");
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }
 
 /// A whole real year through `serve --stdin`: HB_WEST 2023, with the $5,215.59 spike of
