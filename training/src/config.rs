@@ -309,6 +309,27 @@ impl TrainConfig {
 mod tests {
     use super::*;
 
+    /// The main job's rules are the expert's (configs/expert.toml, the closing table's
+    /// `expert` row) with the miners' price decision left to the network, so that `ppo`
+    /// beside `expert` compares the learned price decision with the rule's.
+    #[test]
+    fn the_main_jobs_rules_are_the_experts_without_their_price_rule() {
+        let c = TrainConfig::default_config();
+        let rules = c
+            .expert
+            .clone()
+            .expect("configs/train.toml has an [expert] table");
+        assert!(!rules.miners_follow_price);
+        assert_eq!(
+            ExpertParams {
+                miners_follow_price: true,
+                ..rules
+            },
+            ExpertParams::default_params()
+        );
+        assert_eq!(c.advantage, "same_input");
+    }
+
     #[test]
     fn shipped_config_parses_and_bad_values_are_named() {
         let c = TrainConfig::default_config();
@@ -359,7 +380,10 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(e.contains("day_ahead_head = \"oracle\""), "{e}");
-        let e = TrainConfig::from_toml_str(&with("day-ahead-mpc", "day-ahead-mpc"), "t.toml")
+        // (GAE advantages: the forks need the rules as the base.)
+        let planner_base = with("day-ahead-mpc", "day-ahead-mpc")
+            .replace("advantage = \"same_input\"", "advantage = \"gae\"");
+        let e = TrainConfig::from_toml_str(&planner_base, "t.toml")
             .unwrap_err()
             .0;
         assert!(e.contains("with base_policy = \"day-ahead-mpc\""), "{e}");
@@ -371,7 +395,8 @@ mod tests {
         let without = shipped_without("head_in_rollouts");
         let c = TrainConfig::from_toml_str(&without, "t.toml").unwrap();
         assert!(!c.head_in_rollouts);
-        let on = format!("{without}head_in_rollouts = true\n");
+        // At the top: the file ends in its [expert] table.
+        let on = format!("head_in_rollouts = true\n{without}");
         assert!(
             TrainConfig::from_toml_str(&on, "t.toml")
                 .unwrap()

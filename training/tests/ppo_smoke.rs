@@ -8,8 +8,13 @@ use powermix_training::config::TrainConfig;
 use powermix_training::ppo::{TrainSource, Trainer};
 use std::sync::Arc;
 
+/// The default hyperparameters at a small size, on the embedded expert rules (their price
+/// rule on) with GAE advantages: the plain residual PPO that most tests here check. The
+/// main job's rules and forks are tested by name where they matter.
 fn small() -> TrainConfig {
     let mut c = TrainConfig::default_config();
+    c.expert = None;
+    c.advantage = "gae".into();
     c.n_envs = 2;
     c.n_steps = 48;
     c.minibatch = 32;
@@ -382,6 +387,45 @@ fn masked_log_probs_count_only_the_values_the_env_read() {
     let (a, b) = (seq.step(), par.step());
     assert!((a.policy_loss - b.policy_loss).abs() < 1e-5, "{a:?} {b:?}");
     assert!(a.approx_kl.is_finite() && a.approx_kl >= 0.0);
+}
+
+/// The main job's rules leave the miners' price decision to the network and fix every
+/// other value (`Expert::fixed_values`): a row's log-probability counts the three tranches
+/// and nothing else, and not even them at a likely 4CP interval (the synthetic July holds
+/// some); the same holds on 2 threads.
+#[test]
+fn under_the_main_jobs_rules_only_the_tranches_count() {
+    let year = synth::synthetic_year(2024, 2);
+    let july = year.index_at(1_720_000_000_000); // 2024-07-03
+    let m = Arc::new(Market::new(
+        year.slice(july, july + 30 * 96),
+        SiteConfig::default_site(),
+    ));
+    let rules = TrainConfig::default_config().expert;
+    assert!(rules.as_ref().is_some_and(|r| !r.miners_follow_price));
+    let trainer = |threads: usize| {
+        let mut c = with_threads(threads, 32);
+        c.mask_inert_actions = true;
+        c.expert = rules.clone();
+        Trainer::new(c, m.clone(), 0, m.len(), 5).unwrap()
+    };
+    let (mut seq, mut par) = (trainer(1), trainer(2));
+    let (mut rows, mut fixed_rows) = (0, 0);
+    for _ in 0..8 {
+        let (a, _) = seq.collect();
+        let (b, _) = par.collect();
+        assert_eq!(a.masks, b.masks);
+        for row in a.masks.chunks_exact(powermix_env::ACTION_DIM) {
+            assert!(row[3..].iter().all(|&x| x == 0.0), "{row:?}");
+            assert!(row[..3] == [1.0; 3] || row[..3] == [0.0; 3], "{row:?}");
+            fixed_rows += usize::from(row[0] == 0.0);
+            rows += 1;
+        }
+    }
+    assert!(
+        fixed_rows > 0 && fixed_rows < rows,
+        "{fixed_rows} of {rows}"
+    );
 }
 
 /// With minibatches too small to shard (at most 3 rows: one shard), the only thing the
