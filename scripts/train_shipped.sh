@@ -13,7 +13,7 @@ bin="${CARGO_TARGET_DIR:-target}/release"
 steps="${1:-8192}"
 cargo build --release --bin data --bin train >/dev/null
 mkdir -p runs/synth
-rm -rf runs/shipped-repro  # this script's own folder: a run folder appends to metrics.csv
+rm -rf runs/shipped-repro  # this script's own folder, from a clean slate
 val=()
 for seed in 301 302 303 304; do
   out="runs/synth/y2024-s$seed.parquet"

@@ -176,6 +176,15 @@ pub fn train(
     let mut last_val = None;
     let metrics = spec.out.join("metrics.csv");
     if trainer.update == 0 {
+        // A fresh run in a folder that held another one: its rows would land under the old
+        // header (whose columns may differ) and beside the other run's. best/, last/ and
+        // start/ are replaced below; the metrics start over too. (`--resume` appends.)
+        if metrics.exists() {
+            std::fs::remove_file(&metrics).map_err(|reason| TrainError::Io {
+                path: metrics.clone(),
+                reason,
+            })?;
+        }
         // The starting policy (the base rules, for a residual policy: the output layer starts
         // at zero) is a candidate for best/ too, so a run whose every update validates worse
         // than where it started ships where it started.

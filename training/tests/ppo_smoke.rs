@@ -536,6 +536,16 @@ fn the_training_loop_writes_its_run_folder_and_resumes() {
     assert_eq!(second.env_steps, 2 * 48 * 4);
     let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     assert_eq!(metrics.lines().count(), 1 + 4, "{metrics}");
+    // A fresh run into the same folder (no --resume) starts the metrics over: one header,
+    // its own rows, none of the run before (whose file might have had other columns).
+    std::fs::write(out.join("metrics.csv"), "old,header\n1,2\n").unwrap();
+    cfg.total_steps = 2 * 48 * 2;
+    run::train(&cfg, &spec, None, false).unwrap();
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let lines: Vec<&str> = metrics.lines().collect();
+    assert_eq!(lines.len(), 1 + 2, "{metrics}");
+    assert!(lines[0].starts_with("update,env_steps,"), "{metrics}");
+    assert!(lines[1].starts_with("1,"), "{metrics}");
     let _ = std::fs::remove_dir_all(&out);
 }
 
