@@ -362,13 +362,9 @@ impl LoadedPolicy {
         }
     }
 
-    /// The action values the base rules fix for a snapshot ([`Expert::fixed_values`]);
-    /// every value in an emergency when the network's output is the action.
+    /// The action values this policy's base fixes for a snapshot ([`fixed_values`]).
     pub fn fixed_values(&self, snap: &Snapshot<'_>) -> [bool; ACTION_DIM] {
-        match &self.base {
-            Some(expert) => expert.fixed_values(snap),
-            None => [snap.emergency.active(); ACTION_DIM],
-        }
+        fixed_values(self.base.as_ref(), snap)
     }
 }
 
@@ -407,6 +403,16 @@ pub const PLANNERS: &[&str] = &["day-ahead-mpc"];
 /// MPC's offer at any price, and the same priced at the option value of curtailment
 /// (`powermix_plan::mpc::DayAheadHead::named` builds them).
 pub const HEADS: &[&str] = &["day-ahead-mpc", "day-ahead-mpc-priced"];
+
+/// The action values a residual's base fixes ([`residual_action`]'s `fixed`): the rules'
+/// own ([`Expert::fixed_values`]) when they are the base; every value in an emergency
+/// otherwise (a planner base, whose rules act only then, or no base).
+pub fn fixed_values(rules: Option<&Expert>, snap: &Snapshot<'_>) -> [bool; ACTION_DIM] {
+    match rules {
+        Some(expert) => expert.fixed_values(snap),
+        None => [snap.emergency.active(); ACTION_DIM],
+    }
+}
 
 /// The action values of a residual policy: the base (expert) action plus the network's
 /// output, except for the values the rules fix (`fixed`, from [`Expert::fixed_values`]):

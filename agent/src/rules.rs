@@ -88,7 +88,7 @@ pub struct ExpertParams {
     pub four_cp_training_load_ratio: f64,
     /// Whether AI training stops on a likely 4CP at all. Absent (as in the `base_policy` of
     /// checkpoints written before the key existed): true, the rule they were trained on.
-    #[serde(default = "stop_training_by_default")]
+    #[serde(default = "yes")]
     pub four_cp_stop_training: bool,
     /// With `four_cp_stop_training`, training stops on a likely 4CP only when the
     /// interval's published day-ahead price is at least this ($/MWh): the day-ahead market
@@ -125,6 +125,8 @@ pub struct ExpertParams {
     pub miners_follow_price: bool,
 }
 
+/// The default of a yes-or-no key whose absence means the rule that files written before
+/// it were made with (`four_cp_stop_training`, `miners_follow_price`).
 fn yes() -> bool {
     true
 }
@@ -135,11 +137,6 @@ fn is_true(x: &bool) -> bool {
 
 fn is_zero(x: &f64) -> bool {
     *x == 0.0
-}
-
-/// `four_cp_stop_training` of files written before it existed.
-fn stop_training_by_default() -> bool {
-    true
 }
 
 impl ExpertParams {

@@ -52,6 +52,7 @@ use crate::PlanError;
 use crate::lp::{Awards, PlanInterval, solve_plan};
 use crate::oracle::{offer_for_awards, oracle_intervals};
 use powermix_agent::net::clamp_action;
+use powermix_agent::policy::fixed_values;
 use powermix_agent::{Expert, ExpertParams, LoadedPolicy, Policy, residual_action};
 use powermix_env::config::{RESERVES, SiteConfig};
 use powermix_env::forecast::{LoadForecastModel, LoadForecaster};
@@ -896,7 +897,8 @@ impl Policy for MpcResidual {
         let (base, offer) = planner_base(&mut self.mpc, &self.rules, snap);
         self.pending_offer = offer;
         let raw = self.net.act_raw(&self.net.observe(snap));
-        let values = residual_action(&base, &raw, &[snap.emergency.active(); ACTION_DIM]);
+        // The rules act only in emergencies under a planner base.
+        let values = residual_action(&base, &raw, &fixed_values(None, snap));
         Action::from_values_unchecked(&clamp_action(&values))
     }
 

@@ -4,7 +4,7 @@
 //! `parallel` one part per thread.
 
 use powermix_agent::net::{FastActor, ObsNormalizer};
-use powermix_agent::policy::residual_action;
+use powermix_agent::policy::{fixed_values, residual_action};
 use powermix_agent::rules::Expert;
 use powermix_env::env::{Env, VecEnv};
 use powermix_env::rng::Rng;
@@ -238,10 +238,12 @@ impl Sampler<'_> {
                 bases[e] = base.filter(|_| !snap.emergency.active());
                 match base {
                     Some(base) => {
-                        fixed = match self.base {
-                            Some(expert) => expert.fixed_values(&snap),
-                            None => [snap.emergency.active(); ACTION_DIM],
-                        };
+                        // A planner base's rules act only in emergencies (as `evaluate`'s
+                        // `MpcResidual` has them).
+                        let rules = self
+                            .base
+                            .filter(|_| !matches!(planners.get(e), Some(EnvPlanner::Base(_))));
+                        fixed = fixed_values(rules, &snap);
                         residual_action(&base, &sample, &fixed)
                     }
                     None => sample,
