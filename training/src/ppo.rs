@@ -41,6 +41,7 @@ use crate::buffer::{RewardScaler, Rollout, gae};
 use crate::config::TrainConfig;
 use crate::ercot::ErcotEnv;
 pub use crate::ercot::{TrainSource, always_on_baseline};
+use crate::error::TrainError;
 use crate::loss::{LossInput, LossOutput, loss_and_gradients, normalize_advantages, tensor_values};
 use crate::parallel;
 use crate::rollout::{LABELLED, NetSampler};
@@ -49,7 +50,6 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use powermix_agent::net::{ActorCritic, ActorCriticConfig, FastActor, ObsNormalizer};
 use powermix_agent::rules::ExpertParams;
-use powermix_env::env::EnvError;
 use powermix_env::rng::Rng;
 use powermix_env::{ACTION_DIM, Market, OBS_DIM};
 use rand::seq::SliceRandom;
@@ -134,18 +134,21 @@ impl Trainer {
         start: usize,
         end: usize,
         seed: u64,
-    ) -> Result<Trainer, EnvError> {
+    ) -> Result<Trainer, TrainError> {
         Trainer::with_sources(cfg, &[TrainSource { market, start, end }], seed)
     }
 
     /// A fresh trainer whose envs run on several sources (env `e` on source `e %
     /// sources.len()`; with one source, the same trainer as [`Trainer::new`]). Every source
-    /// must have the first one's site config: one policy acts in all of them.
+    /// must have the first one's site config: one policy acts in all of them. A config that
+    /// [`TrainConfig::validate`] refuses is refused here too (the error names the field and
+    /// value), so a config built in code cannot reach a division by a zero count.
     pub fn with_sources(
         cfg: TrainConfig,
         sources: &[TrainSource],
         seed: u64,
-    ) -> Result<Trainer, EnvError> {
+    ) -> Result<Trainer, TrainError> {
+        cfg.validate()?;
         let env = ErcotEnv::new(&cfg, sources, seed)?;
         let device = Device::flex().autodiff();
         let net = ActorCriticConfig {

@@ -953,3 +953,24 @@ fn hindsight_labels_add_their_loss_and_are_checked() {
             .contains("hindsight_weight_cap = -1")
     );
 }
+
+#[test]
+fn a_trainer_refuses_a_config_that_validate_refuses() {
+    // A config built in code skips `TrainConfig::load`; the trainer checks it itself rather
+    // than dividing by a zero env count later.
+    let m = market();
+    let mut c = small();
+    c.n_envs = 0;
+    let err = match Trainer::new(c, m.clone(), 0, m.len(), 5) {
+        Ok(_) => panic!("a trainer with no envs was built"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("n_envs = 0"), "{err}");
+    let mut c = small();
+    c.advantage = "critic".into();
+    let err = Trainer::new(c, m.clone(), 0, m.len(), 5)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("advantage"), "{err}");
+}
