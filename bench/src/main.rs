@@ -78,6 +78,10 @@ enum Bench {
         /// The checkpoint folder
         #[arg(long, value_name = "DIR", default_value = "checkpoints/default")]
         checkpoint: PathBuf,
+        /// Decisions timed per part (the burn forward pass: a fortieth of them); the tests
+        /// pass a few so that the command is checked end to end without the wait
+        #[arg(long, value_name = "N", default_value_t = 200_000, hide = true)]
+        reps: usize,
     },
 }
 
@@ -387,7 +391,7 @@ fn main() -> ExitCode {
         Bench::Oracle => bench_oracle(),
         Bench::Infer => bench_infer(),
         Bench::Train { config } => bench_train(config.as_deref()),
-        Bench::Policy { checkpoint } => policy::bench_policy(checkpoint),
+        Bench::Policy { checkpoint, reps } => policy::bench_policy(checkpoint, *reps),
     };
     let v = match result {
         Ok(v) => v,
