@@ -266,6 +266,8 @@ fn mpc_residual_rollouts_are_the_same_on_every_thread_count() {
     let mpc = |threads| {
         let mut c = with_threads(threads, 32);
         c.base_policy = "day-ahead-mpc".into();
+        // The MPC makes the offer itself: no head beside it (`TrainConfig::validate`).
+        c.day_ahead_head = "none".into();
         // Episodes of 2 days over 2 rollouts of 48 steps: resets happen.
         Trainer::new(c, m.clone(), 0, m.len(), 5).unwrap()
     };
@@ -354,6 +356,9 @@ fn masked_log_probs_count_only_the_values_the_env_read() {
         let mut c = with_threads(threads, 32);
         c.mask_inert_actions = true;
         c.base_policy = base.into();
+        if base == "day-ahead-mpc" {
+            c.day_ahead_head = "none".into();
+        }
         Trainer::new(c, m.clone(), 0, m.len(), 5).unwrap()
     };
     let (mut t, mut mpc) = (masked(1, "expert"), masked(1, "day-ahead-mpc"));
