@@ -12,8 +12,8 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
-/// Times `act_raw` (normalise + plain-Rust actor), `act` on a market snapshot (snapshot,
-/// observation, actor, base policy), `Market::snapshot` alone, and burn's own forward pass
+/// Times `act_raw` (normalise + plain-Rust actor; an ensemble's first member only), `act`
+/// on a market snapshot (snapshot, observation, every member's actor, base policy), `Market::snapshot` alone, and burn's own forward pass
 /// with a batch of one (what the plain-Rust actor replaces), for the checkpoint in `dir`,
 /// `reps` decisions each (burn's pass: a fortieth of them). The forward pass reads the
 /// network's own input width: a network from before the desk's features (the shipped one)
